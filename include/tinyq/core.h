@@ -1,0 +1,71 @@
+/* tinyq core: status codes, errors, deterministic RNG, checked allocation, atomic file writes. */
+#ifndef TINYQ_CORE_H
+#define TINYQ_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+  TQ_OK = 0,
+  TQ_ERR_ARG,     /* a bad value from the caller or the user */
+  TQ_ERR_IO,      /* a file could not be opened, read or written */
+  TQ_ERR_FORMAT,  /* a file or string is malformed, truncated or foreign */
+  TQ_ERR_MEMORY,  /* an allocation failed */
+  TQ_ERR_NUMERIC, /* NaN or Inf appeared */
+  TQ_ERR_UNSUPPORTED
+} tq_status;
+
+/* The message of the last error on this thread ("<where>: <what>"). Like errno, it is
+ * thread-local state; it is the only mutable state tinyq keeps outside explicit contexts. */
+const char *tq_last_error(void);
+/* Records an error and returns code, so that `return tq_fail(TQ_ERR_ARG, "...")` reads naturally. */
+tq_status tq_fail(tq_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefixes the current message with "<where>: ". */
+tq_status tq_fail_prefix(tq_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tq_clear_error(void);
+
+/* Allocation that records an error on failure. Memory is 64-byte aligned and zeroed. */
+void *tq_alloc(size_t bytes);
+void *tq_alloc_floats(size_t count);
+void tq_free(void *p);
+
+/* Always-on invariant check (never fed unvalidated user input). */
+#define TQ_ASSERT(cond)                                                                     \
+  do {                                                                                      \
+    if (!(cond)) tq_assert_failed(#cond, __FILE__, __LINE__);                               \
+  } while (0)
+void tq_assert_failed(const char *cond, const char *file, int line) __attribute__((noreturn));
+
+/* Deterministic RNG (xoshiro256**, seeded by splitmix64). Explicit state, no globals. */
+typedef struct {
+  uint64_t s[4];
+} tq_rng;
+void tq_rng_seed(tq_rng *r, uint64_t seed);
+uint64_t tq_rng_u64(tq_rng *r);
+float tq_rng_uniform(tq_rng *r);               /* [0, 1) */
+float tq_rng_normal(tq_rng *r);                /* N(0, 1) */
+uint32_t tq_rng_below(tq_rng *r, uint32_t n);  /* [0, n) */
+void tq_rng_shuffle(tq_rng *r, int *idx, int n);
+/* An independent stream derived from (seed, stream) — used per epoch / per layer / per thread. */
+void tq_rng_derive(tq_rng *out, uint64_t seed, uint64_t stream);
+
+/* Atomic file writes: data goes to PATH.tmp.<pid>, is flushed and fsync'd, then renamed over PATH. */
+typedef struct tq_atomic_file tq_atomic_file;
+tq_status tq_atomic_open(tq_atomic_file **out, const char *path);
+FILE *tq_atomic_stream(tq_atomic_file *f);
+tq_status tq_atomic_commit(tq_atomic_file *f); /* closes; on failure removes the temp file */
+void tq_atomic_abort(tq_atomic_file *f);       /* closes and removes the temp file */
+tq_status tq_write_file_atomic(const char *path, const void *data, size_t size);
+
+/* Reads a whole file into memory (caller frees with tq_free). */
+tq_status tq_read_file(const char *path, unsigned char **data, size_t *size);
+/* mkdir -p */
+tq_status tq_mkdirs(const char *path);
+
+/* CRC-32 (IEEE) for file checksums. */
+uint32_t tq_crc32(uint32_t crc, const void *data, size_t n);
+
+double tq_now_seconds(void);
+
+#endif

@@ -1,0 +1,126 @@
+/* Float kernels: forward/backward pairs over flat NHWC float32 arrays with Keras weight layouts.
+ * Conventions (llm.c style): outputs first, then inputs, then sizes. Backward functions ACCUMULATE
+ * into parameter gradients (dw, db, dgamma, ...) and OVERWRITE input gradients (din); any gradient
+ * pointer may be NULL when that gradient is not needed. */
+#ifndef TINYQ_KERNELS_H
+#define TINYQ_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyq/core.h"
+
+/* ---- GEMM: C (M,N) = alpha * op(A) op(B) + beta * C, row-major (thin wrapper over OpenBLAS). */
+void tq_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+
+/* ---- Dense: out (N,O) = in (N,I) · w (I,O) + b (O). b may be NULL. */
+void tq_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
+                      int out_dim);
+void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int n, int in_dim, int out_dim);
+
+/* ---- Convolution geometry. TensorFlow 'same': out = ceil(in/stride), total padding
+ * max((out-1)*stride + k - in, 0), the extra row/column at the bottom/right. 'valid': no padding. */
+typedef enum { TQ_PAD_VALID = 0, TQ_PAD_SAME = 1 } tq_padding;
+
+typedef struct {
+  int n, h, w, c;       /* input (N,H,W,C) */
+  int kh, kw;           /* kernel window */
+  int sh, sw;           /* strides */
+  int oc;               /* output channels (conv: filters; depthwise: c * multiplier) */
+  int oh, ow;           /* output height and width */
+  int pad_top, pad_left;/* padding before; padding after is implied by oh/ow */
+} tq_conv_shape;
+
+/* Fills oh, ow, pad_top, pad_left from the rest. Returns TQ_ERR_ARG if the output would be empty. */
+tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int kh, int kw, int sh,
+                             int sw, int oc, tq_padding pad);
+
+/* ---- Conv2D: in (N,H,W,C), w (KH,KW,C,OC) (Keras HWIO), b (OC) or NULL, out (N,OH,OW,OC).
+ * scratch: at least tq_conv2d_scratch_floats(s) floats (im2col buffer), owned by the caller. */
+size_t tq_conv2d_scratch_floats(const tq_conv_shape *s);
+void tq_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                       const tq_conv_shape *s, float *scratch);
+void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const float *w, const tq_conv_shape *s, float *scratch);
+/* Plain-loop references, for tests. */
+void tq_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+                           const tq_conv_shape *s);
+void tq_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, const tq_conv_shape *s);
+
+/* ---- DepthwiseConv2D: in (N,H,W,C), w (KH,KW,C,M) (Keras layout), b (C*M) or NULL,
+ * out (N,OH,OW,C*M) with output channel c*M + m. s->oc must equal C*M. */
+void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
+                          const tq_conv_shape *s);
+void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, const tq_conv_shape *s);
+
+/* ---- Batch normalization over the last axis of (rows, C) (rows = N*H*W).
+ * Training: normalise with batch statistics (biased variance), store xhat (rows,C) and invstd (C)
+ * for backward, and update moving_mean/moving_var with momentum (Keras: moving = m*moving +
+ * (1-m)*batch, the unbiased batch variance rows/(rows-1)). Inference uses moving statistics. */
+void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean,
+                                float *moving_var, const float *in, const float *gamma,
+                                const float *beta, int rows, int c, float momentum, float eps);
+void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
+                                const float *moving_mean, const float *moving_var, int rows, int c,
+                                float eps);
+void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                           const float *xhat, const float *gamma, const float *invstd, int rows,
+                           int c);
+
+/* ---- Elementwise activations over n values. Backward uses the forward INPUT (in). */
+void tq_relu_forward(float *out, const float *in, size_t n);
+void tq_relu_backward(float *din, const float *dout, const float *in, size_t n);
+/* ReLU with max_value (ReLU6: max_value = 6). */
+void tq_relu_max_forward(float *out, const float *in, size_t n, float max_value);
+void tq_relu_max_backward(float *din, const float *dout, const float *in, size_t n, float max_value);
+void tq_sigmoid_forward(float *out, const float *in, size_t n);
+void tq_sigmoid_backward(float *din, const float *dout, const float *in, size_t n);
+void tq_swish_forward(float *out, const float *in, size_t n); /* x * sigmoid(x) */
+void tq_swish_backward(float *din, const float *dout, const float *in, size_t n);
+
+/* ---- Softmax + cross-entropy, fused. logits (N,K); labels either one-hot/soft targets (N,K)
+ * (targets != NULL) or class indices (N) (targets == NULL). probs (N,K) output.
+ * Returns the mean loss over the batch. Backward: dlogits = (probs - target) / N * scale. */
+float tq_softmax_xent_forward(float *probs, const float *logits, const float *targets,
+                              const int *labels, int n, int k);
+void tq_softmax_xent_backward(float *dlogits, const float *probs, const float *targets,
+                              const int *labels, int n, int k);
+void tq_softmax_forward(float *probs, const float *logits, int n, int k);
+/* MSE: mean over all n*k values. dpred = 2 (pred - target) / (n*k). */
+float tq_mse_forward(const float *pred, const float *target, size_t count);
+void tq_mse_backward(float *dpred, const float *pred, const float *target, size_t count);
+
+/* ---- Pooling (NHWC), window (kh,kw), strides, padding as in tq_conv_shape (oc == c).
+ * Max pool stores the argmax flat input index per output in `argmax` (N*OH*OW*C int32).
+ * Average pool 'same' divides by the number of valid (non-padded) inputs, as Keras does. */
+void tq_maxpool_forward(float *out, int32_t *argmax, const float *in, const tq_conv_shape *s);
+void tq_maxpool_backward(float *din, const float *dout, const int32_t *argmax,
+                         const tq_conv_shape *s);
+void tq_avgpool_forward(float *out, const float *in, const tq_conv_shape *s);
+void tq_avgpool_backward(float *din, const float *dout, const tq_conv_shape *s);
+/* Global average pool: in (N,H,W,C) -> out (N,C). */
+void tq_gap_forward(float *out, const float *in, int n, int hw, int c);
+void tq_gap_backward(float *din, const float *dout, int n, int hw, int c);
+
+/* ---- Add: out = a + b (n values); backward copies dout to both. */
+void tq_add_forward(float *out, const float *a, const float *b, size_t n);
+/* ---- Channel-broadcast multiply (squeeze-excite): x (N,HW,C) * s (N,C) -> out (N,HW,C). */
+void tq_chanmul_forward(float *out, const float *x, const float *s, int n, int hw, int c);
+void tq_chanmul_backward(float *dx, float *ds, const float *dout, const float *x, const float *s,
+                         int n, int hw, int c);
+
+/* ---- Zero padding: in (N,H,W,C) -> out (N,H+top+bottom,W+left+right,C). */
+void tq_zeropad_forward(float *out, const float *in, int n, int h, int w, int c, int top,
+                        int bottom, int left, int right);
+void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int c, int top,
+                         int bottom, int left, int right);
+
+/* ---- Dropout (inverted): mask[i] = 0 or 1/(1-rate) drawn from rng; out = in * mask. */
+void tq_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate, tq_rng *rng);
+void tq_dropout_backward(float *din, const float *dout, const float *mask, size_t n);
+
+#endif

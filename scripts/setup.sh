@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package tinyq needs. Idempotent: when everything is present it does nothing,
+# and it runs `apt-get update` only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  zlib1g-dev            # gzip'd IDX files
+  libopenblas-openmp-dev # float GEMM, sharing tinyq's OpenMP thread pool
+  libcjson-dev          # JSON configs and search spaces
+  libopenmpi-dev openmpi-bin   # distributed search
+  dataset-fashion-mnist # default real data
+  gcc-arm-none-eabi libnewlib-arm-none-eabi  # Cortex-M footprint of generated code
+  valgrind              # instruction counts in bench/int_inference
+  espeak-ng sox         # synthesized audio datasets
+  python3-torch python3-numpy  # outside references in benchmarks only
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
