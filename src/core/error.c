@@ -25,7 +25,14 @@ tq_status tq_fail_prefix(tq_status code, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, last_error, sizeof old);
-  snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+  size_t n = strlen(prefix);
+  if (n > sizeof last_error - 3) n = sizeof last_error - 3;
+  memcpy(last_error, prefix, n);
+  memcpy(last_error + n, ": ", 2);
+  size_t room = sizeof last_error - n - 3, m = strlen(old);
+  if (m > room) m = room;
+  memcpy(last_error + n + 2, old, m);
+  last_error[n + 2 + m] = 0;
   return code;
 }
 

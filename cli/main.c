@@ -1,0 +1,61 @@
+/* tinyq: command-line front end. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int vreport(int code, const char *fmt, va_list ap) {
+  fputs("tinyq: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  return code;
+}
+
+int tq_cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vreport(1, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int tq_cli_usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vreport(2, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+static const struct {
+  const char *name;
+  int (*run)(int, char **);
+  const char *help;
+} commands[] = {
+    {"train", tq_cmd_train, "train a zoo model (float or quantization-aware)"},
+    {"eval", tq_cmd_eval, "evaluate a model file on a dataset"},
+    {"summary", tq_cmd_summary, "print layers, shapes, parameters and MACs"},
+    {"quantizer", tq_cmd_quantizer, "apply a QKeras quantizer string to values"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: tinyq <command> [options]   (tinyq <command> --help for its options)\n\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  tq_cli_usage_error("unknown command '%s' (see tinyq --help)", argv[1]);
+  return 2;
+}

@@ -1,0 +1,24 @@
+/* What train, eval and search share: loading a dataset split for a model, the task metadata
+ * stored in model files, and the per-model default recipes. */
+#ifndef TINYQ_CLI_TASK_H
+#define TINYQ_CLI_TASK_H
+
+#include "tinyq/train.h"
+
+typedef struct {
+  const char *model;
+  int epochs, batch;
+  float lr;
+  const char *schedule;
+  const char *augment;
+} tq_recipe;
+
+/* The default recipe of a zoo model (tinyq train without options). */
+const tq_recipe *tq_recipe_for(const char *model);
+
+/* Loads split `train_split` of `data` (spec as tq_dataset_load) with scaling; prints nothing. */
+tq_status tq_task_load_data(tq_dataset *d, const char *data, int train_split, const char *scaling);
+/* Keeps the first `limit` samples (limit <= 0: all). */
+tq_status tq_task_limit(tq_dataset *d, int limit);
+
+#endif

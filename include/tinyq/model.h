@@ -1,0 +1,174 @@
+/* The model graph: named layers in creation (= topological) order, Keras auto-naming, parameters,
+ * per-batch activation buffers, float forward/backward, and quantizer attachment points. */
+#ifndef TINYQ_MODEL_H
+#define TINYQ_MODEL_H
+
+#include <stddef.h>
+
+#include "tinyq/core.h"
+#include "tinyq/kernels.h"
+#include "tinyq/quant.h"
+
+typedef enum {
+  TQ_L_INPUT = 0,
+  TQ_L_CONV2D,
+  TQ_L_DEPTHWISE,
+  TQ_L_DENSE,
+  TQ_L_BATCHNORM,
+  TQ_L_RELU,       /* keras.layers.ReLU (max_value optional: ReLU6) -> "re_lu" */
+  TQ_L_ACTIVATION, /* keras.layers.Activation -> "activation"; linear = activation-quantizer slot */
+  TQ_L_MAXPOOL,
+  TQ_L_AVGPOOL,
+  TQ_L_GAP,
+  TQ_L_ADD,
+  TQ_L_MULTIPLY,   /* channel-broadcast multiply (squeeze-excite) */
+  TQ_L_FLATTEN,
+  TQ_L_DROPOUT,
+  TQ_L_ZEROPAD,
+  TQ_L_RESHAPE,
+  TQ_L_COUNT
+} tq_layer_type;
+
+typedef enum { TQ_ACT_LINEAR = 0, TQ_ACT_RELU, TQ_ACT_RELU6, TQ_ACT_SIGMOID, TQ_ACT_SWISH, TQ_ACT_SOFTMAX } tq_act;
+
+typedef struct {
+  int h, w, c; /* per-sample shape; vectors have h = w = 1 */
+} tq_shape3;
+
+static inline size_t tq_shape_size(tq_shape3 s) { return (size_t)s.h * s.w * s.c; }
+
+typedef struct {
+  float *value;
+  float *grad;
+  float *opt_m, *opt_v; /* optimizer state (Adam moments / SGD velocity in opt_m) */
+  size_t size;
+  int rank;
+  int dims[4];
+  int trainable;
+} tq_param;
+
+typedef struct tq_layer {
+  tq_layer_type type;
+  char name[64];
+  int inputs[2];
+  int ninputs;
+  int consumers; /* how many layers read this layer's output */
+  tq_shape3 in_shape, out_shape;
+
+  /* configuration */
+  int filters, units, multiplier; /* conv filters, dense units, depthwise multiplier */
+  int kh, kw, sh, sw;
+  tq_padding padding;
+  int pad[4]; /* zero padding: top, bottom, left, right */
+  int use_bias;
+  tq_act act;          /* TQ_L_ACTIVATION */
+  float relu_max;      /* TQ_L_RELU: 0 = none, 6 = ReLU6 */
+  float dropout_rate;
+  float l2;            /* kernel L2 regularisation factor (Keras kernel_regularizer=l2(l2)) */
+  float bn_momentum, bn_eps;
+  tq_conv_shape geom;  /* for conv/depthwise/pool, with n = max batch */
+
+  /* parameters (size 0 when absent) */
+  tq_param kernel, bias, gamma, beta, moving_mean, moving_var;
+
+  /* quantization (kind TQ_Q_NONE = float) */
+  tq_quantizer kernel_q, bias_q, act_q;
+  int bn_folded_into; /* BN layer: index of the conv/dense it is folded into during QAT, or -1 */
+  int folded_bn;      /* conv/dense: index of the BN folded into it during QAT, or -1 */
+
+  /* per-batch buffers, sized for the model's max batch */
+  float *out;   /* (N, out_shape) */
+  float *dout;  /* gradient w.r.t. out */
+  float *aux;   /* layer-specific saved state: BN xhat, dropout mask, maxpool argmax, pre-quant input */
+  float *aux2;  /* BN invstd, quantized kernel, ... */
+  float *aux3;
+} tq_layer;
+
+typedef struct tq_model tq_model;
+
+/* ---- Building. Each builder returns the new layer's index, or -1 after recording an error
+ * (which also makes tq_model_finalize fail). `in` is a layer index. */
+tq_model *tq_model_new(const char *arch, tq_shape3 input);
+int tq_conv2d(tq_model *m, int in, int filters, int kh, int kw, int sh, int sw, tq_padding pad);
+int tq_depthwise(tq_model *m, int in, int kh, int kw, int sh, int sw, tq_padding pad, int multiplier);
+int tq_dense(tq_model *m, int in, int units);
+int tq_batchnorm(tq_model *m, int in);
+int tq_relu(tq_model *m, int in, float max_value);
+int tq_activation(tq_model *m, int in, tq_act act);
+int tq_maxpool(tq_model *m, int in, int kh, int kw, int sh, int sw, tq_padding pad);
+int tq_avgpool(tq_model *m, int in, int kh, int kw, int sh, int sw, tq_padding pad);
+int tq_gap(tq_model *m, int in);
+int tq_add(tq_model *m, int a, int b);
+int tq_multiply(tq_model *m, int x, int s);
+int tq_flatten(tq_model *m, int in);
+int tq_dropout(tq_model *m, int in, float rate);
+int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right);
+void tq_layer_set_l2(tq_model *m, int layer, float l2);
+void tq_layer_set_bias(tq_model *m, int layer, int use_bias);
+
+typedef enum { TQ_INIT_GLOROT_UNIFORM = 0, TQ_INIT_HE_NORMAL } tq_init;
+/* Allocates parameters and buffers for batches up to max_batch and initialises weights
+ * (kernels with `init`, biases 0, BN gamma 1 beta 0 mean 0 var 1). */
+tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t seed);
+void tq_model_free(tq_model *m);
+
+/* ---- Inspection */
+int tq_model_num_layers(const tq_model *m);
+tq_layer *tq_model_layer(tq_model *m, int i);
+const tq_layer *tq_model_layer_c(const tq_model *m, int i);
+int tq_model_find(const tq_model *m, const char *name); /* -1 if absent */
+const char *tq_model_arch(const tq_model *m);
+tq_shape3 tq_model_input_shape(const tq_model *m);
+tq_shape3 tq_model_output_shape(const tq_model *m);
+int tq_model_max_batch(const tq_model *m);
+const char *tq_layer_type_name(tq_layer_type t); /* Keras class name: "Conv2D", "ReLU", ... */
+size_t tq_layer_params(const tq_layer *l);       /* all parameters incl. BN moving statistics */
+size_t tq_layer_macs(const tq_layer *l);
+size_t tq_model_params(const tq_model *m);
+size_t tq_model_macs(const tq_model *m);
+/* All parameter tensors in a fixed order (layer order; kernel, bias, gamma, beta, mean, var). */
+int tq_model_num_params(const tq_model *m);
+tq_param *tq_model_param(tq_model *m, int i, int *layer_index, const char **param_name);
+/* Keras-like model.summary() */
+void tq_model_summary(const tq_model *m, FILE *out);
+
+/* ---- Execution. x: (n, input shape). Returns the output buffer (n, output shape), owned by the
+ * model. training: batch statistics in BN, dropout on, stochastic rounding on. */
+const float *tq_model_forward(tq_model *m, const float *x, int n, int training, tq_rng *rng);
+/* Backward from the gradient w.r.t. the output (n, output shape); accumulates parameter grads. */
+void tq_model_backward(tq_model *m, const float *dout, int n);
+void tq_model_zero_grad(tq_model *m);
+/* Sum of l2 * ||kernel||^2 over layers (the Keras regularisation loss) and its gradient added
+ * into the kernel grads. */
+float tq_model_l2_loss(const tq_model *m);
+void tq_model_l2_grad(tq_model *m);
+
+/* ---- Quantization-aware training (after tq_model_finalize).
+ * Kernel/bias quantizers on a Conv2D, DepthwiseConv2D or Dense layer (either may be TQ_Q_NONE);
+ * a kernel quantizer written with alpha None trains as auto_po2 (SPEC 1.1). */
+tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *kernel_q,
+                                  const tq_quantizer *bias_q);
+/* The quantizer of an Activation layer (an activation-quantizer slot). */
+tq_status tq_layer_set_act_quantizer(tq_model *m, int layer, const tq_quantizer *q);
+/* Folds batch-norm layer `bn` into the conv/dense `layer` that feeds only it (SPEC 1.5). */
+tq_status tq_model_fold_bn(tq_model *m, int layer, int bn);
+/* Folds every BN that directly follows a conv/dense with no other consumer; returns the count. */
+int tq_model_fold_all_bn(tq_model *m);
+/* True when any layer carries a quantizer. */
+int tq_model_is_quantized(const tq_model *m);
+
+/* ---- Model file (versioned, self-describing, little-endian, CRC-32 checked).
+ * Layout: "TINYQMDL" | u32 version | u32 header bytes | header JSON (architecture: every layer
+ * with its type, inputs, configuration and quantizers; `meta_json` from the caller; tensor
+ * table) | u64 payload bytes | payload (float32 tensors, optimizer moments when with_opt) |
+ * u32 CRC-32 of everything before it. Written to a temporary file, then renamed. */
+#define TQ_MODEL_FILE_VERSION 1
+tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_json, int with_opt);
+/* Rebuilds the graph from the file, finalizes it for max_batch, loads the tensors (and optimizer
+ * state when present). *meta_json (caller frees with tq_free) receives the caller's metadata. */
+tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int max_batch);
+/* Copies parameters layer by layer (matched by name) from src to dst: the QAT initialisation
+ * from a float model. Layers must agree in type and parameter shapes. */
+tq_status tq_model_copy_weights(tq_model *dst, const tq_model *src);
+
+#endif

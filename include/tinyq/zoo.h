@@ -1,0 +1,30 @@
+/* The model zoo (SPEC §2): architectures with Keras layer names and the study's
+ * activation-quantizer slots (linear Activation layers named activation, activation_1, ...). */
+#ifndef TINYQ_ZOO_H
+#define TINYQ_ZOO_H
+
+#include "tinyq/model.h"
+
+typedef struct {
+  tq_shape3 input; /* 0 = the model's reference input */
+  int classes;     /* 0 = the model's reference class count */
+} tq_zoo_options;
+
+typedef enum { TQ_LOSS_SPARSE_XENT = 0, TQ_LOSS_CATEGORICAL_XENT, TQ_LOSS_MSE } tq_loss;
+
+typedef struct {
+  const char *name;        /* CLI name: resnet8, dscnn, fc_autoencoder */
+  const char *description;
+  tq_shape3 input;         /* reference input */
+  int classes;             /* reference classes (0 for the autoencoder) */
+  tq_loss loss;            /* natural loss */
+  tq_init init;            /* kernel initialiser */
+} tq_zoo_entry;
+
+int tq_zoo_count(void);
+const tq_zoo_entry *tq_zoo_get(int i);
+const tq_zoo_entry *tq_zoo_find(const char *name);
+/* Builds (but does not finalize) the named model. Error lists the known names. */
+tq_status tq_zoo_build(tq_model **out, const char *name, const tq_zoo_options *opt);
+
+#endif

@@ -1,0 +1,12 @@
+#ifndef TINYQ_MODELS_ZOO_INTERNAL_H
+#define TINYQ_MODELS_ZOO_INTERNAL_H
+#include "tinyq/zoo.h"
+
+/* Each builder returns an unfinalized model, or NULL with the error recorded. */
+tq_model *tq_build_resnet8(tq_shape3 input, int classes);
+tq_model *tq_build_dscnn(tq_shape3 input, int classes);
+tq_model *tq_build_fc_autoencoder(tq_shape3 input, int classes);
+
+/* Builders record errors in the model; this frees it and returns NULL when one happened. */
+tq_model *tq_zoo_check(tq_model *m, int last);
+#endif

@@ -1,0 +1,24 @@
+/* Private to src/nn: the model struct. */
+#ifndef TINYQ_NN_MODEL_INTERNAL_H
+#define TINYQ_NN_MODEL_INTERNAL_H
+
+#include "tinyq/model.h"
+
+#define TQ_MAX_LAYERS 1024
+
+struct tq_model {
+  char arch[64];
+  tq_shape3 input;
+  tq_layer *layers;
+  int nlayers, cap;
+  int max_batch;
+  int finalized;
+  tq_status build_error; /* sticky: the first builder error */
+  char build_msg[512];
+  float *scratch;        /* shared im2col / temp buffer */
+  size_t scratch_floats;
+  float *din_tmp;        /* temp for gradients into inputs with several consumers */
+  size_t din_tmp_floats;
+};
+
+#endif

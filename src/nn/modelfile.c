@@ -1,0 +1,421 @@
+/* Model file save/load. See the format comment in tinyq/model.h. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/model_internal.h"
+
+static const char MAGIC[8] = {'T', 'I', 'N', 'Y', 'Q', 'M', 'D', 'L'};
+
+static const char *const act_names[] = {"linear", "relu", "relu6", "sigmoid", "swish", "softmax"};
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static void add_quantizer(cJSON *o, const char *key, const tq_quantizer *q) {
+  if (q->kind == TQ_Q_NONE) return;
+  char buf[256];
+  tq_quantizer_format(q, buf, sizeof buf);
+  cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *layer_json(const tq_layer *l) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", l->name);
+  cJSON_AddStringToObject(o, "class", tq_layer_type_name(l->type));
+  cJSON *in = cJSON_AddArrayToObject(o, "inputs");
+  for (int k = 0; k < l->ninputs; k++) cJSON_AddItemToArray(in, cJSON_CreateNumber(l->inputs[k]));
+  switch (l->type) {
+    case TQ_L_CONV2D:
+    case TQ_L_DEPTHWISE:
+    case TQ_L_MAXPOOL:
+    case TQ_L_AVGPOOL: {
+      int w[5] = {l->kh, l->kw, l->sh, l->sw, (int)l->padding};
+      cJSON_AddItemToObject(o, "window", cJSON_CreateIntArray(w, 5));
+      if (l->type == TQ_L_CONV2D) cJSON_AddNumberToObject(o, "filters", l->filters);
+      if (l->type == TQ_L_DEPTHWISE) cJSON_AddNumberToObject(o, "multiplier", l->multiplier);
+      break;
+    }
+    case TQ_L_DENSE:
+      cJSON_AddNumberToObject(o, "units", l->units);
+      break;
+    case TQ_L_RELU:
+      cJSON_AddNumberToObject(o, "max_value", l->relu_max);
+      break;
+    case TQ_L_ACTIVATION:
+      cJSON_AddStringToObject(o, "activation", act_names[l->act]);
+      break;
+    case TQ_L_DROPOUT:
+      cJSON_AddNumberToObject(o, "rate", l->dropout_rate);
+      break;
+    case TQ_L_ZEROPAD:
+      cJSON_AddItemToObject(o, "padding", cJSON_CreateIntArray(l->pad, 4));
+      break;
+    default:
+      break;
+  }
+  if (l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE) {
+    cJSON_AddBoolToObject(o, "use_bias", l->use_bias);
+    cJSON_AddNumberToObject(o, "l2", l->l2);
+  }
+  add_quantizer(o, "kernel_quantizer", &l->kernel_q);
+  add_quantizer(o, "bias_quantizer", &l->bias_q);
+  add_quantizer(o, "activation_quantizer", &l->act_q);
+  if (l->folded_bn >= 0) cJSON_AddNumberToObject(o, "folded_bn", l->folded_bn);
+  return o;
+}
+
+typedef struct {
+  tq_param *p;
+  int layer;
+  const char *name;
+} tensor_ref;
+
+tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_json, int with_opt) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "arch", m->arch);
+  int in[3] = {m->input.h, m->input.w, m->input.c};
+  cJSON_AddItemToObject(root, "input", cJSON_CreateIntArray(in, 3));
+  cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+  for (int i = 1; i < m->nlayers; i++) cJSON_AddItemToArray(layers, layer_json(&m->layers[i]));
+  if (meta_json) {
+    cJSON *meta = cJSON_Parse(meta_json);
+    if (!meta) {
+      cJSON_Delete(root);
+      return tq_fail(TQ_ERR_ARG, "%s: internal metadata is not valid JSON", path);
+    }
+    cJSON_AddItemToObject(root, "meta", meta);
+  }
+  cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
+  int np = tq_model_num_params(m);
+  size_t payload_floats = 0;
+  for (int i = 0; i < np; i++) {
+    int li;
+    const char *pname;
+    tq_param *p = tq_model_param((tq_model *)m, i, &li, &pname);
+    int opt = with_opt && p->opt_m != NULL;
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "layer", m->layers[li].name);
+    cJSON_AddStringToObject(t, "param", pname);
+    cJSON_AddNumberToObject(t, "size", (double)p->size);
+    cJSON_AddBoolToObject(t, "optimizer_state", opt);
+    cJSON_AddItemToArray(tensors, t);
+    payload_floats += p->size * (opt ? 3 : 1);
+  }
+  char *header = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!header) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
+  size_t hlen = strlen(header);
+  size_t total = 8 + 4 + 4 + hlen + 8 + payload_floats * 4 + 4;
+  unsigned char *buf = malloc(total);
+  if (!buf) {
+    free(header);
+    return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
+  }
+  unsigned char *p = buf;
+  memcpy(p, MAGIC, 8);
+  put_u32(p + 8, TQ_MODEL_FILE_VERSION);
+  put_u32(p + 12, (uint32_t)hlen);
+  memcpy(p + 16, header, hlen);
+  free(header);
+  p += 16 + hlen;
+  put_u64(p, payload_floats * 4);
+  p += 8;
+  for (int i = 0; i < np; i++) {
+    tq_param *t = tq_model_param((tq_model *)m, i, NULL, NULL);
+    const float *arrays[3] = {t->value, t->opt_m, t->opt_v};
+    int count = (with_opt && t->opt_m) ? 3 : 1;
+    for (int a = 0; a < count; a++)
+      for (size_t j = 0; j < t->size; j++) {
+        uint32_t bits;
+        memcpy(&bits, &arrays[a][j], 4);
+        put_u32(p, bits);
+        p += 4;
+      }
+  }
+  put_u32(p, tq_crc32(0, buf, (size_t)(p - buf)));
+  tq_status st = tq_write_file_atomic(path, buf, total);
+  free(buf);
+  return st;
+}
+
+/* ---- Loading */
+
+static int json_int(const cJSON *o, const char *key, int *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!cJSON_IsNumber(v)) return 0;
+  *out = v->valueint;
+  return 1;
+}
+
+static int json_ints(const cJSON *o, const char *key, int *out, int n) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
+  for (int i = 0; i < n; i++) {
+    const cJSON *v = cJSON_GetArrayItem(a, i);
+    if (!cJSON_IsNumber(v)) return 0;
+    out[i] = v->valueint;
+  }
+  return 1;
+}
+
+static int find_class(const char *cls) {
+  for (int t = 1; t < TQ_L_COUNT; t++)
+    if (strcmp(tq_layer_type_name((tq_layer_type)t), cls) == 0) return t;
+  return -1;
+}
+
+static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const char *path) {
+  const cJSON *cls = cJSON_GetObjectItemCaseSensitive(o, "class");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+  int in[2] = {-1, -1}, w[5], v = 0, t;
+  const cJSON *ins = cJSON_GetObjectItemCaseSensitive(o, "inputs");
+  if (!cJSON_IsString(cls) || !cJSON_IsString(name) || !cJSON_IsArray(ins) ||
+      cJSON_GetArraySize(ins) < 1 || cJSON_GetArraySize(ins) > 2 ||
+      (t = find_class(cls->valuestring)) < 0)
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %d: malformed architecture entry", path, index);
+  for (int k = 0; k < cJSON_GetArraySize(ins); k++) {
+    const cJSON *x = cJSON_GetArrayItem(ins, k);
+    if (!cJSON_IsNumber(x) || x->valueint < 0 || x->valueint >= index)
+      return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: bad input index", path, name->valuestring);
+    in[k] = x->valueint;
+  }
+  int idx = -1;
+  const cJSON *num;
+  switch ((tq_layer_type)t) {
+    case TQ_L_CONV2D:
+      if (json_ints(o, "window", w, 5) && json_int(o, "filters", &v))
+        idx = tq_conv2d(m, in[0], v, w[0], w[1], w[2], w[3], (tq_padding)w[4]);
+      break;
+    case TQ_L_DEPTHWISE:
+      if (json_ints(o, "window", w, 5) && json_int(o, "multiplier", &v))
+        idx = tq_depthwise(m, in[0], w[0], w[1], w[2], w[3], (tq_padding)w[4], v);
+      break;
+    case TQ_L_MAXPOOL:
+    case TQ_L_AVGPOOL:
+      if (json_ints(o, "window", w, 5))
+        idx = (t == TQ_L_MAXPOOL ? tq_maxpool : tq_avgpool)(m, in[0], w[0], w[1], w[2], w[3],
+                                                             (tq_padding)w[4]);
+      break;
+    case TQ_L_DENSE:
+      if (json_int(o, "units", &v)) idx = tq_dense(m, in[0], v);
+      break;
+    case TQ_L_BATCHNORM: idx = tq_batchnorm(m, in[0]); break;
+    case TQ_L_RELU:
+      num = cJSON_GetObjectItemCaseSensitive(o, "max_value");
+      if (cJSON_IsNumber(num)) idx = tq_relu(m, in[0], (float)num->valuedouble);
+      break;
+    case TQ_L_ACTIVATION:
+      num = cJSON_GetObjectItemCaseSensitive(o, "activation");
+      if (cJSON_IsString(num))
+        for (int a = 0; a < (int)(sizeof act_names / sizeof *act_names); a++)
+          if (strcmp(act_names[a], num->valuestring) == 0) idx = tq_activation(m, in[0], (tq_act)a);
+      break;
+    case TQ_L_GAP: idx = tq_gap(m, in[0]); break;
+    case TQ_L_ADD: idx = tq_add(m, in[0], in[1]); break;
+    case TQ_L_MULTIPLY: idx = tq_multiply(m, in[0], in[1]); break;
+    case TQ_L_FLATTEN: idx = tq_flatten(m, in[0]); break;
+    case TQ_L_DROPOUT:
+      num = cJSON_GetObjectItemCaseSensitive(o, "rate");
+      if (cJSON_IsNumber(num)) idx = tq_dropout(m, in[0], (float)num->valuedouble);
+      break;
+    case TQ_L_ZEROPAD:
+      if (json_ints(o, "padding", w, 4)) idx = tq_zeropad(m, in[0], w[0], w[1], w[2], w[3]);
+      break;
+    default:
+      break;
+  }
+  if (idx != index)
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): malformed or inconsistent configuration",
+                   path, name->valuestring, cls->valuestring);
+  if (strcmp(m->layers[idx].name, name->valuestring) != 0)
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %d is named '%s' in the file but rebuilds as '%s'",
+                   path, index, name->valuestring, m->layers[idx].name);
+  const cJSON *ub = cJSON_GetObjectItemCaseSensitive(o, "use_bias");
+  if (ub) tq_layer_set_bias(m, idx, cJSON_IsTrue(ub));
+  num = cJSON_GetObjectItemCaseSensitive(o, "l2");
+  if (cJSON_IsNumber(num)) tq_layer_set_l2(m, idx, (float)num->valuedouble);
+  return TQ_OK;
+}
+
+static tq_status apply_layer_quant(tq_model *m, const cJSON *o, int idx, const char *path) {
+  static const char *const keys[3] = {"kernel_quantizer", "bias_quantizer", "activation_quantizer"};
+  tq_quantizer q[3];
+  memset(q, 0, sizeof q);
+  int any = 0;
+  for (int k = 0; k < 3; k++) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, keys[k]);
+    if (!s) continue;
+    if (!cJSON_IsString(s) || tq_quantizer_parse(&q[k], s->valuestring) != TQ_OK)
+      return tq_fail_prefix(TQ_ERR_FORMAT, "%s: layer %s: %s", path, m->layers[idx].name, keys[k]);
+    any = 1;
+  }
+  if (!any) return TQ_OK;
+  tq_status st = q[2].kind ? tq_layer_set_act_quantizer(m, idx, &q[2])
+                           : tq_layer_set_quantizers(m, idx, &q[0], &q[1]);
+  return st ? tq_fail_prefix(st, "%s", path) : TQ_OK;
+}
+
+static tq_status load_from_buffer(const char *path, const unsigned char *buf, size_t size,
+                                  tq_model **out, char **meta_out, int max_batch) {
+  if (size < 8 || memcmp(buf, MAGIC, 8) != 0)
+    return tq_fail(TQ_ERR_FORMAT, "%s: not a tinyq model file (bad magic)", path);
+  if (size < 16 + 8 + 4)
+    return tq_fail(TQ_ERR_FORMAT, "%s: truncated: %zu bytes", path, size);
+  uint32_t version = get_u32(buf + 8);
+  if (version != TQ_MODEL_FILE_VERSION)
+    return tq_fail(TQ_ERR_FORMAT, "%s: unsupported format version %u (this tinyq reads %d)", path,
+                   version, TQ_MODEL_FILE_VERSION);
+  uint32_t hlen = get_u32(buf + 12);
+  if ((uint64_t)hlen + 16 + 8 + 4 > size)
+    return tq_fail(TQ_ERR_FORMAT, "%s: truncated: header of %u bytes does not fit in %zu bytes",
+                   path, hlen, size);
+  uint64_t plen = get_u64(buf + 16 + hlen);
+  if (plen != size - (16 + hlen + 8 + 4))
+    return tq_fail(TQ_ERR_FORMAT, "%s: truncated or padded: payload says %llu bytes, file has %zu",
+                   path, (unsigned long long)plen, size - (16 + (size_t)hlen + 8 + 4));
+  uint32_t crc = get_u32(buf + size - 4);
+  if (tq_crc32(0, buf, size - 4) != crc)
+    return tq_fail(TQ_ERR_FORMAT, "%s: checksum mismatch (file is corrupted)", path);
+
+  cJSON *root = cJSON_ParseWithLength((const char *)buf + 16, hlen);
+  if (!root) return tq_fail(TQ_ERR_FORMAT, "%s: header is not valid JSON", path);
+  tq_status st = TQ_OK;
+  tq_model *m = NULL;
+  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
+  const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+  const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
+  int in[3];
+  if (!cJSON_IsString(arch) || !json_ints(root, "input", in, 3) || !cJSON_IsArray(layers) ||
+      !cJSON_IsArray(tensors) || in[0] < 1 || in[1] < 1 || in[2] < 1) {
+    st = tq_fail(TQ_ERR_FORMAT, "%s: header lacks arch, input, layers or tensors", path);
+    goto done;
+  }
+  m = tq_model_new(arch->valuestring, (tq_shape3){in[0], in[1], in[2]});
+  if (!m) {
+    st = TQ_ERR_MEMORY;
+    goto done;
+  }
+  int nl = cJSON_GetArraySize(layers);
+  for (int i = 0; i < nl && !st; i++) st = rebuild_layer(m, cJSON_GetArrayItem(layers, i), i + 1, path);
+  if (st) goto done;
+  if ((st = tq_model_finalize(m, max_batch, TQ_INIT_GLOROT_UNIFORM, 0))) {
+    st = tq_fail_prefix(st, "%s", path);
+    goto done;
+  }
+  for (int i = 0; i < nl && !st; i++)
+    st = apply_layer_quant(m, cJSON_GetArrayItem(layers, i), i + 1, path);
+  for (int i = 0; i < nl && !st; i++) {
+    const cJSON *fb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "folded_bn");
+    if (cJSON_IsNumber(fb)) st = tq_model_fold_bn(m, i + 1, fb->valueint);
+  }
+  if (st) goto done;
+  int nt = cJSON_GetArraySize(tensors);
+  if (nt != tq_model_num_params(m)) {
+    st = tq_fail(TQ_ERR_FORMAT, "%s: %d tensors in the file, the architecture has %d", path, nt,
+                 tq_model_num_params(m));
+    goto done;
+  }
+  const unsigned char *p = buf + 16 + hlen + 8, *end = buf + size - 4;
+  for (int i = 0; i < nt; i++) {
+    const cJSON *t = cJSON_GetArrayItem(tensors, i);
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(t, "size");
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(t, "optimizer_state");
+    int li;
+    const char *pname;
+    tq_param *prm = tq_model_param(m, i, &li, &pname);
+    if (!cJSON_IsNumber(sz) || (size_t)sz->valuedouble != prm->size) {
+      st = tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: size does not match the architecture", path,
+                   m->layers[li].name, pname);
+      goto done;
+    }
+    int count = cJSON_IsTrue(opt) ? 3 : 1;
+    if (count == 3 && !prm->opt_m) {
+      st = tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: optimizer state on a frozen tensor", path,
+                   m->layers[li].name, pname);
+      goto done;
+    }
+    float *arrays[3] = {prm->value, prm->opt_m, prm->opt_v};
+    if ((size_t)(end - p) < prm->size * 4 * (size_t)count) {
+      st = tq_fail(TQ_ERR_FORMAT, "%s: payload shorter than its tensor table", path);
+      goto done;
+    }
+    for (int a = 0; a < count; a++)
+      for (size_t j = 0; j < prm->size; j++) {
+        uint32_t bits = get_u32(p);
+        memcpy(&arrays[a][j], &bits, 4);
+        p += 4;
+      }
+  }
+  if (p != end) {
+    st = tq_fail(TQ_ERR_FORMAT, "%s: payload longer than its tensor table", path);
+    goto done;
+  }
+  if (meta_out) {
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
+    char *s = meta ? cJSON_PrintUnformatted(meta) : NULL;
+    *meta_out = NULL;
+    if (s) {
+      size_t n = strlen(s) + 1;
+      *meta_out = tq_alloc(n);
+      if (*meta_out) memcpy(*meta_out, s, n);
+      free(s);
+    }
+  }
+done:
+  cJSON_Delete(root);
+  if (st) {
+    tq_model_free(m);
+    return st;
+  }
+  *out = m;
+  return TQ_OK;
+}
+
+tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int max_batch) {
+  *out = NULL;
+  if (meta_json) *meta_json = NULL;
+  unsigned char *buf;
+  size_t size;
+  tq_status st = tq_read_file(path, &buf, &size);
+  if (st) return st;
+  st = load_from_buffer(path, buf, size, out, meta_json, max_batch);
+  free(buf);
+  return st;
+}
+
+tq_status tq_model_copy_weights(tq_model *dst, const tq_model *src) {
+  for (int i = 1; i < dst->nlayers; i++) {
+    tq_layer *d = &dst->layers[i];
+    int j = tq_model_find(src, d->name);
+    if (j < 0) continue;
+    const tq_layer *s = &src->layers[j];
+    if (s->type != d->type)
+      return tq_fail(TQ_ERR_ARG, "layer %s: %s in the source model, %s here", d->name,
+                     tq_layer_type_name(s->type), tq_layer_type_name(d->type));
+    const tq_param *sp[6] = {&s->kernel, &s->bias, &s->gamma, &s->beta, &s->moving_mean,
+                             &s->moving_var};
+    tq_param *dp[6] = {&d->kernel, &d->bias, &d->gamma, &d->beta, &d->moving_mean, &d->moving_var};
+    for (int k = 0; k < 6; k++) {
+      if (sp[k]->size != dp[k]->size)
+        return tq_fail(TQ_ERR_ARG, "layer %s: parameter shapes differ (%zu vs %zu values)",
+                       d->name, sp[k]->size, dp[k]->size);
+      if (dp[k]->size) memcpy(dp[k]->value, sp[k]->value, dp[k]->size * sizeof(float));
+    }
+  }
+  return TQ_OK;
+}

@@ -1,0 +1,355 @@
+/* The epoch loop: shuffled mini-batches, forward, loss, backward, optimizer step; per epoch the
+ * validation pass and the callbacks (CSV log, best and last checkpoints, early stopping). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train/progress.h"
+#include "tinyq/train.h"
+
+void tq_train_config_defaults(tq_train_config *c) {
+  memset(c, 0, sizeof *c);
+  c->epochs = 10;
+  c->batch = 32;
+  c->lr = 1e-3f;
+  tq_optimizer_parse("adam", &c->optimizer);
+  c->loss = TQ_LOSS_SPARSE_XENT;
+  c->val_split = 0.1;
+  c->shuffle = 1;
+  c->seed = 1;
+  c->monitor = "val_loss";
+  c->restore_best = 0;
+  c->progress = isatty(fileno(stdout)) ? 1 : 0;
+}
+
+static int monitor_maximizes(const char *monitor) { return strstr(monitor, "acc") != NULL; }
+
+void tq_train_state_init(tq_train_state *s, const tq_train_config *c) {
+  memset(s, 0, sizeof *s);
+  s->best = monitor_maximizes(c->monitor) ? -INFINITY : INFINITY;
+}
+
+/* ---- Evaluation */
+
+typedef struct {
+  float *x, *probs;
+  int *y, *idx;
+} batch_buffers;
+
+static tq_status buffers_alloc(batch_buffers *b, const tq_model *m, int batch) {
+  size_t in = tq_shape_size(tq_model_input_shape(m)), out = tq_shape_size(tq_model_output_shape(m));
+  b->x = tq_alloc_floats((size_t)batch * in);
+  b->probs = tq_alloc_floats((size_t)batch * out * 2); /* probs, then dout */
+  b->y = tq_alloc(sizeof(int) * (size_t)batch);
+  b->idx = NULL;
+  return (b->x && b->probs && b->y) ? TQ_OK : TQ_ERR_MEMORY;
+}
+
+static void buffers_free(batch_buffers *b) {
+  tq_free(b->x);
+  tq_free(b->probs);
+  tq_free(b->y);
+  tq_free(b->idx);
+}
+
+static tq_status check_shapes(const tq_model *m, const tq_dataset *d, tq_loss loss) {
+  tq_shape3 in = tq_model_input_shape(m), out = tq_model_output_shape(m);
+  if ((size_t)d->h * d->w * d->c != tq_shape_size(in))
+    return tq_fail(TQ_ERR_ARG, "data samples are %dx%dx%d but model %s takes %dx%dx%d", d->h, d->w,
+                   d->c, tq_model_arch(m), in.h, in.w, in.c);
+  if (loss == TQ_LOSS_MSE) {
+    if (tq_shape_size(out) != tq_shape_size(in))
+      return tq_fail(TQ_ERR_ARG, "mse against the input needs output size = input size");
+  } else {
+    if (!d->y) return tq_fail(TQ_ERR_ARG, "cross-entropy needs labelled data");
+    if (d->classes > out.c)
+      return tq_fail(TQ_ERR_ARG, "data has %d classes but the model outputs %d", d->classes, out.c);
+  }
+  return TQ_OK;
+}
+
+tq_status tq_evaluate(tq_model *m, const tq_dataset *d, tq_loss loss, int batch, double *loss_out,
+                      double *acc_out) {
+  tq_status st = check_shapes(m, d, loss);
+  if (st) return st;
+  if (batch > tq_model_max_batch(m)) batch = tq_model_max_batch(m);
+  batch_buffers b;
+  if ((st = buffers_alloc(&b, m, batch))) {
+    buffers_free(&b);
+    return st;
+  }
+  int k = (int)tq_shape_size(tq_model_output_shape(m));
+  size_t in = tq_shape_size(tq_model_input_shape(m));
+  double total = 0;
+  long right = 0;
+  for (int s = 0; s < d->n; s += batch) {
+    int n = d->n - s < batch ? d->n - s : batch;
+    const float *x = d->x + (size_t)s * in;
+    const float *out = tq_model_forward(m, x, n, 0, NULL);
+    if (!out) {
+      buffers_free(&b);
+      return TQ_ERR_ARG;
+    }
+    int correct = 0;
+    float l = tq_loss_forward_backward(loss, NULL, b.probs, out, d->y ? d->y + s : NULL, x, n, k,
+                                       &correct);
+    total += (double)l * n;
+    right += correct;
+  }
+  buffers_free(&b);
+  double reg = tq_model_l2_loss(m);
+  *loss_out = d->n ? total / d->n + reg : NAN;
+  *acc_out = d->n ? (double)right / d->n : NAN;
+  return TQ_OK;
+}
+
+/* ---- Metadata */
+
+char *tq_train_meta_json(const tq_train_config *c, const tq_train_state *s) {
+  cJSON *root = c->meta_extra ? cJSON_Parse(c->meta_extra) : NULL;
+  if (!root) root = cJSON_CreateObject();
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddNumberToObject(t, "epochs_done", s->epochs_done);
+  cJSON_AddNumberToObject(t, "step", (double)s->step);
+  if (isfinite(s->best)) cJSON_AddNumberToObject(t, "best", s->best);
+  cJSON_AddNumberToObject(t, "best_epoch", s->best_epoch);
+  cJSON_AddNumberToObject(t, "wait", s->wait);
+  cJSON_AddBoolToObject(t, "stopped_early", s->stopped_early);
+  cJSON_AddItemToObject(root, "train_state", t);
+  char *out = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return out;
+}
+
+tq_status tq_train_meta_parse(const char *json, tq_train_state *s) {
+  cJSON *root = json ? cJSON_Parse(json) : NULL;
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "train_state");
+  if (!t) {
+    cJSON_Delete(root);
+    return tq_fail(TQ_ERR_FORMAT, "no training state in the checkpoint's metadata");
+  }
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "epochs_done"))) s->epochs_done = v->valueint;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "step"))) s->step = (long)v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "best"))) s->best = v->valuedouble;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "best_epoch"))) s->best_epoch = v->valueint;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "wait"))) s->wait = v->valueint;
+  if ((v = cJSON_GetObjectItemCaseSensitive(t, "stopped_early"))) s->stopped_early = cJSON_IsTrue(v);
+  cJSON_Delete(root);
+  return TQ_OK;
+}
+
+/* ---- CSV log (Keras CSVLogger columns), rewritten atomically every epoch. */
+
+typedef struct {
+  char *text;
+  size_t len, cap;
+} strbuf;
+
+static int sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sb_printf(strbuf *b, const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return -1;
+  if (b->len + (size_t)n + 1 > b->cap) {
+    size_t cap = (b->cap + (size_t)n + 1) * 2;
+    char *nt = realloc(b->text, cap);
+    if (!nt) return -1;
+    b->text = nt;
+    b->cap = cap;
+  }
+  memcpy(b->text + b->len, tmp, (size_t)n + 1);
+  b->len += (size_t)n;
+  return 0;
+}
+
+/* Keeps the header and the rows of epochs before `epochs_done` from an existing log. */
+static void csv_load_existing(strbuf *b, const char *path, int epochs_done) {
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char line[1024];
+  int row = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (row >= 0 && atoi(line) >= epochs_done) break;
+    if (row >= 0 || strncmp(line, "epoch,", 6) == 0) sb_printf(b, "%s", line);
+    row++;
+  }
+  fclose(f);
+}
+
+/* ---- Snapshots of the weights (restore-best) */
+
+static float *snapshot(tq_model *m, float *buf) {
+  int np = tq_model_num_params(m);
+  size_t total = 0;
+  for (int i = 0; i < np; i++) total += tq_model_param(m, i, NULL, NULL)->size;
+  if (!buf && !(buf = tq_alloc_floats(total))) return NULL;
+  size_t o = 0;
+  for (int i = 0; i < np; i++) {
+    tq_param *p = tq_model_param(m, i, NULL, NULL);
+    memcpy(buf + o, p->value, p->size * sizeof(float));
+    o += p->size;
+  }
+  return buf;
+}
+
+static void restore(tq_model *m, const float *buf) {
+  int np = tq_model_num_params(m);
+  size_t o = 0;
+  for (int i = 0; i < np; i++) {
+    tq_param *p = tq_model_param(m, i, NULL, NULL);
+    memcpy(p->value, buf + o, p->size * sizeof(float));
+    o += p->size;
+  }
+}
+
+static double monitored(const char *monitor, const tq_train_state *s, int has_val) {
+  if (!strcmp(monitor, "val_accuracy")) return has_val ? s->last_val_acc : s->last_acc;
+  if (!strcmp(monitor, "accuracy")) return s->last_acc;
+  if (!strcmp(monitor, "loss")) return s->last_loss;
+  return has_val ? s->last_val_loss : s->last_loss;
+}
+
+static tq_status save_checkpoint(tq_model *m, const tq_train_config *c, const tq_train_state *s,
+                                 const char *file, int with_opt) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", c->out_dir, file);
+  char *meta = tq_train_meta_json(c, s);
+  if (!meta) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
+  tq_status st = tq_model_save(path, m, meta, with_opt);
+  free(meta);
+  return st;
+}
+
+tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
+                   const tq_train_config *c, tq_train_state *state) {
+  tq_status st = check_shapes(m, train, c->loss);
+  if (st) return st;
+  if (val && val->n == 0) val = NULL;
+  if (val && (st = check_shapes(m, val, c->loss))) return tq_fail_prefix(st, "validation data");
+  if (c->batch < 1 || c->batch > tq_model_max_batch(m))
+    return tq_fail(TQ_ERR_ARG, "batch %d outside 1..%d", c->batch, tq_model_max_batch(m));
+  if (!strstr("val_loss val_accuracy loss accuracy", c->monitor))
+    return tq_fail(TQ_ERR_ARG, "unknown monitor '%s' (val_loss, val_accuracy, loss, accuracy)",
+                   c->monitor);
+  const int batch = c->batch, k = (int)tq_shape_size(tq_model_output_shape(m));
+  const int has_acc = c->loss != TQ_LOSS_MSE;
+  const int maximize = monitor_maximizes(c->monitor);
+  batch_buffers b;
+  st = buffers_alloc(&b, m, batch);
+  b.idx = tq_alloc(sizeof(int) * (size_t)train->n);
+  float *best_weights = NULL;
+  strbuf csv = {0};
+  char csv_path[4096] = "";
+  if (st || !b.idx) {
+    st = st ? st : TQ_ERR_MEMORY;
+    goto done;
+  }
+  if (c->out_dir) {
+    if ((st = tq_mkdirs(c->out_dir))) goto done;
+    snprintf(csv_path, sizeof csv_path, "%s/log.csv", c->out_dir);
+    csv_load_existing(&csv, csv_path, state->epochs_done);
+    if (csv.len == 0) sb_printf(&csv, "epoch,accuracy,loss,lr,val_accuracy,val_loss\n");
+  }
+  long steps = (train->n + batch - 1) / batch;
+  if (c->max_steps_per_epoch > 0 && steps > c->max_steps_per_epoch) steps = c->max_steps_per_epoch;
+  double t_start = tq_now_seconds();
+  for (int epoch = state->epochs_done; epoch < c->epochs; epoch++) {
+    float lr = tq_schedule_lr(&c->schedule, c->lr, epoch);
+    for (int i = 0; i < train->n; i++) b.idx[i] = i;
+    if (c->shuffle) {
+      tq_rng r;
+      tq_rng_derive(&r, c->seed, 0x5348554646ULL + (uint64_t)epoch);
+      tq_rng_shuffle(&r, b.idx, train->n);
+    }
+    tq_progress prog;
+    tq_progress_begin(&prog, stdout, c->progress, epoch + 1, c->epochs, steps);
+    double loss_sum = 0;
+    long seen = 0, right = 0;
+    for (long s = 0; s < steps; s++) {
+      int start = (int)(s * batch), n = train->n - start < batch ? train->n - start : batch;
+      tq_rng r;
+      tq_rng_derive(&r, c->seed, ((uint64_t)(epoch + 1) << 32) | (uint64_t)s);
+      tq_dataset_gather(b.x, b.y, train, b.idx + start, n);
+      if (tq_augment_active(&c->augment))
+        tq_augment_batch(b.x, n, train->h, train->w, train->c, &c->augment, &r);
+      const float *out = tq_model_forward(m, b.x, n, 1, &r);
+      if (!out) {
+        st = tq_fail_prefix(TQ_ERR_ARG, "epoch %d step %ld", epoch + 1, s + 1);
+        goto done;
+      }
+      float *dout = b.probs + (size_t)batch * k;
+      int correct = 0;
+      float l = tq_loss_forward_backward(c->loss, dout, b.probs, out, b.y, b.x, n, k, &correct);
+      if (!isfinite(l)) {
+        st = tq_fail(TQ_ERR_NUMERIC,
+                     "epoch %d step %ld: loss is %s: training diverged (try a lower --lr); the "
+                     "last good checkpoint is kept",
+                     epoch + 1, s + 1, isnan(l) ? "NaN" : "infinite");
+        goto done;
+      }
+      tq_model_zero_grad(m);
+      tq_model_backward(m, dout, n);
+      tq_model_l2_grad(m);
+      tq_optimizer_step(&c->optimizer, m, lr, ++state->step);
+      loss_sum += (double)l * n;
+      seen += n;
+      right += correct;
+      tq_progress_step(&prog, loss_sum / seen, (double)right / seen, has_acc);
+    }
+    state->last_loss = loss_sum / seen + tq_model_l2_loss(m);
+    state->last_acc = has_acc ? (double)right / seen : NAN;
+    state->last_val_loss = state->last_val_acc = NAN;
+    if (val && (st = tq_evaluate(m, val, c->loss, batch, &state->last_val_loss,
+                                 &state->last_val_acc)))
+      goto done;
+    if (!isfinite(state->last_loss) || (val && !isfinite(state->last_val_loss))) {
+      st = tq_fail(TQ_ERR_NUMERIC, "epoch %d: loss is not finite: training diverged (try a lower --lr)",
+                   epoch + 1);
+      goto done;
+    }
+    tq_progress_end(&prog, state->last_loss, state->last_acc, has_acc, state->last_val_loss,
+                    state->last_val_acc, val != NULL, lr);
+    state->epochs_done = epoch + 1;
+    double v = monitored(c->monitor, state, val != NULL);
+    int improved = maximize ? v > state->best : v < state->best;
+    if (improved) {
+      state->best = v;
+      state->best_epoch = epoch + 1;
+      state->wait = 0;
+      if (c->restore_best && !(best_weights = snapshot(m, best_weights))) {
+        st = TQ_ERR_MEMORY;
+        goto done;
+      }
+    } else {
+      state->wait++;
+    }
+    if (c->early_stopping > 0 && state->wait >= c->early_stopping) state->stopped_early = 1;
+    if (c->out_dir) {
+      sb_printf(&csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch, state->last_acc, state->last_loss,
+                lr, state->last_val_acc, state->last_val_loss);
+      if ((st = tq_write_file_atomic(csv_path, csv.text, csv.len))) goto done;
+      if (improved && (st = save_checkpoint(m, c, state, "best.tqm", 0))) goto done;
+      if ((st = save_checkpoint(m, c, state, "last.tqm", 1))) goto done;
+    }
+    if (state->stopped_early) {
+      if (c->progress >= 0)
+        printf("Early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)\n",
+               c->monitor, c->early_stopping, state->best, state->best_epoch);
+      break;
+    }
+  }
+  if (c->restore_best && best_weights) restore(m, best_weights);
+  state->seconds += tq_now_seconds() - t_start;
+done:
+  buffers_free(&b);
+  tq_free(best_weights);
+  free(csv.text);
+  return st;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every bad input gets one clear line "tinyq: error: <where>: <what>" and a non-zero exit.
+set -u
+BIN=${TQ_BIN:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+
+# expect_error "what it must mention" command...
+expect_error() {
+  local want=$1; shift
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -eq 0 ]; then echo "FAIL (exit 0): $*"; fail=1; return; fi
+  local lines; lines=$(printf '%s\n' "$out" | grep -c 'tinyq: error: ')
+  if [ "$lines" -ne 1 ]; then echo "FAIL (expected one error line, got: $out): $*"; fail=1; return; fi
+  if ! printf '%s' "$out" | grep -q -- "$want"; then echo "FAIL (no '$want' in: $out): $*"; fail=1; return; fi
+  echo "ok: $out"
+}
+
+expect_error "unknown command" "$BIN" frobnicate
+expect_error "unknown model 'resnet9'" "$BIN" summary --model resnet9
+expect_error "unknown model 'resnet9'" "$BIN" train --model resnet9 --out "$T/r"
+expect_error "unknown option '--epoch'" "$BIN" train --model resnet8 --epoch 3 --out "$T/r"
+expect_error "epochs" "$BIN" train --model resnet8 --epochs zero --out "$T/r"
+expect_error "batch" "$BIN" train --model resnet8 --batch -4 --out "$T/r"
+expect_error "lr" "$BIN" train --model resnet8 --lr nan --out "$T/r"
+expect_error "unknown optimizer 'adamw'" "$BIN" train --model resnet8 --optimizer adamw --out "$T/r"
+expect_error "schedule 'exp:-1'" "$BIN" train --model resnet8 --schedule exp:-1 --out "$T/r"
+expect_error "unknown dataset" "$BIN" train --model resnet8 --data imagenet --out "$T/r"
+expect_error "$T/none" "$BIN" train --model resnet8 --data "fashion-mnist:$T/none" --out "$T/r"
+expect_error "--out" "$BIN" train --model resnet8
+expect_error "--input" "$BIN" summary --model resnet8 --input 32x32
+expect_error "nothing.tqm" "$BIN" eval "$T/nothing.tqm" --data fashion-mnist
+
+# A truncated data file
+mkdir -p "$T/fm"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  zcat /usr/share/datasets/fashion-mnist/$f.gz > "$T/fm/$f"
+done
+head -c 100000 /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz | zcat 2>/dev/null > "$T/fm/train-images-idx3-ubyte"
+expect_error "train-images-idx3-ubyte" "$BIN" train --model resnet8 --data "fashion-mnist:$T/fm" --out "$T/r"
+
+# A corrupt model file, a foreign file
+printf 'TINYQMDL\001\000\000\000garbage' > "$T/c.tqm"
+expect_error "c.tqm" "$BIN" eval "$T/c.tqm" --data fashion-mnist
+echo "hello" > "$T/f.tqm"
+expect_error "not a tinyq model file" "$BIN" summary "$T/f.tqm"
+expect_error "resume" "$BIN" train --resume "$T/nowhere"
+
+exit $fail

@@ -1,0 +1,95 @@
+/* The zoo pins SPEC §2: parameter and MAC totals at the reference inputs, Keras layer names and
+ * the activation-quantizer slots the study's configurations refer to. */
+#include <string.h>
+
+#include "tinyq/zoo.h"
+#include "tq_test.h"
+
+static tq_model *build(const char *name, tq_shape3 in, int classes) {
+  tq_model *m = NULL;
+  tq_zoo_options o = {in, classes};
+  CHECK(tq_zoo_build(&m, name, &o) == TQ_OK);
+  CHECK(m && tq_model_finalize(m, 2, TQ_INIT_HE_NORMAL, 1) == TQ_OK);
+  return m;
+}
+
+static int count_type(tq_model *m, tq_layer_type t) {
+  int n = 0;
+  for (int i = 0; i < tq_model_num_layers(m); i++) n += tq_model_layer(m, i)->type == t;
+  return n;
+}
+
+static void check_slots(tq_model *m, int expected) {
+  int slots = 0;
+  for (int i = 0; i < tq_model_num_layers(m); i++) {
+    tq_layer *l = tq_model_layer(m, i);
+    if (l->type != TQ_L_ACTIVATION) continue;
+    char want[32];
+    if (slots == 0) snprintf(want, sizeof want, "activation");
+    else snprintf(want, sizeof want, "activation_%d", slots);
+    CHECK(strcmp(l->name, want) == 0);
+    slots++;
+  }
+  CHECK_EQ_INT(slots, expected);
+}
+
+int main(void) {
+  tq_model *m = build("resnet8", (tq_shape3){32, 32, 3}, 10);
+  CHECK_EQ_INT(tq_model_params(m), 78666);
+  CHECK_EQ_INT(tq_model_macs(m), 12501632);
+  CHECK_EQ_INT(count_type(m, TQ_L_CONV2D), 9);
+  CHECK(tq_model_find(m, "conv2d_8") > 0);
+  CHECK(tq_model_find(m, "add_2") > 0);
+  CHECK(tq_model_find(m, "batch_normalization_6") > 0);
+  CHECK(tq_model_find(m, "re_lu_6") > 0);
+  CHECK_EQ_INT(tq_model_output_shape(m).c, 10);
+  /* The stage-2 shortcut (1x1, stride 2) is created after the main path's two convolutions. */
+  int sc = tq_model_find(m, "conv2d_5");
+  CHECK(sc > 0 && tq_model_layer(m, sc)->kh == 1 && tq_model_layer(m, sc)->sh == 2);
+  check_slots(m, 10);
+  tq_model_free(m);
+
+  /* ResNet-8 takes its input shape from the data: 28x28x1 for Fashion-MNIST. */
+  m = build("resnet8", (tq_shape3){28, 28, 1}, 10);
+  CHECK_EQ_INT(tq_model_params(m), 78666 - 16 * 3 * 9 + 16 * 1 * 9);
+  tq_layer *pool = tq_model_layer(m, tq_model_find(m, "average_pooling2d"));
+  CHECK_EQ_INT(pool->in_shape.h, 7);
+  CHECK_EQ_INT(pool->out_shape.h, 1);
+  tq_model_free(m);
+
+  m = build("dscnn", (tq_shape3){49, 10, 1}, 12);
+  CHECK_EQ_INT(tq_model_params(m), 24908);
+  CHECK_EQ_INT(tq_model_macs(m), 2656768);
+  check_slots(m, 12);
+  tq_layer *c0 = tq_model_layer(m, tq_model_find(m, "conv2d"));
+  CHECK_EQ_INT(c0->out_shape.h, 25);
+  CHECK_EQ_INT(c0->out_shape.w, 5);
+  CHECK_EQ_INT(c0->geom.pad_top, 4);
+  CHECK_EQ_INT(c0->geom.pad_left, 1);
+  /* Slot order as in examples/dscnn_mpq_study.json. */
+  CHECK(tq_model_find(m, "activation_1") < tq_model_find(m, "depthwise_conv2d"));
+  CHECK(tq_model_find(m, "activation_2") < tq_model_find(m, "conv2d_1"));
+  CHECK(tq_model_find(m, "activation_9") < tq_model_find(m, "average_pooling2d"));
+  CHECK(tq_model_find(m, "activation_10") < tq_model_find(m, "dense"));
+  CHECK(tq_model_find(m, "activation_11") == tq_model_num_layers(m) - 1);
+  tq_model_free(m);
+
+  m = build("fc_autoencoder", (tq_shape3){1, 1, 640}, 0);
+  CHECK_EQ_INT(tq_model_params(m), 269992);
+  CHECK_EQ_INT(tq_model_macs(m), 264192);
+  size_t dense_params = 0;
+  for (int i = 0; i < tq_model_num_layers(m); i++)
+    if (tq_model_layer(m, i)->type == TQ_L_DENSE) dense_params += tq_layer_params(tq_model_layer(m, i));
+  CHECK_EQ_INT(dense_params, 265864);
+  check_slots(m, 11);
+  CHECK(tq_model_find(m, "dense_9") > 0);
+  CHECK_EQ_INT(tq_model_output_shape(m).c, 640);
+  tq_model_free(m);
+
+  /* Unknown names are errors that list the known ones. */
+  tq_model *bad = NULL;
+  CHECK(tq_zoo_build(&bad, "resnet9", NULL) == TQ_ERR_ARG);
+  CHECK(strstr(tq_last_error(), "resnet8") != NULL);
+  CHECK(bad == NULL);
+  TEST_MAIN_END();
+}
