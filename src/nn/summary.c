@@ -13,12 +13,31 @@ static void thousands(char *buf, size_t n, size_t v) {
   buf[o] = 0;
 }
 
-static void shape_str(char *buf, size_t n, const tq_layer *l) {
-  tq_shape3 s = l->out_shape;
-  int flat = (l->type == TQ_L_DENSE || l->type == TQ_L_FLATTEN || l->type == TQ_L_GAP ||
-              (s.h == 1 && s.w == 1 && l->type != TQ_L_AVGPOOL && l->type != TQ_L_MAXPOOL &&
-               l->type != TQ_L_CONV2D && l->type != TQ_L_DEPTHWISE));
-  if (flat)
+/* Keras prints rank-2 tensors (after Flatten, Dense, GlobalAveragePooling2D, or a vector input)
+ * as (None, C), and everything else as (None, H, W, C). */
+static int is_flat(const tq_model *m, int i) {
+  const tq_layer *l = &m->layers[i];
+  switch (l->type) {
+    case TQ_L_DENSE:
+    case TQ_L_FLATTEN:
+    case TQ_L_GAP:
+      return 1;
+    case TQ_L_INPUT:
+      return l->out_shape.h == 1 && l->out_shape.w == 1;
+    case TQ_L_CONV2D:
+    case TQ_L_DEPTHWISE:
+    case TQ_L_MAXPOOL:
+    case TQ_L_AVGPOOL:
+    case TQ_L_ZEROPAD:
+      return 0;
+    default:
+      return is_flat(m, l->inputs[0]);
+  }
+}
+
+static void shape_str(char *buf, size_t n, const tq_model *m, int i) {
+  tq_shape3 s = m->layers[i].out_shape;
+  if (is_flat(m, i))
     snprintf(buf, n, "(None, %d)", s.c);
   else
     snprintf(buf, n, "(None, %d, %d, %d)", s.h, s.w, s.c);
@@ -47,7 +66,7 @@ void tq_model_summary(const tq_model *m, FILE *out) {
     const tq_layer *l = &m->layers[i];
     char name[128], shape[48], params[32], macs[32], conn[160] = "";
     snprintf(name, sizeof name, "%s (%s)", l->name, tq_layer_type_name(l->type));
-    shape_str(shape, sizeof shape, l);
+    shape_str(shape, sizeof shape, m, i);
     thousands(params, sizeof params, tq_layer_params(l));
     thousands(macs, sizeof macs, tq_layer_macs(l));
     for (int k = 0; k < l->ninputs && i > 0; k++) {

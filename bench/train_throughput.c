@@ -1,0 +1,160 @@
+/* Training throughput of tinyq against PyTorch (Debian's python3-torch, BENCHMARKING.md's
+ * environment), same model, batch, input and thread count (2), measured alternately in one run.
+ * Prints samples/s (median, min-max) for both, and the ratio, for float training and for QAT.
+ *
+ *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder]
+ *                    [--modes float,qat] [--no-torch]
+ */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tinyq/qconfig.h"
+#include "tinyq/train.h"
+
+typedef struct {
+  const char *name;
+  tq_shape3 input;
+  int classes, batch;
+} bench_model;
+
+static const bench_model MODELS[] = {
+    {"resnet8", {32, 32, 3}, 10, 32},
+    {"dscnn", {49, 10, 1}, 12, 100},
+    {"fc_autoencoder", {1, 1, 640}, 0, 512},
+};
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A tinyq training step exactly as tq_train takes it (forward, loss, backward, L2, Adam). */
+static double tinyq_samples_per_s(tq_model *m, const bench_model *bm, tq_loss loss, double seconds,
+                                  int warmup) {
+  int n = bm->batch;
+  size_t in = tq_shape_size(bm->input), out = tq_shape_size(tq_model_output_shape(m));
+  float *x = tq_alloc_floats((size_t)n * in), *probs = tq_alloc_floats((size_t)n * out),
+        *dout = tq_alloc_floats((size_t)n * out);
+  int *y = tq_alloc(sizeof(int) * (size_t)n);
+  tq_rng rng;
+  tq_rng_seed(&rng, 0);
+  for (size_t i = 0; i < (size_t)n * in; i++) x[i] = tq_rng_normal(&rng);
+  for (int i = 0; i < n; i++) y[i] = bm->classes ? (int)tq_rng_below(&rng, (uint32_t)bm->classes) : 0;
+  tq_optimizer opt;
+  tq_optimizer_parse("adam", &opt);
+  long step = 0, steps = 0;
+  double t0 = 0;
+  for (;;) {
+    if (step == warmup) t0 = tq_now_seconds();
+    tq_model_forward(m, x, n, 1, &rng);
+    tq_loss_forward_backward(loss, dout, probs, tq_model_layer(m, tq_model_num_layers(m) - 1)->out,
+                             y, x, n, (int)out, NULL);
+    tq_model_zero_grad(m);
+    tq_model_backward(m, dout, n);
+    tq_model_l2_grad(m);
+    tq_optimizer_step(&opt, m, 1e-4f, ++step);
+    if (step > warmup) {
+      steps++;
+      if (tq_now_seconds() - t0 >= seconds) break;
+    }
+  }
+  double rate = (double)steps * n / (tq_now_seconds() - t0);
+  tq_free(x);
+  tq_free(probs);
+  tq_free(dout);
+  tq_free(y);
+  return rate;
+}
+
+static double torch_samples_per_s(const bench_model *bm, const char *mode, double seconds) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 "
+           "MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=268435456 /usr/bin/python3 "
+           "%s/bench/torch_train_step.py --model %s --mode %s --batch %d --seconds %g --warmup 20 "
+           "2>/dev/null",
+           TQ_SOURCE_DIR, bm->name, mode, bm->batch, seconds);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  char line[1024] = "";
+  double rate = -1;
+  while (fgets(line, sizeof line, p)) {
+    const char *k = strstr(line, "\"samples_per_s\":");
+    if (k) rate = atof(k + 16);
+  }
+  pclose(p);
+  return rate;
+}
+
+int main(int argc, char **argv) {
+  double seconds = 5;
+  int rounds = 3, torch = 1;
+  const char *models = "resnet8,dscnn,fc_autoencoder", *modes = "float,qat";
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+    else if (!strcmp(argv[i], "--modes") && i + 1 < argc) modes = argv[++i];
+    else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+    else {
+      fprintf(stderr, "usage: train_throughput [--seconds S] [--rounds R] [--models LIST] "
+                      "[--modes float,qat] [--no-torch]\n");
+      return 2;
+    }
+  }
+  if (rounds < 1 || rounds > 50) rounds = 3;
+  omp_set_num_threads(2);
+  printf("threads 2, %d alternating rounds of %.0f s per side (median, min-max)\n", rounds, seconds);
+  printf("%-15s %-5s %5s | %-26s | %-26s | %s\n", "model", "mode", "batch", "tinyq samples/s",
+         "pytorch samples/s", "ratio");
+  double float_rate[3] = {0};
+  for (int mi = 0; mi < 3; mi++) {
+    const bench_model *bm = &MODELS[mi];
+    if (!strstr(models, bm->name)) continue;
+    for (int qat = 0; qat < 2; qat++) {
+      const char *mode = qat ? "qat" : "float";
+      if (!strstr(modes, mode)) continue;
+      tq_model *m = NULL;
+      tq_zoo_options zo = {bm->input, bm->classes};
+      if (tq_zoo_build(&m, bm->name, &zo) ||
+          tq_model_finalize(m, bm->batch, tq_zoo_find(bm->name)->init, 1) ||
+          (qat && tq_qconfig_apply_flat(m, 8, "auto"))) {
+        fprintf(stderr, "train_throughput: %s\n", tq_last_error());
+        return 1;
+      }
+      tq_loss loss = tq_zoo_find(bm->name)->loss;
+      double a[50], b[50];
+      for (int r = 0; r < rounds; r++) {
+        a[r] = tinyq_samples_per_s(m, bm, loss, seconds, 3);
+        b[r] = torch ? torch_samples_per_s(bm, mode, seconds) : -1;
+      }
+      double amin = a[0], amax = a[0], bmin = b[0], bmax = b[0];
+      for (int r = 1; r < rounds; r++) {
+        amin = a[r] < amin ? a[r] : amin;
+        amax = a[r] > amax ? a[r] : amax;
+        bmin = b[r] < bmin ? b[r] : bmin;
+        bmax = b[r] > bmax ? b[r] : bmax;
+      }
+      double am = median(a, rounds), bmed = median(b, rounds);
+      if (!qat) float_rate[mi] = am;
+      char ta[64], tb[64] = "n/a", ratio[64] = "n/a";
+      snprintf(ta, sizeof ta, "%.0f (%.0f-%.0f)", am, amin, amax);
+      if (bmed > 0) {
+        snprintf(tb, sizeof tb, "%.0f (%.0f-%.0f)", bmed, bmin, bmax);
+        snprintf(ratio, sizeof ratio, "%.2fx", am / bmed);
+      }
+      printf("%-15s %-5s %5d | %-26s | %-26s | %s", bm->name, mode, bm->batch, ta, tb, ratio);
+      if (qat && float_rate[mi] > 0) printf("   (QAT time / float time: %.2f)", float_rate[mi] / am);
+      printf("\n");
+      fflush(stdout);
+      tq_model_free(m);
+    }
+  }
+  return 0;
+}
