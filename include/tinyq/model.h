@@ -73,6 +73,14 @@ typedef struct tq_layer {
 
   /* quantization (kind TQ_Q_NONE = float) */
   tq_quantizer kernel_q, bias_q, act_q;
+  /* Static (deployment) quantization, SPEC §6: the range of this layer's output (activation
+   * slots: of the quantizer's input), from calibration or from moving averages kept during QAT. */
+  int has_range;
+  float range_lo, range_hi;
+  int ema_init;
+  float ema_lo, ema_hi;
+  int has_static;       /* activation slot: use qstatic instead of per-batch scales */
+  tq_qstatic qstatic;
   int bn_folded_into; /* BN layer: index of the conv/dense it is folded into during QAT, or -1 */
   int folded_bn;      /* conv/dense: index of the BN folded into it during QAT, or -1 */
 
@@ -154,6 +162,17 @@ tq_status tq_layer_set_act_quantizer(tq_model *m, int layer, const tq_quantizer 
 tq_status tq_model_fold_bn(tq_model *m, int layer, int bn);
 /* Folds every BN that directly follows a conv/dense with no other consumer; returns the count. */
 int tq_model_fold_all_bn(tq_model *m);
+/* ---- Static activation scales (SPEC §6).
+ * Calibration: runs n samples through the model (inference mode) and records every layer's
+ * output range (slots: the quantizer's input range). */
+tq_status tq_model_calibrate(tq_model *m, const float *x, int n);
+/* Uses the moving-average ranges kept during QAT (momentum 0.99 over training batches). */
+tq_status tq_model_ranges_from_ema(tq_model *m);
+/* Fixes every activation slot's scale and zero point from its range (tq_quantizer_static_params)
+ * and switches the model to static activation quantization (static = 1) or back (0). */
+tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode);
+int tq_model_is_static(const tq_model *m);
+
 /* True when any layer carries a quantizer. */
 int tq_model_is_quantized(const tq_model *m);
 

@@ -91,6 +91,24 @@ static void folded_bn_update_stats(tq_model *m, tq_layer *l, int n) {
   }
 }
 
+/* Moving average (momentum 0.99) of the batch range of a slot's input, kept during QAT so that
+ * deployment can use learned static scales (SPEC §6). */
+static void track_ema(tq_layer *l, const float *v, size_t n) {
+  float lo = v[0], hi = v[0];
+  for (size_t i = 1; i < n; i++) {
+    lo = v[i] < lo ? v[i] : lo;
+    hi = v[i] > hi ? v[i] : hi;
+  }
+  if (!l->ema_init) {
+    l->ema_lo = lo;
+    l->ema_hi = hi;
+    l->ema_init = 1;
+  } else {
+    l->ema_lo = 0.99f * l->ema_lo + 0.01f * lo;
+    l->ema_hi = 0.99f * l->ema_hi + 0.01f * hi;
+  }
+}
+
 static void act_forward(tq_act act, float *out, const float *in, size_t n) {
   switch (act) {
     case TQ_ACT_RELU: tq_relu_forward(out, in, n); break;
@@ -161,9 +179,15 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
       }
       act_forward(l->act, l->out, x, out_n);
       if (quantized(&l->act_q)) {
-        tq_shape3 s = l->out_shape;
-        int dims[4] = {n, s.h, s.w, s.c};
-        tq_status st = tq_quantize_forward(&l->act_q, l->out, NULL, l->out, dims, 4, training, rng);
+        if (training) track_ema(l, l->out, out_n);
+        tq_status st;
+        if (m->use_static && l->has_static) {
+          st = tq_quantize_static(&l->act_q, &l->qstatic, l->out, NULL, l->out, out_n);
+        } else {
+          tq_shape3 s = l->out_shape;
+          int dims[4] = {n, s.h, s.w, s.c};
+          st = tq_quantize_forward(&l->act_q, l->out, NULL, l->out, dims, 4, training, rng);
+        }
         if (st) return tq_fail_prefix(st, "%s: activation quantizer", l->name);
       }
       break;
@@ -201,6 +225,10 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
       return tq_fail(TQ_ERR_UNSUPPORTED, "%s: layer type cannot run", l->name);
   }
   return TQ_OK;
+}
+
+int tq_model_forward_layer(tq_model *m, int i, int n) {
+  return layer_forward(m, &m->layers[i], n, 0, NULL) == TQ_OK;
 }
 
 const float *tq_model_forward(tq_model *m, const float *x, int n, int training, tq_rng *rng) {

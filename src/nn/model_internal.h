@@ -17,8 +17,13 @@ struct tq_model {
   char build_msg[512];
   float *scratch;        /* shared im2col / temp buffer */
   size_t scratch_floats;
+  int use_static;         /* activation slots use their static parameters */
+  int static_mode;        /* tq_range_mode they were computed with */
   float *din_tmp;        /* temp for gradients into inputs with several consumers */
   size_t din_tmp_floats;
 };
+
+/* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
+int tq_model_forward_layer(tq_model *m, int i, int n);
 
 #endif

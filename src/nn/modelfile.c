@@ -76,6 +76,14 @@ static cJSON *layer_json(const tq_layer *l) {
   add_quantizer(o, "bias_quantizer", &l->bias_q);
   add_quantizer(o, "activation_quantizer", &l->act_q);
   if (l->folded_bn >= 0) cJSON_AddNumberToObject(o, "folded_bn", l->folded_bn);
+  if (l->has_range) {
+    double r[2] = {l->range_lo, l->range_hi};
+    cJSON_AddItemToObject(o, "range", cJSON_CreateDoubleArray(r, 2));
+  }
+  if (l->ema_init) {
+    double r[2] = {l->ema_lo, l->ema_hi};
+    cJSON_AddItemToObject(o, "ema_range", cJSON_CreateDoubleArray(r, 2));
+  }
   return o;
 }
 
@@ -100,6 +108,7 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
     }
     cJSON_AddItemToObject(root, "meta", meta);
   }
+  if (m->use_static) cJSON_AddNumberToObject(root, "static_mode", m->static_mode);
   cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
   int np = tq_model_num_params(m);
   size_t payload_floats = 0;
@@ -252,6 +261,16 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
   return TQ_OK;
 }
 
+static int json_pair(const cJSON *o, const char *key, float *a, float *b) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2) return 0;
+  const cJSON *x = cJSON_GetArrayItem(v, 0), *y = cJSON_GetArrayItem(v, 1);
+  if (!cJSON_IsNumber(x) || !cJSON_IsNumber(y)) return 0;
+  *a = (float)x->valuedouble;
+  *b = (float)y->valuedouble;
+  return 1;
+}
+
 static tq_status apply_layer_quant(tq_model *m, const cJSON *o, int idx, const char *path) {
   static const char *const keys[3] = {"kernel_quantizer", "bias_quantizer", "activation_quantizer"};
   tq_quantizer q[3];
@@ -323,6 +342,15 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     const cJSON *fb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "folded_bn");
     if (cJSON_IsNumber(fb)) st = tq_model_fold_bn(m, i + 1, fb->valueint);
   }
+  for (int i = 0; i < nl && !st; i++) {
+    const cJSON *o = cJSON_GetArrayItem(layers, i);
+    tq_layer *l = &m->layers[i + 1];
+    l->has_range = json_pair(o, "range", &l->range_lo, &l->range_hi);
+    l->ema_init = json_pair(o, "ema_range", &l->ema_lo, &l->ema_hi);
+  }
+  const cJSON *smode = cJSON_GetObjectItemCaseSensitive(root, "static_mode");
+  if (!st && cJSON_IsNumber(smode) && tq_model_set_static(m, 1, (tq_range_mode)smode->valueint))
+    st = tq_fail_prefix(TQ_ERR_FORMAT, "%s: static scales", path);
   if (st) goto done;
   int nt = cJSON_GetArraySize(tensors);
   if (nt != tq_model_num_params(m)) {
