@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "static_scales.h"
 #include "task.h"
 
 static const char *USAGE =
@@ -14,6 +15,9 @@ static const char *USAGE =
     "  --scaling S       unit | raw | centered (default: as in training)\n"
     "  --loss L          default: as in training\n"
     "  --batch B         (100)\n"
+    "  --static S        evaluate with static activation scales: ema (moving averages of QAT) or\n"
+    "                    calib:N (calibrated on N training samples) (SPEC §6)\n"
+    "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
     "  --threads T       (2)\n";
 
 static const char *task_str(const cJSON *task, const char *key) {
@@ -26,7 +30,8 @@ int tq_cmd_eval(int argc, char **argv) {
     return 0;
   }
   tq_opt o[] = {{"data", 1, NULL},  {"split", 1, NULL}, {"scaling", 1, NULL},
-                {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL}};
+                {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL},
+                {"static", 1, NULL}, {"range", 1, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("eval", argc, argv, o, no, pos, 1, &npos);
@@ -58,6 +63,9 @@ int tq_cmd_eval(int argc, char **argv) {
     rc = tq_cli_usage_error("eval: --data is required (the model file does not name its data)");
   } else if (loss_s && tq_loss_parse(loss_s, &loss)) {
     rc = tq_cli_usage_error("--loss: %s", tq_last_error());
+  } else if ((rc = tq_cli_static_scales(m, tq_args_get(o, no, "static"), tq_args_get(o, no, "range"),
+                                        data, scaling))) {
+    /* reported */
   } else if (tq_task_load_data(&d, data, split && !strcmp(split, "train"), scaling)) {
     rc = tq_cli_error("%s", tq_last_error());
   } else {
@@ -65,8 +73,9 @@ int tq_cmd_eval(int argc, char **argv) {
     if (tq_evaluate(m, &d, loss, batch, &l, &a)) {
       rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
     } else {
-      printf("model: %s (%s%s)\ndata: %s, %s split, %d samples\n", pos[0], tq_model_arch(m),
-             tq_model_is_quantized(m) ? ", quantized" : "", data, split ? split : "test", d.n);
+      printf("model: %s (%s%s%s)\ndata: %s, %s split, %d samples\n", pos[0], tq_model_arch(m),
+             tq_model_is_quantized(m) ? ", quantized" : "",
+             tq_model_is_static(m) ? ", static activation scales" : "", data, split ? split : "test", d.n);
       if (loss == TQ_LOSS_MSE)
         printf("loss: %.6f\n", l);
       else
