@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# End to end on real data: train, log, checkpoints, resume, determinism, eval, QAT from a float model.
+set -eu
+BIN=${TQ_BIN:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+common=(--model resnet8 --data fashion-mnist --train-limit 4000 --batch 32 --progress lines --threads 2)
+
+# Learns: 2 epochs on 3,600 images already reach far above chance (10 %) on the 10,000 test images.
+"$BIN" train "${common[@]}" --epochs 2 --out "$T/a" > "$T/a.txt"
+cat "$T/a.txt"
+acc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\).*/\1/p' "$T/a.txt")
+awk -v a="$acc" 'BEGIN { exit !(a > 0.5) }' || fail "test accuracy $acc after 2 short epochs"
+head -1 "$T/a/log.csv" | grep -qx 'epoch,accuracy,loss,lr,val_accuracy,val_loss' || fail "CSV header"
+[ "$(wc -l < "$T/a/log.csv")" -eq 3 ] || fail "CSV rows"
+for f in model.tqm best.tqm last.tqm; do [ -s "$T/a/$f" ] || fail "missing $f"; done
+
+# Same seed and threads -> identical run (CSV byte for byte).
+"$BIN" train "${common[@]}" --epochs 2 --out "$T/b" > /dev/null
+cmp "$T/a/log.csv" "$T/b/log.csv" || fail "same seed gave a different run"
+
+# Resume: 1 epoch, then --resume to 2 epochs == the uninterrupted 2-epoch run.
+"$BIN" train "${common[@]}" --epochs 1 --out "$T/c" > /dev/null
+"$BIN" train --resume "$T/c" --epochs 2 --progress lines > "$T/c.txt"
+grep -q "Resuming" "$T/c.txt" || fail "resume message"
+cmp "$T/a/log.csv" "$T/c/log.csv" || { cat "$T/a/log.csv" "$T/c/log.csv"; fail "resumed run differs"; }
+
+# eval reproduces the final test accuracy.
+"$BIN" eval "$T/a/model.tqm" > "$T/e.txt"
+grep -q "accuracy: $acc" "$T/e.txt" || { cat "$T/e.txt"; fail "eval accuracy differs from training's"; }
+
+# QAT from the float model: flat 8-bit auto_po2 keeps the accuracy.
+"$BIN" train "${common[@]}" --epochs 1 --flat 8 --alpha auto_po2 --init "$T/a/model.tqm" --lr 2e-4 --out "$T/q" > "$T/q.txt"
+cat "$T/q.txt"
+grep -q "QAT" "$T/q.txt" || fail "QAT not announced"
+qacc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\).*/\1/p' "$T/q.txt")
+awk -v a="$qacc" -v f="$acc" 'BEGIN { exit !(a > f - 0.05) }' || fail "QAT accuracy $qacc vs float $acc"
+"$BIN" summary "$T/q/model.tqm" | grep -q "auto_po2" || fail "quantizers not in the model file"
+# Static scales (moving averages learned in QAT) evaluate close to the dynamic ones.
+"$BIN" eval "$T/q/model.tqm" --static ema > "$T/s.txt"
+sacc=$(sed -n 's/^accuracy: //p' "$T/s.txt")
+awk -v a="$sacc" -v q="$qacc" 'BEGIN { exit !(a > q - 0.03) }' || fail "static-scale accuracy $sacc vs $qacc"
+echo "float $acc, QAT $qacc, static $sacc"
