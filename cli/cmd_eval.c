@@ -5,7 +5,10 @@
 
 #include "args.h"
 #include "cli.h"
+#include <stdlib.h>
+
 #include "static_scales.h"
+#include "tinyq/deploy.h"
 #include "task.h"
 
 static const char *USAGE =
@@ -18,10 +21,80 @@ static const char *USAGE =
     "  --static S        evaluate with static activation scales: ema (moving averages of QAT) or\n"
     "                    calib:N (calibrated on N training samples) (SPEC §6)\n"
     "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
+    "  --integer         run the integer-only lowering (the runtime kernels of tinyq export)\n"
+    "  --dump-inputs F   (with --integer) write the evaluated inputs as float32 to F\n"
+    "  --dump-codes F    (with --integer) write each sample's output codes as a text line to F\n"
+    "  --limit N         evaluate the first N samples only\n"
     "  --threads T       (2)\n";
 
 static const char *task_str(const cJSON *task, const char *key) {
   return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, key));
+}
+
+static int spec_given(const tq_opt *o, int no) { return tq_args_get(o, no, "static") != NULL; }
+
+/* Integer evaluation: the lowered model over the dataset; accuracy from the output codes. */
+static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batch, const char *path,
+                        const char *dump_inputs, const char *dump_codes) {
+  tq_dmodel *dm = NULL;
+  if (tq_deploy_lower(&dm, m)) return tq_cli_error("%s: %s", path, tq_last_error());
+  size_t in = tq_deploy_input_size(dm), k = tq_deploy_output_size(dm);
+  if ((size_t)d->h * d->w * d->c != in) {
+    tq_deploy_free(dm);
+    return tq_cli_error("data samples have %d values, the model takes %zu", d->h * d->w * d->c, in);
+  }
+  int32_t *codes = malloc(sizeof(int32_t) * k * (size_t)batch);
+  float *outf = malloc(sizeof(float) * k * (size_t)batch);
+  FILE *fc = dump_codes ? fopen(dump_codes, "w") : NULL;
+  int rc = 0;
+  if (!codes || !outf || (dump_codes && !fc)) {
+    rc = tq_cli_error("%s: cannot open for writing", dump_codes ? dump_codes : "memory");
+    goto done;
+  }
+  if (dump_inputs && tq_write_file_atomic(dump_inputs, d->x, sizeof(float) * in * (size_t)d->n)) {
+    rc = tq_cli_error("%s", tq_last_error());
+    goto done;
+  }
+  long right = 0;
+  double sq = 0;
+  for (int s = 0; s < d->n; s += batch) {
+    int n = d->n - s < batch ? d->n - s : batch;
+    const float *x = d->x + (size_t)s * in;
+    if (tq_deploy_run(dm, x, n, codes, outf)) {
+      rc = tq_cli_error("%s: %s", path, tq_last_error());
+      goto done;
+    }
+    for (int i = 0; i < n; i++) {
+      const int32_t *c = codes + (size_t)i * k;
+      if (fc)
+        for (size_t j = 0; j < k; j++) fprintf(fc, j ? " %d" : "%d", (int)c[j]);
+      if (fc) fputc('\n', fc);
+      if (loss == TQ_LOSS_MSE) {
+        for (size_t j = 0; j < k; j++) {
+          double e = outf[(size_t)i * k + j] - x[(size_t)i * in + j];
+          sq += e * e;
+        }
+      } else {
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+          if (c[j] > c[best]) best = j;
+        right += (int)best == d->y[s + i];
+      }
+    }
+  }
+  printf("model: %s (%s, integer-only: %zu-byte arena, %zu bytes of weights)\n", path,
+         tq_model_arch(m), tq_deploy_arena_bytes(dm), tq_deploy_weight_bytes(dm));
+  printf("data: %d samples\n", d->n);
+  if (loss == TQ_LOSS_MSE)
+    printf("loss: %.6f\n", sq / ((double)d->n * k));
+  else
+    printf("accuracy: %.4f\n", (double)right / d->n);
+done:
+  if (fc && fclose(fc) != 0 && !rc) rc = tq_cli_error("%s: write failed", dump_codes);
+  free(codes);
+  free(outf);
+  tq_deploy_free(dm);
+  return rc;
 }
 
 int tq_cmd_eval(int argc, char **argv) {
@@ -31,14 +104,16 @@ int tq_cmd_eval(int argc, char **argv) {
   }
   tq_opt o[] = {{"data", 1, NULL},  {"split", 1, NULL}, {"scaling", 1, NULL},
                 {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL},
-                {"static", 1, NULL}, {"range", 1, NULL}};
+                {"static", 1, NULL}, {"range", 1, NULL}, {"integer", 0, NULL},
+                {"dump-inputs", 1, NULL}, {"dump-codes", 1, NULL}, {"limit", 1, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("eval", argc, argv, o, no, pos, 1, &npos);
   if (rc) return rc;
   if (npos != 1) return tq_cli_usage_error("eval: expected one MODEL_FILE (see tinyq eval --help)");
-  int batch = 100, threads = 2;
-  if (tq_args_int(o, no, "batch", 1, 65536, &batch) || tq_args_int(o, no, "threads", 1, 256, &threads))
+  int batch = 100, threads = 2, limit = 0;
+  if (tq_args_int(o, no, "batch", 1, 65536, &batch) || tq_args_int(o, no, "threads", 1, 256, &threads) ||
+      tq_args_int(o, no, "limit", 1, 2147483647, &limit))
     return 2;
   omp_set_num_threads(threads);
   const char *split = tq_args_get(o, no, "split");
@@ -68,6 +143,16 @@ int tq_cmd_eval(int argc, char **argv) {
     /* reported */
   } else if (tq_task_load_data(&d, data, split && !strcmp(split, "train"), scaling)) {
     rc = tq_cli_error("%s", tq_last_error());
+  } else if (tq_task_limit(&d, limit)) {
+    rc = tq_cli_error("%s", tq_last_error());
+  } else if (tq_args_get(o, no, "integer")) {
+    if (!spec_given(o, no) && !tq_model_is_static(m) &&
+        (rc = tq_cli_static_scales(m, "ema", tq_args_get(o, no, "range"), data, scaling))) {
+      /* reported */
+    } else {
+      rc = eval_integer(m, &d, loss, batch, pos[0], tq_args_get(o, no, "dump-inputs"),
+                        tq_args_get(o, no, "dump-codes"));
+    }
   } else {
     double l, a;
     if (tq_evaluate(m, &d, loss, batch, &l, &a)) {

@@ -37,6 +37,7 @@ static const struct {
     {"eval", tq_cmd_eval, "evaluate a model file on a dataset"},
     {"summary", tq_cmd_summary, "print layers, shapes, parameters and MACs"},
     {"quantizer", tq_cmd_quantizer, "apply a QKeras quantizer string to values"},
+    {"export", tq_cmd_export, "lower a QAT model to integer C code for microcontrollers"},
     {"stats", tq_cmd_stats, "AutoQKeras size statistics of a quantization configuration"},
 };
 

@@ -19,23 +19,27 @@ int tq_cli_static_scales(tq_model *m, const char *spec, const char *range, const
   }
   if (!tq_model_is_quantized(m))
     return tq_cli_usage_error("--static: the model has no activation quantizers (train with --quant or --flat)");
-  if (!strcmp(spec, "ema")) {
-    if (tq_model_ranges_from_ema(m)) return tq_cli_error("--static ema: %s", tq_last_error());
-  } else if (!strncmp(spec, "calib:", 6)) {
+  long n = 512;
+  int ema = !strcmp(spec, "ema");
+  if (!ema) {
     char *end;
-    long n = strtol(spec + 6, &end, 10);
-    if (end == spec + 6 || *end || n < 1 || n > 1000000)
-      return tq_cli_usage_error("--static: expected calib:N with N in 1..1000000, got '%s'", spec);
-    if (!data) return tq_cli_usage_error("--static calib:N needs --data");
+    if (strncmp(spec, "calib:", 6) != 0 || (n = strtol(spec + 6, &end, 10), end == spec + 6) ||
+        *end || n < 1 || n > 1000000)
+      return tq_cli_usage_error("--static: expected ema or calib:N with N in 1..1000000, got '%s'",
+                                spec);
+  }
+  if (!data && !ema) return tq_cli_usage_error("--static calib:N needs --data");
+  if (data) {
+    /* Calibration gives every tensor a range; with ema the slots then take their moving averages
+     * (tensors without a quantizer keep the calibrated range, which deployment needs). */
     tq_dataset d = {0};
     if (tq_task_load_data(&d, data, 1, scaling)) return tq_cli_error("%s", tq_last_error());
     if (n > d.n) n = d.n;
     tq_status st = tq_model_calibrate(m, d.x, (int)n);
     tq_dataset_free(&d);
     if (st) return tq_cli_error("--static: %s", tq_last_error());
-  } else {
-    return tq_cli_usage_error("--static: expected ema or calib:N, got '%s'", spec);
   }
+  if (ema && tq_model_ranges_from_ema(m)) return tq_cli_error("--static ema: %s", tq_last_error());
   if (tq_model_set_static(m, 1, mode)) return tq_cli_error("--static: %s", tq_last_error());
   return 0;
 }

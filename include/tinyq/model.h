@@ -173,6 +173,10 @@ tq_status tq_model_ranges_from_ema(tq_model *m);
 tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode);
 int tq_model_is_static(const tq_model *m);
 
+/* The folded (batch norm applied, SPEC 1.5), not yet quantized kernel (kernel.size floats) and
+ * bias (output-channel floats) of a conv/dense layer, as QAT feeds them to its quantizers. */
+tq_status tq_layer_folded_weights(const tq_model *m, int layer, float *kernel, float *bias);
+
 /* True when any layer carries a quantizer. */
 int tq_model_is_quantized(const tq_model *m);
 

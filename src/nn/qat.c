@@ -1,4 +1,5 @@
 /* Attaching quantizers to layers and folding batch norm for quantization-aware training. */
+#include <math.h>
 #include <string.h>
 
 #include "nn/model_internal.h"
@@ -82,4 +83,29 @@ int tq_model_is_quantized(const tq_model *m) {
     if (l->kernel_q.kind || l->bias_q.kind || l->act_q.kind) return 1;
   }
   return 0;
+}
+
+tq_status tq_layer_folded_weights(const tq_model *m, int layer, float *kernel, float *bias) {
+  const tq_layer *l = &m->layers[layer];
+  if (!has_kernel(l)) return tq_fail(TQ_ERR_ARG, "layer %s has no kernel", l->name);
+  size_t ks = l->kernel.size, oc = (size_t)l->out_shape.c;
+  const tq_layer *bn = l->folded_bn >= 0 ? &m->layers[l->folded_bn] : NULL;
+  for (size_t c = 0; c < oc; c++) {
+    float b = l->bias.size ? l->bias.value[c] : 0.0f;
+    if (bn) {
+      float inv = bn->gamma.value[c] / sqrtf(bn->moving_var.value[c] + bn->bn_eps);
+      bias[c] = inv * (b - bn->moving_mean.value[c]) + bn->beta.value[c];
+    } else {
+      bias[c] = b;
+    }
+  }
+  for (size_t i = 0; i < ks; i++) {
+    float inv = 1.0f;
+    if (bn) {
+      size_t c = i % oc;
+      inv = bn->gamma.value[c] / sqrtf(bn->moving_var.value[c] + bn->bn_eps);
+    }
+    kernel[i] = l->kernel.value[i] * inv;
+  }
+  return TQ_OK;
 }

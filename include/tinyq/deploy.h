@@ -1,0 +1,44 @@
+/* Integer deployment (SPEC §6): lowering a QAT model with static activation scales to an integer
+ * graph executed by the runtime (runtime/tq_rt.h), a liveness-based static memory plan, integer
+ * evaluation inside tinyq, and C code generation. */
+#ifndef TINYQ_DEPLOY_H
+#define TINYQ_DEPLOY_H
+
+#include <stdio.h>
+
+#include "tinyq/model.h"
+
+typedef struct tq_dmodel tq_dmodel; /* the integer graph */
+
+typedef struct {
+  int arena_bytes_check; /* unused; reserved */
+} tq_deploy_options;
+
+/* Lowers m (which must use static activation scales, tq_model_set_static) to integer operations.
+ * Tensors that have no activation quantizer of their own (e.g. a convolution feeding a residual
+ * Add) get a symmetric power-of-two scale from their calibrated range (tq_model_calibrate) at the
+ * width of the model's activations (8 bits when every activation quantizer has at most 8). Errors
+ * name the layer and the reason (unsupported layer, bit-width beyond the runtime, float-only
+ * activation, missing calibration). */
+tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m);
+void tq_deploy_free(tq_dmodel *d);
+
+/* Runs n samples (float input, the model's input layout) through the integer graph with the same
+ * runtime kernels the generated code calls. out_codes (n * output size) receives the output
+ * codes, out_float (may be NULL) their dequantized values. */
+tq_status tq_deploy_run(tq_dmodel *d, const float *x, int n, int32_t *out_codes, float *out_float);
+
+size_t tq_deploy_input_size(const tq_dmodel *d);
+size_t tq_deploy_output_size(const tq_dmodel *d);
+size_t tq_deploy_arena_bytes(const tq_dmodel *d);  /* static arena of the generated code (batch 1) */
+size_t tq_deploy_weight_bytes(const tq_dmodel *d); /* weights, biases and requantization tables */
+/* The plan: one line per operation (kernel, output tensor, type, scale, accumulator width,
+ * arena offsets), then arena and weight totals. */
+void tq_deploy_print_plan(const tq_dmodel *d, FILE *out);
+
+/* Writes model.h, model.c, main_host.c (a test driver), the runtime sources and a Makefile into
+ * dir (created if missing). runtime_dir: where runtime/ sources are. All files are written to
+ * temporaries first: an error leaves nothing partial. */
+tq_status tq_deploy_emit_c(const tq_dmodel *d, const char *dir, const char *runtime_dir);
+
+#endif

@@ -1,0 +1,184 @@
+/* Elementwise kernels: requant, clamp (ReLU/ReLU6), add, channel-broadcast multiply, argmax,
+ * quantize/dequantize (arithmetic in tq_rt.h). */
+#include "tq_rt.h"
+
+/* ---- requant ----------------------------------------------------------------------------------------- */
+#define TQ_REQUANT(xn, XT, on, OT, OMIN, OMAX)                                                        \
+  tq_rt_status tq_rt_requant_##xn##_##on##_ref(OT *out, const XT *in, size_t count, int32_t in_zp,   \
+                                               const tq_rt_requant *rq) {                           \
+    tq_rt_requant Q;                                                                                \
+    size_t i;                                                                                       \
+    if ((!out || !in) && count) return TQ_RT_ERR_ARG;                                               \
+    if (tq_rt_requant_check(rq, 1, OMIN, OMAX) != TQ_RT_OK) return TQ_RT_ERR_ARG;                   \
+    Q = *rq;                                                                                        \
+    Q.per_channel = 0;                                                                              \
+    for (i = 0; i < count; i++) out[i] = (OT)tq_rt_requant_apply((int64_t)in[i] - in_zp, &Q, 0);   \
+    return TQ_RT_OK;                                                                                \
+  }                                                                                                 \
+  tq_rt_status tq_rt_requant_##xn##_##on(OT *out, const XT *in, size_t count, int32_t in_zp,       \
+                                         const tq_rt_requant *rq) {                                 \
+    return tq_rt_requant_##xn##_##on##_ref(out, in, count, in_zp, rq);                              \
+  }
+TQ_REQUANT(s8, int8_t, s8, int8_t, -128, 127)
+TQ_REQUANT(s8, int8_t, s16, int16_t, -32768, 32767)
+TQ_REQUANT(s16, int16_t, s8, int8_t, -128, 127)
+TQ_REQUANT(s16, int16_t, s16, int16_t, -32768, 32767)
+
+/* ---- clamp ------------------------------------------------------------------------------------------- */
+#define TQ_CLAMP(xn, XT, TMIN, TMAX)                                                                  \
+  tq_rt_status tq_rt_clamp_##xn##_ref(XT *out, const XT *in, size_t count, int32_t lo, int32_t hi) { \
+    size_t i;                                                                                       \
+    if (((!out || !in) && count) || lo > hi || lo < TMIN || hi > TMAX) return TQ_RT_ERR_ARG;        \
+    for (i = 0; i < count; i++) {                                                                   \
+      const int32_t v = in[i];                                                                      \
+      out[i] = (XT)(v < lo ? lo : v > hi ? hi : v);                                                 \
+    }                                                                                               \
+    return TQ_RT_OK;                                                                                \
+  }                                                                                                 \
+  tq_rt_status tq_rt_clamp_##xn(XT *out, const XT *in, size_t count, int32_t lo, int32_t hi) {     \
+    return tq_rt_clamp_##xn##_ref(out, in, count, lo, hi);                                          \
+  }
+TQ_CLAMP(s8, int8_t, -128, 127)
+TQ_CLAMP(s16, int16_t, -32768, 32767)
+
+/* ---- add --------------------------------------------------------------------------------------------- */
+static tq_rt_status tq_add_check(const tq_rt_add_params *p, int32_t tmin, int32_t tmax) {
+  if (!p || p->act_min > p->act_max || p->act_min < tmin || p->act_max > tmax) return TQ_RT_ERR_ARG;
+  if (p->a_zp < -65536 || p->a_zp > 65536 || p->b_zp < -65536 || p->b_zp > 65536)
+    return TQ_RT_ERR_ARG; /* keeps (x - z) * 2^left_shift inside int64 */
+  if (p->mode == TQ_RT_RQ_PO2) return TQ_RT_OK;
+  if (p->mode != TQ_RT_RQ_MULT || p->left_shift < 0 || p->left_shift > 31 || p->a_mult < 0 ||
+      p->b_mult < 0 || p->out_mult < 0 || p->a_shift < -31 || p->a_shift > 62 ||
+      p->b_shift < -31 || p->b_shift > 62 || p->out_shift < -31 || p->out_shift > 62)
+    return TQ_RT_ERR_ARG;
+  return TQ_RT_OK;
+}
+
+#define TQ_ADD(an, AT, bn, BT, on, OT, OMIN, OMAX)                                                    \
+  tq_rt_status tq_rt_add_##an##_##bn##_##on##_ref(OT *out, const AT *a, const BT *b, size_t count,   \
+                                                  const tq_rt_add_params *p) {                       \
+    tq_rt_add_params P;                                                                             \
+    size_t i;                                                                                       \
+    if (((!out || !a || !b) && count) || tq_add_check(p, OMIN, OMAX) != TQ_RT_OK)                   \
+      return TQ_RT_ERR_ARG;                                                                         \
+    P = *p;                                                                                         \
+    if (P.mode == TQ_RT_RQ_PO2) {                                                                   \
+      for (i = 0; i < count; i++) {                                                                 \
+        const int64_t va = tq_rt_rshift_round_s64((int64_t)a[i] - P.a_zp, P.a_shift);              \
+        const int64_t vb = tq_rt_rshift_round_s64((int64_t)b[i] - P.b_zp, P.b_shift);              \
+        /* va, vb are saturated int64: keep the sum saturated too */                                \
+        const int64_t s = (vb > 0 && va > INT64_MAX - vb)   ? INT64_MAX                             \
+                          : (vb < 0 && va < INT64_MIN - vb) ? INT64_MIN                             \
+                                                            : va + vb;                              \
+        out[i] = (OT)tq_rt_clamp_zp(tq_rt_rshift_round_s64(s, P.out_shift), P.out_zp, P.act_min,    \
+                                    P.act_max);                                                     \
+      }                                                                                             \
+    } else {                                                                                        \
+      const int64_t ls = (int64_t)1 << P.left_shift;                                                \
+      for (i = 0; i < count; i++) {                                                                 \
+        const int64_t va =                                                                          \
+            tq_rt_requant_mult_s64(((int64_t)a[i] - P.a_zp) * ls, P.a_mult, P.a_shift);             \
+        const int64_t vb =                                                                          \
+            tq_rt_requant_mult_s64(((int64_t)b[i] - P.b_zp) * ls, P.b_mult, P.b_shift);             \
+        out[i] = (OT)tq_rt_clamp_zp(tq_rt_requant_mult_s64(va + vb, P.out_mult, P.out_shift),       \
+                                    P.out_zp, P.act_min, P.act_max);                                \
+      }                                                                                             \
+    }                                                                                               \
+    return TQ_RT_OK;                                                                                \
+  }                                                                                                 \
+  tq_rt_status tq_rt_add_##an##_##bn##_##on(OT *out, const AT *a, const BT *b, size_t count,       \
+                                            const tq_rt_add_params *p) {                           \
+    return tq_rt_add_##an##_##bn##_##on##_ref(out, a, b, count, p);                                 \
+  }
+
+/* ---- channel-broadcast multiply (squeeze-excite) ------------------------------------------------------ */
+#define TQ_MULB(xn, XT, gn, GT, on, OT, OMIN, OMAX)                                                   \
+  tq_rt_status tq_rt_mul_bcast_##xn##_##gn##_##on##_ref(OT *out, const XT *x, const GT *g,           \
+                                                        int32_t n, int32_t p, int32_t c,            \
+                                                        int32_t x_zp, int32_t g_zp,                 \
+                                                        const tq_rt_requant *rq) {                  \
+    tq_rt_requant Q;                                                                                \
+    int32_t b, q, ch;                                                                               \
+    if (!out || !x || !g || n < 1 || p < 1 || c < 1 ||                                              \
+        tq_rt_requant_check(rq, 1, OMIN, OMAX) != TQ_RT_OK)                                         \
+      return TQ_RT_ERR_ARG;                                                                         \
+    Q = *rq;                                                                                        \
+    Q.per_channel = 0;                                                                              \
+    for (b = 0; b < n; b++)                                                                         \
+      for (q = 0; q < p; q++) {                                                                     \
+        const size_t base = ((size_t)b * p + q) * c;                                                \
+        for (ch = 0; ch < c; ch++) {                                                                \
+          const int64_t acc = ((int64_t)x[base + ch] - x_zp) * ((int64_t)g[(size_t)b * c + ch] - g_zp); \
+          out[base + ch] = (OT)tq_rt_requant_apply(acc, &Q, 0);                                     \
+        }                                                                                           \
+      }                                                                                             \
+    return TQ_RT_OK;                                                                                \
+  }                                                                                                 \
+  tq_rt_status tq_rt_mul_bcast_##xn##_##gn##_##on(OT *out, const XT *x, const GT *g, int32_t n,    \
+                                                  int32_t p, int32_t c, int32_t x_zp,               \
+                                                  int32_t g_zp, const tq_rt_requant *rq) {          \
+    return tq_rt_mul_bcast_##xn##_##gn##_##on##_ref(out, x, g, n, p, c, x_zp, g_zp, rq);            \
+  }
+
+#define TQ_ABO(M_)                                                \
+  M_(s8, int8_t, s8, int8_t, s8, int8_t, -128, 127)               \
+  M_(s8, int8_t, s8, int8_t, s16, int16_t, -32768, 32767)         \
+  M_(s8, int8_t, s16, int16_t, s8, int8_t, -128, 127)             \
+  M_(s8, int8_t, s16, int16_t, s16, int16_t, -32768, 32767)       \
+  M_(s16, int16_t, s8, int8_t, s8, int8_t, -128, 127)             \
+  M_(s16, int16_t, s8, int8_t, s16, int16_t, -32768, 32767)       \
+  M_(s16, int16_t, s16, int16_t, s8, int8_t, -128, 127)           \
+  M_(s16, int16_t, s16, int16_t, s16, int16_t, -32768, 32767)
+TQ_ABO(TQ_ADD)
+TQ_ABO(TQ_MULB)
+
+/* ---- argmax ------------------------------------------------------------------------------------------ */
+#define TQ_ARGMAX(xn, XT)                                                                            \
+  tq_rt_status tq_rt_argmax_##xn(int32_t *idx, const XT *in, int32_t n, int32_t c) {                 \
+    int32_t b, j;                                                                                   \
+    if (!idx || !in || n < 1 || c < 1) return TQ_RT_ERR_ARG;                                        \
+    for (b = 0; b < n; b++) {                                                                       \
+      const XT *row = in + (size_t)b * c;                                                           \
+      int32_t best = 0;                                                                             \
+      for (j = 1; j < c; j++)                                                                       \
+        if (row[j] > row[best]) best = j;                                                           \
+      idx[b] = best;                                                                                \
+    }                                                                                               \
+    return TQ_RT_OK;                                                                                \
+  }
+TQ_ARGMAX(s8, int8_t)
+TQ_ARGMAX(s16, int16_t)
+
+/* ---- quantize / dequantize ---------------------------------------------------------------------------- */
+int32_t tq_rt_quantize_value(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax) {
+  float u;
+  double au, r;
+  if (x != x) return zp < qmin ? qmin : zp > qmax ? qmax : zp; /* NaN */
+  if (x < 1e-7f && x > -1e-7f) x = 0.0f;
+  u = x / scale + (float)zp - 1.526e-5f;
+  if (!(u == u)) return zp < qmin ? qmin : zp > qmax ? qmax : zp;
+  au = u < 0 ? -(double)u : (double)u;
+  if (au > 4.0e9) return u < 0 ? qmin : qmax;
+  r = (double)(int64_t)(au + 0.5); /* floor(|u| + 0.5), exact in double */
+  if (u < 0) r = -r;
+  return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+}
+
+#define TQ_QUANT(on, OT, TMIN, TMAX)                                                                  \
+  tq_rt_status tq_rt_quantize_f32_##on(OT *out, const float *in, size_t count, float scale,          \
+                                       int32_t zp, int32_t qmin, int32_t qmax) {                    \
+    size_t i;                                                                                       \
+    if (((!out || !in) && count) || !(scale > 0.0f) || qmin > qmax || qmin < TMIN || qmax > TMAX)   \
+      return TQ_RT_ERR_ARG;                                                                         \
+    for (i = 0; i < count; i++) out[i] = (OT)tq_rt_quantize_value(in[i], scale, zp, qmin, qmax);    \
+    return TQ_RT_OK;                                                                                \
+  }                                                                                                 \
+  tq_rt_status tq_rt_dequantize_##on##_f32(float *out, const OT *in, size_t count, float scale,      \
+                                           int32_t zp) {                                            \
+    size_t i;                                                                                       \
+    if ((!out || !in) && count) return TQ_RT_ERR_ARG;                                               \
+    for (i = 0; i < count; i++) out[i] = scale * (float)((int64_t)in[i] - zp);                      \
+    return TQ_RT_OK;                                                                                \
+  }
+TQ_QUANT(s8, int8_t, -128, 127)
+TQ_QUANT(s16, int16_t, -32768, 32767)

@@ -1,0 +1,59 @@
+/* Private to src/deploy: the integer graph. */
+#ifndef TINYQ_DEPLOY_DMODEL_H
+#define TINYQ_DEPLOY_DMODEL_H
+
+#include "tinyq/deploy.h"
+#include "tq_rt.h"
+
+typedef struct {
+  char name[64];   /* the layer whose output it is */
+  int bits;        /* storage: 8 (int8_t) or 16 (int16_t) */
+  int qbits;       /* the quantizer's bits (4-bit codes are stored in int8) */
+  double scale;    /* real = scale * (code - zp) */
+  int32_t zp, qmin, qmax;
+  int po2;         /* scale is a power of two */
+  int h, w, c;
+  size_t size;     /* elements per sample */
+  int first_op, last_op;
+  size_t offset;   /* in the arena (batch 1) */
+} dtensor;
+
+typedef enum { D_QUANTIZE, D_CONV, D_DW, D_DENSE, D_AVGPOOL, D_MAXPOOL, D_GAP, D_ADD, D_REQUANT,
+               D_MULB } dop_kind;
+
+typedef struct {
+  dop_kind kind;
+  char layer[64];
+  int in0, in1, out;
+  tq_rt_conv_geom geom; /* n = 1 */
+  int in_dim, out_dim;  /* dense */
+  int wbits;            /* 4, 8, 16 */
+  void *w;              /* packed codes in the runtime's layout */
+  size_t w_bytes;
+  int acc64;
+  void *bias;           /* int32_t or int64_t (acc64), folded with the input zero point */
+  int channels;         /* requantization channels */
+  int32_t *mult;
+  int8_t *shift;
+  tq_rt_requant rq;
+  tq_rt_add_params add;
+  double acc_bound;     /* worst-case |accumulator| */
+} dop;
+
+struct tq_dmodel {
+  char arch[64];
+  dtensor *t;
+  int nt, cap_t;
+  dop *ops;
+  int nops, cap_ops;
+  int input, output;   /* tensor ids */
+  size_t in_size;      /* float input elements per sample */
+  size_t arena;
+};
+
+/* The runtime kernel name of an operation (e.g. "tq_rt_conv2d_s8_s8w_s8"). */
+void tq_dop_kernel_name(const tq_dmodel *d, const dop *o, char *buf, size_t n);
+/* Liveness-based arena offsets for batch 1. */
+void tq_deploy_plan(tq_dmodel *d);
+
+#endif

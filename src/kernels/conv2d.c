@@ -1,0 +1,597 @@
+/* Conv2D over NHWC inputs with Keras HWIO kernels.
+ *
+ * As matrices: col (M,K) has one row per output pixel (M = N*OH*OW) and one column per kernel tap
+ * (K = KH*KW*C, ordered ky, kx, c: exactly the flattening of w (KH,KW,C,OC)), and
+ *   out (M,OC) = col · w (K,OC) + b       dw (K,OC) += col^T · dout       db (OC) += colsum(dout)
+ *   din = col2im(dout · w^T)                                                  (strided convs)
+ *   din = conv(dout, w flipped in space, channel axes swapped, padded k-1-pad)   (stride 1)
+ * The stride-1 din is a forward-shaped product (inner dimension KH*KW*OC) instead of one with inner
+ * dimension OC (often 16) followed by a scatter-add, and it writes din without zeroing it first.
+ *
+ * Two ways to compute the products:
+ *  - direct, when OC is a multiple of 16 (every conv of ResNet-8, DS-CNN, MobileNet): no col matrix
+ *    at all. Register-blocked kernels compute a tile of pixels x 16 output channels (forward) or of
+ *    kernel taps x 16 output channels (dw) straight from a zero-padded copy of the input. On
+ *    ResNet-8's shapes this runs 1.5-2x faster than im2col + OpenBLAS, whose packing and the im2col
+ *    copy cost as much as the multiply when the matrices are this skinny (N = OC = 16..64).
+ *  - im2col + GEMM through OpenBLAS (any other OC): the rows are split into CONV_LANES fixed lanes; a
+ *    lane im2cols an L2-sized chunk into its own slice of the scratch and multiplies it at once
+ *    (OpenBLAS runs single-threaded inside the parallel loop). The whole-batch col matrix would be
+ *    19 MB for the 32x32x16 layer at batch 32, and one GEMM streaming it is 2-3x slower.
+ *
+ * Determinism: every output value is computed by one thread in a fixed order, and dw/db are summed
+ * per fixed lane (never per thread), then over lanes in lane order. Results do not depend on the
+ * thread count. Backward lanes are whole images, because the scatter of neighbouring output rows of
+ * one image adds into the same input pixels. */
+#include <string.h>
+
+#include "tinyq/kernels.h"
+
+/* ISO C mode (-std=c11) turns off fused multiply-add contraction in GCC; the direct kernel is
+ * nothing but multiply-adds. (Clang contracts within a statement by default.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#define CONV_LANES 16
+#define CONV_CHUNK_FLOATS 32768 /* im2col chunk target: 128 KB, stays in L2 next to w */
+#define CONV_PARALLEL_MACS 200000
+
+tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int kh, int kw, int sh,
+                             int sw, int oc, tq_padding pad) {
+  if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || oc <= 0)
+    return tq_fail(TQ_ERR_ARG, "conv shape: non-positive size (n=%d h=%d w=%d c=%d k=%dx%d s=%dx%d oc=%d)",
+                   n, h, w, c, kh, kw, sh, sw, oc);
+  if (pad != TQ_PAD_VALID && pad != TQ_PAD_SAME)
+    return tq_fail(TQ_ERR_ARG, "conv shape: unknown padding %d", (int)pad);
+  s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->sh = sh, s->sw = sw, s->oc = oc;
+  if (pad == TQ_PAD_SAME) {
+    /* TensorFlow: out = ceil(in/stride); the odd padding row/column goes at the bottom/right. */
+    s->oh = (h + sh - 1) / sh;
+    s->ow = (w + sw - 1) / sw;
+    int pad_h = (s->oh - 1) * sh + kh - h, pad_w = (s->ow - 1) * sw + kw - w;
+    s->pad_top = pad_h > 0 ? pad_h / 2 : 0;
+    s->pad_left = pad_w > 0 ? pad_w / 2 : 0;
+  } else {
+    if (h < kh || w < kw)
+      return tq_fail(TQ_ERR_ARG, "conv shape: %dx%d kernel larger than %dx%d input with 'valid' padding",
+                     kh, kw, h, w);
+    s->oh = (h - kh) / sh + 1;
+    s->ow = (w - kw) / sw + 1;
+    s->pad_top = s->pad_left = 0;
+  }
+  return TQ_OK;
+}
+
+/* A 1x1 stride-1 convolution needs no im2col: the input (N*H*W, C) already is the col matrix. */
+static int conv_is_pointwise(const tq_conv_shape *s) {
+  return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+         s->oh == s->h && s->ow == s->w;
+}
+
+static size_t conv_k(const tq_conv_shape *s) { return (size_t)s->kh * s->kw * s->c; }
+
+static size_t conv_chunk_rows(const tq_conv_shape *s) {
+  size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
+  if (rows < 16) rows = 16;
+  size_t m = (size_t)s->n * s->oh * s->ow;
+  return rows < m ? rows : m;
+}
+
+/* The shape of the convolution that computes din of a stride-1 convolution (see the top). */
+static int conv_transposed_shape(tq_conv_shape *t, const tq_conv_shape *s) {
+  if (s->sh != 1 || s->sw != 1) return 0;
+  *t = *s;
+  t->h = s->oh, t->w = s->ow, t->c = s->oc, t->oc = s->c, t->oh = s->h, t->ow = s->w;
+  t->pad_top = s->kh - 1 - s->pad_top;
+  t->pad_left = s->kw - 1 - s->pad_left;
+  return 1;
+}
+
+/* ---- Direct path: a tile of DIRECT_PX pixels x 16 output channels per kernel call.
+ * The vector width follows the machine (-march=native): 8 floats (AVX2, NEON pairs) or 16 (AVX-512).
+ * A tile is 12 accumulator vectors either way: 6 pixels x 2 vectors, or 12 pixels x 1 vector, which
+ * is enough independent multiply-add chains to cover the FMA latency and leaves registers for the
+ * weights and the broadcast input. TQ_DIRECT_VW overrides the width (to test the 16-wide code on
+ * an AVX2 machine). */
+
+#if defined(TQ_DIRECT_VW)
+#define VW TQ_DIRECT_VW
+#elif defined(__AVX512F__)
+#define VW 16
+#else
+#define VW 8
+#endif
+#define DIRECT_OC 16               /* output channels per tile: OC must be a multiple */
+#define NV (DIRECT_OC / VW)        /* vectors per tile row */
+#define DIRECT_PX (12 / NV)        /* tile rows: pixels (forward) or kernel taps (dw) */
+
+typedef float vf __attribute__((vector_size(VW * sizeof(float))));
+typedef float vf_u __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias)); /* unaligned */
+#define VLOAD(p) ((vf)(*(const vf_u *)(p)))
+#define VSTORE(p, v) (*(vf_u *)(p) = (v))
+
+/* x - 0 is exactly x for every float (signed zeros too), so this folds to one broadcast. */
+#define VSPLAT(x) ((x) - (vf){0})
+
+static int conv_direct_ok(const tq_conv_shape *s) { return s->oc % DIRECT_OC == 0; }
+
+/* The input rows/columns the windows read: (OH-1)*stride + k. The direct kernel reads every tap
+ * unconditionally, so when any of them falls in padding the input is copied into a zero frame. */
+static int conv_padded_dims(const tq_conv_shape *s, int *hp, int *wp) {
+  *hp = (s->oh - 1) * s->sh + s->kh;
+  *wp = (s->ow - 1) * s->sw + s->kw;
+  return s->pad_top > 0 || s->pad_left > 0 || *hp > s->h || *wp > s->w;
+}
+
+static size_t conv_padded_floats(const tq_conv_shape *s) {
+  int hp, wp;
+  return conv_padded_dims(s, &hp, &wp) ? (size_t)s->n * hp * wp * s->c : 0;
+}
+
+static void pad_input(float *xp, const float *in, const tq_conv_shape *s, int hp, int wp) {
+  /* xp: (N,HP,WP,C)  in: (N,H,W,C) placed at (pad_top, pad_left) */
+  const int C = s->c;
+#pragma omp parallel for schedule(static) if ((size_t)s->n * hp * wp * C > 65536)
+  for (int r = 0; r < s->n * hp; r++) {
+    int n = r / hp, y = r % hp - s->pad_top;
+    float *d = xp + (size_t)r * wp * C;
+    if (y < 0 || y >= s->h) {
+      memset(d, 0, (size_t)wp * C * sizeof(float));
+      continue;
+    }
+    int x0 = s->pad_left, x1 = s->pad_left + s->w < wp ? s->pad_left + s->w : wp; /* real columns */
+    memset(d, 0, (size_t)x0 * C * sizeof(float));
+    memcpy(d + (size_t)x0 * C, in + ((size_t)n * s->h + y) * s->w * C, (size_t)(x1 - x0) * C * sizeof(float));
+    memset(d + (size_t)x1 * C, 0, (size_t)(wp - x1) * C * sizeof(float));
+  }
+}
+
+/* out (DIRECT_PX, 16) = sum over taps and channels of x * w-panel (+ bias).
+ * src[i]: window origin of pixel i; the tap (ky,kx) is at ky*row + kx*C from it.
+ * wp: the kernel's 16-column panel (K, 16), streamed with unit stride. */
+static void direct_tile(float *out, int ldo, const float *const *src, int kh, int kw, int row, int C,
+                        const float *wp, const float *bias) {
+  vf acc[DIRECT_PX][NV];
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < NV; v++) acc[i][v] = bias ? VLOAD(bias + v * VW) : VSPLAT(0.0f);
+  for (int ky = 0; ky < kh; ky++)
+    for (int kx = 0; kx < kw; kx++) {
+      const int off = ky * row + kx * C;
+      const float *x[DIRECT_PX];
+      for (int i = 0; i < DIRECT_PX; i++) x[i] = src[i] + off;
+      for (int c = 0; c < C; c++, wp += DIRECT_OC) {
+        vf w[NV];
+        for (int v = 0; v < NV; v++) w[v] = VLOAD(wp + v * VW);
+        for (int i = 0; i < DIRECT_PX; i++) {
+          vf xi = VSPLAT(x[i][c]);
+          for (int v = 0; v < NV; v++) acc[i][v] += xi * w[v];
+        }
+      }
+    }
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < NV; v++) VSTORE(out + (size_t)i * ldo + v * VW, acc[i][v]);
+}
+
+/* direct_tile for np <= DIRECT_PX pixels: a short tile (only the last one of a batch) repeats
+ * its first pixel and keeps the first np rows. */
+static void direct_tile_n(float *out, int ldo, const float *const *src, int np, int kh, int kw, int row, int C,
+                          const float *wp, const float *bias) {
+  if (np == DIRECT_PX) {
+    direct_tile(out, ldo, src, kh, kw, row, C, wp, bias);
+    return;
+  }
+  const float *full[DIRECT_PX];
+  float tile[DIRECT_PX * DIRECT_OC];
+  for (int i = 0; i < DIRECT_PX; i++) full[i] = src[i < np ? i : 0];
+  direct_tile(tile, DIRECT_OC, full, kh, kw, row, C, wp, bias);
+  for (int i = 0; i < np; i++) memcpy(out + (size_t)i * ldo, tile + i * DIRECT_OC, DIRECT_OC * sizeof(float));
+}
+
+static void conv_forward_direct(float *out, const float *in, const float *w, const float *b,
+                                const tq_conv_shape *s, float *scratch) {
+  /* out: (N,OH,OW,OC)  in: (N,H,W,C)  w: (K,OC)  b: (OC) or NULL
+   * scratch: padded input (N,HP,WP,C) if needed, then w as OC/16 panels (OC/16, K, 16) */
+  const int C = s->c, OC = s->oc, K = (int)conv_k(s);
+  int hp, wp;
+  const float *x = in;
+  int rows_in = s->h, row = s->w * C; /* the frame the windows read: height and row stride */
+  if (conv_padded_dims(s, &hp, &wp)) {
+    pad_input(scratch, in, s, hp, wp);
+    x = scratch, rows_in = hp, row = wp * C;
+    scratch += (size_t)s->n * hp * wp * C;
+  }
+  /* panels: each 16-column slice of w contiguous, so the kernel streams it with unit stride */
+  float *panels = scratch;
+  for (int p = 0; p < OC / DIRECT_OC; p++)
+    for (int k = 0; k < K; k++)
+      memcpy(panels + ((size_t)p * K + k) * DIRECT_OC, w + (size_t)k * OC + p * DIRECT_OC, DIRECT_OC * sizeof(float));
+
+  const size_t P = (size_t)s->oh * s->ow, M = (size_t)s->n * P, img = (size_t)rows_in * row;
+  const long blocks = (long)((M + DIRECT_PX - 1) / DIRECT_PX);
+#pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
+  for (long bi = 0; bi < blocks; bi++) {
+    size_t p0 = (size_t)bi * DIRECT_PX;
+    int np = M - p0 < DIRECT_PX ? (int)(M - p0) : DIRECT_PX;
+    const float *src[DIRECT_PX];
+    for (int i = 0; i < np; i++) {
+      size_t p = p0 + i, n = p / P, q = p % P;
+      int oy = (int)(q / s->ow), ox = (int)(q % s->ow);
+      src[i] = x + n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C;
+    }
+    for (int p = 0; p < OC / DIRECT_OC; p++)
+      direct_tile_n(out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, row, C, panels + (size_t)p * K * DIRECT_OC,
+                    b ? b + p * DIRECT_OC : NULL);
+  }
+}
+
+/* dw tile (DIRECT_PX rows of K, 16 columns of OC) += sum over np pixels of
+ * x[pix[p] + koff[j]] * g[p][0..16]: the transpose of direct_tile, kernel taps x output channels
+ * accumulated over pixels. */
+static void direct_dw_tile(float *dw, int ldw, const float *x, const ptrdiff_t *koff, const ptrdiff_t *pix, int np,
+                           const float *g, int ldg) {
+  vf acc[DIRECT_PX][NV];
+  const float *xk[DIRECT_PX];
+  for (int j = 0; j < DIRECT_PX; j++) {
+    xk[j] = x + koff[j];
+    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
+  }
+  for (int p = 0; p < np; p++, g += ldg) {
+    const ptrdiff_t o = pix[p];
+    vf gv[NV];
+    for (int v = 0; v < NV; v++) gv[v] = VLOAD(g + v * VW);
+    for (int j = 0; j < DIRECT_PX; j++) {
+      vf xv = VSPLAT(xk[j][o]);
+      for (int v = 0; v < NV; v++) acc[j][v] += xv * gv[v];
+    }
+  }
+  for (int j = 0; j < DIRECT_PX; j++)
+    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
+}
+
+/* direct_dw_tile for nk <= DIRECT_PX taps (the last tile of K): through a local tile whose extra
+ * rows repeat the first tap and are dropped. */
+static void direct_dw_tile_n(float *dw, int ldw, const float *x, const ptrdiff_t *koff, int nk, const ptrdiff_t *pix, int np,
+                             const float *g, int ldg) {
+  if (nk == DIRECT_PX) {
+    direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg);
+    return;
+  }
+  ptrdiff_t k[DIRECT_PX];
+  float tile[DIRECT_PX * DIRECT_OC];
+  for (int j = 0; j < DIRECT_PX; j++) {
+    k[j] = koff[j < nk ? j : 0];
+    if (j < nk) memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
+    else memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
+  }
+  direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg);
+  for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
+}
+
+/* Pixels per dw pass: their input windows and dout rows stay in L1 across all the K x OC tiles. */
+#define DIRECT_DW_PIXELS 48
+
+/* pdw (K,OC) = sum over output rows [r0, r1) of col^T · dout, reading the windows straight from the
+ * frame x (the input, or its zero-padded copy: height rows_in, row stride `row` floats). */
+static void direct_dw_rows(float *pdw, const float *x, int rows_in, int row, const float *dout,
+                           const tq_conv_shape *s, size_t r0, size_t r1) {
+  const int C = s->c, OC = s->oc, K = (int)conv_k(s);
+  const size_t P = (size_t)s->oh * s->ow, img = (size_t)rows_in * row;
+  ptrdiff_t pix[DIRECT_DW_PIXELS], koff[DIRECT_PX];
+  memset(pdw, 0, (size_t)K * OC * sizeof(float));
+  for (size_t c0 = r0; c0 < r1; c0 += DIRECT_DW_PIXELS) {
+    int np = r1 - c0 < DIRECT_DW_PIXELS ? (int)(r1 - c0) : DIRECT_DW_PIXELS;
+    for (int i = 0; i < np; i++) {
+      size_t p = c0 + i, n = p / P, q = p % P;
+      pix[i] = (ptrdiff_t)(n * img + (q / s->ow) * s->sh * row + (q % s->ow) * s->sw * C);
+    }
+    for (int k0 = 0; k0 < K; k0 += DIRECT_PX) {
+      int nk = K - k0 < DIRECT_PX ? K - k0 : DIRECT_PX;
+      for (int j = 0; j < nk; j++) { /* k = (ky*KW + kx)*C + c */
+        int k = k0 + j, tap = k / C;
+        koff[j] = (ptrdiff_t)(tap / s->kw) * row + (ptrdiff_t)(tap % s->kw) * C + k % C;
+      }
+      for (int p = 0; p < OC / DIRECT_OC; p++)
+        direct_dw_tile_n(pdw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff, nk, pix, np,
+                         dout + c0 * OC + p * DIRECT_OC, OC);
+    }
+  }
+}
+
+/* din of a strided convolution with C a multiple of 16, for output rows [r0, r1) (whole images, din
+ * zeroed): each block of DIRECT_PX output pixels times a 16-column panel of w^T (one tap, 16 channels) is a
+ * direct_tile with a single 1x1 "tap" of depth OC, added straight into din where the tap lands: the
+ * col2im fused into the product, with no dcol matrix. */
+static void direct_din_scatter_rows(float *din, const float *dout, const float *wt_panels, const tq_conv_shape *s,
+                                    size_t r0, size_t r1) {
+  /* din: (N,H,W,C) +=   dout: (N,OH,OW,OC)   wt_panels: w^T as (K/16, OC, 16) */
+  const int C = s->c, OC = s->oc, K = (int)conv_k(s);
+  const size_t P = (size_t)s->oh * s->ow;
+  float tile[DIRECT_PX * DIRECT_OC];
+  for (size_t p0 = r0; p0 < r1; p0 += DIRECT_PX) {
+    int np = r1 - p0 < DIRECT_PX ? (int)(r1 - p0) : DIRECT_PX;
+    const float *src[DIRECT_PX];
+    size_t img[DIRECT_PX];
+    int iy0[DIRECT_PX], ix0[DIRECT_PX]; /* window origins in the input */
+    for (int i = 0; i < np; i++) {
+      size_t p = p0 + i, q = p % P;
+      src[i] = dout + p * OC;
+      img[i] = p / P;
+      iy0[i] = (int)(q / s->ow) * s->sh - s->pad_top;
+      ix0[i] = (int)(q % s->ow) * s->sw - s->pad_left;
+    }
+    for (int j = 0; j < K / DIRECT_OC; j++) {
+      direct_tile_n(tile, DIRECT_OC, src, np, 1, 1, 0, OC, wt_panels + (size_t)j * OC * DIRECT_OC, NULL);
+      const int tap = j * DIRECT_OC / C, c0 = j * DIRECT_OC % C, ky = tap / s->kw, kx = tap % s->kw;
+      for (int i = 0; i < np; i++) {
+        int iy = iy0[i] + ky, ix = ix0[i] + kx;
+        if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue; /* the tap fell in padding */
+        float *d = din + ((img[i] * s->h + iy) * s->w + ix) * C + c0;
+        for (int q = 0; q < DIRECT_OC; q++) d[q] += tile[i * DIRECT_OC + q];
+      }
+    }
+  }
+}
+
+/* ---- im2col + GEMM path */
+
+/* Rows [r0, r1) of the batch-wide col matrix into col (r1-r0, K). Padding taps are zeros. */
+static void im2col_rows(float *col, const float *in, const tq_conv_shape *s, size_t r0, size_t r1) {
+  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw, OH = s->oh, OW = s->ow;
+  const size_t K = (size_t)KH * KW * C, seg = (size_t)KW * C;
+  for (size_t r = r0; r < r1; r++) {
+    int ox = (int)(r % OW), oy = (int)(r / OW % OH);
+    size_t n = r / ((size_t)OW * OH);
+    const float *img = in + n * H * W * C; /* (H,W,C) */
+    float *dst = col + (r - r0) * K;
+    int iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+    int interior_x = ix0 >= 0 && ix0 + KW <= W;
+    for (int ky = 0; ky < KH; ky++, dst += seg) {
+      int iy = iy0 + ky;
+      if (iy < 0 || iy >= H) {
+        memset(dst, 0, seg * sizeof(float));
+      } else if (interior_x) {
+        /* the KW taps of one kernel row are KW*C contiguous floats in NHWC */
+        memcpy(dst, img + ((size_t)iy * W + ix0) * C, seg * sizeof(float));
+      } else {
+        for (int kx = 0; kx < KW; kx++) {
+          int ix = ix0 + kx;
+          if (ix < 0 || ix >= W) memset(dst + kx * C, 0, C * sizeof(float));
+          else memcpy(dst + kx * C, img + ((size_t)iy * W + ix) * C, C * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of im2col_rows: din += the taps of dcol (r1-r0, K) at their input positions. */
+static void col2im_rows(float *din, const float *dcol, const tq_conv_shape *s, size_t r0, size_t r1) {
+  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw, OH = s->oh, OW = s->ow;
+  const size_t K = (size_t)KH * KW * C, seg = (size_t)KW * C;
+  for (size_t r = r0; r < r1; r++) {
+    int ox = (int)(r % OW), oy = (int)(r / OW % OH);
+    size_t n = r / ((size_t)OW * OH);
+    float *img = din + n * H * W * C; /* (H,W,C) */
+    const float *src = dcol + (r - r0) * K;
+    int iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + KW > W ? W - ix0 : KW; /* valid taps [kx0, kx1) */
+    for (int ky = 0; ky < KH; ky++, src += seg) {
+      int iy = iy0 + ky;
+      if (iy < 0 || iy >= H || kx0 >= kx1) continue;
+      float *d = img + ((size_t)iy * W + ix0 + kx0) * C;
+      const float *g = src + (size_t)kx0 * C;
+      size_t len = (size_t)(kx1 - kx0) * C;
+      for (size_t i = 0; i < len; i++) d[i] += g[i];
+    }
+  }
+}
+
+static void fill_bias_rows(float *out, const float *b, size_t rows, int oc) {
+  for (size_t r = 0; r < rows; r++) memcpy(out + r * oc, b, (size_t)oc * sizeof(float));
+}
+
+/* out = conv(in, w) + b over CONV_LANES fixed row ranges, each im2col'ing chunk by chunk into its
+ * own buffer (chunk, K) of the scratch. */
+static void conv_forward_gemm(float *out, const float *in, const float *w, const float *b,
+                              const tq_conv_shape *s, float *scratch) {
+  /* out: (N,OH,OW,OC)  in: (N,H,W,C)  w: (K,OC)  b: (OC) or NULL  scratch: (CONV_LANES, chunk, K) */
+  const size_t M = (size_t)s->n * s->oh * s->ow;
+  const int K = (int)conv_k(s), OC = s->oc;
+  const int pointwise = conv_is_pointwise(s);
+  const size_t chunk = pointwise ? M : conv_chunk_rows(s);
+#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+  for (int l = 0; l < CONV_LANES; l++) {
+    size_t r0 = M * l / CONV_LANES, r1 = M * (l + 1) / CONV_LANES;
+    float *col = pointwise ? NULL : scratch + (size_t)l * chunk * K;
+    for (size_t c0 = r0; c0 < r1; c0 += chunk) {
+      size_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;
+      const float *a = in + c0 * K;
+      if (!pointwise) {
+        im2col_rows(col, in, s, c0, c0 + rows);
+        a = col;
+      }
+      if (b) fill_bias_rows(out + c0 * OC, b, rows, OC);
+      tq_sgemm(0, 0, (int)rows, OC, K, 1.0f, a, K, w, OC, b ? 1.0f : 0.0f, out + c0 * OC, OC);
+    }
+  }
+}
+
+/* ---- Scratch. Forward: the direct path's padded input and panels, or the lanes' im2col chunks.
+ * Backward runs in two phases that reuse the same floats: (A) lanes' im2col chunks + per-lane dw/db
+ * partials, then (B) the flipped kernel + the forward scratch of the transposed convolution. */
+
+static size_t conv_forward_floats(const tq_conv_shape *s) {
+  if (conv_direct_ok(s)) return conv_padded_floats(s) + conv_k(s) * s->oc;
+  return conv_is_pointwise(s) ? 0 : (size_t)CONV_LANES * conv_chunk_rows(s) * conv_k(s);
+}
+
+/* Backward needs im2col chunks for a GEMM dw, or for a GEMM scatter of a strided din. */
+static size_t conv_backward_chunk(const tq_conv_shape *s) {
+  int gemm = !conv_direct_ok(s) || ((s->sh != 1 || s->sw != 1) && s->c % DIRECT_OC != 0);
+  return gemm && !conv_is_pointwise(s) ? conv_chunk_rows(s) : 0;
+}
+
+static size_t conv_backward_floats(const tq_conv_shape *s) {
+  size_t kw = conv_k(s) * s->oc;
+  size_t lane_bufs = (size_t)CONV_LANES * conv_backward_chunk(s) * conv_k(s);
+  size_t frame = conv_direct_ok(s) ? conv_padded_floats(s) : 0;
+  size_t phase_a = frame + lane_bufs + (size_t)CONV_LANES * (kw + s->oc) + kw, phase_b = 0; /* + w^T panels */
+  tq_conv_shape t;
+  if (conv_transposed_shape(&t, s)) phase_b = kw + conv_forward_floats(&t);
+  return phase_a > phase_b ? phase_a : phase_b;
+}
+
+size_t tq_conv2d_scratch_floats(const tq_conv_shape *s) {
+  size_t f = conv_forward_floats(s), b = conv_backward_floats(s);
+  return f > b ? f : b;
+}
+
+void tq_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                       const tq_conv_shape *s, float *scratch) {
+  if (conv_direct_ok(s)) conv_forward_direct(out, in, w, b, s, scratch);
+  else conv_forward_gemm(out, in, w, b, s, scratch);
+}
+
+void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const float *w, const tq_conv_shape *s, float *scratch) {
+  /* din: (N,H,W,C) overwritten   dw: (K,OC) +=   db: (OC) +=   dout: (N,OH,OW,OC)
+   * phase A scratch: padded input (direct dw), lane chunks (CONV_LANES, chunk, K),
+   *                  partials (CONV_LANES, K*OC + OC), w^T panels (K*OC)
+   * phase B scratch: wt (K*OC), then the transposed convolution's forward scratch */
+  const size_t P = (size_t)s->oh * s->ow; /* output pixels per image */
+  const int K = (int)conv_k(s), OC = s->oc;
+  const int pointwise = conv_is_pointwise(s);
+  const int direct_dw = dw && conv_direct_ok(s), gemm_dw = dw && !direct_dw;
+  const size_t chunk = conv_backward_chunk(s);
+  const size_t part_len = (size_t)K * OC + OC;
+  float *frame = scratch;
+  float *lane_bufs = frame + (conv_direct_ok(s) ? conv_padded_floats(s) : 0);
+  float *partials = lane_bufs + (size_t)CONV_LANES * chunk * K;
+  tq_conv_shape t;
+  const int transposed = din && conv_transposed_shape(&t, s);
+  const int scatter_din = din && !transposed; /* din scattered from dout in the lanes below */
+  const int direct_scatter = scatter_din && s->c % DIRECT_OC == 0;
+  float *wt_panels = partials + (size_t)CONV_LANES * part_len; /* (K/16, OC, 16) */
+  const int lanes = s->n < CONV_LANES ? s->n : CONV_LANES;
+  if (direct_scatter)
+    for (int k = 0; k < K; k++)
+      for (int o = 0; o < OC; o++)
+        wt_panels[((size_t)(k / DIRECT_OC) * OC + o) * DIRECT_OC + k % DIRECT_OC] = w[(size_t)k * OC + o];
+  if (dw || db || scatter_din) {
+    const float *x = in; /* the frame the direct dw reads */
+    int hp, wp, rows_in = s->h, row = s->w * s->c;
+    if (direct_dw && conv_padded_dims(s, &hp, &wp)) {
+      pad_input(frame, in, s, hp, wp);
+      x = frame, rows_in = hp, row = wp * s->c;
+    }
+#pragma omp parallel for schedule(dynamic, 1) if (P * s->n * K * OC > CONV_PARALLEL_MACS)
+    for (int l = 0; l < lanes; l++) {
+      /* lane l owns images [n0, n1): its col2im never touches another lane's din */
+      size_t n0 = (size_t)s->n * l / lanes, n1 = (size_t)s->n * (l + 1) / lanes;
+      size_t r0 = n0 * P, r1 = n1 * P;
+      float *pdw = partials + (size_t)l * part_len, *pdb = pdw + (size_t)K * OC;
+      if (db) {
+        for (int o = 0; o < OC; o++) pdb[o] = 0.0f;
+        for (size_t r = r0; r < r1; r++)
+          for (int o = 0; o < OC; o++) pdb[o] += dout[r * OC + o];
+      }
+      if (direct_dw) direct_dw_rows(pdw, x, rows_in, row, dout, s, r0, r1);
+      if (pointwise) {
+        /* in is the col matrix itself (a strided 1x1 conv is not pointwise: it scatters) */
+        if (gemm_dw) tq_sgemm(1, 0, K, OC, (int)(r1 - r0), 1.0f, in + r0 * K, K, dout + r0 * OC, OC, 0.0f, pdw, OC);
+        continue;
+      }
+      if (scatter_din) memset(din + n0 * s->h * s->w * s->c, 0, (n1 - n0) * s->h * s->w * s->c * sizeof(float));
+      if (direct_scatter) direct_din_scatter_rows(din, dout, wt_panels, s, r0, r1);
+      const int gemm_scatter = scatter_din && !direct_scatter;
+      if (!gemm_dw && !gemm_scatter) continue;
+      float *col = lane_bufs + (size_t)l * chunk * K; /* (chunk, K) */
+      for (size_t c0 = r0; c0 < r1; c0 += chunk) {
+        size_t rows = r1 - c0 < chunk ? r1 - c0 : chunk;
+        if (gemm_dw) {
+          im2col_rows(col, in, s, c0, c0 + rows);
+          tq_sgemm(1, 0, K, OC, (int)rows, 1.0f, col, K, dout + c0 * OC, OC, c0 == r0 ? 0.0f : 1.0f, pdw, OC);
+        }
+        if (gemm_scatter) {
+          /* the col chunk is spent: reuse it for dcol */
+          tq_sgemm(0, 1, (int)rows, K, OC, 1.0f, dout + c0 * OC, OC, w, OC, 0.0f, col, K);
+          col2im_rows(din, col, s, c0, c0 + rows);
+        }
+      }
+    }
+    /* lane partials in lane order: the same sum whatever the number of threads */
+    for (int l = 0; l < lanes; l++) {
+      const float *pdw = partials + (size_t)l * part_len, *pdb = pdw + (size_t)K * OC;
+      if (dw)
+        for (size_t i = 0; i < (size_t)K * OC; i++) dw[i] += pdw[i];
+      if (db)
+        for (int o = 0; o < OC; o++) db[o] += pdb[o];
+    }
+  }
+  if (transposed) {
+    /* wt (KH,KW,OC,C): wt[ky][kx][o][c] = w[KH-1-ky][KW-1-kx][c][o] */
+    const int C = s->c, KH = s->kh, KW = s->kw;
+    float *wt = scratch;
+    for (int ky = 0; ky < KH; ky++)
+      for (int kx = 0; kx < KW; kx++) {
+        const float *src = w + ((size_t)(KH - 1 - ky) * KW + (KW - 1 - kx)) * C * OC;
+        float *dst = wt + ((size_t)ky * KW + kx) * OC * C;
+        for (int c = 0; c < C; c++)
+          for (int o = 0; o < OC; o++) dst[(size_t)o * C + c] = src[(size_t)c * OC + o];
+      }
+    tq_conv2d_forward(din, dout, wt, NULL, &t, scratch + (size_t)K * OC);
+  }
+}
+
+/* ---- Plain-loop references: the definition the fast path is tested against. */
+
+void tq_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+                           const tq_conv_shape *s) {
+  const int C = s->c, OC = s->oc;
+  for (int n = 0; n < s->n; n++)
+    for (int oy = 0; oy < s->oh; oy++)
+      for (int ox = 0; ox < s->ow; ox++) {
+        float *o = out + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+        for (int oc = 0; oc < OC; oc++) o[oc] = b ? b[oc] : 0.0f;
+        for (int ky = 0; ky < s->kh; ky++) {
+          int iy = oy * s->sh - s->pad_top + ky;
+          if (iy < 0 || iy >= s->h) continue;
+          for (int kx = 0; kx < s->kw; kx++) {
+            int ix = ox * s->sw - s->pad_left + kx;
+            if (ix < 0 || ix >= s->w) continue;
+            const float *x = in + (((size_t)n * s->h + iy) * s->w + ix) * C;
+            const float *wk = w + ((size_t)ky * s->kw + kx) * C * OC;
+            for (int c = 0; c < C; c++)
+              for (int oc = 0; oc < OC; oc++) o[oc] += x[c] * wk[(size_t)c * OC + oc];
+          }
+        }
+      }
+}
+
+void tq_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, const tq_conv_shape *s) {
+  const int C = s->c, OC = s->oc;
+  if (din) memset(din, 0, (size_t)s->n * s->h * s->w * C * sizeof(float));
+  for (int n = 0; n < s->n; n++)
+    for (int oy = 0; oy < s->oh; oy++)
+      for (int ox = 0; ox < s->ow; ox++) {
+        const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+        if (db)
+          for (int oc = 0; oc < OC; oc++) db[oc] += g[oc];
+        for (int ky = 0; ky < s->kh; ky++) {
+          int iy = oy * s->sh - s->pad_top + ky;
+          if (iy < 0 || iy >= s->h) continue;
+          for (int kx = 0; kx < s->kw; kx++) {
+            int ix = ox * s->sw - s->pad_left + kx;
+            if (ix < 0 || ix >= s->w) continue;
+            size_t xi = (((size_t)n * s->h + iy) * s->w + ix) * C;
+            size_t wi = ((size_t)ky * s->kw + kx) * C * OC;
+            for (int c = 0; c < C; c++)
+              for (int oc = 0; oc < OC; oc++) {
+                if (dw) dw[wi + (size_t)c * OC + oc] += in[xi + c] * g[oc];
+                if (din) din[xi + c] += w[wi + (size_t)c * OC + oc] * g[oc];
+              }
+          }
+        }
+      }
+}

@@ -1,0 +1,242 @@
+/* DepthwiseConv2D, NHWC, Keras kernel (KH,KW,C,M) with output channel c*M + m.
+ *
+ * Read as (KH,KW,OC) the kernel lines up with the output channels, so every tap is an elementwise
+ * multiply-add over a contiguous channel vector. There is too little arithmetic for a GEMM (9 MACs
+ * per output), so what matters is memory traffic: each kernel keeps its sums in registers across
+ * all the taps of a pixel (32 channels at a time, as 4 vectors of 8) and touches memory only to
+ * read inputs and weights and to write each result once.
+ *
+ * Parallelism without races or reductions:
+ *   forward: each (n, oy) output row is independent;
+ *   din:     gathered per input row (n, iy) from the outputs whose window covers it, instead of
+ *            scattered from outputs (which would race between neighbouring rows);
+ *   dw, db:  split into 32-channel groups; each group sums its channels over the whole batch in one
+ *            fixed order (image by image, tap by tap), so an image's inputs stay in cache across
+ *            its taps. Every value is computed by one thread in one order: the same bits for any
+ *            number of threads.
+ * A multiplier M > 1 (rare: MobileNet and DS-CNN use 1) takes plain scalar loops. */
+#include <string.h>
+
+#include "tinyq/kernels.h"
+
+/* ISO C mode (-std=c11) turns off multiply-add contraction in GCC; these loops are multiply-adds. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#define DW_PARALLEL_MACS 100000
+#define DW_GROUP 32 /* channels per register block and per dw/db work item */
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* unaligned access */
+#define V8_LOAD(p) ((v8f)(*(const v8f_u *)(p)))
+#define V8_STORE(p, v) (*(v8f_u *)(p) = (v))
+
+/* Valid taps [k0, k1) along one axis for a window starting at input index i0 of len. */
+static inline void tap_range(int i0, int k, int len, int *k0, int *k1) {
+  *k0 = i0 < 0 ? -i0 : 0;
+  *k1 = i0 + k > len ? len - i0 : k;
+}
+
+/* One output pixel, channels [c, c + 8*nv), multiplier 1: o = b + sum over valid taps of x*w.
+ * nv = 8 when it can: each sum is a chain of KH*KW dependent multiply-adds, and only with 8 chains
+ * in flight does the FMA latency stop being the limit. */
+static inline __attribute__((always_inline)) void fwd_block(float *o, const float *in, const float *w, const float *b,
+                                                            const int nv, int c, int img_row0, int iy0, int ix0,
+                                                            int ky0, int ky1, int kx0, int kx1, const tq_conv_shape *s) {
+  /* in: (N,H,W,C) with img_row0 = n*H; w: (KH,KW,C) */
+  v8f acc[8];
+  for (int j = 0; j < nv; j++) acc[j] = b ? V8_LOAD(b + c + 8 * j) : (v8f){0};
+  for (int ky = ky0; ky < ky1; ky++)
+    for (int kx = kx0; kx < kx1; kx++) {
+      const float *x = in + ((size_t)(img_row0 + iy0 + ky) * s->w + ix0 + kx) * s->c + c;
+      const float *wk = w + ((size_t)ky * s->kw + kx) * s->c + c;
+      for (int j = 0; j < nv; j++) acc[j] += V8_LOAD(x + 8 * j) * V8_LOAD(wk + 8 * j);
+    }
+  for (int j = 0; j < nv; j++) V8_STORE(o + c + 8 * j, acc[j]);
+}
+
+void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
+                          const tq_conv_shape *s) {
+  /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL */
+  const int C = s->c, OC = s->oc, M = s->oc / s->c;
+  TQ_ASSERT(OC == C * M);
+  const int rows = s->n * s->oh;
+#pragma omp parallel for schedule(static) if ((size_t)rows * s->ow * OC * s->kh * s->kw > DW_PARALLEL_MACS)
+  for (int row = 0; row < rows; row++) {
+    int n = row / s->oh, oy = row % s->oh;
+    int iy0 = oy * s->sh - s->pad_top, ky0, ky1;
+    tap_range(iy0, s->kh, s->h, &ky0, &ky1);
+    for (int ox = 0; ox < s->ow; ox++) {
+      float *o = out + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+      int ix0 = ox * s->sw - s->pad_left, kx0, kx1;
+      tap_range(ix0, s->kw, s->w, &kx0, &kx1);
+      int c = 0;
+      if (M == 1) {
+        for (; c + 64 <= C; c += 64) fwd_block(o, in, w, b, 8, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
+        for (; c + 32 <= C; c += 32) fwd_block(o, in, w, b, 4, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
+        for (; c + 8 <= C; c += 8) fwd_block(o, in, w, b, 1, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
+      }
+      for (int oc = c * M; oc < OC; oc++) { /* channel tail, or any multiplier */
+        float acc = b ? b[oc] : 0.0f;
+        for (int ky = ky0; ky < ky1; ky++)
+          for (int kx = kx0; kx < kx1; kx++)
+            acc += in[(((size_t)n * s->h + iy0 + ky) * s->w + ix0 + kx) * C + oc / M] *
+                   w[((size_t)ky * s->kw + kx) * OC + oc];
+        o[oc] = acc;
+      }
+    }
+  }
+}
+
+/* The first output index o >= 0 along one axis whose tap k = i + pad - o*stride lies in [0, k):
+ * the outputs that read input i are o0, o0+1, ... with taps k = i + pad - o*stride decreasing. */
+static inline int first_output(int i, int pad, int k, int stride) {
+  int t = i + pad - k + 1; /* o*stride >= t */
+  return t <= 0 ? 0 : (t + stride - 1) / stride;
+}
+
+/* One input pixel, channels [c, c + 8*nv), multiplier 1: d = sum over covering outputs of g*w. */
+static inline __attribute__((always_inline)) void din_block(float *d, const float *dout, const float *w, const int nv,
+                                                            int c, int n, int iy, int ix, const tq_conv_shape *s) {
+  v8f acc[8];
+  for (int j = 0; j < nv; j++) acc[j] = (v8f){0};
+  for (int oy = first_output(iy, s->pad_top, s->kh, s->sh); oy < s->oh; oy++) {
+    int ky = iy + s->pad_top - oy * s->sh;
+    if (ky < 0) break;
+    for (int ox = first_output(ix, s->pad_left, s->kw, s->sw); ox < s->ow; ox++) {
+      int kx = ix + s->pad_left - ox * s->sw;
+      if (kx < 0) break;
+      const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * s->oc + c;
+      const float *wk = w + ((size_t)ky * s->kw + kx) * s->oc + c;
+      for (int j = 0; j < nv; j++) acc[j] += V8_LOAD(g + 8 * j) * V8_LOAD(wk + 8 * j);
+    }
+  }
+  for (int j = 0; j < nv; j++) V8_STORE(d + c + 8 * j, acc[j]);
+}
+
+/* Outputs [o0, o1) along one axis whose tap k reads an input inside [0, len). */
+static inline void valid_outputs(int k, int pad, int stride, int len, int out_len, int *o0, int *o1) {
+  int lo = pad - k, hi = len - 1 + pad - k; /* o*stride in [lo, hi] */
+  *o0 = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  *o1 = hi < 0 ? 0 : hi / stride + 1;
+  if (*o1 > out_len) *o1 = out_len;
+}
+
+/* dw, db for channels [c, c + 8*nv) of image n, multiplier 1: per tap, the sum over the outputs
+ * whose window has that tap inside the input, added into dw once per image and tap. Two sets of
+ * sums (even and odd columns) keep 2*nv multiply-add chains in flight. */
+static inline __attribute__((always_inline)) void dw_block(float *dw, float *db, const float *dout, const float *in,
+                                                           const int nv, int c, int n, const tq_conv_shape *s) {
+  const int C = s->c;
+  v8f a[4], b[4];
+  if (db) {
+    for (int j = 0; j < nv; j++) a[j] = V8_LOAD(db + c + 8 * j);
+    for (size_t p = (size_t)n * s->oh * s->ow; p < (size_t)(n + 1) * s->oh * s->ow; p++)
+      for (int j = 0; j < nv; j++) a[j] += V8_LOAD(dout + p * C + c + 8 * j);
+    for (int j = 0; j < nv; j++) V8_STORE(db + c + 8 * j, a[j]);
+  }
+  if (!dw) return;
+  for (int ky = 0; ky < s->kh; ky++) {
+    int oy0, oy1;
+    valid_outputs(ky, s->pad_top, s->sh, s->h, s->oh, &oy0, &oy1);
+    for (int kx = 0; kx < s->kw; kx++) {
+      int ox0, ox1;
+      valid_outputs(kx, s->pad_left, s->sw, s->w, s->ow, &ox0, &ox1);
+      float *dk = dw + ((size_t)ky * s->kw + kx) * C + c;
+      for (int j = 0; j < nv; j++) a[j] = V8_LOAD(dk + 8 * j), b[j] = (v8f){0};
+      for (int oy = oy0; oy < oy1; oy++) {
+        const int iy = oy * s->sh - s->pad_top + ky;
+        const float *xr = in + ((size_t)n * s->h + iy) * s->w * C + c; /* + ix*C */
+        const float *gr = dout + ((size_t)n * s->oh + oy) * s->ow * C + c; /* + ox*C */
+        int ox = ox0;
+        for (; ox + 1 < ox1; ox += 2) {
+          const float *x0 = xr + (size_t)(ox * s->sw - s->pad_left + kx) * C, *x1 = x0 + (size_t)s->sw * C;
+          const float *g0 = gr + (size_t)ox * C, *g1 = g0 + C;
+          for (int j = 0; j < nv; j++) a[j] += V8_LOAD(x0 + 8 * j) * V8_LOAD(g0 + 8 * j);
+          for (int j = 0; j < nv; j++) b[j] += V8_LOAD(x1 + 8 * j) * V8_LOAD(g1 + 8 * j);
+        }
+        if (ox < ox1) {
+          const float *x0 = xr + (size_t)(ox * s->sw - s->pad_left + kx) * C, *g0 = gr + (size_t)ox * C;
+          for (int j = 0; j < nv; j++) a[j] += V8_LOAD(x0 + 8 * j) * V8_LOAD(g0 + 8 * j);
+        }
+      }
+      for (int j = 0; j < nv; j++) V8_STORE(dk + 8 * j, a[j] + b[j]);
+    }
+  }
+}
+
+void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, const tq_conv_shape *s) {
+  /* din: (N,H,W,C) overwritten  dw: (KH,KW,OC) +=  db: (OC) +=  dout: (N,OH,OW,OC) */
+  const int C = s->c, OC = s->oc, M = s->oc / s->c;
+  TQ_ASSERT(OC == C * M);
+  const size_t work = (size_t)s->n * s->oh * s->ow * OC * s->kh * s->kw;
+
+  if (din) {
+    const int rows = s->n * s->h;
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
+    for (int row = 0; row < rows; row++) {
+      int n = row / s->h, iy = row % s->h;
+      for (int ix = 0; ix < s->w; ix++) {
+        float *d = din + (((size_t)n * s->h + iy) * s->w + ix) * C;
+        int c = 0;
+        if (M == 1) {
+          for (; c + 64 <= C; c += 64) din_block(d, dout, w, 8, c, n, iy, ix, s);
+          for (; c + 32 <= C; c += 32) din_block(d, dout, w, 4, c, n, iy, ix, s);
+          for (; c + 8 <= C; c += 8) din_block(d, dout, w, 1, c, n, iy, ix, s);
+        }
+        for (; c < C; c++) { /* channel tail, or any multiplier */
+          float acc = 0.0f;
+          for (int oy = first_output(iy, s->pad_top, s->kh, s->sh); oy < s->oh; oy++) {
+            int ky = iy + s->pad_top - oy * s->sh;
+            if (ky < 0) break;
+            for (int ox = first_output(ix, s->pad_left, s->kw, s->sw); ox < s->ow; ox++) {
+              int kx = ix + s->pad_left - ox * s->sw;
+              if (kx < 0) break;
+              const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC + (size_t)c * M;
+              const float *wk = w + ((size_t)ky * s->kw + kx) * OC + (size_t)c * M;
+              for (int m = 0; m < M; m++) acc += g[m] * wk[m];
+            }
+          }
+          d[c] = acc;
+        }
+      }
+    }
+  }
+
+  if (!dw && !db) return;
+  /* Work items: groups of DW_GROUP input channels (the last one may be narrower). */
+  const int groups = (C + DW_GROUP - 1) / DW_GROUP;
+#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS && groups > 1)
+  for (int gi = 0; gi < groups; gi++) {
+    const int c0 = gi * DW_GROUP, c1 = c0 + DW_GROUP < C ? c0 + DW_GROUP : C;
+    for (int n = 0; n < s->n; n++) {
+      int c = c0;
+      if (M == 1) {
+        for (; c + 32 <= c1; c += 32) dw_block(dw, db, dout, in, 4, c, n, s);
+        for (; c + 8 <= c1; c += 8) dw_block(dw, db, dout, in, 1, c, n, s);
+      }
+      if (c == c1) continue;
+      /* channel tail, or any multiplier: output channels [c*M, c1*M) */
+      for (int oy = 0; oy < s->oh; oy++)
+        for (int ox = 0; ox < s->ow; ox++) {
+          const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+          if (db)
+            for (int o = c * M; o < c1 * M; o++) db[o] += g[o];
+          if (!dw) continue;
+          for (int ky = 0; ky < s->kh; ky++) {
+            int iy = oy * s->sh - s->pad_top + ky;
+            if (iy < 0 || iy >= s->h) continue;
+            for (int kx = 0; kx < s->kw; kx++) {
+              int ix = ox * s->sw - s->pad_left + kx;
+              if (ix < 0 || ix >= s->w) continue;
+              const float *x = in + (((size_t)n * s->h + iy) * s->w + ix) * C;
+              float *dk = dw + ((size_t)ky * s->kw + kx) * OC;
+              for (int o = c * M; o < c1 * M; o++) dk[o] += x[o / M] * g[o];
+            }
+          }
+        }
+    }
+  }
+}

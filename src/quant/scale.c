@@ -1,0 +1,634 @@
+/* Data-dependent scales (SPEC §1.1 auto modes, §1.2 featuremap, binary/ternary auto).
+ *
+ * Layout: the tensor is (outer, groups, inner) (quant_internal.h). With inner == 1 (one scale per
+ * last-axis channel: Dense IO, Conv HWIO) a pass walks rows of `groups` channels and keeps
+ * per-channel arrays, so every loop is contiguous and vectorises over the channels; with
+ * inner > 1 (scale_axis = 0: per sample) a group is a set of contiguous segments.
+ *
+ * Arithmetic: codes that fit in 24 bits (bits <= 24) are computed in float32, like QKeras (the
+ * scale is a float32 tensor there too), but with exact roundings: rha(v) = trunc(v) + [frac >= .5]
+ * instead of floor(v + 0.5f), which float32 gets wrong just below .5. Wider codes use double.
+ * Sums for the auto_po2 refinement accumulate exact float*float products in double, in a fixed
+ * order. Passes whose result does not depend on the order (elementwise, min/max) run in parallel
+ * (OpenMP) on large tensors, so results are the same for every thread count. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math") /* vectorise floor/trunc and compares; no result changes */
+#endif
+#include <math.h>
+#include <string.h>
+
+#include "quant/quant_internal.h"
+
+
+#if defined(__GNUC__)
+#define TQ_VEC 1
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8fu __attribute__((vector_size(32), aligned(4))); /* unaligned loads */
+#define VSEL(m, a, b) ((v8f)(((v8i)(a) & (m)) | ((v8i)(b) & ~(m))))
+#else
+#define TQ_VEC 0
+#endif
+
+/* ---- short rows ----------------------------------------------------------------------------- */
+
+/* With inner == 1 a row holds one value per group. Rows shorter than 64 (a depthwise kernel has
+ * one group; an NHWC activation with C = 8 has eight) are processed k at a time as one row of
+ * k*G values, with the per-group arrays repeated k times. */
+static size_t row_pack(const tq_qlayout *L) {
+  if (L->groups >= 64) return 1;
+  size_t k = (64 + L->groups - 1) / L->groups;
+  return k < L->outer ? k : L->outer;
+}
+
+/* dst[j] = src[j % G] for j < k*G (dst may be src: then the first copy is already there) */
+static void repeat_f(float *dst, const float *src, size_t G, size_t k) {
+  for (size_t r = dst == src ? 1 : 0; r < k; r++) memcpy(dst + r * G, src, G * sizeof *dst);
+}
+static void repeat_d(double *dst, const double *src, size_t G, size_t k) {
+  for (size_t r = dst == src ? 1 : 0; r < k; r++) memcpy(dst + r * G, src, G * sizeof *dst);
+}
+
+/* ---- reductions ------------------------------------------------------------------------------ */
+
+static float seg_absmax(const float *s, size_t n) {
+  size_t i = 0;
+  float m = 0.0f;
+#if TQ_VEC
+  v8f m0 = {0}, m1 = {0};
+  for (; i + 16 <= n; i += 16) {
+    v8f a = (v8f)(*(const v8fu *)(s + i)), b = (v8f)(*(const v8fu *)(s + i + 8));
+    a = (v8f)((v8i)a & 0x7fffffff);
+    b = (v8f)((v8i)b & 0x7fffffff);
+    v8i ga = a > m0, gb = b > m1;
+    m0 = VSEL(ga, a, m0);
+    m1 = VSEL(gb, b, m1);
+  }
+  for (int l = 0; l < 8; l++) {
+    m = m0[l] > m ? m0[l] : m;
+    m = m1[l] > m ? m1[l] : m;
+  }
+#endif
+  for (; i < n; i++) {
+    float a = fabsf(s[i]);
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
+/* min and max of the segment after flushing |x| < flush to 0. */
+static void seg_minmax(const float *s, size_t n, float flush, float *lo, float *hi) {
+  size_t i = 0;
+  float a = INFINITY, b = -INFINITY;
+#if TQ_VEC
+  v8f l0 = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+  v8f h0 = -l0, l1 = l0, h1 = h0;
+  for (; i + 16 <= n; i += 16) {
+    v8f x = (v8f)(*(const v8fu *)(s + i)), y = (v8f)(*(const v8fu *)(s + i + 8));
+    v8f ax = (v8f)((v8i)x & 0x7fffffff), ay = (v8f)((v8i)y & 0x7fffffff);
+    x = (v8f)((v8i)x & ~(ax < flush));
+    y = (v8f)((v8i)y & ~(ay < flush));
+    l0 = VSEL(x < l0, x, l0);
+    h0 = VSEL(x > h0, x, h0);
+    l1 = VSEL(y < l1, y, l1);
+    h1 = VSEL(y > h1, y, h1);
+  }
+  for (int k = 0; k < 8; k++) {
+    a = l0[k] < a ? l0[k] : a;
+    a = l1[k] < a ? l1[k] : a;
+    b = h0[k] > b ? h0[k] : b;
+    b = h1[k] > b ? h1[k] : b;
+  }
+#endif
+  for (; i < n; i++) {
+    float v = fabsf(s[i]) < flush ? 0.0f : s[i];
+    a = v < a ? v : a;
+    b = v > b ? v : b;
+  }
+  *lo = a, *hi = b;
+}
+
+/* Chunks of rows for the inner == 1 reductions: a fixed count (not the thread count), so the
+ * combination order is fixed too (min/max do not care anyway). */
+static size_t row_chunks(const tq_qlayout *L) {
+  if (L->n < TQ_QPAR_MIN) return 1;
+  return L->outer < 16 ? L->outer : 16;
+}
+
+void tq_group_absmax(const tq_qlayout *L, const float *x, float *amax) {
+  size_t G = L->groups, I = L->inner, K = L->outer * G;
+  for (size_t g = 0; g < G; g++) amax[g] = 0.0f;
+  if (I > 1) {
+    float *seg = K > G ? tq_alloc_floats(K) : NULL;
+    if (!seg) { /* one segment per group, or no memory: serial */
+      for (size_t k = 0; k < K; k++) {
+        float m = seg_absmax(x + k * I, I);
+        if (m > amax[k % G]) amax[k % G] = m;
+      }
+      return;
+    }
+#pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
+    for (size_t k = 0; k < K; k++) seg[k] = seg_absmax(x + k * I, I);
+    for (size_t k = 0; k < K; k++)
+      if (seg[k] > amax[k % G]) amax[k % G] = seg[k];
+    tq_free(seg);
+    return;
+  }
+  /* rows packed k at a time into rows of W = k*G; chunks of packed rows in parallel */
+  size_t k = row_pack(L), W = k * G, R = L->outer / k, rem = L->outer - R * k;
+  size_t C = row_chunks(L);
+  if (C > R) C = R ? R : 1;
+  float *part = tq_alloc_floats(C * W);
+  if (!part) { /* no memory: plain rows */
+    for (size_t o = 0; o < L->outer; o++)
+      for (size_t g = 0; g < G; g++) {
+        float a = fabsf(x[o * G + g]);
+        amax[g] = a > amax[g] ? a : amax[g];
+      }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (C > 1)
+  for (size_t c = 0; c < C; c++) {
+    float *m = part + c * W;
+    size_t r0 = R * c / C, r1 = R * (c + 1) / C;
+    for (size_t r = r0; r < r1; r++) {
+      const float *row = x + r * W;
+      for (size_t j = 0; j < W; j++) {
+        float a = fabsf(row[j]);
+        m[j] = a > m[j] ? a : m[j];
+      }
+    }
+  }
+  for (size_t c = 0; c < C; c++)
+    for (size_t j = 0; j < W; j++) amax[j % G] = part[c * W + j] > amax[j % G] ? part[c * W + j] : amax[j % G];
+  for (size_t o = R * k; o < R * k + rem; o++)
+    for (size_t g = 0; g < G; g++) {
+      float a = fabsf(x[o * G + g]);
+      amax[g] = a > amax[g] ? a : amax[g];
+    }
+  tq_free(part);
+}
+
+void tq_group_minmax(const tq_qlayout *L, const float *x, float flush, float *lo, float *hi) {
+  size_t G = L->groups, I = L->inner, K = L->outer * G;
+  for (size_t g = 0; g < G; g++) lo[g] = INFINITY, hi[g] = -INFINITY;
+  if (I > 1) {
+    float *seg = tq_alloc_floats(2 * K);
+    if (!seg) {
+      for (size_t k = 0; k < K; k++) {
+        float a, b;
+        seg_minmax(x + k * I, I, flush, &a, &b);
+        if (a < lo[k % G]) lo[k % G] = a;
+        if (b > hi[k % G]) hi[k % G] = b;
+      }
+      return;
+    }
+#pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
+    for (size_t k = 0; k < K; k++) seg_minmax(x + k * I, I, flush, &seg[k], &seg[K + k]);
+    for (size_t k = 0; k < K; k++) {
+      if (seg[k] < lo[k % G]) lo[k % G] = seg[k];
+      if (seg[K + k] > hi[k % G]) hi[k % G] = seg[K + k];
+    }
+    tq_free(seg);
+    return;
+  }
+  size_t k = row_pack(L), W = k * G, R = L->outer / k;
+  size_t C = row_chunks(L);
+  if (C > R) C = R ? R : 1;
+  float *part = tq_alloc_floats(2 * C * W);
+  size_t done = 0;
+  if (part) {
+#pragma omp parallel for schedule(static) if (C > 1)
+    for (size_t c = 0; c < C; c++) {
+      float *a = part + 2 * c * W, *b = a + W;
+      for (size_t j = 0; j < W; j++) a[j] = INFINITY, b[j] = -INFINITY;
+      size_t r0 = R * c / C, r1 = R * (c + 1) / C;
+      for (size_t r = r0; r < r1; r++) {
+        const float *row = x + r * W;
+        for (size_t j = 0; j < W; j++) {
+          float v = fabsf(row[j]) < flush ? 0.0f : row[j];
+          a[j] = v < a[j] ? v : a[j];
+          b[j] = v > b[j] ? v : b[j];
+        }
+      }
+    }
+    for (size_t c = 0; c < C; c++)
+      for (size_t j = 0; j < W; j++) {
+        float a = part[2 * c * W + j], b = part[2 * c * W + W + j];
+        lo[j % G] = a < lo[j % G] ? a : lo[j % G];
+        hi[j % G] = b > hi[j % G] ? b : hi[j % G];
+      }
+    tq_free(part);
+    done = R * k;
+  }
+  for (size_t o = done; o < L->outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      float v = fabsf(x[o * G + g]) < flush ? 0.0f : x[o * G + g];
+      lo[g] = v < lo[g] ? v : lo[g];
+      hi[g] = v > hi[g] ? v : hi[g];
+    }
+}
+
+/* ---- quantized_bits auto / auto_po2 ---------------------------------------------------------- */
+
+/* Refinement sums syz[g] = sum |y| z, szz[g] = sum z^2 with z = min(rha(|y| / s), H),
+ * y = x / 2^integer; inv[g] = 1/s[g] exactly (s a power of two). */
+static void refine_pass(const tq_qlayout *L, const float *x, float inv_mi, double H,
+                        const double *inv, double *syz, double *szz, float *invf) {
+  size_t G = L->groups, I = L->inner;
+  for (size_t g = 0; g < G; g++) syz[g] = 0, szz[g] = 0;
+  if (I == 1 && H < 8388608.0) {
+    /* float codes; exact float products summed in double per position of a packed row, then
+     * folded per group (a fixed order) */
+    size_t k = row_pack(L), W = k * G, R = L->outer / k;
+    double *acc = tq_alloc(sizeof(double) * 2 * W);
+    if (acc) {
+      double *ayz = acc, *azz = acc + W;
+      const float Hf = (float)H;
+      for (size_t g = 0; g < G; g++) invf[g] = (float)inv[g];
+      repeat_f(invf, invf, G, k);
+      for (size_t o = 0; o < L->outer;) {
+        size_t w = o + k <= L->outer ? W : G; /* a packed row, or one leftover row */
+        const float *r = x + o * G;
+        for (size_t j = 0; j < w; j++) {
+          float a = fabsf(r[j] * inv_mi);
+          float z = rha_pos(a * invf[j]);
+          z = z < Hf ? z : Hf;
+          ayz[j] += (double)a * (double)z;
+          azz[j] += (double)z * (double)z;
+        }
+        o += w / G;
+      }
+      (void)R;
+      for (size_t j = 0; j < W; j++) syz[j % G] += ayz[j], szz[j % G] += azz[j];
+      tq_free(acc);
+      return;
+    }
+  }
+  for (size_t o = 0; o < L->outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      const float *s = x + (o * G + g) * I;
+      double ig = inv[g], t1 = 0, t2 = 0;
+      for (size_t i = 0; i < I; i++) {
+        double a = fabs((double)s[i] * (double)inv_mi);
+        double z = floor(a * ig + 0.5);
+        z = z < H ? z : H;
+        t1 += a * z;
+        t2 += z * z;
+      }
+      syz[g] += t1;
+      szz[g] += t2;
+    }
+}
+
+typedef struct {
+  const float *x;
+  float *out;
+  int32_t *codes;
+  float inv_mi, Hf, qn;
+  double inv_mi_d, H;
+  const float *divf, *step;
+  const double *divd;
+  int po2, wide, exact;
+} auto_apply;
+
+/* Elements [b, e) of one row (I == 1: groups g0.. with stride 1) or one segment (one group). */
+static void auto_apply_run(const auto_apply *A, size_t b, size_t e, size_t g, int per_elem_group) {
+  const float *x = A->x;
+#define GRP(i) (per_elem_group ? g + ((i) - b) : g)
+  if (A->wide) {
+    for (size_t i = b; i < e; i++) {
+      double z = auto_code_d(x[i], A->inv_mi_d, A->H, A->divd[GRP(i)], A->po2);
+      if (A->codes) A->codes[i] = (int32_t)z;
+      if (A->out) A->out[i] = tq_qmix(x[i], (float)((double)A->step[GRP(i)] * z), A->qn, A->exact);
+    }
+    return;
+  }
+  if (A->codes)
+    for (size_t i = b; i < e; i++)
+      A->codes[i] = (int32_t)auto_code_f(x[i], A->inv_mi, A->Hf, A->divf[GRP(i)], A->po2);
+  if (!A->out) return;
+  if (A->exact) {
+    for (size_t i = b; i < e; i++)
+      A->out[i] = A->step[GRP(i)] * auto_code_f(x[i], A->inv_mi, A->Hf, A->divf[GRP(i)], A->po2) + 0.0f;
+  } else {
+    for (size_t i = b; i < e; i++)
+      A->out[i] = tq_qmix(x[i], A->step[GRP(i)] * auto_code_f(x[i], A->inv_mi, A->Hf, A->divf[GRP(i)], A->po2),
+                          A->qn, 0);
+  }
+#undef GRP
+}
+
+static void auto_apply_all(const tq_qlayout *L, const auto_apply *A, float *tmp_f, double *tmp_d) {
+  size_t G = L->groups, I = L->inner;
+  if (I == 1) {
+    /* rows packed k at a time (the group arrays repeated), leftover rows one by one */
+    size_t k = row_pack(L), W = k * G, R = L->outer / k;
+    auto_apply P = *A;
+    if (k > 1) {
+      repeat_f(tmp_f, A->divf, G, k), repeat_f(tmp_f + W, A->step, G, k);
+      repeat_d(tmp_d, A->divd, G, k);
+      P.divf = tmp_f, P.step = tmp_f + W, P.divd = tmp_d;
+    }
+#pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
+    for (size_t r = 0; r < R; r++) auto_apply_run(&P, r * W, r * W + W, 0, 1);
+    for (size_t o = R * k; o < L->outer; o++) auto_apply_run(A, o * G, o * G + G, 0, 1);
+  } else {
+    size_t K = L->outer * G;
+#pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
+    for (size_t k = 0; k < K; k++) auto_apply_run(A, k * I, k * I + I, k % G, 0);
+  }
+}
+
+tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
+                             const float *in, const int *dims, int rank) {
+  tq_qlayout L;
+  tq_status st = tq_qlayout_init(&L, dims, rank, q->scale_axis);
+  if (st) return st;
+  const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
+  const double H = exp2(q->bits - 1) - 1, Lv = 2 * H;
+  const double mi = exp2(q->integer), inv_mi = 1.0 / mi;
+  const float qn = q->qnoise_factor;
+  const int exact = qn == 1.0f, wide = q->bits > 24;
+
+  if (rank == 1 && po2) {
+    /* Step 1 over the whole tensor, refinement per element (SPEC §1.1). Biases are short. */
+    float amax;
+    tq_group_absmax(&L, in, &amax);
+    double s0 = tq_po2(2.0 * ((double)amax * inv_mi) / Lv);
+    for (size_t i = 0; i < L.n; i++) {
+      float xv = in[i];
+      double y = (double)xv * inv_mi, a = fabs(y), s = s0;
+      for (int it = 0; it < 5; it++) {
+        double z = floor(a / s + 0.5);
+        z = z < H ? z : H;
+        s = tq_po2_pos((a * z) / (z * z + TQ_QEPS) + TQ_QEPS); /* the argument is >= 1e-7 */
+      }
+      double z = floor(a / s + 0.5);
+      z = z < H ? z : H;
+      z = y < 0 ? -z : z;
+      float sf = (float)(mi * s);
+      if (steps) steps[i] = sf;
+      if (codes) codes[i] = (int32_t)z;
+      if (out) out[i] = tq_qmix(xv, (float)((double)sf * z), qn, exact);
+    }
+    return TQ_OK;
+  }
+
+  size_t G = L.groups, W = row_pack(&L) * G; /* W: a packed row (see row_pack) */
+  double *buf = tq_alloc(sizeof(double) * (3 * G + W));
+  float *fb = tq_alloc_floats(2 * G + 2 * W);
+  if (!buf || !fb) {
+    tq_free(buf);
+    tq_free(fb);
+    return TQ_ERR_MEMORY;
+  }
+  double *s = buf, *syz = buf + G, *szz = buf + 2 * G, *inv = buf + 3 * G; /* inv: W */
+  float *amax = fb, *stepf = fb + G, *divf = fb + 2 * G;                     /* divf: W */
+  tq_group_absmax(&L, in, amax);
+  for (size_t g = 0; g < G; g++) s[g] = 2.0 * ((double)amax[g] * inv_mi) / Lv;
+  if (po2) {
+    double cnt = (double)(L.outer * L.inner);
+    for (size_t g = 0; g < G; g++) s[g] = tq_po2(s[g]);
+    for (int it = 0; it < 5; it++) {
+      for (size_t g = 0; g < G; g++) inv[g] = 1.0 / s[g];
+      refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
+      for (size_t g = 0; g < G; g++) s[g] = tq_po2((syz[g] / cnt) / (szz[g] / cnt + TQ_QEPS));
+    }
+  }
+  for (size_t g = 0; g < G; g++) {
+    float sf = (float)s[g]; /* the scale as a float32 tensor (QKeras) */
+    stepf[g] = (float)(mi * (double)sf);
+    if (po2) inv[g] = 1.0 / (double)sf;            /* exact: sf is a power of two */
+    else inv[g] = sf > 0 ? (double)sf : INFINITY;  /* divisor; all-zero group -> z = 0 */
+    divf[g] = (float)inv[g];
+    if (steps) steps[g] = stepf[g];
+  }
+  auto_apply A = {in, out, codes, (float)inv_mi, (float)H, qn, inv_mi, H, divf, stepf, inv,
+                  po2, wide, exact};
+  float *tmp_f = tq_alloc_floats(2 * W);
+  double *tmp_d = tq_alloc(sizeof(double) * W);
+  if (!tmp_f || !tmp_d) {
+    tq_free(tmp_f), tq_free(tmp_d), tq_free(buf), tq_free(fb);
+    return TQ_ERR_MEMORY;
+  }
+  auto_apply_all(&L, &A, tmp_f, tmp_d);
+  tq_free(tmp_f), tq_free(tmp_d);
+  tq_free(buf);
+  tq_free(fb);
+  return TQ_OK;
+}
+
+/* ---- quantized_bits_featuremap -------------------------------------------------------------- */
+
+typedef struct {
+  const float *x;
+  float *out;
+  int32_t *codes;
+  const float *s, *sdiv, *zp; /* step; divisor s (1 for s = 0), or 1/s when po2; zero point */
+  float aq, bq, qn;
+  int wide, exact, po2;
+} fm_apply;
+
+/* One contiguous run [b, e): per_elem_group: element i belongs to group g + (i - b) (a packed
+ * row); else all to group g. Fields are copied to restrict locals so that the loops vectorise. */
+static void fm_apply_run(const fm_apply *A, size_t b, size_t e, size_t g, int per_elem_group) {
+  const float *restrict x = A->x;
+  float *restrict out = A->out;
+  int32_t *restrict codes = A->codes;
+  const float *restrict S = A->s, *restrict D = A->sdiv, *restrict Z = A->zp;
+  const float aq = A->aq, bq = A->bq, qn = A->qn;
+  const size_t st = per_elem_group ? 1 : 0; /* group index = g + st * (i - b) */
+  if (A->wide) {
+    for (size_t i = b; i < e; i++) {
+      size_t k = g + st * (i - b);
+      float v = fm_flush(x[i]);
+      float sd = A->po2 ? 1.0f / D[k] : D[k];
+      double z = fm_code_d(v, sd, Z[k], aq, bq);
+      if (codes) codes[i] = (int32_t)z;
+      if (out) out[i] = tq_qmix(v, (float)((double)S[k] * (z - Z[k])), qn, A->exact);
+    }
+    return;
+  }
+#define FM_LOOPS(CODE)                                                                     \
+  do {                                                                                     \
+    if (codes)                                                                             \
+      for (size_t i = b; i < e; i++) {                                                     \
+        size_t k = g + st * (i - b);                                                       \
+        codes[i] = (int32_t)CODE(fm_flush(x[i]), D[k], Z[k], aq, bq);                      \
+      }                                                                                    \
+    if (out && A->exact)                                                                   \
+      for (size_t i = b; i < e; i++) {                                                     \
+        size_t k = g + st * (i - b);                                                       \
+        out[i] = S[k] * (CODE(fm_flush(x[i]), D[k], Z[k], aq, bq) - Z[k]) + 0.0f;          \
+      }                                                                                    \
+    else if (out)                                                                          \
+      for (size_t i = b; i < e; i++) {                                                     \
+        size_t k = g + st * (i - b);                                                       \
+        float v = fm_flush(x[i]);                                                          \
+        out[i] = tq_qmix(v, S[k] * (CODE(v, D[k], Z[k], aq, bq) - Z[k]), qn, 0);           \
+      }                                                                                    \
+  } while (0)
+  if (A->po2) FM_LOOPS(fm_code_fm);
+  else FM_LOOPS(fm_code_f);
+#undef FM_LOOPS
+}
+
+tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
+                              int32_t *zps, const float *in, const int *dims, int rank) {
+  tq_qlayout L;
+  tq_status st = tq_qlayout_init(&L, dims, rank, q->scale_axis);
+  if (st) return st;
+  size_t G = L.groups, I = L.inner;
+  const double bq = exp2(q->bits - 1) - 1, aq = -bq;
+  const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
+  float *fb = tq_alloc_floats(5 * G);
+  if (!fb) return TQ_ERR_MEMORY;
+  float *lo = fb, *hi = fb + G, *sf = fb + 2 * G, *sdiv = fb + 3 * G, *zpf = fb + 4 * G;
+  tq_group_minmax(&L, in, TQ_FM_FLUSH, lo, hi);
+  for (size_t g = 0; g < G; g++) {
+    double l = lo[g], h = hi[g];
+    double s = 2.0 * fmax(fabs(l), fabs(h)) / (bq - aq);
+    if (po2) s = tq_po2(s);
+    double zp = h == l ? 0.0 : tq_rha((h * aq - l * bq) / (h - l));
+    sf[g] = (float)s;
+    sdiv[g] = po2 ? 1.0f / sf[g] : (sf[g] > 0 ? sf[g] : 1.0f); /* po2: s >= 2^-23, 1/s exact */
+    zpf[g] = (float)zp;
+    if (steps) steps[g] = sf[g];
+    if (zps) zps[g] = tq_qsat32(zp);
+  }
+  fm_apply A = {in, out, codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor,
+                q->bits > 24, q->qnoise_factor == 1.0f, po2};
+  if (I == 1) {
+    size_t k = row_pack(&L), W = k * G, R = L.outer / k;
+    float *rep = k > 1 ? tq_alloc_floats(3 * W) : NULL;
+    fm_apply P = A;
+    if (rep) {
+      repeat_f(rep, sf, G, k), repeat_f(rep + W, sdiv, G, k), repeat_f(rep + 2 * W, zpf, G, k);
+      P.s = rep, P.sdiv = rep + W, P.zp = rep + 2 * W;
+    } else {
+      k = 1, W = G, R = L.outer;
+    }
+#pragma omp parallel for schedule(static) if (L.n >= TQ_QPAR_MIN)
+    for (size_t r = 0; r < R; r++) fm_apply_run(&P, r * W, r * W + W, 0, 1);
+    for (size_t o = R * k; o < L.outer; o++) fm_apply_run(&A, o * G, o * G + G, 0, 1);
+    tq_free(rep);
+  } else {
+    size_t K = L.outer * G;
+#pragma omp parallel for schedule(static) if (L.n >= TQ_QPAR_MIN)
+    for (size_t k = 0; k < K; k++) fm_apply_run(&A, k * I, k * I + I, k % G, 0);
+  }
+  tq_free(fb);
+  return TQ_OK;
+}
+
+/* ---- binary / ternary auto ------------------------------------------------------------------- */
+
+/* QKeras _get_scale: mean(x q) / (mean(q q) + eps), po2 for 'auto_po2'. */
+static double get_scale(int po2, double sxq, double sqq, double cnt) {
+  double s = (sxq / cnt) / (sqq / cnt + TQ_QEPS);
+  return po2 ? tq_po2(s) : s;
+}
+
+tq_status tq_quant_binary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
+                               const float *in, const int *dims, int rank) {
+  tq_qlayout L;
+  tq_status st = tq_qlayout_init(&L, dims, rank, -1);
+  if (st) return st;
+  size_t G = L.groups, I = L.inner;
+  double *acc = tq_alloc(sizeof(double) * 2 * G);
+  if (!acc) return TQ_ERR_MEMORY;
+  double *sxq = acc, *sqq = acc + G;
+  const float neg = q->use_01 ? 0.0f : -1.0f;
+  for (size_t o = 0; o < L.outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      const float *s = in + (o * G + g) * I;
+      for (size_t i = 0; i < I; i++) {
+        double k = s[i] >= 0.0f ? 1.0 : neg;
+        sxq[g] += (double)s[i] * k;
+        sqq[g] += k * k;
+      }
+    }
+  double cnt = (double)(L.outer * I);
+  for (size_t g = 0; g < G; g++) {
+    float sc = (float)get_scale(q->alpha_mode == TQ_ALPHA_AUTO_PO2, sxq[g], sqq[g], cnt);
+    sxq[g] = sc;
+    if (steps) steps[g] = sc;
+  }
+  for (size_t o = 0; o < L.outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      size_t base = (o * G + g) * I;
+      float sc = (float)sxq[g];
+      for (size_t i = 0; i < I; i++) {
+        float k = in[base + i] >= 0.0f ? 1.0f : neg;
+        if (codes) codes[base + i] = (int32_t)k;
+        if (out) out[base + i] = sc * k + 0.0f;
+      }
+    }
+  tq_free(acc);
+  return TQ_OK;
+}
+
+/* q = sign(x) [rne(x / scale) != 0] (QKeras: |scale rne(x/scale)| >= scale/2); scale 0 -> 0. */
+static inline double ternary_code(float x, double scale) {
+  if (!(scale > 0)) return 0.0;
+  double r = nearbyint((double)x / scale);
+  return r != 0 ? (x > 0 ? 1.0 : -1.0) : 0.0;
+}
+
+tq_status tq_quant_ternary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
+                                const float *in, const int *dims, int rank) {
+  tq_qlayout L;
+  tq_status st = tq_qlayout_init(&L, dims, rank, -1);
+  if (st) return st;
+  size_t G = L.groups, I = L.inner;
+  const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
+  double *buf = tq_alloc(sizeof(double) * 4 * G);
+  float *amax = tq_alloc_floats(G);
+  if (!buf || !amax) {
+    tq_free(buf);
+    tq_free(amax);
+    return TQ_ERR_MEMORY;
+  }
+  double *scale = buf, *prev = buf + G, *sxq = buf + 2 * G, *sqq = buf + 3 * G;
+  tq_group_absmax(&L, in, amax);
+  for (size_t g = 0; g < G; g++) {
+    scale[g] = 2.0 * amax[g] / 3.0;
+    if (po2) scale[g] = tq_po2(scale[g]);
+    scale[g] = (float)scale[g];
+  }
+  double cnt = (double)(L.outer * I);
+  for (int it = 0; it < q->number_of_unrolls; it++) {
+    memset(sxq, 0, sizeof(double) * 2 * G);
+    for (size_t o = 0; o < L.outer; o++)
+      for (size_t g = 0; g < G; g++) {
+        const float *s = in + (o * G + g) * I;
+        double sc = scale[g];
+        for (size_t i = 0; i < I; i++) {
+          double k = ternary_code(s[i], sc);
+          sxq[g] += (double)s[i] * k;
+          sqq[g] += k * k;
+        }
+      }
+    for (size_t g = 0; g < G; g++) {
+      prev[g] = scale[g];
+      scale[g] = (float)get_scale(po2, sxq[g], sqq[g], cnt);
+    }
+  }
+  for (size_t g = 0; g < G; g++)
+    if (steps) steps[g] = (float)scale[g];
+  for (size_t o = 0; o < L.outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      size_t base = (o * G + g) * I;
+      double pv = prev[g];
+      float sc = (float)scale[g];
+      for (size_t i = 0; i < I; i++) {
+        double k = ternary_code(in[base + i], pv);
+        if (codes) codes[base + i] = (int32_t)k;
+        if (out) out[base + i] = sc * (float)k + 0.0f;
+      }
+    }
+  tq_free(buf);
+  tq_free(amax);
+  return TQ_OK;
+}

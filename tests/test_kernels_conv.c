@@ -1,0 +1,378 @@
+/* Conv2D and DepthwiseConv2D: TF 'same'/'valid' geometry, hand-computed outputs, the fast im2col+GEMM
+ * path against the plain-loop reference, every gradient against central finite differences, and
+ * bit-identical results for 1 and 2 threads. */
+#include <omp.h>
+#include <string.h>
+
+#include "tinyq/kernels.h"
+#include "tq_test.h"
+
+/* ---- helpers */
+
+static float *randn(tq_rng *r, size_t n, float scale) {
+  float *p = tq_alloc_floats(n);
+  TQ_ASSERT(p);
+  for (size_t i = 0; i < n; i++) p[i] = scale * tq_rng_normal(r);
+  return p;
+}
+
+static float *copy_of(const float *x, size_t n) {
+  float *p = tq_alloc_floats(n);
+  TQ_ASSERT(p);
+  memcpy(p, x, n * sizeof(float));
+  return p;
+}
+
+static double dot(const float *a, const float *b, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+  return m;
+}
+
+/* The objective is L = sum(dout * f(...)); its gradient is what backward returns for dout. */
+typedef double (*objective_fn)(void *ctx);
+
+/* Central differences of f w.r.t. up to ~48 entries of x, against the analytic grad. */
+static void check_grad(const char *what, float *x, const float *grad, size_t n, objective_fn f, void *ctx,
+                       float eps) {
+  size_t step = n > 48 ? n / 48 : 1;
+  int bad = 0;
+  for (size_t i = 0; i < n; i += step) {
+    float keep = x[i];
+    float hi = keep + eps, lo = keep - eps;
+    x[i] = hi;
+    double fp = f(ctx);
+    x[i] = lo;
+    double fm = f(ctx);
+    x[i] = keep;
+    double num = (fp - fm) / ((double)hi - lo);
+    double tol = 1e-2 * fmax(fabs(num), fabs(grad[i])) + 2e-3;
+    if (!(fabs(num - grad[i]) <= tol) && bad++ < 5)
+      fprintf(stderr, "  %s[%zu]: analytic %.6g numeric %.6g\n", what, i, grad[i], num);
+  }
+  if (bad) {
+    fprintf(stderr, "gradient check failed: %s (%d entries)\n", what, bad);
+    tq_test_failures++;
+  }
+}
+
+/* ---- geometry */
+
+static void test_shape_init(void) {
+  tq_conv_shape s;
+  /* stride 2 'same', even input: out 2, pad_total 1, all of it at the bottom/right */
+  CHECK(tq_conv_shape_init(&s, 1, 4, 4, 1, 3, 3, 2, 2, 1, TQ_PAD_SAME) == TQ_OK);
+  CHECK_EQ_INT(s.oh, 2);
+  CHECK_EQ_INT(s.ow, 2);
+  CHECK_EQ_INT(s.pad_top, 0);
+  CHECK_EQ_INT(s.pad_left, 0);
+  /* odd input: out 3, pad_total 2, one each side */
+  CHECK(tq_conv_shape_init(&s, 1, 5, 5, 1, 3, 3, 2, 2, 1, TQ_PAD_SAME) == TQ_OK);
+  CHECK_EQ_INT(s.oh, 3);
+  CHECK_EQ_INT(s.pad_top, 1);
+  /* DS-CNN first layer: 49x10, 10x4 kernel, stride 2: out 25x5, pad 9 (4 top) x 2 (1 left) */
+  CHECK(tq_conv_shape_init(&s, 1, 49, 10, 1, 10, 4, 2, 2, 64, TQ_PAD_SAME) == TQ_OK);
+  CHECK_EQ_INT(s.oh, 25);
+  CHECK_EQ_INT(s.ow, 5);
+  CHECK_EQ_INT(s.pad_top, 4);
+  CHECK_EQ_INT(s.pad_left, 1);
+  CHECK(tq_conv_shape_init(&s, 1, 49, 10, 1, 10, 4, 2, 2, 64, TQ_PAD_VALID) == TQ_OK);
+  CHECK_EQ_INT(s.oh, 20);
+  CHECK_EQ_INT(s.ow, 4);
+  CHECK_EQ_INT(s.pad_top, 0);
+  /* stride larger than kernel: 'same' padding clamps at 0 */
+  CHECK(tq_conv_shape_init(&s, 1, 4, 4, 1, 1, 1, 2, 2, 1, TQ_PAD_SAME) == TQ_OK);
+  CHECK_EQ_INT(s.oh, 2);
+  CHECK_EQ_INT(s.pad_top, 0);
+  /* errors: kernel larger than a 'valid' input, non-positive sizes */
+  CHECK(tq_conv_shape_init(&s, 1, 3, 3, 1, 5, 5, 1, 1, 1, TQ_PAD_VALID) == TQ_ERR_ARG);
+  CHECK(tq_conv_shape_init(&s, 0, 3, 3, 1, 1, 1, 1, 1, 1, TQ_PAD_VALID) == TQ_ERR_ARG);
+  CHECK(tq_conv_shape_init(&s, 1, 3, 3, 1, 3, 3, 0, 1, 1, TQ_PAD_SAME) == TQ_ERR_ARG);
+}
+
+/* ---- hand-computed conv outputs */
+
+static void run_conv(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s) {
+  float *scratch = tq_alloc_floats(tq_conv2d_scratch_floats(s));
+  tq_conv2d_forward(out, in, w, b, s, scratch);
+  tq_free(scratch);
+}
+
+static void test_conv_hand(void) {
+  tq_conv_shape s;
+  float in[16], out[9], ref[9];
+  for (int i = 0; i < 16; i++) in[i] = (float)(i + 1);
+
+  /* 3x3 'same' on the 3x3 input 1..9 with kernel w[ky][kx] = 1..9 (cross-correlation, as TF):
+   * out(1,1) = 1*1 + 2*2 + ... + 9*9 = 285; out(0,0) = 1*5 + 2*6 + 4*8 + 5*9 = 94 */
+  float w[9];
+  for (int i = 0; i < 9; i++) w[i] = (float)(i + 1);
+  float bias = 0.5f;
+  CHECK(tq_conv_shape_init(&s, 1, 3, 3, 1, 3, 3, 1, 1, 1, TQ_PAD_SAME) == TQ_OK);
+  run_conv(out, in, w, &bias, &s);
+  CHECK_NEAR(out[4], 285.5, 1e-4);
+  CHECK_NEAR(out[0], 94.5, 1e-4);
+  /* out(0,2) = in(0,1)*w(1,0) + in(0,2)*w(1,1) + in(1,1)*w(2,0) + in(1,2)*w(2,1) = 8+15+35+48 */
+  CHECK_NEAR(out[2], 106.5, 1e-4);
+  tq_conv2d_forward_ref(ref, in, w, &bias, &s);
+  CHECK(max_abs_diff(out, ref, 9) == 0.0);
+
+  /* all-ones kernel: each output is its neighbourhood sum */
+  for (int i = 0; i < 9; i++) w[i] = 1.0f;
+  run_conv(out, in, w, NULL, &s);
+  const float sums[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+  for (int i = 0; i < 9; i++) CHECK_NEAR(out[i], sums[i], 1e-4);
+
+  /* stride 2 'same' on 4x4 (1..16): windows start at rows/cols 0 and 2, padding only after */
+  CHECK(tq_conv_shape_init(&s, 1, 4, 4, 1, 3, 3, 2, 2, 1, TQ_PAD_SAME) == TQ_OK);
+  run_conv(out, in, w, NULL, &s);
+  CHECK_NEAR(out[0], 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 1e-4);
+  CHECK_NEAR(out[1], 3 + 4 + 7 + 8 + 11 + 12, 1e-4);
+  CHECK_NEAR(out[2], 9 + 10 + 11 + 13 + 14 + 15, 1e-4);
+  CHECK_NEAR(out[3], 11 + 12 + 15 + 16, 1e-4);
+
+  /* HWIO indexing: 1x1 kernel (C=2, OC=2) = [[1,2],[3,4]] on the pixel [1,2] gives [7,10] */
+  const float px[2] = {1, 2}, wk[4] = {1, 2, 3, 4}, b2[2] = {0.25f, -1.0f};
+  CHECK(tq_conv_shape_init(&s, 1, 1, 1, 2, 1, 1, 1, 1, 2, TQ_PAD_VALID) == TQ_OK);
+  run_conv(out, px, wk, b2, &s);
+  CHECK_NEAR(out[0], 7.25, 1e-6);
+  CHECK_NEAR(out[1], 9.0, 1e-6);
+}
+
+/* ---- fast vs reference, finite differences, determinism */
+
+typedef struct {
+  tq_conv_shape s;
+  float *in, *w, *b, *out, *dout, *scratch;
+  size_t n_in, n_w, n_out, n_scratch; /* scratch has 16 guard floats after n_scratch */
+  int depthwise;
+} conv_case;
+
+static double conv_objective(void *ctx) {
+  conv_case *k = ctx;
+  if (k->depthwise) tq_depthwise_forward(k->out, k->in, k->w, k->b, &k->s);
+  else tq_conv2d_forward(k->out, k->in, k->w, k->b, &k->s, k->scratch);
+  return dot(k->out, k->dout, k->n_out);
+}
+
+static void conv_case_init(conv_case *k, tq_rng *r, int n, int h, int w, int c, int kh, int kw, int sh,
+                           int sw, int oc, tq_padding pad, int depthwise) {
+  memset(k, 0, sizeof *k);
+  TQ_ASSERT(tq_conv_shape_init(&k->s, n, h, w, c, kh, kw, sh, sw, oc, pad) == TQ_OK);
+  k->depthwise = depthwise;
+  k->n_in = (size_t)n * h * w * c;
+  k->n_w = (size_t)kh * kw * oc * (depthwise ? 1 : c);
+  k->n_out = (size_t)n * k->s.oh * k->s.ow * oc;
+  k->in = randn(r, k->n_in, 1.0f);
+  k->w = randn(r, k->n_w, 0.5f);
+  k->b = randn(r, (size_t)oc, 0.5f);
+  k->out = tq_alloc_floats(k->n_out);
+  k->dout = randn(r, k->n_out, 1.0f);
+  if (!depthwise) {
+    k->n_scratch = tq_conv2d_scratch_floats(&k->s);
+    k->scratch = tq_alloc_floats(k->n_scratch + 16);
+    for (int i = 0; i < 16; i++) k->scratch[k->n_scratch + i] = 12345.0f;
+  }
+}
+
+/* The kernels stay inside the scratch size they ask for. */
+static int scratch_guard_ok(const conv_case *k) {
+  for (int i = 0; i < 16 && k->scratch; i++)
+    if (k->scratch[k->n_scratch + i] != 12345.0f) return 0;
+  return 1;
+}
+
+static void conv_case_free(conv_case *k) {
+  tq_free(k->in), tq_free(k->w), tq_free(k->b), tq_free(k->out), tq_free(k->dout), tq_free(k->scratch);
+}
+
+/* Plain-loop depthwise reference: the definition, written independently of the kernel. */
+static void depthwise_ref(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s) {
+  const int M = s->oc / s->c;
+  for (int n = 0; n < s->n; n++)
+    for (int oy = 0; oy < s->oh; oy++)
+      for (int ox = 0; ox < s->ow; ox++)
+        for (int c = 0; c < s->c; c++)
+          for (int m = 0; m < M; m++) {
+            double acc = b ? b[c * M + m] : 0.0;
+            for (int ky = 0; ky < s->kh; ky++)
+              for (int kx = 0; kx < s->kw; kx++) {
+                int iy = oy * s->sh - s->pad_top + ky, ix = ox * s->sw - s->pad_left + kx;
+                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
+                acc += (double)in[(((size_t)n * s->h + iy) * s->w + ix) * s->c + c] *
+                       w[(((size_t)ky * s->kw + kx) * s->c + c) * M + m];
+              }
+            out[(((size_t)n * s->oh + oy) * s->ow + ox) * s->oc + c * M + m] = (float)acc;
+          }
+}
+
+/* Runs backward (fast) with dw/db starting from non-zero values, so accumulation is tested too. */
+static void conv_backward(conv_case *k, float *din, float *dw, float *db) {
+  if (k->depthwise) tq_depthwise_backward(din, dw, db, k->dout, k->in, k->w, &k->s);
+  else tq_conv2d_backward(din, dw, db, k->dout, k->in, k->w, &k->s, k->scratch);
+}
+
+static void test_conv_case(const char *name, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                           int oc, tq_padding pad, int depthwise, int check_fd) {
+  tq_rng r;
+  tq_rng_seed(&r, 1234 + (uint64_t)h * 31 + (uint64_t)oc * 7 + (uint64_t)kh);
+  conv_case k;
+  conv_case_init(&k, &r, n, h, w, c, kh, kw, sh, sw, oc, pad, depthwise);
+  const size_t noc = (size_t)oc;
+
+  /* forward: fast vs reference */
+  float *ref = tq_alloc_floats(k.n_out);
+  conv_objective(&k);
+  if (depthwise) depthwise_ref(ref, k.in, k.w, k.b, &k.s);
+  else tq_conv2d_forward_ref(ref, k.in, k.w, k.b, &k.s);
+  double scale = 1.0 + sqrt((double)kh * kw * (depthwise ? 1 : c));
+  if (max_abs_diff(k.out, ref, k.n_out) > 1e-5 * scale) {
+    fprintf(stderr, "%s: forward differs from reference by %g\n", name, max_abs_diff(k.out, ref, k.n_out));
+    tq_test_failures++;
+  }
+
+  /* backward; dw/db start at 1 to check that they accumulate */
+  float *din = tq_alloc_floats(k.n_in), *dw = tq_alloc_floats(k.n_w), *db = tq_alloc_floats(noc);
+  for (size_t i = 0; i < k.n_w; i++) dw[i] = 1.0f;
+  for (size_t i = 0; i < noc; i++) db[i] = 1.0f;
+  for (size_t i = 0; i < k.n_in; i++) din[i] = 1e9f; /* must be overwritten */
+  conv_backward(&k, din, dw, db);
+  for (size_t i = 0; i < k.n_w; i++) dw[i] -= 1.0f;
+  for (size_t i = 0; i < noc; i++) db[i] -= 1.0f;
+
+  if (!depthwise) {
+    float *din_r = tq_alloc_floats(k.n_in), *dw_r = tq_alloc_floats(k.n_w), *db_r = tq_alloc_floats(noc);
+    tq_conv2d_backward_ref(din_r, dw_r, db_r, k.dout, k.in, k.w, &k.s);
+    double tol = 1e-5 * (1.0 + sqrt((double)k.n_out / oc)) * 4;
+    if (max_abs_diff(din, din_r, k.n_in) > 1e-5 * scale * 4 || max_abs_diff(dw, dw_r, k.n_w) > tol ||
+        max_abs_diff(db, db_r, noc) > tol) {
+      fprintf(stderr, "%s: backward differs from reference: din %g dw %g db %g\n", name,
+              max_abs_diff(din, din_r, k.n_in), max_abs_diff(dw, dw_r, k.n_w), max_abs_diff(db, db_r, noc));
+      tq_test_failures++;
+    }
+    tq_free(din_r), tq_free(dw_r), tq_free(db_r);
+  }
+
+  if (check_fd) {
+    char what[128];
+    snprintf(what, sizeof what, "%s din", name);
+    check_grad(what, k.in, din, k.n_in, conv_objective, &k, 1e-2f);
+    snprintf(what, sizeof what, "%s dw", name);
+    check_grad(what, k.w, dw, k.n_w, conv_objective, &k, 1e-2f);
+    snprintf(what, sizeof what, "%s db", name);
+    check_grad(what, k.b, db, noc, conv_objective, &k, 1e-2f);
+  }
+
+  /* NULL gradients are skipped and do not disturb the others */
+  float *dw2 = tq_alloc_floats(k.n_w);
+  conv_backward(&k, NULL, dw2, NULL);
+  if (max_abs_diff(dw, dw2, k.n_w) > 1e-4 * scale) {
+    fprintf(stderr, "%s: dw alone differs\n", name);
+    tq_test_failures++;
+  }
+  float *din2 = tq_alloc_floats(k.n_in);
+  conv_backward(&k, din2, NULL, NULL);
+  CHECK(max_abs_diff(din, din2, k.n_in) == 0.0);
+
+  /* determinism: 1 thread and 2 threads give bit-identical forward and backward */
+  int threads = omp_get_max_threads();
+  float *out1 = copy_of(k.out, k.n_out), *din1 = tq_alloc_floats(k.n_in), *dw1 = tq_alloc_floats(k.n_w);
+  float *dinb = tq_alloc_floats(k.n_in), *dwb = tq_alloc_floats(k.n_w);
+  omp_set_num_threads(1);
+  conv_objective(&k);
+  memcpy(out1, k.out, k.n_out * sizeof(float));
+  conv_backward(&k, din1, dw1, NULL);
+  omp_set_num_threads(2);
+  conv_objective(&k);
+  conv_backward(&k, dinb, dwb, NULL);
+  omp_set_num_threads(threads);
+  if (memcmp(out1, k.out, k.n_out * sizeof(float)) || memcmp(din1, dinb, k.n_in * sizeof(float)) ||
+      memcmp(dw1, dwb, k.n_w * sizeof(float))) {
+    fprintf(stderr, "%s: results differ between 1 and 2 threads\n", name);
+    tq_test_failures++;
+  }
+
+  if (!scratch_guard_ok(&k)) {
+    fprintf(stderr, "%s: wrote past the scratch size\n", name);
+    tq_test_failures++;
+  }
+  tq_free(out1), tq_free(din1), tq_free(dw1), tq_free(dinb), tq_free(dwb), tq_free(din2), tq_free(dw2);
+  tq_free(ref), tq_free(din), tq_free(dw), tq_free(db);
+  conv_case_free(&k);
+}
+
+static void test_conv_cases(void) {
+  /*            name                    n   h   w   c  kh kw sh sw  oc  pad           dw fd */
+  test_conv_case("3x3 same",             2,  5,  5, 3, 3, 3, 1, 1,  4, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 s2 same odd",      2,  7,  5, 2, 3, 3, 2, 2,  5, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 s2 same even",     2,  8,  6, 3, 3, 3, 2, 2,  4, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 valid",            2,  6,  7, 3, 3, 3, 1, 1,  2, TQ_PAD_VALID, 0, 1);
+  test_conv_case("1x1",                  2,  4,  5, 4, 1, 1, 1, 1,  6, TQ_PAD_SAME,  0, 1);
+  test_conv_case("1x1 s2",               2,  5,  6, 4, 1, 1, 2, 2,  3, TQ_PAD_SAME,  0, 1);
+  test_conv_case("10x4 s2 same (DS-CNN)", 2, 13,  7, 1, 10, 4, 2, 2, 5, TQ_PAD_SAME,  0, 1);
+  test_conv_case("10x4 s2 valid",        2, 13,  7, 2, 10, 4, 2, 2, 3, TQ_PAD_VALID, 0, 1);
+  test_conv_case("2x3 s(1,2) valid",     3,  5,  8, 2, 2, 3, 1, 2,  3, TQ_PAD_VALID, 0, 1);
+  test_conv_case("5x3 s(2,1) same",      2,  6,  5, 2, 5, 3, 2, 1,  3, TQ_PAD_SAME,  0, 1);
+  /* OC a multiple of 16: the direct kernel (and, with C a multiple of 16, for the stride-1 din) */
+  test_conv_case("direct 3x3 same",      2,  5,  5, 3, 3, 3, 1, 1, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 3x3 s2 c16",    2,  7,  6, 16, 3, 3, 2, 2, 32, TQ_PAD_SAME, 0, 1);
+  test_conv_case("direct valid c16",     2,  6,  7, 16, 3, 3, 1, 1, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct 1x1 c16",       3,  4,  5, 16, 1, 1, 1, 1, 16, TQ_PAD_SAME, 0, 1);
+  test_conv_case("direct 10x4 s2",       2, 13,  7, 1, 10, 4, 2, 2, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 2x3 s(1,2)",    2,  5,  8, 32, 2, 3, 1, 2, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct 4x4 same even", 1,  6,  6, 16, 4, 4, 1, 1, 48, TQ_PAD_SAME, 0, 1);
+  test_conv_case("direct 1x1 s2 c32",    2,  7,  6, 32, 1, 1, 2, 2, 16, TQ_PAD_SAME, 0, 1);
+  test_conv_case("direct 5x3 s(2,1) c16", 2, 9,  6, 16, 5, 3, 2, 1, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct s2 big",       20, 16, 16, 16, 3, 3, 2, 2, 32, TQ_PAD_SAME, 0, 0);
+  /* bigger: several chunks per lane, chunks crossing images, more images than lanes */
+  test_conv_case("chunked 16x16x8",     20, 16, 16, 8, 3, 3, 1, 1,  8, TQ_PAD_SAME,  0, 0);
+  test_conv_case("chunked 32x32x16",     3, 32, 32, 16, 3, 3, 1, 1, 16, TQ_PAD_SAME, 0, 0);
+  test_conv_case("chunked s2 1x1",      17, 12, 12, 8, 1, 1, 2, 2, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("pointwise big",       18,  9,  9, 16, 1, 1, 1, 1, 24, TQ_PAD_VALID, 0, 0);
+  /* depthwise, multiplier 1 and 2; more than one 16-channel slab */
+  test_conv_case("dw 3x3 same m1",       2,  5,  5, 3, 3, 3, 1, 1,  3, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 3x3 s2 same m2",    2,  7,  6, 3, 3, 3, 2, 2,  6, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 3x3 valid m2",      2,  6,  5, 2, 3, 3, 1, 1,  4, TQ_PAD_VALID, 1, 1);
+  test_conv_case("dw 2x3 s(2,1) m1",     2,  6,  7, 4, 2, 3, 2, 1,  4, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 40 ch m1",          3,  6,  6, 40, 3, 3, 1, 1, 40, TQ_PAD_SAME, 1, 1);
+  test_conv_case("dw 20 ch m2",          2,  5,  5, 20, 3, 3, 2, 2, 40, TQ_PAD_SAME, 1, 1);
+  test_conv_case("dw 72 ch s2 m1",       2,  7,  6, 72, 3, 3, 2, 2, 72, TQ_PAD_SAME, 1, 1);
+  test_conv_case("dw 33 ch valid m1",    2,  6,  5, 33, 3, 3, 1, 1, 33, TQ_PAD_VALID, 1, 1);
+  test_conv_case("dw 64 ch 5x5 m1",      2,  9,  7, 64, 5, 5, 1, 1, 64, TQ_PAD_SAME, 1, 1);
+  test_conv_case("dw big",              16, 25,  5, 64, 3, 3, 1, 1, 64, TQ_PAD_SAME, 1, 0);
+}
+
+static void test_depthwise_hand(void) {
+  /* one 3x3 input with two channels (c0 = 1..9, c1 = 10*(1..9)), multiplier 2, 'valid' 3x3:
+   * out[c*2+m] = sum over the window of in_c * w[.,.,c,m] */
+  float in[18], w[36], out[4];
+  for (int i = 0; i < 9; i++) in[2 * i] = (float)(i + 1), in[2 * i + 1] = 10.0f * (float)(i + 1);
+  for (int t = 0; t < 9; t++) {
+    w[t * 4 + 0] = 1.0f;                 /* c0 m0: plain sum = 45 */
+    w[t * 4 + 1] = t == 4 ? 1.0f : 0.0f; /* c0 m1: centre tap = 5 */
+    w[t * 4 + 2] = t == 0 ? 2.0f : 0.0f; /* c1 m0: 2 * top-left = 20 */
+    w[t * 4 + 3] = (float)t;             /* c1 m1: sum 10*(t+1)*t = 2400 */
+  }
+  tq_conv_shape s;
+  CHECK(tq_conv_shape_init(&s, 1, 3, 3, 2, 3, 3, 1, 1, 4, TQ_PAD_VALID) == TQ_OK);
+  const float b[4] = {0, 1, 0, -1};
+  tq_depthwise_forward(out, in, w, b, &s);
+  CHECK_NEAR(out[0], 45.0, 1e-4);
+  CHECK_NEAR(out[1], 6.0, 1e-4);
+  CHECK_NEAR(out[2], 20.0, 1e-4);
+  CHECK_NEAR(out[3], 2399.0, 1e-3);
+}
+
+int main(void) {
+  test_shape_init();
+  test_conv_hand();
+  test_depthwise_hand();
+  test_conv_cases();
+  TEST_MAIN_END();
+}
