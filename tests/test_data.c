@@ -367,7 +367,22 @@ static void test_idx_fixtures(void) {
 
   /* specs */
   CHECK_ERR(tq_dataset_load(&d, "foo", 1, TQ_SCALE_UNIT), TQ_ERR_ARG,
-            "unknown dataset 'foo' (expected fashion-mnist[:DIR], mnist:DIR, cifar10:DIR)", "");
+            "unknown dataset 'foo' (expected fashion-mnist[:DIR], mnist:DIR, cifar10:DIR", "");
+  /* noise:HxWxC[:CLASSES] */
+  CHECK(tq_dataset_load(&d, "noise:49x10x1:12", 1, TQ_SCALE_UNIT) == TQ_OK);
+  CHECK(d.n == 1000 && d.h == 49 && d.w == 10 && d.c == 1 && d.classes == 12);
+  {
+    double mean = 0, var = 0;
+    for (int i = 0; i < d.n * 490; i++) mean += d.x[i];
+    mean /= d.n * 490.0;
+    for (int i = 0; i < d.n * 490; i++) var += (d.x[i] - mean) * (d.x[i] - mean);
+    var /= d.n * 490.0;
+    CHECK(fabs(mean) < 0.01 && fabs(var - 1) < 0.02);
+    for (int i = 0; i < d.n; i++) CHECK(d.y[i] >= 0 && d.y[i] < 12);
+  }
+  tq_dataset_free(&d);
+  CHECK_ERR(tq_dataset_load(&d, "noise:49x10", 1, TQ_SCALE_UNIT), TQ_ERR_ARG,
+            "expected noise:HxWxC[:CLASSES]", "");
   CHECK_ERR(tq_dataset_load(&d, "cifar100:/x", 1, TQ_SCALE_UNIT), TQ_ERR_ARG,
             "unknown dataset 'cifar100'", "");
   CHECK_ERR(tq_dataset_load(&d, "mnist", 1, TQ_SCALE_UNIT), TQ_ERR_ARG,

@@ -1,4 +1,5 @@
 /* Dataset specs, input scaling, slicing, Keras-style validation split and batch gathering. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tinyq/data.h"
@@ -33,6 +34,36 @@ const char *tq_dataset_scaling_name(tq_input_scaling s) {
   return (s >= TQ_SCALE_UNIT && s <= TQ_SCALE_CENTERED) ? scaling_names[s] : "?";
 }
 
+/* "noise:HxWxC[:CLASSES]": standard-normal samples with uniform labels (1,000 train, 200 test),
+ * seeded by the split. Not for accuracy: it lets footprint, speed and deployment runs work for
+ * models whose real data is not on the machine. */
+static tq_status load_noise(tq_dataset *out, const char *spec, const char *arg, int train_split) {
+  int h = 0, w = 0, c = 0, classes = 10;
+  char tail[32] = "";
+  int got = arg ? sscanf(arg, "%dx%dx%d%31s", &h, &w, &c, tail) : 0;
+  if (got == 4 && sscanf(tail, ":%d", &classes) != 1) got = 0;
+  if (got < 3 || h < 1 || w < 1 || c < 1 || classes < 1 || (size_t)h * w * c > (1u << 24))
+    return tq_fail(TQ_ERR_ARG, "dataset '%s': expected noise:HxWxC[:CLASSES]", spec);
+  int n = train_split ? 1000 : 200;
+  size_t per = (size_t)h * w * c;
+  out->x = tq_alloc_floats(per * (size_t)n);
+  out->y = tq_alloc(sizeof(int) * (size_t)n);
+  if (!out->x || !out->y) {
+    tq_dataset_free(out);
+    return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", spec);
+  }
+  tq_rng r;
+  tq_rng_seed(&r, train_split ? 11 : 12);
+  for (size_t i = 0; i < per * (size_t)n; i++) out->x[i] = tq_rng_normal(&r);
+  for (int i = 0; i < n; i++) out->y[i] = (int)tq_rng_below(&r, (uint32_t)classes);
+  out->n = n;
+  out->h = h;
+  out->w = w;
+  out->c = c;
+  out->classes = classes;
+  return TQ_OK;
+}
+
 tq_status tq_dataset_load(tq_dataset *out, const char *spec, int train_split,
                           tq_input_scaling scaling) {
   memset(out, 0, sizeof *out);
@@ -47,12 +78,14 @@ tq_status tq_dataset_load(tq_dataset *out, const char *spec, int train_split,
   memcpy(name, spec, name_len);
   name[name_len] = 0;
 
+  if (strcmp(name, "noise") == 0) return load_noise(out, spec, dir, train_split);
   int is_fashion = strcmp(name, "fashion-mnist") == 0;
   int is_mnist = strcmp(name, "mnist") == 0;
   int is_cifar = strcmp(name, "cifar10") == 0;
   if (!is_fashion && !is_mnist && !is_cifar)
     return tq_fail(TQ_ERR_ARG,
-                   "unknown dataset '%s' (expected fashion-mnist[:DIR], mnist:DIR, cifar10:DIR)",
+                   "unknown dataset '%s' (expected fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, "
+                   "noise:HxWxC[:CLASSES])",
                    name);
   if (dir && !*dir) return tq_fail(TQ_ERR_ARG, "dataset '%s': empty directory after ':'", spec);
   if (!dir) {

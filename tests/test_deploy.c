@@ -1,0 +1,162 @@
+/* Integer deployment: the lowered model computes what the fake-quantized model with the same
+ * static scales computes (up to the rounding of ties and of tensors without a quantizer), the
+ * memory plan never overlaps live tensors, and models that cannot be lowered are refused. */
+#include <string.h>
+
+#include "deploy/dmodel.h"
+#include "tinyq/qconfig.h"
+#include "tq_test.h"
+
+/* A small network with every construct the zoo uses: input slot, conv+BN+ReLU, depthwise,
+ * residual add, average pool, dense. */
+static tq_model *net(tq_act middle) {
+  tq_model *m = tq_model_new("deploy_net", (tq_shape3){9, 7, 2});
+  int x = tq_activation(m, 0, TQ_ACT_LINEAR);
+  int c = tq_conv2d(m, x, 6, 3, 3, 2, 2, TQ_PAD_SAME);
+  c = tq_batchnorm(m, c);
+  c = tq_relu(m, c, 0);
+  int s = tq_activation(m, c, middle);
+  int d = tq_depthwise(m, s, 3, 3, 1, 1, TQ_PAD_SAME, 1);
+  d = tq_batchnorm(m, d);
+  d = tq_relu(m, d, 6.0f);
+  d = tq_activation(m, d, TQ_ACT_LINEAR);
+  int p = tq_conv2d(m, d, 6, 1, 1, 1, 1, TQ_PAD_SAME);
+  p = tq_batchnorm(m, p);
+  int a = tq_add(m, p, s);
+  a = tq_relu(m, a, 0);
+  a = tq_activation(m, a, TQ_ACT_LINEAR);
+  a = tq_avgpool(m, a, 5, 4, 5, 4, TQ_PAD_VALID);
+  a = tq_activation(m, a, TQ_ACT_LINEAR);
+  a = tq_flatten(m, a);
+  a = tq_dense(m, a, 5);
+  a = tq_activation(m, a, TQ_ACT_LINEAR);
+  CHECK(a > 0);
+  CHECK(tq_model_finalize(m, 64, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
+  tq_rng r;
+  tq_rng_seed(&r, 8);
+  for (int i = 0; i < tq_model_num_layers(m); i++) {
+    tq_layer *l = tq_model_layer(m, i);
+    for (size_t k = 0; k < l->bias.size; k++) l->bias.value[k] = 0.2f * tq_rng_normal(&r);
+    for (size_t k = 0; k < l->gamma.size; k++) {
+      l->gamma.value[k] = 0.7f + 0.6f * tq_rng_uniform(&r);
+      l->beta.value[k] = 0.2f * tq_rng_normal(&r);
+      l->moving_mean.value[k] = 0.1f * tq_rng_normal(&r);
+      l->moving_var.value[k] = 0.5f + tq_rng_uniform(&r);
+    }
+  }
+  return m;
+}
+
+static float *samples(int n, uint64_t seed) {
+  float *x = tq_alloc_floats((size_t)n * 126);
+  tq_rng r;
+  tq_rng_seed(&r, seed);
+  for (int i = 0; i < n * 126; i++) x[i] = tq_rng_normal(&r);
+  return x;
+}
+
+/* Lowers m under `config` and compares the integer outputs with the static fake-quant forward. */
+static void compare(const char *config, int flat, const char *alpha, double min_agree) {
+  tq_model *m = net(TQ_ACT_LINEAR);
+  tq_status st = config ? tq_qconfig_apply_json(m, config, "test") : tq_qconfig_apply_flat(m, flat, alpha);
+  CHECK(st == TQ_OK);
+  const int n = 64;
+  float *calib = samples(256, 1), *x = samples(n, 2);
+  CHECK(tq_model_calibrate(m, calib, 256) == TQ_OK);
+  CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
+  tq_dmodel *d = NULL;
+  st = tq_deploy_lower(&d, m);
+  if (st) fprintf(stderr, "lower: %s\n", tq_last_error());
+  CHECK(st == TQ_OK && d);
+  if (!d) return;
+  int32_t codes[64 * 5];
+  float yi[64 * 5], yf[64 * 5];
+  CHECK(tq_deploy_run(d, x, n, codes, yi) == TQ_OK);
+  memcpy(yf, tq_model_forward(m, x, n, 0, NULL), sizeof yf);
+  const dtensor *out = &d->t[d->output];
+  int agree = 0;
+  double maxdiff = 0;
+  for (int i = 0; i < n; i++) {
+    int bi = 0, bf = 0;
+    for (int j = 1; j < 5; j++) {
+      if (yi[i * 5 + j] > yi[i * 5 + bi]) bi = j;
+      if (yf[i * 5 + j] > yf[i * 5 + bf]) bf = j;
+    }
+    agree += bi == bf;
+    for (int j = 0; j < 5; j++) maxdiff = fmax(maxdiff, fabs(yi[i * 5 + j] - yf[i * 5 + j]));
+  }
+  /* Integer and fake-quant outputs sit on the same grid; they differ by a few codes at most. */
+  printf("%-40s agree %d/%d, max |diff| %.4g (%.1f output steps)\n", config ? "config" : alpha,
+         agree, n, maxdiff, maxdiff / out->scale);
+  CHECK(agree >= min_agree * n);
+  CHECK(maxdiff <= 6 * out->scale + 1e-6);
+  /* The same integers on every run, and batch size does not matter. */
+  int32_t one[5];
+  CHECK(tq_deploy_run(d, x + 3 * 126, 1, one, NULL) == TQ_OK);
+  CHECK(memcmp(one, codes + 15, sizeof one) == 0);
+
+  /* The plan: tensors alive at the same time never overlap, and the arena holds them all. */
+  for (int a = 0; a < d->nt; a++)
+    for (int b = a + 1; b < d->nt; b++) {
+      const dtensor *A = &d->t[a], *B = &d->t[b];
+      if (A->first_op < 0 || B->first_op < 0) continue;
+      int alive = !(A->last_op < B->first_op || B->last_op < A->first_op);
+      size_t ea = A->offset + A->size * (size_t)(A->bits / 8), eb = B->offset + B->size * (size_t)(B->bits / 8);
+      if (alive) CHECK(ea <= B->offset || eb <= A->offset);
+      CHECK(ea <= d->arena && eb <= d->arena);
+    }
+  tq_deploy_free(d);
+  tq_free(calib);
+  tq_free(x);
+  tq_model_free(m);
+}
+
+static void expect_refusal(tq_model *m, const char *needle) {
+  tq_dmodel *d = NULL;
+  CHECK(tq_deploy_lower(&d, m) != TQ_OK);
+  CHECK(d == NULL);
+  if (!strstr(tq_last_error(), needle)) fprintf(stderr, "'%s' lacks '%s'\n", tq_last_error(), needle);
+  CHECK(strstr(tq_last_error(), needle) != NULL);
+}
+
+int main(void) {
+  compare(NULL, 8, "auto_po2", 0.95);  /* shifts only */
+  compare(NULL, 16, "auto_po2", 0.98); /* int16 activations and weights */
+  compare(NULL, 8, "auto", 0.95);      /* fixed-point multipliers */
+  compare(NULL, 4, "auto_po2", 0.85);  /* 4-bit packed weights, 4-bit activations */
+  /* Mixed precision as the study's configurations mix it. */
+  compare("{\"Conv2D\": {\"kernel_quantizer\": \"quantized_bits(4,4,1,alpha='auto_po2')\","
+          "  \"bias_quantizer\": \"quantized_bits(16,16,1,alpha='auto_po2')\"},"
+          " \"DepthwiseConv2D\": {\"kernel_quantizer\": \"quantized_bits(8,8,1,alpha='auto_po2')\","
+          "  \"bias_quantizer\": \"quantized_bits(31,31,1,alpha='auto_po2')\"},"
+          " \"Dense\": {\"kernel_quantizer\": \"quantized_bits(16,16,1,alpha='auto_po2')\","
+          "  \"bias_quantizer\": \"quantized_bits(31,31,1,alpha='auto_po2')\"},"
+          " \"Activation\": \"quantized_bits_featuremap(8,8,1,1,alpha='auto_po2',scale_axis=0)\","
+          " \"activation_2\": \"quantized_bits_featuremap(16,16,1,1,alpha='auto_po2',scale_axis=0)\"}",
+          0, NULL, 0.9);
+
+  /* Refusals, each naming the layer and the reason. */
+  tq_model *m = net(TQ_ACT_LINEAR);
+  expect_refusal(m, "no quantizers");
+  CHECK(tq_qconfig_apply_flat(m, 8, "auto_po2") == TQ_OK);
+  expect_refusal(m, "not static");
+  float *calib = samples(32, 3);
+  CHECK(tq_model_calibrate(m, calib, 32) == TQ_OK);
+  CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
+  tq_quantizer none = {0};
+  tq_layer_set_quantizers(m, tq_model_find(m, "conv2d_1"), &none, &none);
+  expect_refusal(m, "conv2d_1: float kernel");
+  tq_quantizer wide;
+  CHECK(tq_quantizer_parse(&wide, "quantized_bits(24,0,1,alpha='auto_po2')") == TQ_OK);
+  tq_layer_set_quantizers(m, tq_model_find(m, "conv2d_1"), &wide, &none);
+  expect_refusal(m, "24-bit weights are beyond the runtime");
+  tq_model_free(m);
+  m = net(TQ_ACT_SWISH);
+  CHECK(tq_qconfig_apply_flat(m, 8, "auto_po2") == TQ_OK);
+  CHECK(tq_model_calibrate(m, calib, 32) == TQ_OK);
+  CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
+  expect_refusal(m, "activation_1: float-only activation");
+  tq_model_free(m);
+  tq_free(calib);
+  TEST_MAIN_END();
+}
