@@ -38,12 +38,14 @@ static const char *USAGE =
     "                        DepthwiseConv2D, Activation)\n"
     "  --flat BITS           every kernel and activation at BITS bits, biases at 31\n"
     "  --alpha auto|auto_po2 override every alpha ('auto_po2': power-of-two scales)\n"
-    "  --init MODEL.tqm      start from these (float) weights\n";
+    "  --init MODEL.tqm      start from these (float) weights\n"
+    "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (reproduces the study's\n"
+    "                        flat-po2 collapse; see README)\n";
 
 enum {
   O_MODEL, O_DATA, O_OUT, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SCHED, O_LOSS, O_VAL, O_AUG,
   O_SCALING, O_SEED, O_THREADS, O_EARLY, O_MONITOR, O_RESTORE, O_LIMIT, O_STEPS, O_PROGRESS,
-  O_QUANT, O_FLAT, O_ALPHA, O_INIT, O_RESUME, O_COUNT
+  O_QUANT, O_FLAT, O_ALPHA, O_INIT, O_RESUME, O_FLOOR, O_COUNT
 };
 
 static tq_opt make_opts[O_COUNT] = {
@@ -59,14 +61,14 @@ static tq_opt make_opts[O_COUNT] = {
     [O_STEPS] = {"max-steps", 1, NULL},  [O_PROGRESS] = {"progress", 1, NULL},
     [O_QUANT] = {"quant", 1, NULL},      [O_FLAT] = {"flat", 1, NULL},
     [O_ALPHA] = {"alpha", 1, NULL},      [O_INIT] = {"init", 1, NULL},
-    [O_RESUME] = {"resume", 1, NULL},
+    [O_RESUME] = {"resume", 1, NULL},    [O_FLOOR] = {"qkeras-po2-floor", 0, NULL},
 };
 
 /* Every setting of a run, as stored in the checkpoints' "task" metadata for --resume. */
 typedef struct {
   char model[64], data[1024], out[1024], optimizer[16], schedule[256], loss[64], augment[128],
       scaling[16], monitor[32], progress[8], quant[1024], alpha[16], init[1024];
-  int epochs, batch, seed, threads, early, restore, limit, steps, flat;
+  int epochs, batch, seed, threads, early, restore, limit, steps, flat, po2_floor;
   double lr, val_split;
 } run_settings;
 
@@ -95,6 +97,7 @@ static char *settings_json(const run_settings *s) {
   cJSON_AddNumberToObject(t, "train_limit", s->limit);
   cJSON_AddNumberToObject(t, "max_steps", s->steps);
   cJSON_AddNumberToObject(t, "flat", s->flat);
+  cJSON_AddBoolToObject(t, "qkeras_po2_floor", s->po2_floor);
   cJSON_AddNumberToObject(t, "lr", s->lr);
   cJSON_AddNumberToObject(t, "val_split", s->val_split);
   char *out = cJSON_PrintUnformatted(root);
@@ -120,6 +123,7 @@ static int settings_from_json(run_settings *s, const char *json, const char *pat
 #undef STR
 #undef NUM
   s->restore = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "restore_best"));
+  s->po2_floor = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "qkeras_po2_floor"));
   cJSON_Delete(root);
   return 0;
 }
@@ -153,6 +157,7 @@ static int settings_from_args(run_settings *s, tq_opt *o) {
   s->threads = 2;
   s->val_split = 0.1;
   s->restore = o[O_RESTORE].value != NULL;
+  s->po2_floor = o[O_FLOOR].value != NULL;
   if (tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s->epochs) ||
       tq_args_int(o, O_COUNT, "batch", 1, 65536, &s->batch) ||
       tq_args_int(o, O_COUNT, "seed", 0, 2147483647, &s->seed) ||
@@ -219,6 +224,7 @@ static int run(run_settings *s, int resume, const char *progress) {
       rc = tq_cli_error("%s", tq_last_error());
       goto done;
     }
+    tq_model_set_qkeras_po2_floor(m, s->po2_floor);
     if (s->init[0] && tq_qsetup_init_from(m, s->init)) {
       rc = tq_cli_error("--init: %s", tq_last_error());
       goto done;

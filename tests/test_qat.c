@@ -164,7 +164,39 @@ static void quantized_weights_used(void) {
   tq_model_free(m);
 }
 
+/* The study's collapse: QKeras' po2() floors a quantized_bits(31,31,1,alpha='auto_po2') bias step
+ * at 256 and a 16-bit integer=16 kernel's at 2^-7 or coarser; tinyq's layers search the scale on
+ * x itself. */
+static void po2_floor(void) {
+  for (int floor_on = 0; floor_on < 2; floor_on++) {
+    tq_model *m = tq_model_new("floor", (tq_shape3){1, 1, 3});
+    tq_dense(m, 0, 2);
+    CHECK(tq_model_finalize(m, 1, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+    tq_model_set_qkeras_po2_floor(m, floor_on);
+    CHECK(tq_qconfig_apply_json(m,
+                                "{\"dense\": {\"kernel_quantizer\": \"quantized_bits(16,16,1,alpha='auto_po2')\","
+                                " \"bias_quantizer\": \"quantized_bits(31,31,1,alpha='auto_po2')\"}}",
+                                "t") == TQ_OK);
+    tq_layer *l = tq_model_layer(m, 1);
+    l->bias.value[0] = 0.3f;
+    l->bias.value[1] = -1.7f;
+    for (int i = 0; i < 6; i++) l->kernel.value[i] = 0.011f * (float)(i + 1);
+    float x[3] = {0, 0, 0};
+    tq_model_forward(m, x, 1, 0, NULL);
+    if (floor_on) {
+      CHECK(l->aux2[0] == 0.0f && l->aux2[1] == 0.0f); /* every bias below 128 is gone */
+    } else {
+      CHECK_NEAR(l->aux2[0], 0.3f, 1e-6);
+      CHECK_NEAR(l->aux2[1], -1.7f, 1e-6);
+      /* 16 bits: only auto_po2's own clipping of the channel maximum remains (0.066 -> 2^-4). */
+      for (int i = 0; i < 6; i++) CHECK_NEAR(l->aux[i], l->kernel.value[i], 0.06 * l->kernel.value[i]);
+    }
+    tq_model_free(m);
+  }
+}
+
 int main(void) {
+  po2_floor();
   spec_example();
   folding_matches_unfolded();
   fold_gradients();

@@ -156,6 +156,10 @@ void tq_model_l2_grad(tq_model *m);
  * a kernel quantizer written with alpha None trains as auto_po2 (SPEC 1.1). */
 tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *kernel_q,
                                   const tq_quantizer *bias_q);
+/* QKeras' exact power-of-two scale floor instead of tinyq's fix (tinyq/quant.h, po2_floor_fix):
+ * on for reproducing the study's collapse; applies to the model's current and later quantizers. */
+void tq_model_set_qkeras_po2_floor(tq_model *m, int on);
+int tq_model_qkeras_po2_floor(const tq_model *m);
 /* The quantizer of an Activation layer (an activation-quantizer slot). */
 tq_status tq_layer_set_act_quantizer(tq_model *m, int layer, const tq_quantizer *q);
 /* Folds batch-norm layer `bn` into the conv/dense `layer` that feeds only it (SPEC 1.5). */

@@ -79,6 +79,13 @@ typedef struct tq_quantizer {
   int has_threshold; /* TERNARY */
   float threshold;
   int number_of_unrolls; /* TERNARY auto modes (default 5) */
+  /* tinyq's fix of the power-of-two scale floor (README, "Why flat po2 training collapsed"):
+   * quantized_bits with alpha='auto_po2' searches its scale on x itself instead of on
+   * x / 2^integer. The two are equal in exact arithmetic ('integer' cancels), but QKeras' po2()
+   * adds 1e-7 to the scale of x / 2^integer, which floors the step at 2^integer * 2^-23: a
+   * quantized_bits(31,31,1,alpha='auto_po2') bias has a step of 256 and rounds every bias below
+   * 128 to 0. Layers set this (tq_layer_set_quantizers); strings and equality ignore it. */
+  int po2_floor_fix;
   /* Printing only (not part of equality): */
   unsigned given;    /* TQ_ARG_* written explicitly */
   unsigned pybool;   /* TQ_ARG_* booleans written as True/False rather than 1/0 */

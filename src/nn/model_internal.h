@@ -18,7 +18,8 @@ struct tq_model {
   float *scratch;        /* shared im2col / temp buffer */
   size_t scratch_floats;
   int use_static;         /* activation slots use their static parameters */
-  int static_mode;        /* tq_range_mode they were computed with */
+  int static_mode;
+  int qkeras_po2_floor;   /* 1: QKeras' po2 scale floor (see quant.h po2_floor_fix) */        /* tq_range_mode they were computed with */
   float *din_tmp;        /* temp for gradients into inputs with several consumers */
   size_t din_tmp_floats;
 };

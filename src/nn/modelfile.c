@@ -109,6 +109,7 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
     cJSON_AddItemToObject(root, "meta", meta);
   }
   if (m->use_static) cJSON_AddNumberToObject(root, "static_mode", m->static_mode);
+  if (m->qkeras_po2_floor) cJSON_AddBoolToObject(root, "qkeras_po2_floor", 1);
   cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
   int np = tq_model_num_params(m);
   size_t payload_floats = 0;
@@ -336,6 +337,8 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     st = tq_fail_prefix(st, "%s", path);
     goto done;
   }
+  tq_model_set_qkeras_po2_floor(
+      m, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "qkeras_po2_floor")));
   for (int i = 0; i < nl && !st; i++)
     st = apply_layer_quant(m, cJSON_GetArrayItem(layers, i), i + 1, path);
   for (int i = 0; i < nl && !st; i++) {

@@ -35,6 +35,7 @@ tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *ke
                    "kernel or bias quantizer",
                    l->name);
   if (k.kind != TQ_Q_NONE) tq_quantizer_as_kernel(&k);
+  k.po2_floor_fix = b.po2_floor_fix = !m->qkeras_po2_floor;
   l->kernel_q = k;
   l->bias_q = b;
   return ensure_qat_buffers(l);
@@ -76,6 +77,16 @@ int tq_model_fold_all_bn(tq_model *m) {
   }
   return count;
 }
+
+void tq_model_set_qkeras_po2_floor(tq_model *m, int on) {
+  m->qkeras_po2_floor = on;
+  for (int i = 0; i < m->nlayers; i++) {
+    m->layers[i].kernel_q.po2_floor_fix = !on;
+    m->layers[i].bias_q.po2_floor_fix = !on;
+  }
+}
+
+int tq_model_qkeras_po2_floor(const tq_model *m) { return m->qkeras_po2_floor; }
 
 int tq_model_is_quantized(const tq_model *m) {
   for (int i = 0; i < m->nlayers; i++) {

@@ -347,7 +347,7 @@ tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, 
   if (st) return st;
   const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
   const double H = exp2(q->bits - 1) - 1, Lv = 2 * H;
-  const double mi = exp2(q->integer), inv_mi = 1.0 / mi;
+  const double mi = (po2 && q->po2_floor_fix) ? 1.0 : exp2(q->integer), inv_mi = 1.0 / mi;
   const float qn = q->qnoise_factor;
   const int exact = qn == 1.0f, wide = q->bits > 24;
 
