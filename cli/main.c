@@ -39,6 +39,7 @@ static const struct {
     {"quantizer", tq_cmd_quantizer, "apply a QKeras quantizer string to values"},
     {"export", tq_cmd_export, "lower a QAT model to integer C code for microcontrollers"},
     {"stats", tq_cmd_stats, "AutoQKeras size statistics of a quantization configuration"},
+    {"search", tq_cmd_search, "mixed-precision search (AutoQKeras; mpirun for several ranks)"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,31 @@
+/* Messages between rank 0 and the worker ranks of a distributed search (mpi_driver.c). Every message
+ * is a NUL-terminated JSON text. Without MPI (or in a world of one) the functions are never asked to
+ * talk to another rank. */
+#ifndef TINYQ_SEARCH_INTERNAL_H
+#define TINYQ_SEARCH_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "tinyq/search.h"
+
+/* Adds a number that reads back bit-exactly ("%.17g"; cJSON's own printing may drop the last ulp,
+ * and the tuner's replay depends on exact scores). Non-finite values are left out (JSON has none). */
+void tq_json_add_exact(cJSON *o, const char *key, double v);
+
+enum { TQ_TAG_TASK = 11, TQ_TAG_STOP = 12, TQ_TAG_RESULT = 13 };
+
+/* Rank 0: *text is sent to every rank (NULL: "no search, exit"). Others: *text receives a malloc'd
+ * copy, or NULL when rank 0 gave up. */
+tq_status tq_comm_bcast_text(const tq_search_comm *c, char **text);
+/* Every rank says whether it is ready; returns 1 when all are, else 0 and *first_bad = the lowest rank
+ * that is not. */
+int tq_comm_all_ok(const tq_search_comm *c, int ok, int *first_bad);
+/* Sends text (may be "") to rank dest with tag. Small messages: returns without waiting for dest. */
+tq_status tq_comm_send(const tq_search_comm *c, int dest, int tag, const char *text);
+/* Non-blocking: a message from src (-1 = any rank) with tag (-1 = any tag)? Returns 1 and fills
+ * *from, *tag_out, *text (malloc'd), 0 when none is waiting, -1 on an MPI error. */
+int tq_comm_poll(const tq_search_comm *c, int src, int tag, int *from, int *tag_out, char **text);
+/* Sleeps (waiting ranks poll instead of spinning in MPI, which would take a core). */
+void tq_comm_sleep_ms(int ms);
+
+#endif

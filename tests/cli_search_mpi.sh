@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# tinyq search on 2 MPI ranks (localhost): both ranks evaluate trials, the journal holds N distinct
+# trials, --resume under mpirun extends the search, and a search stopped under mpirun is finished by a
+# single process (same files, same resume).
+set -u
+BIN=${TQ_BIN:?}
+SRC=${TQ_SRC:?}
+if ! command -v mpirun > /dev/null 2>&1; then
+  echo "skipped: mpirun not found (install openmpi-bin)"
+  exit 0
+fi
+if ! ldd "$BIN" 2>/dev/null | grep -q libmpi; then
+  echo "skipped: $BIN was built without MPI"
+  exit 0
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
+lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+trials() { grep -o '"trial":[0-9]*' "$1" | cut -d: -f2 | sort -n | tr '\n' ' '; }
+export OMP_NUM_THREADS=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none # containers often forbid cross-memory attach
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe -n 2)
+
+mkdir -p "$T/fm"
+n=400
+{ printf '\x00\x00\x08\x03'; printf '%08x' $n | xxd -r -p; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'
+  zcat /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz | tail -c +17 | head -c $((n * 784)); } \
+  > "$T/fm/train-images-idx3-ubyte"
+{ printf '\x00\x00\x08\x01'; printf '%08x' $n | xxd -r -p
+  zcat /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz | tail -c +9 | head -c $n; } \
+  > "$T/fm/train-labels-idx1-ubyte"
+COMMON=(--model resnet8 --data "fashion-mnist:$T/fm" --space "$SRC/examples/search_space_study.json" --epochs 1
+        --train-fraction 0.5 --max-steps 2 --augment none --initial-points 2)
+
+"${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --trials 4 --out "$T/m" > "$T/m.log" 2>&1 || { bad "mpirun -n 2 search"; cat "$T/m.log"; }
+check 'grep -q "^2 ranks (2 evaluating trials at once)" "$T/m.log"' "2 ranks, both evaluating"
+check '[ "$(lines "$T/m/trials.jsonl")" -eq 4 ] && [ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 " ]' "journal: 4 distinct trials"
+check 'grep -q "\"rank\":0" "$T/m/trials.jsonl" && grep -q "\"rank\":1" "$T/m/trials.jsonl"' "trials from rank 0 and rank 1"
+check '[ "$(grep -o "\"choice\":\[[0-9,]*\]" "$T/m/trials.jsonl" | sort -u | wc -l)" -eq 4 ]' "4 distinct configurations"
+check '[ -s "$T/m/best.json" ] && [ "$(head -1 "$T/m/pareto.csv")" = "trial,total_bits,metric,score" ]' "best.json and pareto.csv"
+check '[ "$(grep -c "^tinyq: error" "$T/m.log")" -eq 0 ]' "no errors"
+
+"${MPIRUN[@]}" "$BIN" search --resume "$T/m" --trials 6 > "$T/m2.log" 2>&1 || { bad "mpirun resume"; cat "$T/m2.log"; }
+check '[ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 5 6 " ]' "resume under mpirun: trials 1..6 exactly once"
+
+# Stop a 2-rank search in the middle (SIGTERM to mpirun), finish it in one process.
+"${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --max-steps 8 --trials 6 --out "$T/k" > "$T/k.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 2400); do
+  [ "$(lines "$T/k/trials.jsonl")" -ge 2 ] && break
+  sleep 0.05
+done
+kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null
+sleep 1
+done_before=$(lines "$T/k/trials.jsonl")
+"$BIN" search --resume "$T/k" > "$T/k2.log" 2>&1 || { bad "single-process resume of an MPI search"; cat "$T/k2.log"; }
+check '[ "$done_before" -lt 6 ]' "mpirun stopped after $done_before of 6 trials"
+check 'grep -q "of 6 trials finished, [12] interrupted" "$T/k2.log"' "the single process evaluates the interrupted trials again"
+check '[ "$(trials "$T/k/trials.jsonl")" = "1 2 3 4 5 6 " ]' "a single process finished it: trials 1..6 exactly once"
+
+exit $fail
