@@ -58,7 +58,7 @@ tq_status tq_atomic_commit(tq_atomic_file *f); /* closes; on failure removes the
 void tq_atomic_abort(tq_atomic_file *f);       /* closes and removes the temp file */
 tq_status tq_write_file_atomic(const char *path, const void *data, size_t size);
 
-/* Reads a whole file into memory (caller frees with tq_free). */
+/* Reads a whole file into memory (caller frees with free()). */
 tq_status tq_read_file(const char *path, unsigned char **data, size_t *size);
 /* mkdir -p */
 tq_status tq_mkdirs(const char *path);

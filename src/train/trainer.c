@@ -288,10 +288,9 @@ tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
       int correct = 0;
       float l = tq_loss_forward_backward(c->loss, dout, b.probs, out, b.y, b.x, n, k, &correct);
       if (!isfinite(l)) {
-        st = tq_fail(TQ_ERR_NUMERIC,
-                     "epoch %d step %ld: loss is %s: training diverged (try a lower --lr); the "
-                     "last good checkpoint is kept",
-                     epoch + 1, s + 1, isnan(l) ? "NaN" : "infinite");
+        st = tq_fail(TQ_ERR_NUMERIC, "epoch %d step %ld: loss is %s: training diverged (try a lower --lr)%s",
+                     epoch + 1, s + 1, isnan(l) ? "NaN" : "infinite",
+                     c->out_dir ? "; the last good checkpoint is kept" : "");
         goto done;
       }
       tq_model_zero_grad(m);
