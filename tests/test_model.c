@@ -155,7 +155,8 @@ static void check_model_file(void) {
   CHECK(strstr(tq_last_error(), "checksum") != NULL);
   data[size - 100] ^= 0x40;
   /* Foreign file */
-  write_bytes(bad, (const unsigned char *)"PK\3\4 this is a zip file, not a model", 38);
+  const char *zip = "PK\3\4 this is a zip file, not a model";
+  write_bytes(bad, (const unsigned char *)zip, strlen(zip));
   CHECK(tq_model_load(bad, &l, NULL, 1) == TQ_ERR_FORMAT);
   CHECK(strstr(tq_last_error(), "not a tinyq model file") != NULL);
   /* Future version */
