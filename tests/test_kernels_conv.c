@@ -156,8 +156,10 @@ typedef struct {
 
 static double conv_objective(void *ctx) {
   conv_case *k = ctx;
-  if (k->depthwise) tq_depthwise_forward(k->out, k->in, k->w, k->b, &k->s);
-  else tq_conv2d_forward(k->out, k->in, k->w, k->b, &k->s, k->scratch);
+  if (k->depthwise)
+    tq_depthwise_forward(k->out, k->in, k->w, k->b, &k->s);
+  else
+    tq_conv2d_forward(k->out, k->in, k->w, k->b, &k->s, k->scratch);
   return dot(k->out, k->dout, k->n_out);
 }
 
@@ -193,7 +195,8 @@ static void conv_case_free(conv_case *k) {
 }
 
 /* Plain-loop depthwise reference: the definition, written independently of the kernel. */
-static void depthwise_ref(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s) {
+static void depthwise_ref(float *out, const float *in, const float *w, const float *b,
+                          const tq_conv_shape *s) {
   const int M = s->oc / s->c;
   for (int n = 0; n < s->n; n++)
     for (int oy = 0; oy < s->oh; oy++)
@@ -214,8 +217,10 @@ static void depthwise_ref(float *out, const float *in, const float *w, const flo
 
 /* Runs backward (fast) with dw/db starting from non-zero values, so accumulation is tested too. */
 static void conv_backward(conv_case *k, float *din, float *dw, float *db) {
-  if (k->depthwise) tq_depthwise_backward(din, dw, db, k->dout, k->in, k->w, &k->s);
-  else tq_conv2d_backward(din, dw, db, k->dout, k->in, k->w, &k->s, k->scratch);
+  if (k->depthwise)
+    tq_depthwise_backward(din, dw, db, k->dout, k->in, k->w, &k->s);
+  else
+    tq_conv2d_backward(din, dw, db, k->dout, k->in, k->w, &k->s, k->scratch);
 }
 
 static void test_conv_case(const char *name, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
@@ -229,8 +234,10 @@ static void test_conv_case(const char *name, int n, int h, int w, int c, int kh,
   /* forward: fast vs reference */
   float *ref = tq_alloc_floats(k.n_out);
   conv_objective(&k);
-  if (depthwise) depthwise_ref(ref, k.in, k.w, k.b, &k.s);
-  else tq_conv2d_forward_ref(ref, k.in, k.w, k.b, &k.s);
+  if (depthwise)
+    depthwise_ref(ref, k.in, k.w, k.b, &k.s);
+  else
+    tq_conv2d_forward_ref(ref, k.in, k.w, k.b, &k.s);
   double scale = 1.0 + sqrt((double)kh * kw * (depthwise ? 1 : c));
   if (max_abs_diff(k.out, ref, k.n_out) > 1e-5 * scale) {
     fprintf(stderr, "%s: forward differs from reference by %g\n", name, max_abs_diff(k.out, ref, k.n_out));
@@ -308,44 +315,48 @@ static void test_conv_case(const char *name, int n, int h, int w, int c, int kh,
 }
 
 static void test_conv_cases(void) {
-  /*            name                    n   h   w   c  kh kw sh sw  oc  pad           dw fd */
-  test_conv_case("3x3 same",             2,  5,  5, 3, 3, 3, 1, 1,  4, TQ_PAD_SAME,  0, 1);
-  test_conv_case("3x3 s2 same odd",      2,  7,  5, 2, 3, 3, 2, 2,  5, TQ_PAD_SAME,  0, 1);
-  test_conv_case("3x3 s2 same even",     2,  8,  6, 3, 3, 3, 2, 2,  4, TQ_PAD_SAME,  0, 1);
-  test_conv_case("3x3 valid",            2,  6,  7, 3, 3, 3, 1, 1,  2, TQ_PAD_VALID, 0, 1);
-  test_conv_case("1x1",                  2,  4,  5, 4, 1, 1, 1, 1,  6, TQ_PAD_SAME,  0, 1);
-  test_conv_case("1x1 s2",               2,  5,  6, 4, 1, 1, 2, 2,  3, TQ_PAD_SAME,  0, 1);
-  test_conv_case("10x4 s2 same (DS-CNN)", 2, 13,  7, 1, 10, 4, 2, 2, 5, TQ_PAD_SAME,  0, 1);
-  test_conv_case("10x4 s2 valid",        2, 13,  7, 2, 10, 4, 2, 2, 3, TQ_PAD_VALID, 0, 1);
-  test_conv_case("2x3 s(1,2) valid",     3,  5,  8, 2, 2, 3, 1, 2,  3, TQ_PAD_VALID, 0, 1);
-  test_conv_case("5x3 s(2,1) same",      2,  6,  5, 2, 5, 3, 2, 1,  3, TQ_PAD_SAME,  0, 1);
+  /* clang-format off */
+  /* name, then n, h, w, c, kh, kw, sh, sw, oc, padding, depthwise?, finite differences? */
+  test_conv_case("3x3 same",                2,  5,  5,  3,  3,  3,  1,  1,  4, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 s2 same odd",         2,  7,  5,  2,  3,  3,  2,  2,  5, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 s2 same even",        2,  8,  6,  3,  3,  3,  2,  2,  4, TQ_PAD_SAME,  0, 1);
+  test_conv_case("3x3 valid",               2,  6,  7,  3,  3,  3,  1,  1,  2, TQ_PAD_VALID, 0, 1);
+  test_conv_case("1x1",                     2,  4,  5,  4,  1,  1,  1,  1,  6, TQ_PAD_SAME,  0, 1);
+  test_conv_case("1x1 s2",                  2,  5,  6,  4,  1,  1,  2,  2,  3, TQ_PAD_SAME,  0, 1);
+  test_conv_case("10x4 s2 same (DS-CNN)",   2, 13,  7,  1, 10,  4,  2,  2,  5, TQ_PAD_SAME,  0, 1);
+  test_conv_case("10x4 s2 valid",           2, 13,  7,  2, 10,  4,  2,  2,  3, TQ_PAD_VALID, 0, 1);
+  test_conv_case("2x3 s(1,2) valid",        3,  5,  8,  2,  2,  3,  1,  2,  3, TQ_PAD_VALID, 0, 1);
+  test_conv_case("5x3 s(2,1) same",         2,  6,  5,  2,  5,  3,  2,  1,  3, TQ_PAD_SAME,  0, 1);
   /* OC a multiple of 16: the direct kernel (and, with C a multiple of 16, for the stride-1 din) */
-  test_conv_case("direct 3x3 same",      2,  5,  5, 3, 3, 3, 1, 1, 16, TQ_PAD_SAME,  0, 1);
-  test_conv_case("direct 3x3 s2 c16",    2,  7,  6, 16, 3, 3, 2, 2, 32, TQ_PAD_SAME, 0, 1);
-  test_conv_case("direct valid c16",     2,  6,  7, 16, 3, 3, 1, 1, 16, TQ_PAD_VALID, 0, 1);
-  test_conv_case("direct 1x1 c16",       3,  4,  5, 16, 1, 1, 1, 1, 16, TQ_PAD_SAME, 0, 1);
-  test_conv_case("direct 10x4 s2",       2, 13,  7, 1, 10, 4, 2, 2, 16, TQ_PAD_SAME,  0, 1);
-  test_conv_case("direct 2x3 s(1,2)",    2,  5,  8, 32, 2, 3, 1, 2, 16, TQ_PAD_VALID, 0, 1);
-  test_conv_case("direct 4x4 same even", 1,  6,  6, 16, 4, 4, 1, 1, 48, TQ_PAD_SAME, 0, 1);
-  test_conv_case("direct 1x1 s2 c32",    2,  7,  6, 32, 1, 1, 2, 2, 16, TQ_PAD_SAME, 0, 1);
-  test_conv_case("direct 5x3 s(2,1) c16", 2, 9,  6, 16, 5, 3, 2, 1, 16, TQ_PAD_VALID, 0, 1);
-  test_conv_case("direct s2 big",       20, 16, 16, 16, 3, 3, 2, 2, 32, TQ_PAD_SAME, 0, 0);
-  /* bigger: several chunks per lane, chunks crossing images, more images than lanes */
-  test_conv_case("chunked 16x16x8",     20, 16, 16, 8, 3, 3, 1, 1,  8, TQ_PAD_SAME,  0, 0);
-  test_conv_case("chunked 32x32x16",     3, 32, 32, 16, 3, 3, 1, 1, 16, TQ_PAD_SAME, 0, 0);
-  test_conv_case("chunked s2 1x1",      17, 12, 12, 8, 1, 1, 2, 2, 16, TQ_PAD_SAME,  0, 0);
-  test_conv_case("pointwise big",       18,  9,  9, 16, 1, 1, 1, 1, 24, TQ_PAD_VALID, 0, 0);
-  /* depthwise, multiplier 1 and 2; more than one 16-channel slab */
-  test_conv_case("dw 3x3 same m1",       2,  5,  5, 3, 3, 3, 1, 1,  3, TQ_PAD_SAME,  1, 1);
-  test_conv_case("dw 3x3 s2 same m2",    2,  7,  6, 3, 3, 3, 2, 2,  6, TQ_PAD_SAME,  1, 1);
-  test_conv_case("dw 3x3 valid m2",      2,  6,  5, 2, 3, 3, 1, 1,  4, TQ_PAD_VALID, 1, 1);
-  test_conv_case("dw 2x3 s(2,1) m1",     2,  6,  7, 4, 2, 3, 2, 1,  4, TQ_PAD_SAME,  1, 1);
-  test_conv_case("dw 40 ch m1",          3,  6,  6, 40, 3, 3, 1, 1, 40, TQ_PAD_SAME, 1, 1);
-  test_conv_case("dw 20 ch m2",          2,  5,  5, 20, 3, 3, 2, 2, 40, TQ_PAD_SAME, 1, 1);
-  test_conv_case("dw 72 ch s2 m1",       2,  7,  6, 72, 3, 3, 2, 2, 72, TQ_PAD_SAME, 1, 1);
-  test_conv_case("dw 33 ch valid m1",    2,  6,  5, 33, 3, 3, 1, 1, 33, TQ_PAD_VALID, 1, 1);
-  test_conv_case("dw 64 ch 5x5 m1",      2,  9,  7, 64, 5, 5, 1, 1, 64, TQ_PAD_SAME, 1, 1);
-  test_conv_case("dw big",              16, 25,  5, 64, 3, 3, 1, 1, 64, TQ_PAD_SAME, 1, 0);
+  test_conv_case("direct 3x3 same",         2,  5,  5,  3,  3,  3,  1,  1, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 3x3 s2 c16",       2,  7,  6, 16,  3,  3,  2,  2, 32, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct valid c16",        2,  6,  7, 16,  3,  3,  1,  1, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct 1x1 c16",          3,  4,  5, 16,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 10x4 s2",          2, 13,  7,  1, 10,  4,  2,  2, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 2x3 s(1,2)",       2,  5,  8, 32,  2,  3,  1,  2, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct 4x4 same even",    1,  6,  6, 16,  4,  4,  1,  1, 48, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 1x1 s2 c32",       2,  7,  6, 32,  1,  1,  2,  2, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct 5x3 s(2,1) c16",   2,  9,  6, 16,  5,  3,  2,  1, 16, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct s2 big",          20, 16, 16, 16,  3,  3,  2,  2, 32, TQ_PAD_SAME,  0, 0);
+  /* bigger: several im2col chunks per lane, chunks crossing images, more images than lanes,
+   * many direct tiles per thread */
+  test_conv_case("gemm 16x16x8",           20, 16, 16,  8,  3,  3,  1,  1,  8, TQ_PAD_SAME,  0, 0);
+  test_conv_case("direct 32x32x16",         3, 32, 32, 16,  3,  3,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("1x1 s2, gemm din",       17, 12, 12,  8,  1,  1,  2,  2, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("gemm pointwise",         18,  9,  9, 16,  1,  1,  1,  1, 24, TQ_PAD_VALID, 0, 0);
+  /* depthwise, multiplier 1 and 2; 64/32/8-channel register blocks and scalar tails; several
+   * 32-channel dw groups */
+  test_conv_case("dw 3x3 same m1",          2,  5,  5,  3,  3,  3,  1,  1,  3, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 3x3 s2 same m2",       2,  7,  6,  3,  3,  3,  2,  2,  6, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 3x3 valid m2",         2,  6,  5,  2,  3,  3,  1,  1,  4, TQ_PAD_VALID, 1, 1);
+  test_conv_case("dw 2x3 s(2,1) m1",        2,  6,  7,  4,  2,  3,  2,  1,  4, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 40 ch m1",             3,  6,  6, 40,  3,  3,  1,  1, 40, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 20 ch m2",             2,  5,  5, 20,  3,  3,  2,  2, 40, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 72 ch s2 m1",          2,  7,  6, 72,  3,  3,  2,  2, 72, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw 33 ch valid m1",       2,  6,  5, 33,  3,  3,  1,  1, 33, TQ_PAD_VALID, 1, 1);
+  test_conv_case("dw 64 ch 5x5 m1",         2,  9,  7, 64,  5,  5,  1,  1, 64, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw big",                 16, 25,  5, 64,  3,  3,  1,  1, 64, TQ_PAD_SAME,  1, 0);
+  /* clang-format on */
 }
 
 static void test_depthwise_hand(void) {

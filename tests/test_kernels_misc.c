@@ -110,7 +110,8 @@ static void bn_ctx_init(bn_ctx *b, tq_rng *r, int rows, int c, float offset) {
   for (size_t i = 0; i < n; i++) b->in[i] += offset + (float)(i % c); /* per-channel means differ */
   b->gamma = randn(r, (size_t)c, 1.0f), b->beta = randn(r, (size_t)c, 1.0f);
   b->out = tq_alloc_floats(n), b->xhat = tq_alloc_floats(n), b->dout = randn(r, n, 1.0f);
-  b->invstd = tq_alloc_floats((size_t)c), b->mm = tq_alloc_floats((size_t)c), b->mv = tq_alloc_floats((size_t)c);
+  b->invstd = tq_alloc_floats((size_t)c), b->mm = tq_alloc_floats((size_t)c),
+  b->mv = tq_alloc_floats((size_t)c);
 }
 
 static void bn_ctx_free(bn_ctx *b) {
@@ -147,7 +148,8 @@ static void test_bn_forward(int rows, int c, float offset) {
     bad += fabs(b.mv[j] - (0.99 * 2.0 + 0.01 * var * rows / (rows - 1))) > 1e-4 * (1 + var);
   }
   if (bad) {
-    fprintf(stderr, "batchnorm forward statistics (rows %d, c %d, offset %g): %d bad\n", rows, c, offset, bad);
+    fprintf(stderr, "batchnorm forward statistics (rows %d, c %d, offset %g): %d bad\n", rows, c, offset,
+            bad);
     tq_test_failures++;
   }
   /* with gamma/beta: out = gamma * xhat + beta */
@@ -371,8 +373,10 @@ typedef struct {
 
 static double pool_obj(void *p) {
   pool_ctx *c = p;
-  if (c->max) tq_maxpool_forward(c->out, c->argmax, c->in, &c->s);
-  else tq_avgpool_forward(c->out, c->in, &c->s);
+  if (c->max)
+    tq_maxpool_forward(c->out, c->argmax, c->in, &c->s);
+  else
+    tq_avgpool_forward(c->out, c->in, &c->s);
   return dot(c->out, c->dout, (size_t)c->s.n * c->s.oh * c->s.ow * c->s.c);
 }
 
@@ -438,8 +442,10 @@ static void test_pool_grad(int max, int h, int w, int c, int k, int st, tq_paddi
   p.out = tq_alloc_floats(n_out), p.dout = randn(&r, n_out, 1), p.argmax = tq_alloc(n_out * sizeof(int32_t));
   float *din = tq_alloc_floats(n_in);
   pool_obj(&p);
-  if (max) tq_maxpool_backward(din, p.dout, p.argmax, &p.s);
-  else tq_avgpool_backward(din, p.dout, &p.s);
+  if (max)
+    tq_maxpool_backward(din, p.dout, p.argmax, &p.s);
+  else
+    tq_avgpool_backward(din, p.dout, &p.s);
   check_grad(max ? "maxpool" : "avgpool", p.in, din, n_in, pool_obj, &p, 1e-2f);
   tq_free(p.in), tq_free(p.out), tq_free(p.dout), tq_free(p.argmax), tq_free(din);
 }

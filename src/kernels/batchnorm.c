@@ -15,7 +15,7 @@
 #define BN_MAX_BLOCKS 32
 #define BN_MIN_BLOCK_ROWS 64
 #define BN_PARALLEL_VALUES 32768
-#define BN_STACK_FLOATS 2048
+#define BN_STACK_FLOATS 8192 /* 32 KB: every ResNet/DS-CNN/MobileNet layer stays off the heap */
 
 static int bn_blocks(int rows) {
   int nb = rows / BN_MIN_BLOCK_ROWS;
@@ -39,11 +39,12 @@ static void bn_ws_release(bn_ws *w) {
   if (w->p != w->local) tq_free(w->p);
 }
 
-void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean,
-                                float *moving_var, const float *in, const float *gamma,
-                                const float *beta, int rows, int c, float momentum, float eps) {
+void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
+                                const float *in, const float *gamma, const float *beta, int rows, int c,
+                                float momentum, float eps) {
   /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
    * gamma, beta: (C) or NULL */
+  TQ_ASSERT(rows > 0 && c > 0);
   const int nb = bn_blocks(rows);
   bn_ws wsb;
   float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 2 * (size_t)c);
@@ -58,7 +59,18 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
     const float *restrict sh = shift;
     memset(s1, 0, (size_t)2 * c * sizeof(float));
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) { /* four rows per update of the partials: fewer load/store chains */
+      const float *restrict x0 = in + (size_t)r * c, *restrict x1 = x0 + c, *restrict x2 = x1 + c,
+                            *restrict x3 = x2 + c;
+#pragma omp simd
+      for (int j = 0; j < c; j++) {
+        float d0 = x0[j] - sh[j], d1 = x1[j] - sh[j], d2 = x2[j] - sh[j], d3 = x3[j] - sh[j];
+        s1[j] += (d0 + d1) + (d2 + d3);
+        s2[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
+      }
+    }
+    for (; r < r1; r++) {
       const float *restrict x = in + (size_t)r * c;
 #pragma omp simd
       for (int j = 0; j < c; j++) {
@@ -126,9 +138,8 @@ void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma,
   bn_ws_release(&wsb);
 }
 
-void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                           const float *xhat, const float *gamma, const float *invstd, int rows,
-                           int c) {
+void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *xhat,
+                           const float *gamma, const float *invstd, int rows, int c) {
   /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout, xhat: (rows,C)  gamma, invstd: (C)
    * With sd = sum(dout), sdx = sum(dout*xhat) over rows:
    *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx) */
@@ -141,7 +152,19 @@ void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
     float *restrict s1 = ws + (size_t)2 * blk * c, *restrict s2 = s1 + c;
     memset(s1, 0, (size_t)2 * c * sizeof(float));
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) { /* four rows per update of the partials, as in forward */
+      const float *restrict g0 = dout + (size_t)r * c, *restrict g1 = g0 + c, *restrict g2 = g1 + c,
+                            *restrict g3 = g2 + c;
+      const float *restrict h0 = xhat + (size_t)r * c, *restrict h1 = h0 + c, *restrict h2 = h1 + c,
+                            *restrict h3 = h2 + c;
+#pragma omp simd
+      for (int j = 0; j < c; j++) {
+        s1[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
+        s2[j] += (g0[j] * h0[j] + g1[j] * h1[j]) + (g2[j] * h2[j] + g3[j] * h3[j]);
+      }
+    }
+    for (; r < r1; r++) {
       const float *restrict g = dout + (size_t)r * c, *restrict xh = xhat + (size_t)r * c;
 #pragma omp simd
       for (int j = 0; j < c; j++) {

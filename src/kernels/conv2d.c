@@ -19,10 +19,11 @@
  *    (OpenBLAS runs single-threaded inside the parallel loop). The whole-batch col matrix would be
  *    19 MB for the 32x32x16 layer at batch 32, and one GEMM streaming it is 2-3x slower.
  *
- * Determinism: every output value is computed by one thread in a fixed order, and dw/db are summed
- * per fixed lane (never per thread), then over lanes in lane order. Results do not depend on the
- * thread count. Backward lanes are whole images, because the scatter of neighbouring output rows of
- * one image adds into the same input pixels. */
+ * Determinism: every output value, and every direct dw tile, is computed by one thread in a fixed
+ * order; a GEMM dw and db are summed per fixed lane (never per thread), then over lanes in lane
+ * order. Results do not depend on the thread count. Backward lanes are whole images, because the
+ * scatter of neighbouring output rows of one image adds into the same input pixels. */
+#include <omp.h>
 #include <string.h>
 
 #include "tinyq/kernels.h"
@@ -37,11 +38,11 @@
 #define CONV_CHUNK_FLOATS 32768 /* im2col chunk target: 128 KB, stays in L2 next to w */
 #define CONV_PARALLEL_MACS 200000
 
-tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int kh, int kw, int sh,
-                             int sw, int oc, tq_padding pad) {
+tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
+                             int oc, tq_padding pad) {
   if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || oc <= 0)
-    return tq_fail(TQ_ERR_ARG, "conv shape: non-positive size (n=%d h=%d w=%d c=%d k=%dx%d s=%dx%d oc=%d)",
-                   n, h, w, c, kh, kw, sh, sw, oc);
+    return tq_fail(TQ_ERR_ARG, "conv shape: non-positive size (n=%d h=%d w=%d c=%d k=%dx%d s=%dx%d oc=%d)", n,
+                   h, w, c, kh, kw, sh, sw, oc);
   if (pad != TQ_PAD_VALID && pad != TQ_PAD_SAME)
     return tq_fail(TQ_ERR_ARG, "conv shape: unknown padding %d", (int)pad);
   s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->sh = sh, s->sw = sw, s->oc = oc;
@@ -54,8 +55,8 @@ tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int k
     s->pad_left = pad_w > 0 ? pad_w / 2 : 0;
   } else {
     if (h < kh || w < kw)
-      return tq_fail(TQ_ERR_ARG, "conv shape: %dx%d kernel larger than %dx%d input with 'valid' padding",
-                     kh, kw, h, w);
+      return tq_fail(TQ_ERR_ARG, "conv shape: %dx%d kernel larger than %dx%d input with 'valid' padding", kh,
+                     kw, h, w);
     s->oh = (h - kh) / sh + 1;
     s->ow = (w - kw) / sw + 1;
     s->pad_top = s->pad_left = 0;
@@ -102,9 +103,9 @@ static int conv_transposed_shape(tq_conv_shape *t, const tq_conv_shape *s) {
 #else
 #define VW 8
 #endif
-#define DIRECT_OC 16               /* output channels per tile: OC must be a multiple */
-#define NV (DIRECT_OC / VW)        /* vectors per tile row */
-#define DIRECT_PX (12 / NV)        /* tile rows: pixels (forward) or kernel taps (dw) */
+#define DIRECT_OC 16        /* output channels per tile: OC must be a multiple */
+#define NV (DIRECT_OC / VW) /* vectors per tile row */
+#define DIRECT_PX (12 / NV) /* tile rows: pixels (forward) or kernel taps (dw) */
 
 typedef float vf __attribute__((vector_size(VW * sizeof(float))));
 typedef float vf_u __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias)); /* unaligned */
@@ -175,8 +176,8 @@ static void direct_tile(float *out, int ldo, const float *const *src, int kh, in
 
 /* direct_tile for np <= DIRECT_PX pixels: a short tile (only the last one of a batch) repeats
  * its first pixel and keeps the first np rows. */
-static void direct_tile_n(float *out, int ldo, const float *const *src, int np, int kh, int kw, int row, int C,
-                          const float *wp, const float *bias) {
+static void direct_tile_n(float *out, int ldo, const float *const *src, int np, int kh, int kw, int row,
+                          int C, const float *wp, const float *bias) {
   if (np == DIRECT_PX) {
     direct_tile(out, ldo, src, kh, kw, row, C, wp, bias);
     return;
@@ -205,11 +206,13 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
   float *panels = scratch;
   for (int p = 0; p < OC / DIRECT_OC; p++)
     for (int k = 0; k < K; k++)
-      memcpy(panels + ((size_t)p * K + k) * DIRECT_OC, w + (size_t)k * OC + p * DIRECT_OC, DIRECT_OC * sizeof(float));
+      memcpy(panels + ((size_t)p * K + k) * DIRECT_OC, w + (size_t)k * OC + p * DIRECT_OC,
+             DIRECT_OC * sizeof(float));
 
   const size_t P = (size_t)s->oh * s->ow, M = (size_t)s->n * P, img = (size_t)rows_in * row;
   const long blocks = (long)((M + DIRECT_PX - 1) / DIRECT_PX);
-#pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
+  /* dynamic: on a shared machine a thread that loses its core does not hold the others up */
+#pragma omp parallel for schedule(dynamic, 16) if (M * K * OC > CONV_PARALLEL_MACS)
   for (long bi = 0; bi < blocks; bi++) {
     size_t p0 = (size_t)bi * DIRECT_PX;
     int np = M - p0 < DIRECT_PX ? (int)(M - p0) : DIRECT_PX;
@@ -220,20 +223,20 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
       src[i] = x + n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C;
     }
     for (int p = 0; p < OC / DIRECT_OC; p++)
-      direct_tile_n(out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, row, C, panels + (size_t)p * K * DIRECT_OC,
-                    b ? b + p * DIRECT_OC : NULL);
+      direct_tile_n(out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, row, C,
+                    panels + (size_t)p * K * DIRECT_OC, b ? b + p * DIRECT_OC : NULL);
   }
 }
 
 /* dw tile (DIRECT_PX rows of K, 16 columns of OC) += sum over np pixels of
  * x[pix[p] + koff[j]] * g[p][0..16]: the transpose of direct_tile, kernel taps x output channels
  * accumulated over pixels. */
-static void direct_dw_tile(float *dw, int ldw, const float *x, const ptrdiff_t *koff, const ptrdiff_t *pix, int np,
-                           const float *g, int ldg) {
+static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix,
+                           int np, const float *g, int ldg) {
   vf acc[DIRECT_PX][NV];
   const float *xk[DIRECT_PX];
   for (int j = 0; j < DIRECT_PX; j++) {
-    xk[j] = x + koff[j];
+    xk[j] = x + (ptrdiff_t)koff[j];
     for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
   }
   for (int p = 0; p < np; p++, g += ldg) {
@@ -251,49 +254,67 @@ static void direct_dw_tile(float *dw, int ldw, const float *x, const ptrdiff_t *
 
 /* direct_dw_tile for nk <= DIRECT_PX taps (the last tile of K): through a local tile whose extra
  * rows repeat the first tap and are dropped. */
-static void direct_dw_tile_n(float *dw, int ldw, const float *x, const ptrdiff_t *koff, int nk, const ptrdiff_t *pix, int np,
-                             const float *g, int ldg) {
+static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *koff, int nk,
+                             const ptrdiff_t *pix, int np, const float *g, int ldg) {
   if (nk == DIRECT_PX) {
     direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg);
     return;
   }
-  ptrdiff_t k[DIRECT_PX];
+  float k[DIRECT_PX];
   float tile[DIRECT_PX * DIRECT_OC];
   for (int j = 0; j < DIRECT_PX; j++) {
     k[j] = koff[j < nk ? j : 0];
-    if (j < nk) memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
-    else memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
+    if (j < nk)
+      memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
+    else
+      memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
   }
   direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg);
   for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
 }
 
-/* Pixels per dw pass: their input windows and dout rows stay in L1 across all the K x OC tiles. */
+/* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
 #define DIRECT_DW_PIXELS 48
 
-/* pdw (K,OC) = sum over output rows [r0, r1) of col^T · dout, reading the windows straight from the
- * frame x (the input, or its zero-padded copy: height rows_in, row stride `row` floats). */
-static void direct_dw_rows(float *pdw, const float *x, int rows_in, int row, const float *dout,
-                           const tq_conv_shape *s, size_t r0, size_t r1) {
+/* dw (K,OC) += col^T · dout over the whole batch, reading the windows straight from the frame x
+ * (the input, or its zero-padded copy; row stride `row` floats, image stride img floats).
+ * koff: scratch for K floats, the offset of each kernel tap k = (ky*KW + kx)*C + c in the frame
+ * (whole numbers far below 2^24, so exact as floats; the scratch is a float array).
+ * Parallel over dw tiles, not over pixels: each tile is summed by one thread over the pixels in
+ * batch order, so there are no per-thread partials to reduce and the bits do not depend on the
+ * thread count. A group of tiles walks all pixels, one L1-sized chunk at a time. */
+static void direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                      const tq_conv_shape *s, float *koff) {
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const size_t P = (size_t)s->oh * s->ow, img = (size_t)rows_in * row;
-  ptrdiff_t pix[DIRECT_DW_PIXELS], koff[DIRECT_PX];
-  memset(pdw, 0, (size_t)K * OC * sizeof(float));
-  for (size_t c0 = r0; c0 < r1; c0 += DIRECT_DW_PIXELS) {
-    int np = r1 - c0 < DIRECT_DW_PIXELS ? (int)(r1 - c0) : DIRECT_DW_PIXELS;
-    for (int i = 0; i < np; i++) {
-      size_t p = c0 + i, n = p / P, q = p % P;
-      pix[i] = (ptrdiff_t)(n * img + (q / s->ow) * s->sh * row + (q % s->ow) * s->sw * C);
-    }
-    for (int k0 = 0; k0 < K; k0 += DIRECT_PX) {
-      int nk = K - k0 < DIRECT_PX ? K - k0 : DIRECT_PX;
-      for (int j = 0; j < nk; j++) { /* k = (ky*KW + kx)*C + c */
-        int k = k0 + j, tap = k / C;
-        koff[j] = (ptrdiff_t)(tap / s->kw) * row + (ptrdiff_t)(tap % s->kw) * C + k % C;
+  const int panels = OC / DIRECT_OC, tiles = (K + DIRECT_PX - 1) / DIRECT_PX * panels;
+  const size_t M = (size_t)s->n * s->oh * s->ow;
+  for (int k = 0; k < K; k++) {
+    int tap = k / C;
+    koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
+  }
+  /* Tiles in groups of consecutive tiles, two per thread, taken dynamically: a thread that loses
+   * its core on a shared machine does not hold the others up. Each group streams all pixels once. */
+  const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+  for (int gi = 0; gi < groups; gi++) {
+    const int t0 = (int)((long long)tiles * gi / groups), t1 = (int)((long long)tiles * (gi + 1) / groups);
+    ptrdiff_t pix[DIRECT_DW_PIXELS];
+    size_t n = 0;
+    int oy = 0, ox = 0; /* the pixel at c0, advanced incrementally: no divisions per pixel */
+    for (size_t c0 = 0; c0 < M && t0 < t1; c0 += DIRECT_DW_PIXELS) {
+      int np = M - c0 < DIRECT_DW_PIXELS ? (int)(M - c0) : DIRECT_DW_PIXELS;
+      for (int i = 0; i < np; i++) {
+        pix[i] = (ptrdiff_t)(n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C);
+        if (++ox == s->ow) {
+          ox = 0;
+          if (++oy == s->oh) oy = 0, n++;
+        }
       }
-      for (int p = 0; p < OC / DIRECT_OC; p++)
-        direct_dw_tile_n(pdw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff, nk, pix, np,
+      for (int t = t0; t < t1; t++) {
+        const int k0 = t / panels * DIRECT_PX, p = t % panels, nk = K - k0 < DIRECT_PX ? K - k0 : DIRECT_PX;
+        direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, pix, np,
                          dout + c0 * OC + p * DIRECT_OC, OC);
+      }
     }
   }
 }
@@ -302,8 +323,8 @@ static void direct_dw_rows(float *pdw, const float *x, int rows_in, int row, con
  * zeroed): each block of DIRECT_PX output pixels times a 16-column panel of w^T (one tap, 16 channels) is a
  * direct_tile with a single 1x1 "tap" of depth OC, added straight into din where the tap lands: the
  * col2im fused into the product, with no dcol matrix. */
-static void direct_din_scatter_rows(float *din, const float *dout, const float *wt_panels, const tq_conv_shape *s,
-                                    size_t r0, size_t r1) {
+static void direct_din_scatter_rows(float *din, const float *dout, const float *wt_panels,
+                                    const tq_conv_shape *s, size_t r0, size_t r1) {
   /* din: (N,H,W,C) +=   dout: (N,OH,OW,OC)   wt_panels: w^T as (K/16, OC, 16) */
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
   const size_t P = (size_t)s->oh * s->ow;
@@ -356,8 +377,10 @@ static void im2col_rows(float *col, const float *in, const tq_conv_shape *s, siz
       } else {
         for (int kx = 0; kx < KW; kx++) {
           int ix = ix0 + kx;
-          if (ix < 0 || ix >= W) memset(dst + kx * C, 0, C * sizeof(float));
-          else memcpy(dst + kx * C, img + ((size_t)iy * W + ix) * C, C * sizeof(float));
+          if (ix < 0 || ix >= W)
+            memset(dst + kx * C, 0, C * sizeof(float));
+          else
+            memcpy(dst + kx * C, img + ((size_t)iy * W + ix) * C, C * sizeof(float));
         }
       }
     }
@@ -417,8 +440,9 @@ static void conv_forward_gemm(float *out, const float *in, const float *w, const
 }
 
 /* ---- Scratch. Forward: the direct path's padded input and panels, or the lanes' im2col chunks.
- * Backward runs in two phases that reuse the same floats: (A) lanes' im2col chunks + per-lane dw/db
- * partials, then (B) the flipped kernel + the forward scratch of the transposed convolution. */
+ * Backward runs in two phases that reuse the same floats: (A) dw, db and a strided din (padded
+ * input, im2col chunks, per-lane partials, w^T panels), then (B) a stride-1 din (the flipped kernel
+ * and the forward scratch of the transposed convolution). */
 
 static size_t conv_forward_floats(const tq_conv_shape *s) {
   if (conv_direct_ok(s)) return conv_padded_floats(s) + conv_k(s) * s->oc;
@@ -434,8 +458,9 @@ static size_t conv_backward_chunk(const tq_conv_shape *s) {
 static size_t conv_backward_floats(const tq_conv_shape *s) {
   size_t kw = conv_k(s) * s->oc;
   size_t lane_bufs = (size_t)CONV_LANES * conv_backward_chunk(s) * conv_k(s);
-  size_t frame = conv_direct_ok(s) ? conv_padded_floats(s) : 0;
-  size_t phase_a = frame + lane_bufs + (size_t)CONV_LANES * (kw + s->oc) + kw, phase_b = 0; /* + w^T panels */
+  size_t frame = conv_direct_ok(s) ? conv_padded_floats(s) + conv_k(s) : 0; /* + dw tap offsets */
+  size_t partials = (size_t)CONV_LANES * ((conv_direct_ok(s) ? 0 : kw) + s->oc);
+  size_t phase_a = frame + lane_bufs + partials + kw, phase_b = 0; /* + w^T panels */
   tq_conv_shape t;
   if (conv_transposed_shape(&t, s)) phase_b = kw + conv_forward_floats(&t);
   return phase_a > phase_b ? phase_a : phase_b;
@@ -446,64 +471,74 @@ size_t tq_conv2d_scratch_floats(const tq_conv_shape *s) {
   return f > b ? f : b;
 }
 
-void tq_conv2d_forward(float *out, const float *in, const float *w, const float *b,
-                       const tq_conv_shape *s, float *scratch) {
-  if (conv_direct_ok(s)) conv_forward_direct(out, in, w, b, s, scratch);
-  else conv_forward_gemm(out, in, w, b, s, scratch);
+void tq_conv2d_forward(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s,
+                       float *scratch) {
+  if (conv_direct_ok(s))
+    conv_forward_direct(out, in, w, b, s, scratch);
+  else
+    conv_forward_gemm(out, in, w, b, s, scratch);
 }
 
-void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                        const float *w, const tq_conv_shape *s, float *scratch) {
+void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                        const tq_conv_shape *s, float *scratch) {
   /* din: (N,H,W,C) overwritten   dw: (K,OC) +=   db: (OC) +=   dout: (N,OH,OW,OC)
-   * phase A scratch: padded input (direct dw), lane chunks (CONV_LANES, chunk, K),
-   *                  partials (CONV_LANES, K*OC + OC), w^T panels (K*OC)
+   * phase A scratch: padded input and tap offsets (K) for a direct dw, lane chunks (CONV_LANES, chunk, K),
+   *                  per-lane partials (CONV_LANES, [K*OC for a GEMM dw] + OC), w^T panels (K*OC)
    * phase B scratch: wt (K*OC), then the transposed convolution's forward scratch */
   const size_t P = (size_t)s->oh * s->ow; /* output pixels per image */
   const int K = (int)conv_k(s), OC = s->oc;
   const int pointwise = conv_is_pointwise(s);
-  const int direct_dw = dw && conv_direct_ok(s), gemm_dw = dw && !direct_dw;
+  const int direct_dw_ok = dw && conv_direct_ok(s), gemm_dw = dw && !direct_dw_ok;
   const size_t chunk = conv_backward_chunk(s);
-  const size_t part_len = (size_t)K * OC + OC;
+  const size_t pdw_len = conv_direct_ok(s) ? 0 : (size_t)K * OC, part_len = pdw_len + OC; /* dw, db */
   float *frame = scratch;
-  float *lane_bufs = frame + (conv_direct_ok(s) ? conv_padded_floats(s) : 0);
+  float *koff = frame + (conv_direct_ok(s) ? conv_padded_floats(s) : 0); /* (K) for direct dw */
+  float *lane_bufs = frame + (conv_direct_ok(s) ? conv_padded_floats(s) + K : 0);
   float *partials = lane_bufs + (size_t)CONV_LANES * chunk * K;
   tq_conv_shape t;
   const int transposed = din && conv_transposed_shape(&t, s);
   const int scatter_din = din && !transposed; /* din scattered from dout in the lanes below */
   const int direct_scatter = scatter_din && s->c % DIRECT_OC == 0;
+  const int gemm_scatter = scatter_din && !direct_scatter;
   float *wt_panels = partials + (size_t)CONV_LANES * part_len; /* (K/16, OC, 16) */
   const int lanes = s->n < CONV_LANES ? s->n : CONV_LANES;
+
+  if (direct_dw_ok) {
+    int hp, wp;
+    if (conv_padded_dims(s, &hp, &wp)) {
+      pad_input(frame, in, s, hp, wp);
+      direct_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s, koff);
+    } else {
+      direct_dw(dw, in, s->w * s->c, (size_t)s->h * s->w * s->c, dout, s, koff);
+    }
+  }
   if (direct_scatter)
     for (int k = 0; k < K; k++)
       for (int o = 0; o < OC; o++)
         wt_panels[((size_t)(k / DIRECT_OC) * OC + o) * DIRECT_OC + k % DIRECT_OC] = w[(size_t)k * OC + o];
-  if (dw || db || scatter_din) {
-    const float *x = in; /* the frame the direct dw reads */
-    int hp, wp, rows_in = s->h, row = s->w * s->c;
-    if (direct_dw && conv_padded_dims(s, &hp, &wp)) {
-      pad_input(frame, in, s, hp, wp);
-      x = frame, rows_in = hp, row = wp * s->c;
-    }
+  if (db || gemm_dw || scatter_din) {
 #pragma omp parallel for schedule(dynamic, 1) if (P * s->n * K * OC > CONV_PARALLEL_MACS)
     for (int l = 0; l < lanes; l++) {
-      /* lane l owns images [n0, n1): its col2im never touches another lane's din */
+      /* lane l owns images [n0, n1): its scatter never touches another lane's din */
       size_t n0 = (size_t)s->n * l / lanes, n1 = (size_t)s->n * (l + 1) / lanes;
       size_t r0 = n0 * P, r1 = n1 * P;
-      float *pdw = partials + (size_t)l * part_len, *pdb = pdw + (size_t)K * OC;
+      float *pdw = partials + (size_t)l * part_len, *pdb = pdw + pdw_len;
       if (db) {
         for (int o = 0; o < OC; o++) pdb[o] = 0.0f;
-        for (size_t r = r0; r < r1; r++)
+        for (size_t r = r0; r < r1; r++) {
+#pragma omp simd
           for (int o = 0; o < OC; o++) pdb[o] += dout[r * OC + o];
+        }
       }
-      if (direct_dw) direct_dw_rows(pdw, x, rows_in, row, dout, s, r0, r1);
       if (pointwise) {
         /* in is the col matrix itself (a strided 1x1 conv is not pointwise: it scatters) */
-        if (gemm_dw) tq_sgemm(1, 0, K, OC, (int)(r1 - r0), 1.0f, in + r0 * K, K, dout + r0 * OC, OC, 0.0f, pdw, OC);
+        if (gemm_dw)
+          tq_sgemm(1, 0, K, OC, (int)(r1 - r0), 1.0f, in + r0 * K, K, dout + r0 * OC, OC, 0.0f, pdw, OC);
         continue;
       }
-      if (scatter_din) memset(din + n0 * s->h * s->w * s->c, 0, (n1 - n0) * s->h * s->w * s->c * sizeof(float));
+      if (scatter_din)
+        memset(din + n0 * s->h * s->w * s->c, 0, (n1 - n0) * s->h * s->w * s->c * sizeof(float));
       if (direct_scatter) direct_din_scatter_rows(din, dout, wt_panels, s, r0, r1);
-      const int gemm_scatter = scatter_din && !direct_scatter;
       if (!gemm_dw && !gemm_scatter) continue;
       float *col = lane_bufs + (size_t)l * chunk * K; /* (chunk, K) */
       for (size_t c0 = r0; c0 < r1; c0 += chunk) {
@@ -521,8 +556,8 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     }
     /* lane partials in lane order: the same sum whatever the number of threads */
     for (int l = 0; l < lanes; l++) {
-      const float *pdw = partials + (size_t)l * part_len, *pdb = pdw + (size_t)K * OC;
-      if (dw)
+      const float *pdw = partials + (size_t)l * part_len, *pdb = pdw + pdw_len;
+      if (gemm_dw)
         for (size_t i = 0; i < (size_t)K * OC; i++) dw[i] += pdw[i];
       if (db)
         for (int o = 0; o < OC; o++) db[o] += pdb[o];

@@ -12,8 +12,8 @@ void tq_dense_forward(float *out, const float *in, const float *w, const float *
   tq_sgemm(0, 0, n, out_dim, in_dim, 1.0f, in, in_dim, w, out_dim, b ? 1.0f : 0.0f, out, out_dim);
 }
 
-void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                       const float *w, int n, int in_dim, int out_dim) {
+void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                       int n, int in_dim, int out_dim) {
   /* din: (N,I) overwritten   dw: (I,O) +=   db: (O) +=   dout: (N,O)  in: (N,I)  w: (I,O) */
   if (dw) tq_sgemm(1, 0, in_dim, out_dim, n, 1.0f, in, in_dim, dout, out_dim, 1.0f, dw, out_dim);
   if (db)

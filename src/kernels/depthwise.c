@@ -2,9 +2,9 @@
  *
  * Read as (KH,KW,OC) the kernel lines up with the output channels, so every tap is an elementwise
  * multiply-add over a contiguous channel vector. There is too little arithmetic for a GEMM (9 MACs
- * per output), so what matters is memory traffic: each kernel keeps its sums in registers across
- * all the taps of a pixel (32 channels at a time, as 4 vectors of 8) and touches memory only to
- * read inputs and weights and to write each result once.
+ * per output), so what matters is memory traffic and latency: each kernel keeps its sums in
+ * registers across all the taps of a pixel (up to 64 channels at a time, as 8 vectors of 8) and
+ * touches memory only to read inputs and weights and to write each result once.
  *
  * Parallelism without races or reductions:
  *   forward: each (n, oy) output row is independent;
@@ -25,7 +25,7 @@
 #endif
 
 #define DW_PARALLEL_MACS 100000
-#define DW_GROUP 32 /* channels per register block and per dw/db work item */
+#define DW_GROUP 32 /* channels per dw/db work item */
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* unaligned access */
@@ -41,9 +41,10 @@ static inline void tap_range(int i0, int k, int len, int *k0, int *k1) {
 /* One output pixel, channels [c, c + 8*nv), multiplier 1: o = b + sum over valid taps of x*w.
  * nv = 8 when it can: each sum is a chain of KH*KW dependent multiply-adds, and only with 8 chains
  * in flight does the FMA latency stop being the limit. */
-static inline __attribute__((always_inline)) void fwd_block(float *o, const float *in, const float *w, const float *b,
-                                                            const int nv, int c, int img_row0, int iy0, int ix0,
-                                                            int ky0, int ky1, int kx0, int kx1, const tq_conv_shape *s) {
+static inline __attribute__((always_inline)) void fwd_block(float *o, const float *in, const float *w,
+                                                            const float *b, const int nv, int c, int img_row0,
+                                                            int iy0, int ix0, int ky0, int ky1, int kx0,
+                                                            int kx1, const tq_conv_shape *s) {
   /* in: (N,H,W,C) with img_row0 = n*H; w: (KH,KW,C) */
   v8f acc[8];
   for (int j = 0; j < nv; j++) acc[j] = b ? V8_LOAD(b + c + 8 * j) : (v8f){0};
@@ -62,7 +63,8 @@ void tq_depthwise_forward(float *out, const float *in, const float *w, const flo
   const int C = s->c, OC = s->oc, M = s->oc / s->c;
   TQ_ASSERT(OC == C * M);
   const int rows = s->n * s->oh;
-#pragma omp parallel for schedule(static) if ((size_t)rows * s->ow * OC * s->kh * s->kw > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(dynamic,                                                                   \
+                                  8) if ((size_t)rows * s->ow * OC * s->kh * s->kw > DW_PARALLEL_MACS)
   for (int row = 0; row < rows; row++) {
     int n = row / s->oh, oy = row % s->oh;
     int iy0 = oy * s->sh - s->pad_top, ky0, ky1;
@@ -97,8 +99,9 @@ static inline int first_output(int i, int pad, int k, int stride) {
 }
 
 /* One input pixel, channels [c, c + 8*nv), multiplier 1: d = sum over covering outputs of g*w. */
-static inline __attribute__((always_inline)) void din_block(float *d, const float *dout, const float *w, const int nv,
-                                                            int c, int n, int iy, int ix, const tq_conv_shape *s) {
+static inline __attribute__((always_inline)) void din_block(float *d, const float *dout, const float *w,
+                                                            const int nv, int c, int n, int iy, int ix,
+                                                            const tq_conv_shape *s) {
   v8f acc[8];
   for (int j = 0; j < nv; j++) acc[j] = (v8f){0};
   for (int oy = first_output(iy, s->pad_top, s->kh, s->sh); oy < s->oh; oy++) {
@@ -126,8 +129,9 @@ static inline void valid_outputs(int k, int pad, int stride, int len, int out_le
 /* dw, db for channels [c, c + 8*nv) of image n, multiplier 1: per tap, the sum over the outputs
  * whose window has that tap inside the input, added into dw once per image and tap. Two sets of
  * sums (even and odd columns) keep 2*nv multiply-add chains in flight. */
-static inline __attribute__((always_inline)) void dw_block(float *dw, float *db, const float *dout, const float *in,
-                                                           const int nv, int c, int n, const tq_conv_shape *s) {
+static inline __attribute__((always_inline)) void dw_block(float *dw, float *db, const float *dout,
+                                                           const float *in, const int nv, int c, int n,
+                                                           const tq_conv_shape *s) {
   const int C = s->c;
   v8f a[4], b[4];
   if (db) {
@@ -147,7 +151,7 @@ static inline __attribute__((always_inline)) void dw_block(float *dw, float *db,
       for (int j = 0; j < nv; j++) a[j] = V8_LOAD(dk + 8 * j), b[j] = (v8f){0};
       for (int oy = oy0; oy < oy1; oy++) {
         const int iy = oy * s->sh - s->pad_top + ky;
-        const float *xr = in + ((size_t)n * s->h + iy) * s->w * C + c; /* + ix*C */
+        const float *xr = in + ((size_t)n * s->h + iy) * s->w * C + c;     /* + ix*C */
         const float *gr = dout + ((size_t)n * s->oh + oy) * s->ow * C + c; /* + ox*C */
         int ox = ox0;
         for (; ox + 1 < ox1; ox += 2) {
@@ -175,7 +179,7 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
 
   if (din) {
     const int rows = s->n * s->h;
-#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(dynamic, 8) if (work > DW_PARALLEL_MACS)
     for (int row = 0; row < rows; row++) {
       int n = row / s->h, iy = row % s->h;
       for (int ix = 0; ix < s->w; ix++) {

@@ -24,8 +24,8 @@ void tq_chanmul_forward(float *out, const float *x, const float *s, int n, int h
     }
 }
 
-void tq_chanmul_backward(float *dx, float *ds, const float *dout, const float *x, const float *s,
-                         int n, int hw, int c) {
+void tq_chanmul_backward(float *dx, float *ds, const float *dout, const float *x, const float *s, int n,
+                         int hw, int c) {
   /* dx: (N,HW,C) overwritten = dout*s   ds: (N,C) overwritten = sum over HW of dout*x
    * (both are input gradients; parallel over images, so each ds row has one owner) */
 #pragma omp parallel for schedule(static) if ((size_t)n * hw * c > EW_PARALLEL_VALUES)
@@ -48,8 +48,8 @@ void tq_chanmul_backward(float *dx, float *ds, const float *dout, const float *x
   }
 }
 
-void tq_zeropad_forward(float *out, const float *in, int n, int h, int w, int c, int top,
-                        int bottom, int left, int right) {
+void tq_zeropad_forward(float *out, const float *in, int n, int h, int w, int c, int top, int bottom,
+                        int left, int right) {
   /* out: (N, H+top+bottom, W+left+right, C)  in: (N,H,W,C) */
   const int OH = h + top + bottom, OW = w + left + right;
   const size_t row_in = (size_t)w * c, row_out = (size_t)OW * c;
@@ -67,8 +67,8 @@ void tq_zeropad_forward(float *out, const float *in, int n, int h, int w, int c,
   }
 }
 
-void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int c, int top,
-                         int bottom, int left, int right) {
+void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int c, int top, int bottom,
+                         int left, int right) {
   /* din: (N,H,W,C) overwritten = the un-padded window of dout */
   const int OH = h + top + bottom, OW = w + left + right;
   const size_t row_in = (size_t)w * c, row_out = (size_t)OW * c;

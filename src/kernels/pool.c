@@ -48,8 +48,7 @@ void tq_maxpool_forward(float *out, int32_t *argmax, const float *in, const tq_c
   }
 }
 
-void tq_maxpool_backward(float *din, const float *dout, const int32_t *argmax,
-                         const tq_conv_shape *s) {
+void tq_maxpool_backward(float *din, const float *dout, const int32_t *argmax, const tq_conv_shape *s) {
   /* din: (N,H,W,C) overwritten  dout, argmax: (N,OH,OW,C) */
   const size_t in_img = (size_t)s->h * s->w * s->c, out_img = (size_t)s->oh * s->ow * s->c;
 #pragma omp parallel for schedule(static) if (s->n * (in_img + out_img) > POOL_PARALLEL_VALUES)
@@ -101,7 +100,8 @@ void tq_avgpool_backward(float *din, const float *dout, const tq_conv_shape *s) 
   /* din: (N,H,W,C) overwritten  dout: (N,OH,OW,C) */
   const int C = s->c;
   const size_t in_img = (size_t)s->h * s->w * C;
-#pragma omp parallel for schedule(static) if ((size_t)s->n * s->oh * s->ow * C * s->kh * s->kw > POOL_PARALLEL_VALUES)
+#pragma omp parallel for schedule(static) if ((size_t)s->n * s->oh * s->ow * C * s->kh * s->kw >             \
+                                              POOL_PARALLEL_VALUES)
   for (int n = 0; n < s->n; n++) {
     memset(din + n * in_img, 0, in_img * sizeof(float));
     for (int oy = 0; oy < s->oh; oy++) {

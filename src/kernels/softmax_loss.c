@@ -24,8 +24,8 @@ void tq_softmax_forward(float *probs, const float *logits, int n, int k) {
   for (int i = 0; i < n; i++) softmax_row(probs + (size_t)i * k, logits + (size_t)i * k, k);
 }
 
-float tq_softmax_xent_forward(float *probs, const float *logits, const float *targets,
-                              const int *labels, int n, int k) {
+float tq_softmax_xent_forward(float *probs, const float *logits, const float *targets, const int *labels,
+                              int n, int k) {
   /* probs, logits: (N,K)  targets: (N,K) soft/one-hot, or NULL and then labels: (N) in [0,K) */
   double total = 0.0;
   for (int i = 0; i < n; i++) {
@@ -42,8 +42,8 @@ float tq_softmax_xent_forward(float *probs, const float *logits, const float *ta
   return n > 0 ? (float)(total / n) : 0.0f;
 }
 
-void tq_softmax_xent_backward(float *dlogits, const float *probs, const float *targets,
-                              const int *labels, int n, int k) {
+void tq_softmax_xent_backward(float *dlogits, const float *probs, const float *targets, const int *labels,
+                              int n, int k) {
   /* dlogits: (N,K) overwritten = (probs - target) / N: the gradient of the batch-mean loss */
   const float inv_n = 1.0f / (float)n;
   for (int i = 0; i < n; i++) {
