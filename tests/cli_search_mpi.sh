@@ -48,7 +48,8 @@ check '[ "$(grep -c "^tinyq: error" "$T/m.log")" -eq 0 ]' "no errors"
 check '[ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 5 6 " ]' "resume under mpirun: trials 1..6 exactly once"
 
 # Stop a 2-rank search in the middle (SIGTERM to mpirun), finish it in one process.
-"${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --max-steps 8 --trials 6 --out "$T/k" > "$T/k.log" 2>&1 &
+# Trials long enough (60 steps) that the stop lands while trials are running.
+"${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --max-steps 60 --trials 6 --out "$T/k" > "$T/k.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 2400); do
   [ "$(lines "$T/k/trials.jsonl")" -ge 2 ] && break
