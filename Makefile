@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: demo test build setup
+.PHONY: demo test build setup bench
 
 setup:
 	@./scripts/setup.sh
@@ -16,3 +16,9 @@ test: build
 
 demo: build
 	@./scripts/demo.sh $(BUILD)/tinyq
+
+# Benchmarks (not part of the test suite): installs PyTorch and valgrind as outside references.
+bench: build
+	@./scripts/setup.sh --bench
+	$(BUILD)/train_throughput
+	$(BUILD)/int_inference

@@ -3,6 +3,9 @@
 # and it runs `apt-get update` only when something is missing.
 set -euo pipefail
 
+# Usage: scripts/setup.sh [--bench]
+#   default: what building and testing need; --bench adds the outside references of bench/
+#   (Debian's PyTorch and numpy, valgrind).
 PACKAGES=(
   build-essential cmake pkg-config
   zlib1g-dev            # gzip'd IDX files
@@ -11,10 +14,10 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin   # distributed search
   dataset-fashion-mnist # default real data
   gcc-arm-none-eabi libnewlib-arm-none-eabi  # Cortex-M footprint of generated code
-  valgrind              # instruction counts in bench/int_inference
-  espeak-ng sox         # synthesized audio datasets
-  python3-torch python3-numpy  # outside references in benchmarks only
 )
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(valgrind python3-torch python3-numpy)  # bench/int_inference; bench/train_throughput
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
