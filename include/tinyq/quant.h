@@ -84,7 +84,10 @@ typedef struct tq_quantizer {
    * x / 2^integer. The two are equal in exact arithmetic ('integer' cancels), but QKeras' po2()
    * adds 1e-7 to the scale of x / 2^integer, which floors the step at 2^integer * 2^-23: a
    * quantized_bits(31,31,1,alpha='auto_po2') bias has a step of 256 and rounds every bias below
-   * 128 to 0. Layers set this (tq_layer_set_quantizers); strings and equality ignore it. */
+   * 128 to 0. Second, per scale group, the refined po2 scale is replaced by the smallest power of
+   * two that clips nothing when that has the smaller squared error (QKeras' refinement can clip a
+   * channel's largest weights by up to half: 25 dB SQNR at 8 bits on ResNet-8's kernels instead
+   * of 44). Layers set this (tq_layer_set_quantizers); strings and equality ignore it. */
   int po2_floor_fix;
   /* Printing only (not part of equality): */
   unsigned given;    /* TQ_ARG_* written explicitly */

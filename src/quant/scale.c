@@ -395,6 +395,29 @@ tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, 
       refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
       for (size_t g = 0; g < G; g++) s[g] = tq_po2((syz[g] / cnt) / (szz[g] / cnt + TQ_QEPS));
     }
+    if (q->po2_floor_fix) {
+      /* tinyq (README, "auto_po2 clips large weights"): the refinement above minimises the error
+       * of the many small values and may clip a group's largest ones by up to half; keep the
+       * refined scale only where its squared error, sum(y^2) - 2 s sum(yz) + s^2 sum(z^2), is
+       * below that of the smallest power of two that clips nothing. */
+      double *e = tq_alloc(sizeof(double) * 2 * G);
+      if (e) {
+        for (size_t g = 0; g < G; g++) inv[g] = 1.0 / s[g];
+        refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
+        for (size_t g = 0; g < G; g++) {
+          e[g] = s[g] * (s[g] * szz[g] - 2.0 * syz[g]);
+          double c = 2.0 * ((double)amax[g] * inv_mi) / Lv;
+          e[G + g] = c > 0 ? exp2(ceil(log2(c))) : s[g];
+          inv[g] = 1.0 / e[G + g];
+        }
+        refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
+        for (size_t g = 0; g < G; g++) {
+          double c = e[G + g], ec = c * (c * szz[g] - 2.0 * syz[g]);
+          if (ec < e[g]) s[g] = c;
+        }
+        tq_free(e);
+      }
+    }
   }
   for (size_t g = 0; g < G; g++) {
     float sf = (float)s[g]; /* the scale as a float32 tensor (QKeras) */
