@@ -31,140 +31,6 @@
 
 #define VAL_FRACTION 0.1 /* Keras validation_split: the last 10 % of the training split */
 
-/* ---- settings ------------------------------------------------------------------------------------ */
-
-static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
-
-void tq_search_settings_init(tq_search_settings *s) {
-  memset(s, 0, sizeof *s);
-  copy(s->data, sizeof s->data, "fashion-mnist");
-  copy(s->scaling, sizeof s->scaling, "unit");
-  copy(s->schedule, sizeof s->schedule, "constant");
-  copy(s->optimizer, sizeof s->optimizer, "adam");
-  copy(s->augment, sizeof s->augment, "none");
-  s->trials = 20;
-  s->epochs = 1;
-  s->train_fraction = 1.0;
-  s->batch = 32;
-  s->lr = 1e-3;
-  s->tuner = TQ_TUNER_BAYESIAN;
-  s->seed = 1;
-  tq_goal_defaults(&s->goal);
-}
-
-void tq_search_settings_free(tq_search_settings *s) {
-  free(s->space_json);
-  s->space_json = NULL;
-}
-
-char *tq_search_settings_json(const tq_search_settings *s) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddNumberToObject(o, "tinyq_search", 1);
-  cJSON_AddStringToObject(o, "model", s->model);
-  cJSON_AddStringToObject(o, "data", s->data);
-  cJSON_AddStringToObject(o, "scaling", s->scaling);
-  cJSON_AddStringToObject(o, "init", s->init);
-  cJSON_AddNumberToObject(o, "trials", s->trials);
-  cJSON_AddNumberToObject(o, "epochs", s->epochs);
-  tq_json_add_exact(o, "train_fraction", s->train_fraction);
-  cJSON_AddNumberToObject(o, "train_limit", s->train_limit);
-  cJSON_AddNumberToObject(o, "max_steps", (double)s->max_steps);
-  cJSON_AddNumberToObject(o, "batch", s->batch);
-  tq_json_add_exact(o, "lr", s->lr);
-  cJSON_AddStringToObject(o, "schedule", s->schedule);
-  cJSON_AddStringToObject(o, "optimizer", s->optimizer);
-  cJSON_AddStringToObject(o, "augment", s->augment);
-  cJSON_AddStringToObject(o, "tuner", tq_tuner_kind_name(s->tuner));
-  cJSON_AddNumberToObject(o, "seed", s->seed);
-  cJSON_AddNumberToObject(o, "initial_points", s->initial_points);
-  cJSON *g = cJSON_AddObjectToObject(o, "goal");
-  if (g) {
-    tq_json_add_exact(g, "delta_p", s->goal.delta_p);
-    tq_json_add_exact(g, "delta_n", s->goal.delta_n);
-    tq_json_add_exact(g, "rate", s->goal.rate);
-    tq_json_add_exact(g, "stress", s->goal.stress);
-    cJSON_AddNumberToObject(g, "ref_bits", s->goal.ref_bits);
-    cJSON_AddNumberToObject(g, "ref_bias_bits", s->goal.ref_bias_bits);
-    cJSON_AddNumberToObject(g, "input_bits", s->goal.input_bits);
-  }
-  cJSON_AddStringToObject(o, "space_file", s->space_file);
-  cJSON *space = s->space_json ? cJSON_Parse(s->space_json) : NULL;
-  if (space) cJSON_AddItemToObject(o, "space", space);
-  char *text = cJSON_Print(o);
-  cJSON_Delete(o);
-  return text;
-}
-
-static int js_str(const cJSON *o, const char *k, char *dst, size_t n) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  if (!cJSON_IsString(v)) return 0;
-  copy(dst, n, v->valuestring);
-  return 1;
-}
-
-static int js_num(const cJSON *o, const char *k, double *dst) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
-  *dst = v->valuedouble;
-  return 1;
-}
-
-static int js_int(const cJSON *o, const char *k, int *dst) {
-  double d;
-  if (!js_num(o, k, &d) || d != floor(d) || fabs(d) > 2147483647.0) return 0;
-  *dst = (int)d;
-  return 1;
-}
-
-tq_status tq_search_settings_parse(tq_search_settings *s, const char *json, const char *source) {
-  tq_search_settings_init(s);
-  cJSON *o = cJSON_Parse(json ? json : "");
-  if (!cJSON_IsObject(o)) {
-    cJSON_Delete(o);
-    return tq_fail(TQ_ERR_FORMAT, "%s: not a tinyq search settings file (not a JSON object)", source);
-  }
-  const char *bad = NULL;
-  double d = 0;
-  char tuner[32] = "";
-  const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "goal");
-  const cJSON *space = cJSON_GetObjectItemCaseSensitive(o, "space");
-  if (!cJSON_GetObjectItemCaseSensitive(o, "tinyq_search")) bad = "tinyq_search";
-  else if (!js_str(o, "model", s->model, sizeof s->model)) bad = "model";
-  else if (!js_str(o, "data", s->data, sizeof s->data)) bad = "data";
-  else if (!js_str(o, "scaling", s->scaling, sizeof s->scaling)) bad = "scaling";
-  else if (!js_str(o, "init", s->init, sizeof s->init)) bad = "init";
-  else if (!js_int(o, "trials", &s->trials) || s->trials < 1) bad = "trials";
-  else if (!js_int(o, "epochs", &s->epochs) || s->epochs < 1) bad = "epochs";
-  else if (!js_num(o, "train_fraction", &s->train_fraction) || !(s->train_fraction > 0) ||
-           s->train_fraction > 1)
-    bad = "train_fraction";
-  else if (!js_int(o, "train_limit", &s->train_limit) || s->train_limit < 0) bad = "train_limit";
-  else if (!js_num(o, "max_steps", &d) || d < 0) bad = "max_steps";
-  else if (!js_int(o, "batch", &s->batch) || s->batch < 1) bad = "batch";
-  else if (!js_num(o, "lr", &s->lr) || !(s->lr > 0)) bad = "lr";
-  else if (!js_str(o, "schedule", s->schedule, sizeof s->schedule)) bad = "schedule";
-  else if (!js_str(o, "optimizer", s->optimizer, sizeof s->optimizer)) bad = "optimizer";
-  else if (!js_str(o, "augment", s->augment, sizeof s->augment)) bad = "augment";
-  else if (!js_str(o, "tuner", tuner, sizeof tuner) || tq_tuner_parse_kind(tuner, &s->tuner)) bad = "tuner";
-  else if (!js_int(o, "seed", &s->seed)) bad = "seed";
-  else if (!js_int(o, "initial_points", &s->initial_points) || s->initial_points < 0) bad = "initial_points";
-  else if (!cJSON_IsObject(g) || !js_num(g, "delta_p", &s->goal.delta_p) ||
-           !js_num(g, "delta_n", &s->goal.delta_n) || !js_num(g, "rate", &s->goal.rate) ||
-           !js_num(g, "stress", &s->goal.stress) || !js_int(g, "ref_bits", &s->goal.ref_bits) ||
-           !js_int(g, "ref_bias_bits", &s->goal.ref_bias_bits) || !js_int(g, "input_bits", &s->goal.input_bits))
-    bad = "goal";
-  else if (!js_str(o, "space_file", s->space_file, sizeof s->space_file)) bad = "space_file";
-  else if (!cJSON_IsObject(space) || !(s->space_json = cJSON_Print(space))) bad = "space";
-  s->max_steps = (long)d;
-  cJSON_Delete(o);
-  if (bad) {
-    tq_search_settings_free(s);
-    return tq_fail(TQ_ERR_FORMAT, "%s: missing or invalid \"%s\"", source, bad);
-  }
-  return TQ_OK;
-}
-
 /* ---- the trial evaluator (every rank) ------------------------------------------------------------ */
 
 typedef struct {
@@ -347,12 +213,12 @@ static char *outcome_json(int trial, const trial_outcome *o) {
 static int outcome_parse(const char *text, int *trial, trial_outcome *o) {
   memset(o, 0, sizeof *o);
   cJSON *j = cJSON_Parse(text);
-  int ok = cJSON_IsObject(j) && js_int(j, "trial", trial);
+  int ok = cJSON_IsObject(j) && tq_search_js_int(j, "trial", trial);
   if (ok) {
     o->ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"));
-    js_num(j, "seconds", &o->seconds);
-    if (o->ok) ok = js_num(j, "metric", &o->metric) && js_num(j, "loss", &o->loss);
-    else js_str(j, "error", o->error, sizeof o->error);
+    tq_search_js_num(j, "seconds", &o->seconds);
+    if (o->ok) ok = tq_search_js_num(j, "metric", &o->metric) && tq_search_js_num(j, "loss", &o->loss);
+    else tq_search_js_str(j, "error", o->error, sizeof o->error);
   }
   cJSON_Delete(j);
   return ok;
@@ -372,7 +238,7 @@ static char *task_json(int trial, const int *choice, int ndims) {
 static int task_parse(const char *text, int ndims, int *trial, int *choice) {
   cJSON *j = cJSON_Parse(text);
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "choice");
-  int ok = cJSON_IsObject(j) && js_int(j, "trial", trial) && cJSON_IsArray(a) && cJSON_GetArraySize(a) == ndims;
+  int ok = cJSON_IsObject(j) && tq_search_js_int(j, "trial", trial) && cJSON_IsArray(a) && cJSON_GetArraySize(a) == ndims;
   int d = 0;
   for (const cJSON *v = ok ? a->child : NULL; v; v = v->next) choice[d++] = (int)v->valuedouble;
   cJSON_Delete(j);
@@ -900,7 +766,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   co.c = c;
   co.s = s;
   co.log = log ? log : stdout;
-  copy(co.out, sizeof co.out, out);
+  tq_search_copy(co.out, sizeof co.out, out);
   snprintf(co.trials_path, sizeof co.trials_path, "%s/trials.jsonl", out);
   snprintf(co.started_path, sizeof co.started_path, "%s/started.jsonl", out);
   snprintf(co.best_path, sizeof co.best_path, "%s/best.json", out);
@@ -915,7 +781,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   if (resume && !file_exists(search_json))
     st = tq_fail(TQ_ERR_ARG, "%s: no search to resume (no search.json)", out);
   if (resume) snprintf(space_source, sizeof space_source, "%s (space)", search_json);
-  else copy(space_source, sizeof space_source, s->space_file[0] ? s->space_file : "search space");
+  else tq_search_copy(space_source, sizeof space_source, s->space_file[0] ? s->space_file : "search space");
   if (!st) st = precheck(s, space_source);
   if (st) {
     tq_search_abort_workers(c);

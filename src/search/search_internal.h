@@ -28,4 +28,10 @@ int tq_comm_poll(const tq_search_comm *c, int src, int tag, int *from, int *tag_
 /* Sleeps (waiting ranks poll instead of spinning in MPI, which would take a core). */
 void tq_comm_sleep_ms(int ms);
 
+/* Small helpers shared by settings.c and search.c (JSON fields; 0 when absent or of the wrong type). */
+void tq_search_copy(char *dst, size_t n, const char *src);
+int tq_search_js_str(const cJSON *o, const char *k, char *dst, size_t n);
+int tq_search_js_num(const cJSON *o, const char *k, double *dst);
+int tq_search_js_int(const cJSON *o, const char *k, int *dst);
+
 #endif
