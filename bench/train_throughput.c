@@ -1,9 +1,9 @@
 /* Training throughput of tinyq against PyTorch (Debian's python3-torch, BENCHMARKING.md's
- * environment), same model, batch, input and thread count (2), measured alternately in one run.
+ * environment), same model, batch, input and thread count (--threads, 2), measured alternately in one run.
  * Prints samples/s (median, min-max) for both, and the ratio, for float training and for QAT.
  *
  *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder]
- *                    [--modes float,qat] [--no-torch]
+ *                    [--modes float,qat] [--threads T] [--no-torch]
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -72,14 +72,15 @@ static double tinyq_samples_per_s(tq_model *m, const bench_model *bm, tq_loss lo
   return rate;
 }
 
-static double torch_samples_per_s(const bench_model *bm, const char *mode, double seconds) {
+static double torch_samples_per_s(const bench_model *bm, const char *mode, double seconds,
+                                  int threads) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd,
            "OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 "
            "MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=268435456 /usr/bin/python3 "
            "%s/bench/torch_train_step.py --model %s --mode %s --batch %d --seconds %g --warmup 20 "
-           "2>/dev/null",
-           TQ_SOURCE_DIR, bm->name, mode, bm->batch, seconds);
+           "--threads %d 2>/dev/null",
+           TQ_SOURCE_DIR, bm->name, mode, bm->batch, seconds, threads);
   FILE *p = popen(cmd, "r");
   if (!p) return -1;
   char line[1024] = "";
@@ -94,67 +95,79 @@ static double torch_samples_per_s(const bench_model *bm, const char *mode, doubl
 
 int main(int argc, char **argv) {
   double seconds = 5;
-  int rounds = 3, torch = 1;
+  int rounds = 3, torch = 1, threads = 2;
   const char *models = "resnet8,dscnn,fc_autoencoder", *modes = "float,qat";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
     else if (!strcmp(argv[i], "--modes") && i + 1 < argc) modes = argv[++i];
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-torch")) torch = 0;
     else {
       fprintf(stderr, "usage: train_throughput [--seconds S] [--rounds R] [--models LIST] "
-                      "[--modes float,qat] [--no-torch]\n");
+                      "[--modes float,qat] [--threads T] [--no-torch]\n");
       return 2;
     }
   }
   if (rounds < 1 || rounds > 50) rounds = 3;
-  omp_set_num_threads(2);
-  printf("threads 2, %d alternating rounds of %.0f s per side (median, min-max)\n", rounds, seconds);
+  if (threads < 1 || threads > 64) threads = 2;
+  omp_set_num_threads(threads);
+  printf("threads %d, %d alternating rounds of %.0f s per side (median, min-max)\n", threads, rounds,
+         seconds);
   printf("%-15s %-5s %5s | %-26s | %-26s | %s\n", "model", "mode", "batch", "tinyq samples/s",
          "pytorch samples/s", "ratio");
-  double float_rate[3] = {0};
+  /* Per model, every round measures each selected mode on both sides back to back, so that the
+   * QAT/float time ratio is a median of ratios taken a few seconds apart (this shared machine's
+   * speed drifts by 20 % over a minute). */
   for (int mi = 0; mi < 3; mi++) {
     const bench_model *bm = &MODELS[mi];
     if (!strstr(models, bm->name)) continue;
+    tq_model *m[2] = {NULL, NULL};
+    int on[2] = {strstr(modes, "float") != NULL, strstr(modes, "qat") != NULL};
     for (int qat = 0; qat < 2; qat++) {
-      const char *mode = qat ? "qat" : "float";
-      if (!strstr(modes, mode)) continue;
-      tq_model *m = NULL;
+      if (!on[qat]) continue;
       tq_zoo_options zo = {bm->input, bm->classes};
-      if (tq_zoo_build(&m, bm->name, &zo) ||
-          tq_model_finalize(m, bm->batch, tq_zoo_find(bm->name)->init, 1) ||
-          (qat && tq_qconfig_apply_flat(m, 8, "auto"))) {
+      if (tq_zoo_build(&m[qat], bm->name, &zo) ||
+          tq_model_finalize(m[qat], bm->batch, tq_zoo_find(bm->name)->init, 1) ||
+          (qat && tq_qconfig_apply_flat(m[qat], 8, "auto"))) {
         fprintf(stderr, "train_throughput: %s\n", tq_last_error());
         return 1;
       }
-      tq_loss loss = tq_zoo_find(bm->name)->loss;
-      double a[50], b[50];
-      for (int r = 0; r < rounds; r++) {
-        a[r] = tinyq_samples_per_s(m, bm, loss, seconds, 3);
-        b[r] = torch ? torch_samples_per_s(bm, mode, seconds) : -1;
+    }
+    tq_loss loss = tq_zoo_find(bm->name)->loss;
+    double a[2][50], b[2][50], pair[50];
+    for (int r = 0; r < rounds; r++)
+      for (int qat = 0; qat < 2; qat++) {
+        if (!on[qat]) continue;
+        a[qat][r] = tinyq_samples_per_s(m[qat], bm, loss, seconds, 3);
+        b[qat][r] = torch ? torch_samples_per_s(bm, qat ? "qat" : "float", seconds, threads) : -1;
+        if (qat && on[0]) pair[r] = a[0][r] / a[1][r];
       }
-      double amin = a[0], amax = a[0], bmin = b[0], bmax = b[0];
+    for (int qat = 0; qat < 2; qat++) {
+      if (!on[qat]) continue;
+      double amin = a[qat][0], amax = amin, bmin = b[qat][0], bmax = bmin;
       for (int r = 1; r < rounds; r++) {
-        amin = a[r] < amin ? a[r] : amin;
-        amax = a[r] > amax ? a[r] : amax;
-        bmin = b[r] < bmin ? b[r] : bmin;
-        bmax = b[r] > bmax ? b[r] : bmax;
+        amin = a[qat][r] < amin ? a[qat][r] : amin;
+        amax = a[qat][r] > amax ? a[qat][r] : amax;
+        bmin = b[qat][r] < bmin ? b[qat][r] : bmin;
+        bmax = b[qat][r] > bmax ? b[qat][r] : bmax;
       }
-      double am = median(a, rounds), bmed = median(b, rounds);
-      if (!qat) float_rate[mi] = am;
+      double am = median(a[qat], rounds), bmed = median(b[qat], rounds);
       char ta[64], tb[64] = "n/a", ratio[64] = "n/a";
       snprintf(ta, sizeof ta, "%.0f (%.0f-%.0f)", am, amin, amax);
       if (bmed > 0) {
         snprintf(tb, sizeof tb, "%.0f (%.0f-%.0f)", bmed, bmin, bmax);
         snprintf(ratio, sizeof ratio, "%.2fx", am / bmed);
       }
-      printf("%-15s %-5s %5d | %-26s | %-26s | %s", bm->name, mode, bm->batch, ta, tb, ratio);
-      if (qat && float_rate[mi] > 0) printf("   (QAT time / float time: %.2f)", float_rate[mi] / am);
+      printf("%-15s %-5s %5d | %-26s | %-26s | %s", bm->name, qat ? "qat" : "float", bm->batch, ta,
+             tb, ratio);
+      if (qat && on[0]) printf("   (QAT time / float time: %.2f)", median(pair, rounds));
       printf("\n");
       fflush(stdout);
-      tq_model_free(m);
     }
+    tq_model_free(m[0]);
+    tq_model_free(m[1]);
   }
   return 0;
 }

@@ -39,13 +39,15 @@ static const char *USAGE =
     "  --flat BITS           every kernel and activation at BITS bits, biases at 31\n"
     "  --alpha auto|auto_po2 override every alpha ('auto_po2': power-of-two scales)\n"
     "  --init MODEL.tqm      start from these (float) weights\n"
+    "  --freeze-bn E|never   folded batch-norm statistics stop updating at epoch E (0 with\n"
+    "                        --init: the float model's statistics; never without)\n"
     "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (reproduces the study's\n"
     "                        flat-po2 collapse; see README)\n";
 
 enum {
   O_MODEL, O_DATA, O_OUT, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SCHED, O_LOSS, O_VAL, O_AUG,
   O_SCALING, O_SEED, O_THREADS, O_EARLY, O_MONITOR, O_RESTORE, O_LIMIT, O_STEPS, O_PROGRESS,
-  O_QUANT, O_FLAT, O_ALPHA, O_INIT, O_RESUME, O_FLOOR, O_COUNT
+  O_QUANT, O_FLAT, O_ALPHA, O_INIT, O_RESUME, O_FLOOR, O_FREEZE, O_COUNT
 };
 
 static tq_opt make_opts[O_COUNT] = {
@@ -62,6 +64,7 @@ static tq_opt make_opts[O_COUNT] = {
     [O_QUANT] = {"quant", 1, NULL},      [O_FLAT] = {"flat", 1, NULL},
     [O_ALPHA] = {"alpha", 1, NULL},      [O_INIT] = {"init", 1, NULL},
     [O_RESUME] = {"resume", 1, NULL},    [O_FLOOR] = {"qkeras-po2-floor", 0, NULL},
+    [O_FREEZE] = {"freeze-bn", 1, NULL},
 };
 
 /* Every setting of a run, as stored in the checkpoints' "task" metadata for --resume. */
@@ -69,6 +72,7 @@ typedef struct {
   char model[64], data[1024], out[1024], optimizer[16], schedule[256], loss[64], augment[128],
       scaling[16], monitor[32], progress[8], quant[1024], alpha[16], init[1024];
   int epochs, batch, seed, threads, early, restore, limit, steps, flat, po2_floor;
+  int freeze_bn; /* QAT: first epoch with frozen folded-BN statistics, -1 = never */
   double lr, val_split;
 } run_settings;
 
@@ -98,6 +102,7 @@ static char *settings_json(const run_settings *s) {
   cJSON_AddNumberToObject(t, "max_steps", s->steps);
   cJSON_AddNumberToObject(t, "flat", s->flat);
   cJSON_AddBoolToObject(t, "qkeras_po2_floor", s->po2_floor);
+  cJSON_AddNumberToObject(t, "freeze_bn", s->freeze_bn);
   cJSON_AddNumberToObject(t, "lr", s->lr);
   cJSON_AddNumberToObject(t, "val_split", s->val_split);
   char *out = cJSON_PrintUnformatted(root);
@@ -124,6 +129,9 @@ static int settings_from_json(run_settings *s, const char *json, const char *pat
 #undef NUM
   s->restore = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "restore_best"));
   s->po2_floor = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "qkeras_po2_floor"));
+  /* runs from before --freeze-bn updated the statistics throughout */
+  const cJSON *fz = cJSON_GetObjectItemCaseSensitive(t, "freeze_bn");
+  s->freeze_bn = cJSON_IsNumber(fz) ? fz->valueint : -1;
   cJSON_Delete(root);
   return 0;
 }
@@ -171,6 +179,18 @@ static int settings_from_args(run_settings *s, tq_opt *o) {
     return 2;
   if (s->flat && s->quant[0])
     return tq_cli_usage_error("train: --flat and --quant are exclusive");
+  s->freeze_bn = s->init[0] ? 0 : -1;
+  const char *fz = o[O_FREEZE].value;
+  if (fz) {
+    char *end;
+    long e = strtol(fz, &end, 10);
+    if (!strcmp(fz, "never"))
+      s->freeze_bn = -1;
+    else if (end != fz && !*end && e >= 0 && e <= 100000)
+      s->freeze_bn = (int)e;
+    else
+      return tq_cli_usage_error("--freeze-bn: expected an epoch in 0..100000 or 'never', got '%s'", fz);
+  }
   return 0;
 }
 
@@ -196,6 +216,7 @@ static int run(run_settings *s, int resume, const char *progress) {
   c.early_stopping = s->early;
   c.restore_best = s->restore;
   c.max_steps_per_epoch = s->steps;
+  c.freeze_bn_after = s->freeze_bn;
   omp_set_num_threads(s->threads);
 
   int rc = 1;

@@ -38,6 +38,11 @@ grep -q "QAT" "$T/q.txt" || fail "QAT not announced"
 qacc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\).*/\1/p' "$T/q.txt")
 awk -v a="$qacc" -v f="$acc" 'BEGIN { exit !(a > f - 0.05) }' || fail "QAT accuracy $qacc vs float $acc"
 "$BIN" summary "$T/q/model.tqm" | grep -q "auto_po2" || fail "quantizers not in the model file"
+# QAT's parallel reductions (folded-BN statistics, fold gradient, ranges) do not depend on the
+# thread count: one thread reproduces the two-thread run byte for byte.
+"$BIN" train "${common[@]}" --epochs 1 --flat 8 --alpha auto_po2 --init "$T/a/model.tqm" \
+  --lr 2e-4 --threads 1 --out "$T/q1" > /dev/null
+cmp "$T/q/log.csv" "$T/q1/log.csv" || { cat "$T/q/log.csv" "$T/q1/log.csv"; fail "QAT differs between 1 and 2 threads"; }
 # Static scales (moving averages learned in QAT) evaluate close to the dynamic ones.
 "$BIN" eval "$T/q/model.tqm" --static ema > "$T/s.txt"
 sacc=$(sed -n 's/^accuracy: //p' "$T/s.txt")

@@ -14,6 +14,11 @@ static tq_model *net(void) {
   x = tq_batchnorm(m, x);
   x = tq_activation(m, x, TQ_ACT_SIGMOID); /* smooth: finite differences see no kinks */
   x = tq_activation(m, x, TQ_ACT_LINEAR);
+  /* A residual block: x feeds both the folded conv and the add, so the conv's input gradient is
+   * accumulated through the model's shared temporary. */
+  int res = tq_conv2d(m, x, 3, 1, 1, 1, 1, TQ_PAD_SAME);
+  res = tq_batchnorm(m, res);
+  x = tq_add(m, x, res);
   x = tq_depthwise(m, x, 3, 3, 2, 2, TQ_PAD_SAME, 2);
   x = tq_batchnorm(m, x);
   x = tq_activation(m, x, TQ_ACT_SWISH);
@@ -67,7 +72,7 @@ static void spec_example(void) {
 
 static void folding_matches_unfolded(void) {
   tq_model *a = net(), *b = net();
-  CHECK_EQ_INT(tq_model_fold_all_bn(b), 3);
+  CHECK_EQ_INT(tq_model_fold_all_bn(b), 4);
   float x[4 * 50];
   tq_rng r;
   tq_rng_seed(&r, 4);
@@ -195,7 +200,46 @@ static void po2_floor(void) {
   }
 }
 
+/* Folded batch norms estimate the raw layer's batch statistics from the folded output: with
+ * momentum 0 their moving statistics equal those of the unfolded network's batch norm (the first
+ * one: deeper layers see inputs normalised by batch statistics in one network and by moving
+ * statistics in the other); frozen, they do not move. */
+static void folded_bn_statistics(void) {
+  tq_model *a = net(), *b = net();
+  tq_model_fold_all_bn(b);
+  for (int i = 0; i < tq_model_num_layers(a); i++) {
+    tq_model_layer(a, i)->bn_momentum = 0.0f;
+    tq_model_layer(b, i)->bn_momentum = 0.0f;
+  }
+  float x[200];
+  tq_rng r;
+  tq_rng_seed(&r, 8);
+  for (int i = 0; i < 200; i++) x[i] = tq_rng_normal(&r);
+  tq_model_forward(a, x, 4, 1, NULL);
+  tq_model_forward(b, x, 4, 1, NULL);
+  const tq_layer *la = tq_model_layer(a, tq_model_find(a, "batch_normalization"));
+  const tq_layer *lb = tq_model_layer(b, tq_model_find(b, "batch_normalization"));
+  CHECK(lb->bn_folded_into >= 0);
+  for (size_t c = 0; c < la->gamma.size; c++) {
+    CHECK_NEAR(lb->moving_mean.value[c], la->moving_mean.value[c], 1e-4);
+    CHECK_NEAR(lb->moving_var.value[c], la->moving_var.value[c], 1e-4 * la->moving_var.value[c]);
+  }
+  /* Frozen: another training batch leaves every folded batch norm's statistics as they are. */
+  const tq_layer *bn = tq_model_layer(b, tq_model_find(b, "batch_normalization"));
+  float mean0 = bn->moving_mean.value[0], var0 = bn->moving_var.value[0];
+  for (int i = 0; i < 200; i++) x[i] = 2.0f * tq_rng_normal(&r) + 1.0f;
+  tq_model_freeze_bn_stats(b, 1);
+  tq_model_forward(b, x, 4, 1, NULL);
+  CHECK(bn->moving_mean.value[0] == mean0 && bn->moving_var.value[0] == var0);
+  tq_model_freeze_bn_stats(b, 0);
+  tq_model_forward(b, x, 4, 1, NULL);
+  CHECK(bn->moving_mean.value[0] != mean0 && bn->moving_var.value[0] != var0);
+  tq_model_free(a);
+  tq_model_free(b);
+}
+
 int main(void) {
+  folded_bn_statistics();
   po2_floor();
   spec_example();
   folding_matches_unfolded();

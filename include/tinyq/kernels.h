@@ -70,6 +70,9 @@ void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma,
 void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                            const float *xhat, const float *gamma, const float *invstd, int rows,
                            int c);
+/* Per-channel mean and biased variance of in (rows, C), the reduction of the training forward:
+ * parallel and bit-identical for any number of threads. */
+void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c);
 
 /* ---- Elementwise activations over n values. Backward uses the forward INPUT (in). */
 void tq_relu_forward(float *out, const float *in, size_t n);

@@ -159,6 +159,10 @@ tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *ke
 /* QKeras' exact power-of-two scale floor instead of tinyq's fix (tinyq/quant.h, po2_floor_fix):
  * on for reproducing the study's collapse; applies to the model's current and later quantizers. */
 void tq_model_set_qkeras_po2_floor(tq_model *m, int on);
+/* QAT: while frozen, batch norms folded into conv/dense keep their moving statistics (the fold
+ * uses them either way). Updating them from the quantized layer's own output lets quantization
+ * error feed back into the fold; at 4 bits that drifts (README, "4-bit drift"). */
+void tq_model_freeze_bn_stats(tq_model *m, int frozen);
 int tq_model_qkeras_po2_floor(const tq_model *m);
 /* The quantizer of an Activation layer (an activation-quantizer slot). */
 tq_status tq_layer_set_act_quantizer(tq_model *m, int layer, const tq_quantizer *q);

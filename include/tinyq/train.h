@@ -67,6 +67,8 @@ typedef struct {
   int progress;            /* 1 = progress bar (terminal), 0 = one line per epoch, -1 = silent */
   long max_steps_per_epoch;/* 0 = all; for quick tests and searches */
   const char *meta_extra;  /* JSON object merged into checkpoints' metadata (task description) */
+  int freeze_bn_after;     /* QAT: folded batch norms keep their moving statistics from this
+                              0-based epoch on (0 = never update them); -1 = always update */
 } tq_train_config;
 
 void tq_train_config_defaults(tq_train_config *c);

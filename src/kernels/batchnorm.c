@@ -25,7 +25,7 @@ static int bn_blocks(int rows) {
 
 /* Small per-call workspace: on the stack when it fits, else on the heap. */
 typedef struct {
-  float local[BN_STACK_FLOATS];
+  _Alignas(16) float local[BN_STACK_FLOATS]; /* doubles may be carved out of it */
   float *p;
 } bn_ws;
 
@@ -39,19 +39,12 @@ static void bn_ws_release(bn_ws *w) {
   if (w->p != w->local) tq_free(w->p);
 }
 
-void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
-                                const float *in, const float *gamma, const float *beta, int rows, int c,
-                                float momentum, float eps) {
-  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
-   * gamma, beta: (C) or NULL */
-  TQ_ASSERT(rows > 0 && c > 0);
+/* Per-channel mean and biased variance of (rows, C) in double. ws holds 2*nb*c + c floats.
+ * Sums of (x - shift) and its square in one pass. Shifting by the first row keeps the
+ * E[d^2] - E[d]^2 cancellation harmless when |mean| >> std. */
+static void channel_moments(double *mean, double *var, float *ws, const float *in, int rows, int c) {
   const int nb = bn_blocks(rows);
-  bn_ws wsb;
-  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 2 * (size_t)c);
-  float *shift = ws + (size_t)2 * nb * c, *mean = shift + c; /* (C), (C) */
-
-  /* Sums of (x - shift) and its square in one pass. Shifting by the first row keeps the
-   * E[d^2] - E[d]^2 cancellation harmless when |mean| >> std. */
+  float *shift = ws + (size_t)2 * nb * c;
   memcpy(shift, in, (size_t)c * sizeof(float));
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
   for (int blk = 0; blk < nb; blk++) {
@@ -86,9 +79,35 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
       a += ws[(size_t)2 * blk * c + j];
       q += ws[(size_t)2 * blk * c + c + j];
     }
-    double md = a / rows, var = q / rows - md * md;
-    if (var < 0.0) var = 0.0;
-    mean[j] = (float)(shift[j] + md);
+    double md = a / rows, v = q / rows - md * md;
+    mean[j] = shift[j] + md;
+    var[j] = v < 0.0 ? 0.0 : v;
+  }
+}
+
+void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c) {
+  TQ_ASSERT(rows > 0 && c > 0);
+  bn_ws wsb;
+  channel_moments(mean, var, bn_ws_get(&wsb, (size_t)(2 * bn_blocks(rows) + 1) * c), in, rows, c);
+  bn_ws_release(&wsb);
+}
+
+void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
+                                const float *in, const float *gamma, const float *beta, int rows, int c,
+                                float momentum, float eps) {
+  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
+   * gamma, beta: (C) or NULL */
+  TQ_ASSERT(rows > 0 && c > 0);
+  bn_ws wsb;
+  /* layout: batch mean, variance (2C doubles) | moments' workspace | mean as float (C) */
+  size_t mws = (size_t)(2 * bn_blocks(rows) + 1) * c;
+  float *ws = bn_ws_get(&wsb, 4 * (size_t)c + mws + (size_t)c);
+  double *bmean = (double *)ws, *bvar = bmean + c;
+  float *mean = ws + 4 * (size_t)c + mws;
+  channel_moments(bmean, bvar, ws + 4 * (size_t)c, in, rows, c);
+  for (int j = 0; j < c; j++) {
+    double var = bvar[j];
+    mean[j] = (float)bmean[j];
     invstd[j] = (float)(1.0 / sqrt(var + eps));
     /* Keras keeps the unbiased batch variance in the moving average */
     double unbiased = rows > 1 ? var * rows / (rows - 1) : var;
@@ -96,7 +115,7 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
     if (moving_var) moving_var[j] = momentum * moving_var[j] + (1.0f - momentum) * (float)unbiased;
   }
 
-  float *g = ws, *bt = ws + c; /* the partials are spent: reuse them for gamma/beta */
+  float *g = ws, *bt = ws + c; /* the moments are spent: reuse them for gamma/beta */
   for (int j = 0; j < c; j++) {
     g[j] = gamma ? gamma[j] : 1.0f;
     bt[j] = beta ? beta[j] : 0.0f;

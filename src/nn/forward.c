@@ -17,6 +17,9 @@ typedef struct {
 
 static size_t out_channels(const tq_layer *l) { return (size_t)l->out_shape.c; }
 
+/* Below this many values an elementwise QAT pass stays on one thread (fork/join costs more). */
+#define FOLD_PARALLEL_VALUES 32768
+
 static tq_status layer_effective_weights(tq_model *m, tq_layer *l, int training, tq_rng *rng,
                                          eff_weights *e) {
   e->w = l->kernel.value;
@@ -30,7 +33,10 @@ static tq_status layer_effective_weights(tq_model *m, tq_layer *l, int training,
     float *inv = bf + oc; /* oc floats after the folded bias */
     for (size_t c = 0; c < oc; c++)
       inv[c] = bn->gamma.value[c] / sqrtf(bn->moving_var.value[c] + bn->bn_eps);
-    for (size_t i = 0; i < ks; i++) wf[i] = l->kernel.value[i] * inv[i % oc];
+    const float *k = l->kernel.value;
+#pragma omp parallel for schedule(static) if (ks > FOLD_PARALLEL_VALUES)
+    for (size_t r = 0; r < ks / oc; r++)
+      for (size_t c = 0; c < oc; c++) wf[r * oc + c] = k[r * oc + c] * inv[c];
     for (size_t c = 0; c < oc; c++) {
       float b = l->bias.size ? l->bias.value[c] : 0.0f;
       bf[c] = inv[c] * (b - bn->moving_mean.value[c]) + bn->beta.value[c];
@@ -67,25 +73,17 @@ static void folded_bn_update_stats(tq_model *m, tq_layer *l, int n) {
   tq_layer *bn = &m->layers[l->folded_bn];
   size_t oc = out_channels(l), rows = (size_t)n * l->out_shape.h * l->out_shape.w;
   float *bf = l->aux3 + l->kernel.size, *inv = bf + oc;
-  double *sum = (double *)m->din_tmp, *sq = sum + oc;
-  memset(sum, 0, 2 * oc * sizeof(double));
-  for (size_t r = 0; r < rows; r++) {
-    const float *y = l->out + r * oc;
-    for (size_t c = 0; c < oc; c++) {
-      sum[c] += y[c];
-      sq[c] += (double)y[c] * y[c];
-    }
-  }
+  double *mean_y = (double *)m->din_tmp, *var_y = mean_y + oc;
+  tq_batchnorm_moments(mean_y, var_y, l->out, (int)rows, (int)oc);
   float mom = bn->bn_momentum;
   for (size_t c = 0; c < oc; c++) {
-    double mean_y = sum[c] / rows, var_y = sq[c] / rows - mean_y * mean_y;
-    if (var_y < 0) var_y = 0;
-    if (rows > 1) var_y *= (double)rows / (rows - 1);
+    double vy = var_y[c];
+    if (rows > 1) vy *= (double)rows / (rows - 1);
     double ic = fabs(inv[c]) > 1e-12 ? inv[c] : 1e-12;
     /* y = inv*(z - mu) + beta with z = conv(x,W) + b: recover E[z] and Var[z]. */
-    double mean_z = (mean_y - l->aux2[c] + bf[c] - bn->beta.value[c]) / ic +
+    double mean_z = (mean_y[c] - l->aux2[c] + bf[c] - bn->beta.value[c]) / ic +
                     bn->moving_mean.value[c];
-    double var_z = var_y / (ic * ic);
+    double var_z = vy / (ic * ic);
     bn->moving_mean.value[c] = mom * bn->moving_mean.value[c] + (1 - mom) * (float)mean_z;
     bn->moving_var.value[c] = mom * bn->moving_var.value[c] + (1 - mom) * (float)var_z;
   }
@@ -95,6 +93,7 @@ static void folded_bn_update_stats(tq_model *m, tq_layer *l, int n) {
  * deployment can use learned static scales (SPEC §6). */
 static void track_ema(tq_layer *l, const float *v, size_t n) {
   float lo = v[0], hi = v[0];
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (n > FOLD_PARALLEL_VALUES)
   for (size_t i = 1; i < n; i++) {
     lo = v[i] < lo ? v[i] : lo;
     hi = v[i] > hi ? v[i] : hi;
@@ -150,13 +149,13 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
         tq_depthwise_forward(l->out, x, e.w, e.b, &g);
       else
         tq_dense_forward(l->out, x, e.w, e.b, n, l->in_shape.c, l->units);
-      if (training && l->folded_bn >= 0) folded_bn_update_stats(m, l, n);
+      if (training && l->folded_bn >= 0 && !m->bn_stats_frozen) folded_bn_update_stats(m, l, n);
       break;
     }
     case TQ_L_BATCHNORM: {
       int rows = (int)(in_n / (size_t)l->in_shape.c);
       if (l->bn_folded_into >= 0)
-        memcpy(l->out, x, out_n * sizeof(float));
+        TQ_ASSERT(l->out == x); /* shares its layer's buffer (tq_model_fold_bn) */
       else if (training)
         tq_batchnorm_forward_train(l->out, l->aux, l->aux2, l->moving_mean.value,
                                    l->moving_var.value, x, l->gamma.value, l->beta.value, rows,
@@ -244,7 +243,7 @@ const float *tq_model_forward(tq_model *m, const float *x, int n, int training, 
 /* Gradient of a folded, quantized layer: the gradient w.r.t. the quantized kernel and bias
  * passes the quantizers' straight-through masks (taken on the folded values), then flows through
  * the fold into kernel, bias, gamma and beta (moving statistics are not trained).
- * aux3 layout: folded kernel (ks) | folded bias (oc) | inv (oc) | dwq (ks) | dbq (oc). */
+ * aux3 layout: tq_qat_aux3_floats. */
 static void folded_weights_backward(tq_model *m, tq_layer *l, float *dwq, float *dbq) {
   size_t ks = l->kernel.size, oc = out_channels(l);
   float *wf = l->aux3, *bf = l->aux3 + ks, *inv = bf + oc;
@@ -257,10 +256,23 @@ static void folded_weights_backward(tq_model *m, tq_layer *l, float *dwq, float 
     return;
   }
   tq_layer *bn = &m->layers[l->folded_bn];
-  for (size_t i = 0; i < ks; i++) l->kernel.grad[i] += dwq[i] * inv[i % oc];
+  const float *k = l->kernel.value;
+  float *kg = l->kernel.grad;
+  double *dinv_c = (double *)(l->aux3 + tq_qat_dinv_offset(ks, oc)); /* one sum per channel */
+  memset(dinv_c, 0, oc * sizeof(double));
+  /* Rows of the kernel in order: each channel's sum runs in a fixed order for any thread count. */
+#pragma omp parallel for schedule(static) if (ks > FOLD_PARALLEL_VALUES)
+  for (size_t c0 = 0; c0 < oc; c0 += 16) {
+    size_t c1 = c0 + 16 < oc ? c0 + 16 : oc;
+    for (size_t r = 0; r < ks / oc; r++)
+      for (size_t c = c0; c < c1; c++) {
+        size_t i = r * oc + c;
+        kg[i] += dwq[i] * inv[c];
+        dinv_c[c] += (double)dwq[i] * k[i];
+      }
+  }
   for (size_t c = 0; c < oc; c++) {
-    double dinv = 0;
-    for (size_t i = c; i < ks; i += oc) dinv += (double)dwq[i] * l->kernel.value[i];
+    double dinv = dinv_c[c];
     float b = l->bias.size ? l->bias.value[c] : 0.0f;
     if (l->bias.size) l->bias.grad[c] += dbq[c] * inv[c];
     bn->beta.grad[c] += dbq[c];
@@ -320,7 +332,7 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
     case TQ_L_BATCHNORM: {
       int rows = (int)(in_n / (size_t)l->in_shape.c);
       if (l->bn_folded_into >= 0) {
-        if (din) memcpy(din, l->dout, in_n * sizeof(float));
+        TQ_ASSERT(!din || din == l->dout); /* shares its layer's gradient buffer */
       } else {
         tq_batchnorm_backward(din, l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value,
                               l->aux2, rows, l->in_shape.c);

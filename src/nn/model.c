@@ -404,6 +404,9 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     if (aux && !(l->aux = tq_alloc_floats(aux))) return TQ_ERR_MEMORY;
     if (aux2 && !(l->aux2 = tq_alloc_floats(aux2))) return TQ_ERR_MEMORY;
     din_tmp = max_sz(din_tmp, in * (l->ninputs > 1 ? 2 : 1));
+    /* QAT's folded-BN statistics and fold gradient use it for 2 doubles per output channel */
+    if (l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE)
+      din_tmp = max_sz(din_tmp, 4 * (size_t)l->out_shape.c);
   }
   m->scratch_floats = scratch;
   m->din_tmp_floats = din_tmp;
@@ -424,8 +427,10 @@ void tq_model_free(tq_model *m) {
     param_free(&l->beta);
     param_free(&l->moving_mean);
     param_free(&l->moving_var);
-    tq_free(l->out);
-    tq_free(l->dout);
+    if (l->bn_folded_into < 0) { /* a folded batch norm's buffers are its layer's */
+      tq_free(l->out);
+      tq_free(l->dout);
+    }
     tq_free(l->aux);
     tq_free(l->aux2);
     tq_free(l->aux3);

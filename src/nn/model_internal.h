@@ -18,11 +18,22 @@ struct tq_model {
   float *scratch;        /* shared im2col / temp buffer */
   size_t scratch_floats;
   int use_static;         /* activation slots use their static parameters */
-  int static_mode;
-  int qkeras_po2_floor;   /* 1: QKeras' po2 scale floor (see quant.h po2_floor_fix) */        /* tq_range_mode they were computed with */
-  float *din_tmp;        /* temp for gradients into inputs with several consumers */
+  int static_mode;        /* tq_range_mode they were computed with */
+  int qkeras_po2_floor;   /* 1: QKeras' po2 scale floor (see quant.h po2_floor_fix) */
+  int bn_stats_frozen;    /* QAT: folded batch norms keep their moving statistics */
+  float *din_tmp;        /* temp for gradients into inputs with several consumers; QAT's
+                            folded-BN statistics (forward only) */
   size_t din_tmp_floats;
 };
+
+/* QAT buffer aux3 of a conv/dense layer: folded kernel (ks) | folded bias (oc) | inv (oc) |
+ * d(quantized kernel) (ks) | d(quantized bias) (oc) | d loss / d inv (oc doubles, 8-byte aligned). */
+static inline size_t tq_qat_dinv_offset(size_t ks, size_t oc) {
+  return (2 * ks + 3 * oc + 1) & ~(size_t)1;
+}
+static inline size_t tq_qat_aux3_floats(size_t ks, size_t oc) {
+  return tq_qat_dinv_offset(ks, oc) + 2 * oc;
+}
 
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);

@@ -8,14 +8,13 @@ static int has_kernel(const tq_layer *l) {
   return l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
 }
 
-/* aux = quantized kernel, aux2 = quantized bias, aux3 = folded kernel | folded bias | inv |
- * d(quantized kernel) | d(quantized bias)  (see forward.c). */
+/* aux = quantized kernel, aux2 = quantized bias, aux3: see tq_qat_aux3_floats. */
 static tq_status ensure_qat_buffers(tq_layer *l) {
   if (l->aux) return TQ_OK;
   size_t ks = l->kernel.size, oc = (size_t)l->out_shape.c;
   l->aux = tq_alloc_floats(ks);
   l->aux2 = tq_alloc_floats(oc);
-  l->aux3 = tq_alloc_floats(2 * ks + 3 * oc);
+  l->aux3 = tq_alloc_floats(tq_qat_aux3_floats(ks, oc));
   if (!l->aux || !l->aux2 || !l->aux3) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", l->name);
   return TQ_OK;
 }
@@ -62,6 +61,12 @@ tq_status tq_model_fold_bn(tq_model *m, int layer, int bn) {
                    b->name, l->name);
   l->folded_bn = bn;
   b->bn_folded_into = layer;
+  /* Folded, the batch norm is an identity: it shares the layer's output and gradient buffers
+   * instead of copying them twice a step. */
+  tq_free(b->out);
+  tq_free(b->dout);
+  b->out = l->out;
+  b->dout = l->dout;
   return ensure_qat_buffers(l);
 }
 
@@ -77,6 +82,8 @@ int tq_model_fold_all_bn(tq_model *m) {
   }
   return count;
 }
+
+void tq_model_freeze_bn_stats(tq_model *m, int frozen) { m->bn_stats_frozen = frozen != 0; }
 
 void tq_model_set_qkeras_po2_floor(tq_model *m, int on) {
   m->qkeras_po2_floor = on;

@@ -98,6 +98,8 @@ static tq_status evaluator_init(evaluator *ev, const tq_search_settings *s, cons
   ev->tc.progress = -1;
   ev->tc.out_dir = NULL;
   ev->tc.max_steps_per_epoch = s->max_steps;
+  /* as `tinyq train --init`: trials keep the float model's batch-norm statistics */
+  ev->tc.freeze_bn_after = s->init[0] ? 0 : -1;
   tq_input_scaling sc;
   if ((st = tq_schedule_parse(s->schedule, &ev->tc.schedule)) ||
       (st = tq_optimizer_parse(s->optimizer, &ev->tc.optimizer)) ||

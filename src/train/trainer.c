@@ -23,6 +23,7 @@ void tq_train_config_defaults(tq_train_config *c) {
   c->monitor = "val_loss";
   c->restore_best = 0;
   c->progress = isatty(fileno(stdout)) ? 1 : 0;
+  c->freeze_bn_after = -1;
 }
 
 static int monitor_maximizes(const char *monitor) { return strstr(monitor, "acc") != NULL; }
@@ -262,6 +263,7 @@ tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
   double t_start = tq_now_seconds();
   for (int epoch = state->epochs_done; epoch < c->epochs; epoch++) {
     float lr = tq_schedule_lr(&c->schedule, c->lr, epoch);
+    tq_model_freeze_bn_stats(m, c->freeze_bn_after >= 0 && epoch >= c->freeze_bn_after);
     for (int i = 0; i < train->n; i++) b.idx[i] = i;
     if (c->shuffle) {
       tq_rng r;
