@@ -1,5 +1,5 @@
-/* The mixed-precision search driver (SPEC §5): settings, the trial evaluator, rank 0's coordinator
- * (tuner, journal, results) and the worker ranks.
+/* The mixed-precision search driver (SPEC §5): rank 0's coordinator (tuner, journal, results) and
+ * the worker ranks. The settings live in settings.c and the trial evaluator in evaluator.c.
  *
  * Distribution (MPI, world of K ranks): rank 0 owns the tuner and the journal and hands one trial at a
  * time to every free rank. Rank 0 evaluates trials too, on a second thread, while its main thread
@@ -29,173 +29,9 @@
 #include "tinyq/train.h"
 #include "tinyq/zoo.h"
 
-#define VAL_FRACTION 0.1 /* Keras validation_split: the last 10 % of the training split */
+/* ---- messages between rank 0 and the worker ranks -------------------------------------------- */
 
-/* ---- the trial evaluator (every rank) ------------------------------------------------------------ */
-
-typedef struct {
-  const tq_search_settings *s;
-  const tq_zoo_entry *z;
-  tq_zoo_options zo;
-  tq_dataset train, val;   /* the trials' training subset and the full validation tail */
-  int train_total;         /* samples of the training portion before the fraction */
-  tq_model *float_model;   /* --init, or NULL */
-  tq_model *stats_model;   /* batch-1 model for the size statistics (rank 0's main thread only) */
-  tq_space *space;
-  tq_train_config tc;
-} evaluator;
-
-typedef struct {
-  int ok;
-  double metric, loss, seconds;
-  char error[512];
-} trial_outcome;
-
-static void evaluator_free(evaluator *ev) {
-  tq_dataset_free(&ev->train);
-  tq_dataset_free(&ev->val);
-  tq_model_free(ev->float_model);
-  tq_model_free(ev->stats_model);
-  tq_space_free(ev->space);
-  memset(ev, 0, sizeof *ev);
-}
-
-static tq_status build_model(const evaluator *ev, int batch, tq_model **out) {
-  *out = NULL;
-  tq_model *m = NULL;
-  tq_status st = tq_zoo_build(&m, ev->s->model, &ev->zo);
-  if (!st) st = tq_model_finalize(m, batch, ev->z->init, (uint64_t)ev->s->seed);
-  if (st) {
-    tq_model_free(m);
-    return st;
-  }
-  *out = m;
-  return TQ_OK;
-}
-
-/* Loads the data (the training subset and the validation tail), the float model, and resolves the
- * space against the model. space_source names the space in error messages. */
-static tq_status evaluator_init(evaluator *ev, const tq_search_settings *s, const char *space_source) {
-  memset(ev, 0, sizeof *ev);
-  ev->s = s;
-  tq_dataset full = {0}, part = {0};
-  int *idx = NULL;
-  tq_status st;
-  ev->z = tq_zoo_find(s->model);
-  if (!ev->z) {
-    tq_model *m = NULL;
-    st = tq_zoo_build(&m, s->model, NULL); /* its error lists the known models */
-    tq_model_free(m);
-    return st ? st : tq_fail(TQ_ERR_ARG, "unknown model '%s'", s->model);
-  }
-  tq_train_config_defaults(&ev->tc);
-  ev->tc.epochs = s->epochs;
-  ev->tc.batch = s->batch;
-  ev->tc.lr = (float)s->lr;
-  ev->tc.seed = (uint64_t)s->seed;
-  ev->tc.loss = ev->z->loss;
-  ev->tc.shuffle = 1;
-  ev->tc.progress = -1;
-  ev->tc.out_dir = NULL;
-  ev->tc.max_steps_per_epoch = s->max_steps;
-  /* as `tinyq train --init`: trials keep the float model's batch-norm statistics */
-  ev->tc.freeze_bn_after = s->init[0] ? 0 : -1;
-  tq_input_scaling sc;
-  if ((st = tq_schedule_parse(s->schedule, &ev->tc.schedule)) ||
-      (st = tq_optimizer_parse(s->optimizer, &ev->tc.optimizer)) ||
-      (st = tq_augment_parse(s->augment, &ev->tc.augment)) || (st = tq_dataset_parse_scaling(s->scaling, &sc)))
-    return st;
-  if ((st = tq_dataset_load(&full, s->data, 1, sc))) goto done;
-  if (s->train_limit > 0 && s->train_limit < full.n) {
-    tq_dataset lim;
-    if ((st = tq_dataset_slice(&lim, &full, 0, s->train_limit))) goto done;
-    tq_dataset_free(&full);
-    full = lim;
-  }
-  if ((st = tq_dataset_split_tail(&part, &ev->val, &full, VAL_FRACTION))) goto done;
-  tq_dataset_free(&full);
-  ev->train_total = part.n;
-  int k = (int)(s->train_fraction * part.n);
-  if (k > part.n) k = part.n;
-  if (k < 1) {
-    st = tq_fail(TQ_ERR_ARG, "--train-fraction %g of %d training samples leaves none", s->train_fraction, part.n);
-    goto done;
-  }
-  /* The first k of the training portion shuffled by the seed. */
-  idx = malloc(sizeof(int) * (size_t)part.n);
-  if (!idx) {
-    st = tq_fail(TQ_ERR_MEMORY, "training subset: out of memory");
-    goto done;
-  }
-  for (int i = 0; i < part.n; i++) idx[i] = i;
-  tq_rng r;
-  tq_rng_derive(&r, (uint64_t)s->seed, 0x5355425345544ULL);
-  tq_rng_shuffle(&r, idx, part.n);
-  ev->train = part;
-  ev->train.n = k;
-  ev->train.x = tq_alloc_floats((size_t)k * part.h * part.w * part.c);
-  ev->train.y = part.y ? tq_alloc(sizeof(int) * (size_t)k) : NULL;
-  if (!ev->train.x || (part.y && !ev->train.y)) {
-    st = TQ_ERR_MEMORY;
-    goto done;
-  }
-  tq_dataset_gather(ev->train.x, ev->train.y, &part, idx, k);
-  ev->zo = (tq_zoo_options){{part.h, part.w, part.c}, part.classes};
-  if ((st = build_model(ev, 1, &ev->stats_model))) goto done;
-  if ((st = tq_space_create(&ev->space, s->space_json, space_source, ev->stats_model))) goto done;
-  if (s->init[0]) {
-    if ((st = tq_model_load(s->init, &ev->float_model, NULL, 1)) ||
-        (st = tq_model_copy_weights(ev->stats_model, ev->float_model))) {
-      st = tq_fail_prefix(st, "--init %s", s->init);
-      goto done;
-    }
-  }
-done:
-  free(idx);
-  tq_dataset_free(&full);
-  tq_dataset_free(&part);
-  if (st) evaluator_free(ev);
-  return st;
-}
-
-static void outcome_fail(trial_outcome *o, const char *what) {
-  o->ok = 0;
-  snprintf(o->error, sizeof o->error, "%s", what && *what ? what : "unknown error");
-}
-
-/* Builds, initialises, configures, trains and evaluates one trial. Thread-safe against rank 0's main
- * thread (which only reads the shared evaluator and uses stats_model). */
-static void evaluate_trial(const evaluator *ev, int trial, const int *choice, trial_outcome *o) {
-  memset(o, 0, sizeof *o);
-  double t0 = tq_now_seconds();
-  tq_model *m = NULL;
-  char *cfg = NULL, where[64];
-  snprintf(where, sizeof where, "trial %d", trial);
-  tq_status st = build_model(ev, ev->s->batch, &m);
-  if (!st && ev->float_model) st = tq_model_copy_weights(m, ev->float_model);
-  if (!st && !(cfg = tq_space_config_json(ev->space, choice, 0))) st = TQ_ERR_MEMORY;
-  if (!st) st = tq_qconfig_apply_json(m, cfg, where);
-  tq_train_state ts;
-  tq_train_state_init(&ts, &ev->tc);
-  if (!st) st = tq_train(m, &ev->train, NULL, &ev->tc, &ts);
-  double loss = NAN, acc = NAN;
-  if (!st) st = tq_evaluate(m, &ev->val, ev->tc.loss, ev->s->batch, &loss, &acc);
-  if (st) {
-    outcome_fail(o, tq_last_error());
-  } else if (!isfinite(loss)) {
-    outcome_fail(o, "validation loss is not finite");
-  } else {
-    o->ok = 1;
-    o->loss = loss;
-    o->metric = ev->tc.loss == TQ_LOSS_MSE ? 1.0 / (1.0 + pow(loss, 10.0)) : acc;
-    if (!isfinite(o->metric)) outcome_fail(o, "metric is not finite");
-  }
-  o->seconds = tq_now_seconds() - t0;
-  free(cfg);
-  tq_model_free(m);
-}
-
-static char *outcome_json(int trial, const trial_outcome *o) {
+static char *outcome_json(int trial, const tq_trial_outcome *o) {
   cJSON *j = cJSON_CreateObject();
   if (!j) return NULL;
   cJSON_AddNumberToObject(j, "trial", trial);
@@ -212,7 +48,7 @@ static char *outcome_json(int trial, const trial_outcome *o) {
   return t;
 }
 
-static int outcome_parse(const char *text, int *trial, trial_outcome *o) {
+static int outcome_parse(const char *text, int *trial, tq_trial_outcome *o) {
   memset(o, 0, sizeof *o);
   cJSON *j = cJSON_Parse(text);
   int ok = cJSON_IsObject(j) && tq_search_js_int(j, "trial", trial);
@@ -250,7 +86,7 @@ static int task_parse(const char *text, int ndims, int *trial, int *choice) {
 /* ---- rank 0's local worker thread (MPI runs) ----------------------------------------------------- */
 
 typedef struct {
-  const evaluator *ev;
+  const tq_evaluator *ev;
   int threads;
   pthread_t th;
   pthread_mutex_t mu;
@@ -259,7 +95,7 @@ typedef struct {
   int has_task, has_result, stop;
   int trial;
   int *choice;
-  trial_outcome out;
+  tq_trial_outcome out;
 } local_worker;
 
 static void *local_main(void *arg) {
@@ -272,8 +108,8 @@ static void *local_main(void *arg) {
     w->has_task = 0;
     int trial = w->trial;
     pthread_mutex_unlock(&w->mu);
-    trial_outcome o;
-    evaluate_trial(w->ev, trial, w->choice, &o);
+    tq_trial_outcome o;
+    tq_evaluate_trial(w->ev, trial, w->choice, &o);
     pthread_mutex_lock(&w->mu);
     w->out = o;
     w->has_result = 1;
@@ -296,7 +132,7 @@ typedef struct {
 typedef struct {
   const tq_search_comm *c;
   const tq_search_settings *s;
-  evaluator *ev;
+  tq_evaluator *ev;
   FILE *log;
   char out[1024];
   char trials_path[1100], started_path[1100], best_path[1100], pareto_path[1100];
@@ -451,7 +287,7 @@ static tq_status dispatch(coordinator *co, int rank) {
   sl->busy = 1;
   sl->t0 = tq_now_seconds();
   if (rank == 0 && co->c->size == 1) { /* single process: evaluate right here */
-    evaluate_trial(co->ev, sl->trial, sl->choice, &co->lw.out);
+    tq_evaluate_trial(co->ev, sl->trial, sl->choice, &co->lw.out);
     co->lw.has_result = 1;
   } else if (rank == 0) {
     pthread_mutex_lock(&co->lw.mu);
@@ -470,7 +306,7 @@ static tq_status dispatch(coordinator *co, int rank) {
 }
 
 /* A finished trial: journal, tuner, results, progress line. */
-static void finish(coordinator *co, int rank, const trial_outcome *o) {
+static void finish(coordinator *co, int rank, const tq_trial_outcome *o) {
   slot_state *sl = &co->slots[rank];
   sl->busy = 0;
   if (co->fatal) return;
@@ -539,7 +375,7 @@ static void wait_one(coordinator *co) {
   int waited_ms = 0;
   for (;;) {
     if (co->slots[0].busy) {
-      trial_outcome o;
+      tq_trial_outcome o;
       int got = 0;
       if (co->c->size == 1) {
         got = co->lw.has_result;
@@ -580,7 +416,7 @@ static void wait_one(coordinator *co) {
         return;
       }
       if (r > 0) {
-        trial_outcome o;
+        tq_trial_outcome o;
         int trial = 0;
         if (from <= 0 || from >= co->c->size || !co->slots[from].busy || !outcome_parse(text, &trial, &o) ||
             trial != co->slots[from].trial) {
@@ -803,8 +639,8 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   if (!st) st = tq_comm_bcast_text(c, &tp);
   if (st) return st;
   omp_set_num_threads(threads);
-  evaluator ev;
-  st = evaluator_init(&ev, s, space_source);
+  tq_evaluator ev;
+  st = tq_evaluator_init(&ev, s, space_source);
   if (!st) {
     co.ev = &ev;
     st = coordinator_setup(&co, resume);
@@ -852,7 +688,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   if (best_index(&co) < 0) st = tq_fail(TQ_ERR_NUMERIC, "%s: no trial succeeded (see %s)", out, co.trials_path);
 done:
   coordinator_free(&co);
-  if (co.ev) evaluator_free(&ev);
+  if (co.ev) tq_evaluator_free(&ev);
   return st;
 }
 
@@ -874,12 +710,12 @@ tq_status tq_search_worker(const tq_search_comm *c) {
     return st;
   }
   omp_set_num_threads(threads > 0 ? threads : 1);
-  evaluator ev;
-  st = evaluator_init(&ev, &s, s.space_file);
+  tq_evaluator ev;
+  st = tq_evaluator_init(&ev, &s, s.space_file);
   int bad;
   int ok = tq_comm_all_ok(c, st == TQ_OK, &bad);
   if (st || !ok) {
-    if (!st) evaluator_free(&ev);
+    if (!st) tq_evaluator_free(&ev);
     tq_search_settings_free(&s);
     return st ? tq_fail_prefix(st, "rank %d", c->rank) : TQ_OK;
   }
@@ -912,14 +748,14 @@ tq_status tq_search_worker(const tq_search_comm *c) {
       break;
     }
     free(msg);
-    trial_outcome o;
-    evaluate_trial(&ev, trial, choice, &o);
+    tq_trial_outcome o;
+    tq_evaluate_trial(&ev, trial, choice, &o);
     char *res = outcome_json(trial, &o);
     st = res ? tq_comm_send(c, 0, TQ_TAG_RESULT, res) : tq_fail(TQ_ERR_MEMORY, "rank %d: out of memory", c->rank);
     free(res);
   }
   free(choice);
-  evaluator_free(&ev);
+  tq_evaluator_free(&ev);
   tq_search_settings_free(&s);
   return st;
 }

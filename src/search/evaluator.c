@@ -1,0 +1,155 @@
+/* The trial evaluator of the mixed-precision search (SPEC §5), run on every rank: loads the data
+ * and the float model once, then builds, initialises, configures, trains and evaluates one trial
+ * at a time. Kept apart from search.c, which coordinates the trials (tuner, journal, results). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search/search_internal.h"
+#include "tinyq/data.h"
+#include "tinyq/qconfig.h"
+#include "tinyq/train.h"
+#include "tinyq/zoo.h"
+
+#define VAL_FRACTION 0.1 /* Keras validation_split: the last 10 % of the training split */
+
+void tq_evaluator_free(tq_evaluator *ev) {
+  tq_dataset_free(&ev->train);
+  tq_dataset_free(&ev->val);
+  tq_model_free(ev->float_model);
+  tq_model_free(ev->stats_model);
+  tq_space_free(ev->space);
+  memset(ev, 0, sizeof *ev);
+}
+
+static tq_status build_model(const tq_evaluator *ev, int batch, tq_model **out) {
+  *out = NULL;
+  tq_model *m = NULL;
+  tq_status st = tq_zoo_build(&m, ev->s->model, &ev->zo);
+  if (!st) st = tq_model_finalize(m, batch, ev->z->init, (uint64_t)ev->s->seed);
+  if (st) {
+    tq_model_free(m);
+    return st;
+  }
+  *out = m;
+  return TQ_OK;
+}
+
+tq_status tq_evaluator_init(tq_evaluator *ev, const tq_search_settings *s,
+                            const char *space_source) {
+  memset(ev, 0, sizeof *ev);
+  ev->s = s;
+  tq_dataset full = {0}, part = {0};
+  int *idx = NULL;
+  tq_status st;
+  ev->z = tq_zoo_find(s->model);
+  if (!ev->z) {
+    tq_model *m = NULL;
+    st = tq_zoo_build(&m, s->model, NULL); /* its error lists the known models */
+    tq_model_free(m);
+    return st ? st : tq_fail(TQ_ERR_ARG, "unknown model '%s'", s->model);
+  }
+  tq_train_config_defaults(&ev->tc);
+  ev->tc.epochs = s->epochs;
+  ev->tc.batch = s->batch;
+  ev->tc.lr = (float)s->lr;
+  ev->tc.seed = (uint64_t)s->seed;
+  ev->tc.loss = ev->z->loss;
+  ev->tc.shuffle = 1;
+  ev->tc.progress = -1;
+  ev->tc.out_dir = NULL;
+  ev->tc.max_steps_per_epoch = s->max_steps;
+  /* as `tinyq train --init`: trials keep the float model's batch-norm statistics */
+  ev->tc.freeze_bn_after = s->init[0] ? 0 : -1;
+  tq_input_scaling sc;
+  if ((st = tq_schedule_parse(s->schedule, &ev->tc.schedule)) ||
+      (st = tq_optimizer_parse(s->optimizer, &ev->tc.optimizer)) ||
+      (st = tq_augment_parse(s->augment, &ev->tc.augment)) || (st = tq_dataset_parse_scaling(s->scaling, &sc)))
+    return st;
+  if ((st = tq_dataset_load(&full, s->data, 1, sc))) goto done;
+  if (s->train_limit > 0 && s->train_limit < full.n) {
+    tq_dataset lim;
+    if ((st = tq_dataset_slice(&lim, &full, 0, s->train_limit))) goto done;
+    tq_dataset_free(&full);
+    full = lim;
+  }
+  if ((st = tq_dataset_split_tail(&part, &ev->val, &full, VAL_FRACTION))) goto done;
+  tq_dataset_free(&full);
+  ev->train_total = part.n;
+  int k = (int)(s->train_fraction * part.n);
+  if (k > part.n) k = part.n;
+  if (k < 1) {
+    st = tq_fail(TQ_ERR_ARG, "--train-fraction %g of %d training samples leaves none", s->train_fraction, part.n);
+    goto done;
+  }
+  /* The first k of the training portion shuffled by the seed. */
+  idx = malloc(sizeof(int) * (size_t)part.n);
+  if (!idx) {
+    st = tq_fail(TQ_ERR_MEMORY, "training subset: out of memory");
+    goto done;
+  }
+  for (int i = 0; i < part.n; i++) idx[i] = i;
+  tq_rng r;
+  tq_rng_derive(&r, (uint64_t)s->seed, 0x5355425345544ULL);
+  tq_rng_shuffle(&r, idx, part.n);
+  ev->train = part;
+  ev->train.n = k;
+  ev->train.x = tq_alloc_floats((size_t)k * part.h * part.w * part.c);
+  ev->train.y = part.y ? tq_alloc(sizeof(int) * (size_t)k) : NULL;
+  if (!ev->train.x || (part.y && !ev->train.y)) {
+    st = TQ_ERR_MEMORY;
+    goto done;
+  }
+  tq_dataset_gather(ev->train.x, ev->train.y, &part, idx, k);
+  ev->zo = (tq_zoo_options){{part.h, part.w, part.c}, part.classes};
+  if ((st = build_model(ev, 1, &ev->stats_model))) goto done;
+  if ((st = tq_space_create(&ev->space, s->space_json, space_source, ev->stats_model))) goto done;
+  if (s->init[0]) {
+    if ((st = tq_model_load(s->init, &ev->float_model, NULL, 1)) ||
+        (st = tq_model_copy_weights(ev->stats_model, ev->float_model))) {
+      st = tq_fail_prefix(st, "--init %s", s->init);
+      goto done;
+    }
+  }
+done:
+  free(idx);
+  tq_dataset_free(&full);
+  tq_dataset_free(&part);
+  if (st) tq_evaluator_free(ev);
+  return st;
+}
+
+static void outcome_fail(tq_trial_outcome *o, const char *what) {
+  o->ok = 0;
+  snprintf(o->error, sizeof o->error, "%s", what && *what ? what : "unknown error");
+}
+
+void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_trial_outcome *o) {
+  memset(o, 0, sizeof *o);
+  double t0 = tq_now_seconds();
+  tq_model *m = NULL;
+  char *cfg = NULL, where[64];
+  snprintf(where, sizeof where, "trial %d", trial);
+  tq_status st = build_model(ev, ev->s->batch, &m);
+  if (!st && ev->float_model) st = tq_model_copy_weights(m, ev->float_model);
+  if (!st && !(cfg = tq_space_config_json(ev->space, choice, 0))) st = TQ_ERR_MEMORY;
+  if (!st) st = tq_qconfig_apply_json(m, cfg, where);
+  tq_train_state ts;
+  tq_train_state_init(&ts, &ev->tc);
+  if (!st) st = tq_train(m, &ev->train, NULL, &ev->tc, &ts);
+  double loss = NAN, acc = NAN;
+  if (!st) st = tq_evaluate(m, &ev->val, ev->tc.loss, ev->s->batch, &loss, &acc);
+  if (st) {
+    outcome_fail(o, tq_last_error());
+  } else if (!isfinite(loss)) {
+    outcome_fail(o, "validation loss is not finite");
+  } else {
+    o->ok = 1;
+    o->loss = loss;
+    o->metric = ev->tc.loss == TQ_LOSS_MSE ? 1.0 / (1.0 + pow(loss, 10.0)) : acc;
+    if (!isfinite(o->metric)) outcome_fail(o, "metric is not finite");
+  }
+  o->seconds = tq_now_seconds() - t0;
+  free(cfg);
+  tq_model_free(m);
+}
