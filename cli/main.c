@@ -40,6 +40,7 @@ static const struct {
     {"export", tq_cmd_export, "lower a QAT model to integer C code for microcontrollers"},
     {"stats", tq_cmd_stats, "AutoQKeras size statistics of a quantization configuration"},
     {"search", tq_cmd_search, "mixed-precision search (AutoQKeras; mpirun for several ranks)"},
+    {"diff", tq_cmd_diff, "what training changed between two model files (updates, zeros, BN drift)"},
 };
 
 static void usage(FILE *out) {

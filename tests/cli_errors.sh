@@ -48,6 +48,14 @@ printf 'TINYQMDL\001\000\000\000garbage' > "$T/c.tqm"
 expect_error "c.tqm" "$BIN" eval "$T/c.tqm" --data fashion-mnist
 echo "hello" > "$T/f.tqm"
 expect_error "not a tinyq model file" "$BIN" summary "$T/f.tqm"
+# diff: two model files of one architecture.
+"$BIN" train --model resnet8 --data noise:12x12x1:3 --epochs 1 --max-steps 1 --train-limit 64 \
+  --progress none --out "$T/n1" > /dev/null
+"$BIN" train --model fc_autoencoder --data noise:1x1x640 --epochs 1 --max-steps 1 --train-limit 64 \
+  --progress none --out "$T/n2" > /dev/null
+expect_error "not the same architecture" "$BIN" diff "$T/n1/model.tqm" "$T/n2/model.tqm"
+expect_error "expected two model files" "$BIN" diff "$T/n1/model.tqm"
+expect_error "f.tqm: not a tinyq model file" "$BIN" diff "$T/n1/model.tqm" "$T/f.tqm"
 expect_error "resume" "$BIN" train --resume "$T/nowhere"
 
 exit $fail

@@ -43,6 +43,16 @@ awk -v a="$qacc" -v f="$acc" 'BEGIN { exit !(a > f - 0.05) }' || fail "QAT accur
 "$BIN" train "${common[@]}" --epochs 1 --flat 8 --alpha auto_po2 --init "$T/a/model.tqm" \
   --lr 2e-4 --threads 1 --out "$T/q1" > /dev/null
 cmp "$T/q/log.csv" "$T/q1/log.csv" || { cat "$T/q/log.csv" "$T/q1/log.csv"; fail "QAT differs between 1 and 2 threads"; }
+# diff: a model against itself changes nothing; QAT from --init keeps the float model's batch-norm
+# statistics (--freeze-bn 0 by default) while its kernels move.
+"$BIN" diff "$T/a/model.tqm" "$T/a/model.tqm" > "$T/d0.txt"
+awk '$2 == "kernel" && $4 != 0 { bad = 1 } END { exit bad }' "$T/d0.txt" || fail "self-diff not zero"
+"$BIN" diff "$T/a/model.tqm" "$T/q/model.tqm" > "$T/d.txt"
+cat "$T/d.txt"
+awk '$2 == "kernel" && $4 > 0 { n++ } END { exit !(n >= 9) }' "$T/d.txt" || fail "QAT did not move the kernels"
+grep -q "zero codes" "$T/d.txt" || fail "no quantized-kernel section"
+awk '/^batch_normalization/ && NF == 3 { n++; if ($2 != "0.000" || $3 != "0.000") bad = 1 }
+     END { exit bad || n != 7 }' "$T/d.txt" || fail "QAT from --init moved the batch-norm statistics"
 # Static scales (moving averages learned in QAT) evaluate close to the dynamic ones.
 "$BIN" eval "$T/q/model.tqm" --static ema > "$T/s.txt"
 sacc=$(sed -n 's/^accuracy: //p' "$T/s.txt")
