@@ -41,8 +41,8 @@ static const char *USAGE =
     "  --init MODEL.tqm      start from these (float) weights\n"
     "  --freeze-bn E|never   folded batch-norm statistics stop updating at epoch E (0 with\n"
     "                        --init: the float model's statistics; never without)\n"
-    "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (reproduces the study's\n"
-    "                        flat-po2 collapse; see README)\n";
+    "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (the study's po2\n"
+    "                        arithmetic: biases below 128 vanish; see README)\n";
 
 enum {
   O_MODEL, O_DATA, O_OUT, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SCHED, O_LOSS, O_VAL, O_AUG,
