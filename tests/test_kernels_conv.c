@@ -35,32 +35,6 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
   return m;
 }
 
-/* The objective is L = sum(dout * f(...)); its gradient is what backward returns for dout. */
-typedef double (*objective_fn)(void *ctx);
-
-/* Central differences of f w.r.t. up to ~48 entries of x, against the analytic grad. */
-static void check_grad(const char *what, float *x, const float *grad, size_t n, objective_fn f, void *ctx,
-                       float eps) {
-  size_t step = n > 48 ? n / 48 : 1;
-  int bad = 0;
-  for (size_t i = 0; i < n; i += step) {
-    float keep = x[i];
-    float hi = keep + eps, lo = keep - eps;
-    x[i] = hi;
-    double fp = f(ctx);
-    x[i] = lo;
-    double fm = f(ctx);
-    x[i] = keep;
-    double num = (fp - fm) / ((double)hi - lo);
-    double tol = 1e-2 * fmax(fabs(num), fabs(grad[i])) + 2e-3;
-    if (!(fabs(num - grad[i]) <= tol) && bad++ < 5)
-      fprintf(stderr, "  %s[%zu]: analytic %.6g numeric %.6g\n", what, i, grad[i], num);
-  }
-  if (bad) {
-    fprintf(stderr, "gradient check failed: %s (%d entries)\n", what, bad);
-    tq_test_failures++;
-  }
-}
 
 /* ---- geometry */
 
