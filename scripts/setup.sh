@@ -14,6 +14,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin   # distributed search
   dataset-fashion-mnist # default real data
   gcc-arm-none-eabi libnewlib-arm-none-eabi  # Cortex-M footprint of generated code
+  qemu-system-arm       # runs the generated code on an emulated Cortex-M4F (mps2-an386)
 )
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(valgrind python3-torch python3-numpy)  # bench/int_inference; bench/train_throughput
@@ -32,7 +33,36 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# On a fresh machine unattended-upgrades or cloud-init often hold the apt/dpkg locks for minutes.
+# apt-get install can wait for the dpkg lock itself (DPkg::Lock::Timeout), but apt-get update
+# cannot wait for the lists lock, so every apt-get runs here: while it fails *because a lock is
+# held*, wait and retry, for at most LOCK_WAIT seconds in all; any other failure is reported at once.
+LOCK_WAIT=${TQ_APT_LOCK_WAIT:-600}
+deadline=$(( $(date +%s) + LOCK_WAIT ))
+apt_retry() {
+  local err rc waited=0
+  err=$(mktemp)
+  while :; do
+    rc=0
+    "$@" 2> "$err" || rc=$?
+    if [ "$rc" -eq 0 ]; then rm -f "$err"; return 0; fi
+    if grep -qiE "could not get lock|unable to acquire the dpkg frontend lock|unable to lock|is another process using it" "$err" \
+       && [ "$(date +%s)" -lt "$deadline" ]; then
+      if [ "$waited" -eq 0 ]; then echo "setup: another package manager holds the apt/dpkg lock; waiting (at most ${LOCK_WAIT} s)"; fi
+      waited=1
+      sleep 5
+      continue
+    fi
+    cat "$err" >&2
+    rm -f "$err"
+    if [ "$waited" -eq 1 ]; then echo "setup: gave up after waiting ${LOCK_WAIT} s for the apt/dpkg lock" >&2; fi
+    return "$rc"
+  done
+}
+
 echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_retry $SUDO apt-get -o DPkg::Lock::Timeout=60 update -qq
+apt_retry $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 install -y -qq \
+  --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done"
