@@ -83,6 +83,7 @@ typedef struct tq_layer {
   tq_qstatic qstatic;
   int bn_folded_into; /* BN layer: index of the conv/dense it is folded into during QAT, or -1 */
   int folded_bn;      /* conv/dense: index of the BN folded into it during QAT, or -1 */
+  int bn_batch_stats; /* folded BN: the last training forward normalised with batch statistics */
 
   /* per-batch buffers, sized for the model's max batch */
   float *out;   /* (N, out_shape) */

@@ -31,15 +31,20 @@ static tq_status layer_effective_weights(tq_model *m, tq_layer *l, int training,
   /* Kernel channel index = flat index % oc for every layout (HWIO, depthwise HW·C·M, IO). */
   if (bn) {
     float *inv = bf + oc; /* oc floats after the folded bias */
-    for (size_t c = 0; c < oc; c++)
-      inv[c] = bn->gamma.value[c] / sqrtf(bn->moving_var.value[c] + bn->bn_eps);
+    float *rstd = l->aux3 + tq_qat_fold_stats_offset(ks, oc), *mean = rstd + oc;
+    for (size_t c = 0; c < oc; c++) {
+      float sd = sqrtf(bn->moving_var.value[c] + bn->bn_eps);
+      rstd[c] = 1.0f / sd;
+      mean[c] = bn->moving_mean.value[c];
+      inv[c] = bn->gamma.value[c] / sd; /* as tq_layer_folded_weights: deployment folds the same */
+    }
     const float *k = l->kernel.value;
 #pragma omp parallel for schedule(static) if (ks > FOLD_PARALLEL_VALUES)
     for (size_t r = 0; r < ks / oc; r++)
       for (size_t c = 0; c < oc; c++) wf[r * oc + c] = k[r * oc + c] * inv[c];
     for (size_t c = 0; c < oc; c++) {
       float b = l->bias.size ? l->bias.value[c] : 0.0f;
-      bf[c] = inv[c] * (b - bn->moving_mean.value[c]) + bn->beta.value[c];
+      bf[c] = inv[c] * (b - mean[c]) + bn->beta.value[c];
     }
   } else {
     memcpy(wf, l->kernel.value, ks * sizeof(float));
@@ -64,29 +69,6 @@ static tq_status layer_effective_weights(tq_model *m, tq_layer *l, int training,
   e->w = wq;
   e->b = bq;
   return TQ_OK;
-}
-
-/* Running BN statistics while folded: estimated from the folded layer's output y = conv(x, Wq) +
- * bq, whose per-channel batch mean/var divided by inv (and shifted by the folded bias) estimate
- * the raw layer's statistics. This keeps QAT at one convolution per step. */
-static void folded_bn_update_stats(tq_model *m, tq_layer *l, int n) {
-  tq_layer *bn = &m->layers[l->folded_bn];
-  size_t oc = out_channels(l), rows = (size_t)n * l->out_shape.h * l->out_shape.w;
-  float *bf = l->aux3 + l->kernel.size, *inv = bf + oc;
-  double *mean_y = (double *)m->din_tmp, *var_y = mean_y + oc;
-  tq_batchnorm_moments(mean_y, var_y, l->out, (int)rows, (int)oc);
-  float mom = bn->bn_momentum;
-  for (size_t c = 0; c < oc; c++) {
-    double vy = var_y[c];
-    if (rows > 1) vy *= (double)rows / (rows - 1);
-    double ic = fabs(inv[c]) > 1e-12 ? inv[c] : 1e-12;
-    /* y = inv*(z - mu) + beta with z = conv(x,W) + b: recover E[z] and Var[z]. */
-    double mean_z = (mean_y[c] - l->aux2[c] + bf[c] - bn->beta.value[c]) / ic +
-                    bn->moving_mean.value[c];
-    double var_z = vy / (ic * ic);
-    bn->moving_mean.value[c] = mom * bn->moving_mean.value[c] + (1 - mom) * (float)mean_z;
-    bn->moving_var.value[c] = mom * bn->moving_var.value[c] + (1 - mom) * (float)var_z;
-  }
 }
 
 /* Moving average (momentum 0.99) of the batch range of a slot's input, kept during QAT so that
@@ -149,7 +131,7 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
         tq_depthwise_forward(l->out, x, e.w, e.b, &g);
       else
         tq_dense_forward(l->out, x, e.w, e.b, n, l->in_shape.c, l->units);
-      if (training && l->folded_bn >= 0 && !m->bn_stats_frozen) folded_bn_update_stats(m, l, n);
+      if (training && l->folded_bn >= 0 && !m->bn_stats_frozen) tq_folded_bn_forward_train(m, l, n);
       break;
     }
     case TQ_L_BATCHNORM: {
@@ -259,6 +241,7 @@ static void folded_weights_backward(tq_model *m, tq_layer *l, float *dwq, float 
   const float *k = l->kernel.value;
   float *kg = l->kernel.grad;
   double *dinv_c = (double *)(l->aux3 + tq_qat_dinv_offset(ks, oc)); /* one sum per channel */
+  const float *rstd = l->aux3 + tq_qat_fold_stats_offset(ks, oc), *mean = rstd + oc; /* as folded */
   memset(dinv_c, 0, oc * sizeof(double));
   /* Rows of the kernel in order: each channel's sum runs in a fixed order for any thread count. */
 #pragma omp parallel for schedule(static) if (ks > FOLD_PARALLEL_VALUES)
@@ -276,8 +259,8 @@ static void folded_weights_backward(tq_model *m, tq_layer *l, float *dwq, float 
     float b = l->bias.size ? l->bias.value[c] : 0.0f;
     if (l->bias.size) l->bias.grad[c] += dbq[c] * inv[c];
     bn->beta.grad[c] += dbq[c];
-    dinv += (double)dbq[c] * (b - bn->moving_mean.value[c]);
-    bn->gamma.grad[c] += (float)(dinv / sqrt(bn->moving_var.value[c] + bn->bn_eps));
+    dinv += (double)dbq[c] * (b - mean[c]);
+    bn->gamma.grad[c] += (float)(dinv * rstd[c]);
   }
 }
 
@@ -333,6 +316,7 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
       int rows = (int)(in_n / (size_t)l->in_shape.c);
       if (l->bn_folded_into >= 0) {
         TQ_ASSERT(!din || din == l->dout); /* shares its layer's gradient buffer */
+        if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, n);
       } else {
         tq_batchnorm_backward(din, l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value,
                               l->aux2, rows, l->in_shape.c);

@@ -404,9 +404,9 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     if (aux && !(l->aux = tq_alloc_floats(aux))) return TQ_ERR_MEMORY;
     if (aux2 && !(l->aux2 = tq_alloc_floats(aux2))) return TQ_ERR_MEMORY;
     din_tmp = max_sz(din_tmp, in * (l->ninputs > 1 ? 2 : 1));
-    /* QAT's folded-BN statistics and fold gradient use it for 2 doubles per output channel */
+    /* QAT's folded-BN batch statistics: 2 doubles and 2 floats per output channel */
     if (l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE)
-      din_tmp = max_sz(din_tmp, 4 * (size_t)l->out_shape.c);
+      din_tmp = max_sz(din_tmp, 6 * (size_t)l->out_shape.c);
   }
   m->scratch_floats = scratch;
   m->din_tmp_floats = din_tmp;

@@ -27,13 +27,24 @@ struct tq_model {
 };
 
 /* QAT buffer aux3 of a conv/dense layer: folded kernel (ks) | folded bias (oc) | inv (oc) |
- * d(quantized kernel) (ks) | d(quantized bias) (oc) | d loss / d inv (oc doubles, 8-byte aligned). */
+ * d(quantized kernel) (ks) | d(quantized bias) (oc) | d loss / d inv (oc doubles, 8-byte aligned) |
+ * the moving statistics the fold used: 1/sqrt(var + eps) (oc) and mean (oc) — the backward pass
+ * needs them as they were, and a training forward updates them. */
 static inline size_t tq_qat_dinv_offset(size_t ks, size_t oc) {
   return (2 * ks + 3 * oc + 1) & ~(size_t)1;
 }
-static inline size_t tq_qat_aux3_floats(size_t ks, size_t oc) {
+static inline size_t tq_qat_fold_stats_offset(size_t ks, size_t oc) {
   return tq_qat_dinv_offset(ks, oc) + 2 * oc;
 }
+static inline size_t tq_qat_aux3_floats(size_t ks, size_t oc) {
+  return tq_qat_fold_stats_offset(ks, oc) + 2 * oc;
+}
+
+/* QAT, folded batch norm with trained statistics (qat_bn.c): after the layer's forward, normalise
+ * its output with batch statistics and update the moving ones; before its backward, the gradient
+ * through that normalisation. */
+void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n);
+void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);
