@@ -453,7 +453,7 @@ tq_rt_status tq_rt_lut_build_s16(int16_t *lut, double (*f)(double), double in_sc
  * Quantize / dequantize (host API; float, no libm)
  * quantize (QKeras featuremap with a static scale, SPEC 1.2): x' = (|x| < 1e-7 ? 0 : x);
  *   u = x'/scale + zp - 1.526e-5 (float32 arithmetic, as the training forward); q = clamp(rha(u), qmin, qmax),
- *   rha(u) = sign(u)*floor(|u| + 0.5) (evaluated in double, so no rounding error in the +0.5);
+ *   rha(u) = sign(u)*floor(|u| + 0.5) (exactly: trunc and fraction in float, no double arithmetic);
  *   NaN -> zp. dequantize: x = scale * (q - zp) (float32).
  * ------------------------------------------------------------------------------------------------------ */
 int32_t tq_rt_quantize_value(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax);

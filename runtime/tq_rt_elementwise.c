@@ -150,18 +150,26 @@ TQ_ARGMAX(s8, int8_t)
 TQ_ARGMAX(s16, int16_t)
 
 /* ---- quantize / dequantize ---------------------------------------------------------------------------- */
+/* Single-precision and integer arithmetic only: a Cortex-M4F's FPU has no double, and a double here
+ * would call software routines for every input element. Rounding half away from zero without the
+ * float error of floor(|u| + 0.5f) (which rounds 0.49999997 up): i = trunc(|u|) and |u| - i are both
+ * exact in float (|u| < 2^31; below 2^23 the difference is an exact Sterbenz subtraction, above it |u|
+ * is already an integer), so the result equals sign(u) * floor(|u| + 1/2) in real arithmetic — the
+ * value the earlier double formula computed. */
 int32_t tq_rt_quantize_value(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax) {
-  float u;
-  double au, r;
+  float u, au;
+  int32_t i;
   if (x != x) return zp < qmin ? qmin : zp > qmax ? qmax : zp; /* NaN */
   if (x < 1e-7f && x > -1e-7f) x = 0.0f;
   u = x / scale + (float)zp - 1.526e-5f;
   if (!(u == u)) return zp < qmin ? qmin : zp > qmax ? qmax : zp;
-  au = u < 0 ? -(double)u : (double)u;
-  if (au > 4.0e9) return u < 0 ? qmin : qmax;
-  r = (double)(int64_t)(au + 0.5); /* floor(|u| + 0.5), exact in double */
-  if (u < 0) r = -r;
-  return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+  au = u < 0.0f ? -u : u;
+  /* |u| >= 2^31 rounds beyond every int32 bound (and -2^31 itself clamps to qmin >= -2^31) */
+  if (au >= 2147483648.0f) return u < 0.0f ? qmin : qmax;
+  i = (int32_t)au;
+  if (au - (float)i >= 0.5f) i++; /* only when |u| < 2^23: no overflow */
+  if (u < 0.0f) i = -i;
+  return i < qmin ? qmin : i > qmax ? qmax : i;
 }
 
 #define TQ_QUANT(on, OT, TMIN, TMAX)                                                                  \
