@@ -72,6 +72,11 @@ static int parse_values(const char *s, float **out, size_t *count) {
       free(v);
       return tq_cli_usage_error("quantizer: --values: value %ld is not a number", i + 1);
     }
+    /* as --codes does: a NaN would poison a data-dependent scale ('auto' made it 2.0) */
+    if (!isfinite((float)d)) {
+      free(v);
+      return tq_cli_usage_error("quantizer: --values: value %ld is not a finite number", i + 1);
+    }
     v[i] = (float)d;
     p = *end ? end + 1 : end;
   }

@@ -26,7 +26,7 @@ int tq_cmd_summary(int argc, char **argv) {
   if (rc) return rc;
   tq_model *m = NULL;
   if (npos == 1) {
-    if (tq_model_load(pos[0], &m, NULL, 1)) return tq_cli_error("%s", tq_last_error());
+    if (tq_model_load(pos[0], &m, NULL, 0)) return tq_cli_error("%s", tq_last_error());
   } else {
     const char *name = tq_args_get(o, no, "model");
     if (!name) return tq_cli_usage_error("summary: give --model NAME or a MODEL_FILE");
@@ -39,7 +39,7 @@ int tq_cmd_summary(int argc, char **argv) {
         tq_args_int(o, no, "flat", 1, 32, &flat))
       return 2;
     const tq_zoo_entry *z = tq_zoo_find(name);
-    if (tq_zoo_build(&m, name, &zo) || tq_model_finalize(m, 1, z->init, 1))
+    if (tq_zoo_build(&m, name, &zo) || tq_model_finalize(m, 0, z->init, 1))
       return tq_cli_error("%s", tq_last_error());
     if (tq_qsetup_apply(m, tq_args_get(o, no, "quant"), flat, tq_args_get(o, no, "alpha"))) {
       tq_model_free(m);

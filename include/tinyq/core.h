@@ -25,10 +25,27 @@ tq_status tq_fail(tq_status code, const char *fmt, ...) __attribute__((format(pr
 tq_status tq_fail_prefix(tq_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tq_clear_error(void);
 
-/* Allocation that records an error on failure. Memory is 64-byte aligned and zeroed. */
+/* Allocation that records an error on failure. Memory is 64-byte aligned and zeroed. Blocks
+ * from tq_alloc must be released with tq_free (not free, nor grown with realloc): the live total
+ * is counted against the process's memory limit, and a request beyond it fails with a clear
+ * error instead of being left to the OOM killer. */
 void *tq_alloc(size_t bytes);
 void *tq_alloc_floats(size_t count);
 void tq_free(void *p);
+/* The limit (default: 3/4 of physical RAM, or of `ulimit -v` when lower; TINYQ_MAX_MEMORY or
+ * --max-memory override it) and the bytes tq_alloc has live. */
+size_t tq_mem_limit(void);
+void tq_mem_set_limit(size_t bytes);
+size_t tq_mem_in_use(void);
+/* TQ_OK if `bytes` more would fit under the limit now; for buffers that cannot come from
+ * tq_alloc (zlib, realloc growth), checked before they are allocated. The _product form checks
+ * a*b*c without overflowing. */
+tq_status tq_mem_check(size_t bytes);
+tq_status tq_mem_check_product(size_t a, size_t b, size_t c);
+/* "1500000000", "512M", "4G", "1.5GiB" (binary multiples) -> bytes. */
+tq_status tq_parse_size(const char *s, size_t *bytes);
+/* "1.5 GiB" */
+void tq_format_size(char *buf, size_t n, double bytes);
 
 /* Always-on invariant check (never fed unvalidated user input). */
 #define TQ_ASSERT(cond)                                                                     \

@@ -36,6 +36,9 @@ typedef struct {
 } tq_shape3;
 
 static inline size_t tq_shape_size(tq_shape3 s) { return (size_t)s.h * s.w * s.c; }
+/* The largest per-sample tensor a model may have: sizes are ints in the layer configuration,
+ * so anything larger is refused when the layer is built, before any arithmetic can overflow. */
+#define TQ_MAX_SAMPLE_VALUES 2147483647
 
 typedef struct {
   float *value;
@@ -117,7 +120,9 @@ void tq_layer_set_bias(tq_model *m, int layer, int use_bias);
 
 typedef enum { TQ_INIT_GLOROT_UNIFORM = 0, TQ_INIT_HE_NORMAL } tq_init;
 /* Allocates parameters and buffers for batches up to max_batch and initialises weights
- * (kernels with `init`, biases 0, BN gamma 1 beta 0 mean 0 var 1). */
+ * (kernels with `init`, biases 0, BN gamma 1 beta 0 mean 0 var 1). max_batch 0: parameters
+ * only, no activation buffers (summary, stats: shapes need no activations); such a model cannot
+ * run. Fails with the memory it would need when that is over the limit (tq_mem_limit). */
 tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t seed);
 void tq_model_free(tq_model *m);
 

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,31 +11,72 @@
 
 struct tq_atomic_file {
   FILE *fp;
-  char *path;
-  char *tmp;
+  char *path; /* the name the user gave, for messages */
+  char *dest; /* the file to replace: path, or a symlink's target */
+  char *tmp;  /* NULL: written in place (stdout, a FIFO, a device) */
 };
 
+static void atomic_free(tq_atomic_file *f) {
+  free(f->path);
+  free(f->dest);
+  free(f->tmp);
+  free(f);
+}
+
+/* Write-to-temp-and-rename is only right for regular files: renaming over a FIFO, a device or a
+ * symlink would replace the special file itself with a regular one (as root, /dev/full). So:
+ * "-" is stdout; a missing path or a regular file is replaced atomically; a symlink to a regular
+ * file replaces the target (the link stays a link); anything else is opened and written in place. */
 tq_status tq_atomic_open(tq_atomic_file **out, const char *path) {
   *out = NULL;
   tq_atomic_file *f = calloc(1, sizeof *f);
-  size_t n = strlen(path) + 32;
-  if (!f) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
-  f->path = strdup(path);
-  f->tmp = malloc(n);
-  if (!f->path || !f->tmp) {
-    free(f->path);
-    free(f->tmp);
+  if (!f || !(f->path = strdup(path))) {
     free(f);
     return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
   }
-  snprintf(f->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+  if (!strcmp(path, "-")) {
+    f->fp = stdout;
+    *out = f;
+    return TQ_OK;
+  }
+  struct stat lst, st;
+  int in_place = 0;
+  if (lstat(path, &lst) == 0) {
+    if (S_ISLNK(lst.st_mode)) {
+      if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) f->dest = realpath(path, NULL);
+      else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        atomic_free(f);
+        return tq_fail(TQ_ERR_IO, "%s: cannot write: is a directory", path);
+      } else in_place = 1; /* a link to a special file, or a dangling one: write through it */
+    } else if (S_ISDIR(lst.st_mode)) {
+      atomic_free(f);
+      return tq_fail(TQ_ERR_IO, "%s: cannot write: is a directory", path);
+    } else if (!S_ISREG(lst.st_mode)) {
+      in_place = 1;
+    }
+  }
+  if (in_place) {
+    f->fp = fopen(path, "wb");
+    if (!f->fp) {
+      tq_status e = tq_fail(TQ_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+      atomic_free(f);
+      return e;
+    }
+    *out = f;
+    return TQ_OK;
+  }
+  if (!f->dest) f->dest = strdup(path);
+  size_t n = f->dest ? strlen(f->dest) + 32 : 0;
+  if (!f->dest || !(f->tmp = malloc(n))) {
+    atomic_free(f);
+    return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
+  }
+  snprintf(f->tmp, n, "%s.tmp.%ld", f->dest, (long)getpid());
   f->fp = fopen(f->tmp, "wb");
   if (!f->fp) {
-    tq_status st = tq_fail(TQ_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
-    free(f->path);
-    free(f->tmp);
-    free(f);
-    return st;
+    tq_status e = tq_fail(TQ_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
+    atomic_free(f);
+    return e;
   }
   *out = f;
   return TQ_OK;
@@ -41,22 +84,23 @@ tq_status tq_atomic_open(tq_atomic_file **out, const char *path) {
 
 FILE *tq_atomic_stream(tq_atomic_file *f) { return f->fp; }
 
-static void atomic_free(tq_atomic_file *f) {
-  free(f->path);
-  free(f->tmp);
-  free(f);
-}
-
 tq_status tq_atomic_commit(tq_atomic_file *f) {
   tq_status st = TQ_OK;
   int bad = ferror(f->fp);
   if (fflush(f->fp) != 0) bad = 1;
-  if (!bad && fsync(fileno(f->fp)) != 0) bad = 1;
-  if (fclose(f->fp) != 0) bad = 1;
+  int err = errno;
+  if (!f->tmp) { /* in place: nothing to rename, and fsync means nothing on a pipe */
+    if (f->fp != stdout && fclose(f->fp) != 0 && !bad) bad = 1, err = errno;
+    if (bad) st = tq_fail(TQ_ERR_IO, "%s: write failed: %s", f->path, strerror(err));
+    atomic_free(f);
+    return st;
+  }
+  if (!bad && fsync(fileno(f->fp)) != 0) bad = 1, err = errno;
+  if (fclose(f->fp) != 0 && !bad) bad = 1, err = errno;
   if (bad) {
-    st = tq_fail(TQ_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+    st = tq_fail(TQ_ERR_IO, "%s: write failed: %s", f->path, strerror(err));
     remove(f->tmp);
-  } else if (rename(f->tmp, f->path) != 0) {
+  } else if (rename(f->tmp, f->dest) != 0) {
     st = tq_fail(TQ_ERR_IO, "%s: cannot replace file: %s", f->path, strerror(errno));
     remove(f->tmp);
   }
@@ -66,8 +110,9 @@ tq_status tq_atomic_commit(tq_atomic_file *f) {
 
 void tq_atomic_abort(tq_atomic_file *f) {
   if (!f) return;
-  fclose(f->fp);
-  remove(f->tmp);
+  if (f->fp != stdout) fclose(f->fp);
+  else fflush(stdout);
+  if (f->tmp) remove(f->tmp);
   atomic_free(f);
 }
 
@@ -88,7 +133,18 @@ tq_status tq_read_file(const char *path, unsigned char **data, size_t *size) {
   *size = 0;
   FILE *fp = fopen(path, "rb");
   if (!fp) return tq_fail(TQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(fp);
+    return tq_fail(TQ_ERR_IO, "%s: is a directory, not a file", path);
+  }
+  /* a regular file's size is known: refuse one larger than the memory budget before reading */
+  if (S_ISREG(sb.st_mode) && sb.st_size > 0 && tq_mem_check((size_t)sb.st_size)) {
+    fclose(fp);
+    return tq_fail_prefix(TQ_ERR_MEMORY, "%s: file of %lld bytes", path, (long long)sb.st_size);
+  }
   size_t cap = 1 << 16, n = 0;
+  if (S_ISREG(sb.st_mode) && sb.st_size >= 0) cap = (size_t)sb.st_size + 1; /* +1: EOF needs no growth */
   unsigned char *buf = malloc(cap);
   if (!buf) {
     fclose(fp);
@@ -96,6 +152,11 @@ tq_status tq_read_file(const char *path, unsigned char **data, size_t *size) {
   }
   for (;;) {
     if (n == cap) {
+      if (cap > SIZE_MAX / 2 || tq_mem_check(cap)) { /* a pipe or device that does not end */
+        free(buf);
+        fclose(fp);
+        return tq_fail_prefix(TQ_ERR_MEMORY, "%s: reading more than %zu bytes", path, cap);
+      }
       cap *= 2;
       unsigned char *nb = realloc(buf, cap);
       if (!nb) {
@@ -109,11 +170,11 @@ tq_status tq_read_file(const char *path, unsigned char **data, size_t *size) {
     n += got;
     if (got == 0) break;
   }
-  int err = ferror(fp);
+  int bad = ferror(fp), err = errno;
   fclose(fp);
-  if (err) {
+  if (bad) {
     free(buf);
-    return tq_fail(TQ_ERR_IO, "%s: read error", path);
+    return tq_fail(TQ_ERR_IO, "%s: read error: %s", path, err ? strerror(err) : "unknown cause");
   }
   *data = buf;
   *size = n;

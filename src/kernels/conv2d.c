@@ -45,22 +45,32 @@ tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int k
                    h, w, c, kh, kw, sh, sw, oc);
   if (pad != TQ_PAD_VALID && pad != TQ_PAD_SAME)
     return tq_fail(TQ_ERR_ARG, "conv shape: unknown padding %d", (int)pad);
-  s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->sh = sh, s->sw = sw, s->oc = oc;
+  /* Every later size (im2col rows, MACs, scratch) multiplies these: bound them here, in 64-bit
+   * arithmetic, so that none of those products can overflow. */
+  const int64_t lim = INT32_MAX;
+  if ((int64_t)h * w * c > lim || (int64_t)kh * kw * c > lim)
+    return tq_fail(TQ_ERR_ARG, "conv shape: %dx%dx%d input with a %dx%d window is too large (more than %lld values)",
+                   h, w, c, kh, kw, (long long)lim);
+  int64_t oh, ow, pad_top = 0, pad_left = 0;
   if (pad == TQ_PAD_SAME) {
     /* TensorFlow: out = ceil(in/stride); the odd padding row/column goes at the bottom/right. */
-    s->oh = (h + sh - 1) / sh;
-    s->ow = (w + sw - 1) / sw;
-    int pad_h = (s->oh - 1) * sh + kh - h, pad_w = (s->ow - 1) * sw + kw - w;
-    s->pad_top = pad_h > 0 ? pad_h / 2 : 0;
-    s->pad_left = pad_w > 0 ? pad_w / 2 : 0;
+    oh = ((int64_t)h + sh - 1) / sh;
+    ow = ((int64_t)w + sw - 1) / sw;
+    int64_t pad_h = (oh - 1) * sh + kh - h, pad_w = (ow - 1) * sw + kw - w;
+    pad_top = pad_h > 0 ? pad_h / 2 : 0;
+    pad_left = pad_w > 0 ? pad_w / 2 : 0;
   } else {
     if (h < kh || w < kw)
       return tq_fail(TQ_ERR_ARG, "conv shape: %dx%d kernel larger than %dx%d input with 'valid' padding", kh,
                      kw, h, w);
-    s->oh = (h - kh) / sh + 1;
-    s->ow = (w - kw) / sw + 1;
-    s->pad_top = s->pad_left = 0;
+    oh = (h - kh) / sh + 1;
+    ow = (w - kw) / sw + 1;
   }
+  if (oh * ow * oc > lim || (int64_t)n * oh * ow > lim)
+    return tq_fail(TQ_ERR_ARG, "conv shape: a %lldx%lldx%d output (batch %d) is too large (more than 2^31-1 values)", (long long)oh,
+                   (long long)ow, oc, n);
+  s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->sh = sh, s->sw = sw, s->oc = oc;
+  s->oh = (int)oh, s->ow = (int)ow, s->pad_top = (int)pad_top, s->pad_left = (int)pad_left;
   return TQ_OK;
 }
 

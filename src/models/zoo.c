@@ -43,7 +43,8 @@ tq_status tq_zoo_build(tq_model **out, const char *name, const tq_zoo_options *o
   if (in.h < 1 || in.w < 1 || in.c < 1)
     return tq_fail(TQ_ERR_ARG, "%s: bad input shape %dx%dx%d", name, in.h, in.w, in.c);
   tq_model *m = builders[idx](in, classes);
-  if (!m) return tq_fail_prefix(TQ_ERR_ARG, "%s", name);
+  /* the builders' messages already start with the model's name */
+  if (!m) return strncmp(tq_last_error(), name, strlen(name)) ? tq_fail_prefix(TQ_ERR_ARG, "%s", name) : TQ_ERR_ARG;
   *out = m;
   return TQ_OK;
 }

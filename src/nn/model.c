@@ -1,5 +1,6 @@
 /* Model graph construction: Keras auto-naming, shape inference, parameter allocation, init. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,13 @@ tq_model *tq_model_new(const char *arch, tq_shape3 input) {
     return NULL;
   }
   tq_layer *l = &m->layers[0];
+  if (input.h < 1 || input.w < 1 || input.c < 1 || (int64_t)input.h * input.w * input.c > TQ_MAX_SAMPLE_VALUES) {
+    m->build_error = TQ_ERR_ARG;
+    snprintf(m->build_msg, sizeof m->build_msg,
+             "%s: input shape %dx%dx%d: each side must be >= 1 and a sample at most %d values", m->arch,
+             input.h, input.w, input.c, TQ_MAX_SAMPLE_VALUES);
+    tq_fail(TQ_ERR_ARG, "%s", m->build_msg);
+  }
   l->type = TQ_L_INPUT;
   snprintf(l->name, sizeof l->name, "input_1"); /* Keras numbers Input layers from 1 */
   l->out_shape = input;
@@ -81,7 +89,8 @@ static int builder_error(tq_model *m, const char *fmt, const char *a, const char
 static tq_layer *append(tq_model *m, tq_layer_type type, int in, int in2, int *index) {
   *index = -1;
   if (m->build_error || m->finalized) return NULL;
-  if (in < 0 || in >= m->nlayers || (in2 >= 0 && in2 >= m->nlayers)) {
+  if (in < 0 || in >= m->nlayers || (in2 >= 0 && in2 >= m->nlayers) ||
+      ((type == TQ_L_ADD || type == TQ_L_MULTIPLY) && in2 < 0)) {
     builder_error(m, "%s: %s input refers to a layer that does not exist", m->arch,
                   keras_stem[type]);
     return NULL;
@@ -91,11 +100,13 @@ static tq_layer *append(tq_model *m, tq_layer_type type, int in, int in2, int *i
       builder_error(m, "%s: %s", m->arch, "too many layers");
       return NULL;
     }
-    tq_layer *nl = realloc(m->layers, sizeof(tq_layer) * (size_t)m->cap * 2);
+    tq_layer *nl = tq_alloc(sizeof(tq_layer) * (size_t)m->cap * 2);
     if (!nl) {
       builder_error(m, "%s: %s", m->arch, "out of memory");
       return NULL;
     }
+    memcpy(nl, m->layers, sizeof(tq_layer) * (size_t)m->cap);
+    tq_free(m->layers);
     m->layers = nl;
     m->cap *= 2;
   }
@@ -129,8 +140,13 @@ static int window_layer(tq_model *m, tq_layer_type type, int in, int kh, int kw,
   tq_shape3 s = l->in_shape;
   if (kh < 1 || kw < 1 || sh < 1 || sw < 1)
     return builder_error(m, "%s: %s: kernel size and strides must be >= 1", m->arch, l->name);
-  if (tq_conv_shape_init(&l->geom, 1, s.h, s.w, s.c, kh, kw, sh, sw, oc, pad) != TQ_OK)
+  if (pad == TQ_PAD_VALID && (kh > s.h || kw > s.w))
     return builder_error(m, "%s: %s: window larger than its input", m->arch, l->name);
+  if (tq_conv_shape_init(&l->geom, 1, s.h, s.w, s.c, kh, kw, sh, sw, oc, pad) != TQ_OK) {
+    char why[400];
+    snprintf(why, sizeof why, "%.63s: %.320s", l->name, tq_last_error());
+    return builder_error(m, "%s: %s", m->arch, why);
+  }
   l->kh = kh;
   l->kw = kw;
   l->sh = sh;
@@ -151,6 +167,8 @@ int tq_depthwise(tq_model *m, int in, int kh, int kw, int sh, int sw, tq_padding
                  int multiplier) {
   if (multiplier < 1 || in < 0 || in >= m->nlayers)
     return builder_error(m, "%s: %s: bad depth multiplier or input", m->arch, "depthwise_conv2d");
+  if ((int64_t)m->layers[in].out_shape.c * multiplier > TQ_MAX_SAMPLE_VALUES)
+    return builder_error(m, "%s: %s: depth multiplier too large", m->arch, "depthwise_conv2d");
   int idx = window_layer(m, TQ_L_DEPTHWISE, in, kh, kw, sh, sw, pad,
                          m->layers[in].out_shape.c * multiplier);
   if (idx >= 0) m->layers[idx].multiplier = multiplier;
@@ -230,8 +248,11 @@ int tq_multiply(tq_model *m, int x, int s) {
 int tq_flatten(tq_model *m, int in) {
   int idx;
   tq_layer *l = append(m, TQ_L_FLATTEN, in, -1, &idx);
-  if (l) l->out_shape = (tq_shape3){1, 1, (int)tq_shape_size(l->in_shape)};
-  return l ? idx : -1;
+  if (!l) return -1;
+  if (tq_shape_size(l->in_shape) > (size_t)TQ_MAX_SAMPLE_VALUES)
+    return builder_error(m, "%s: %s: input too large to flatten", m->arch, l->name);
+  l->out_shape = (tq_shape3){1, 1, (int)tq_shape_size(l->in_shape)};
+  return idx;
 }
 
 int tq_dropout(tq_model *m, int in, float rate) {
@@ -254,8 +275,11 @@ int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right) {
   l->pad[1] = bottom;
   l->pad[2] = left;
   l->pad[3] = right;
-  l->out_shape.h += top + bottom;
-  l->out_shape.w += left + right;
+  int64_t h = (int64_t)l->out_shape.h + top + bottom, w = (int64_t)l->out_shape.w + left + right;
+  if (h * w * l->out_shape.c > TQ_MAX_SAMPLE_VALUES)
+    return builder_error(m, "%s: %s: padded output too large", m->arch, l->name);
+  l->out_shape.h = (int)h;
+  l->out_shape.w = (int)w;
   return idx;
 }
 
@@ -364,8 +388,28 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t seed) {
   if (m->build_error) return tq_fail(m->build_error, "%s", m->build_msg);
   if (m->finalized) return tq_fail(TQ_ERR_ARG, "%s: model already finalized", m->arch);
-  if (max_batch < 1) return tq_fail(TQ_ERR_ARG, "%s: batch size must be >= 1", m->arch);
+  if (max_batch < 0) return tq_fail(TQ_ERR_ARG, "%s: batch size must be >= 1", m->arch);
   m->max_batch = max_batch;
+  /* Activation memory first, before anything is allocated: a clear error naming the total
+   * rather than a failure in the middle of some layer. */
+  double act = 0, prm = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    act += 2.0 * (double)tq_shape_size(m->layers[i].out_shape);
+    prm += (double)tq_layer_params(&m->layers[i]);
+  }
+  act *= (double)max_batch * sizeof(float);
+  prm *= 4.0 * sizeof(float); /* value, gradient, two optimizer moments */
+  if (act + prm > (double)tq_mem_limit() - (double)tq_mem_in_use()) {
+    char a[32], p[32], lim[32], acts[80] = "";
+    tq_format_size(a, sizeof a, act);
+    tq_format_size(p, sizeof p, prm);
+    tq_format_size(lim, sizeof lim, (double)tq_mem_limit());
+    if (max_batch) snprintf(acts, sizeof acts, "%s of activations (batch %d) and ", a, max_batch);
+    return tq_fail(TQ_ERR_MEMORY,
+                   "%s: needs about %s%s of parameters, over the memory limit of %s (a smaller input "
+                   "or batch, or a larger --max-memory)",
+                   m->arch, acts, p, lim);
+  }
   size_t scratch = 0, din_tmp = 0;
   for (int i = 0; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
@@ -379,6 +423,7 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     tq_rng_derive(&rng, seed, (uint64_t)i + 1);
     tq_status st = layer_alloc_params(l, init, &rng);
     if (st) return tq_fail_prefix(st, "%s: %s", m->arch, l->name);
+    if (max_batch == 0) continue; /* shapes and parameters only (summary) */
     size_t out = (size_t)max_batch * tq_shape_size(l->out_shape);
     size_t in = (size_t)max_batch * tq_shape_size(l->in_shape);
     l->out = tq_alloc_floats(out);
@@ -435,7 +480,7 @@ void tq_model_free(tq_model *m) {
     tq_free(l->aux2);
     tq_free(l->aux3);
   }
-  free(m->layers); /* grown with realloc */
+  tq_free(m->layers);
   tq_free(m->scratch);
   tq_free(m->din_tmp);
   tq_free(m);

@@ -198,7 +198,11 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
       cJSON_GetArraySize(ins) < 1 || cJSON_GetArraySize(ins) > 2 ||
       (t = find_class(cls->valuestring)) < 0)
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %d: malformed architecture entry", path, index);
-  for (int k = 0; k < cJSON_GetArraySize(ins); k++) {
+  int nin = cJSON_GetArraySize(ins), want = (t == TQ_L_ADD || t == TQ_L_MULTIPLY) ? 2 : 1;
+  if (nin != want)
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): %d input%s, a %s takes %d", path, name->valuestring,
+                   cls->valuestring, nin, nin == 1 ? "" : "s", cls->valuestring, want);
+  for (int k = 0; k < nin; k++) {
     const cJSON *x = cJSON_GetArrayItem(ins, k);
     if (!cJSON_IsNumber(x) || x->valueint < 0 || x->valueint >= index)
       return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: bad input index", path, name->valuestring);
@@ -277,11 +281,18 @@ static tq_status apply_layer_quant(tq_model *m, const cJSON *o, int idx, const c
   tq_quantizer q[3];
   memset(q, 0, sizeof q);
   int any = 0;
+  const tq_layer *l = &m->layers[idx];
+  int has_kernel = l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
   for (int k = 0; k < 3; k++) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, keys[k]);
     if (!s) continue;
-    if (!cJSON_IsString(s) || tq_quantizer_parse(&q[k], s->valuestring) != TQ_OK)
-      return tq_fail_prefix(TQ_ERR_FORMAT, "%s: layer %s: %s", path, m->layers[idx].name, keys[k]);
+    if (!cJSON_IsString(s))
+      return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: %s: expected a quantizer string", path, l->name, keys[k]);
+    if (k < 2 ? !has_kernel : l->type != TQ_L_ACTIVATION)
+      return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: a %s has no %s", path, l->name,
+                     tq_layer_type_name(l->type), keys[k]);
+    if (tq_quantizer_parse(&q[k], s->valuestring) != TQ_OK)
+      return tq_fail_prefix(TQ_ERR_FORMAT, "%s: layer %s: %s", path, l->name, keys[k]);
     any = 1;
   }
   if (!any) return TQ_OK;
@@ -333,6 +344,14 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
   int nl = cJSON_GetArraySize(layers);
   for (int i = 0; i < nl && !st; i++) st = rebuild_layer(m, cJSON_GetArrayItem(layers, i), i + 1, path);
   if (st) goto done;
+  /* The payload holds every tensor once (three times with optimizer state): a header that
+   * describes more parameters than that is refused before anything is allocated for them. */
+  double want = (double)tq_model_params(m), have = (double)plen / 4.0;
+  if (want > have) {
+    st = tq_fail(TQ_ERR_FORMAT, "%s: the architecture has %.0f parameters, the payload holds only %.0f values",
+                 path, want, have);
+    goto done;
+  }
   if ((st = tq_model_finalize(m, max_batch, TQ_INIT_GLOROT_UNIFORM, 0))) {
     st = tq_fail_prefix(st, "%s", path);
     goto done;
@@ -343,7 +362,10 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     st = apply_layer_quant(m, cJSON_GetArrayItem(layers, i), i + 1, path);
   for (int i = 0; i < nl && !st; i++) {
     const cJSON *fb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "folded_bn");
-    if (cJSON_IsNumber(fb)) st = tq_model_fold_bn(m, i + 1, fb->valueint);
+    if (fb && !cJSON_IsNumber(fb))
+      st = tq_fail(TQ_ERR_FORMAT, "%s: layer %s: folded_bn: expected a layer index", path, m->layers[i + 1].name);
+    else if (fb && (st = tq_model_fold_bn(m, i + 1, fb->valueint)))
+      st = tq_fail_prefix(st, "%s: layer %s: folded_bn", path, m->layers[i + 1].name);
   }
   for (int i = 0; i < nl && !st; i++) {
     const cJSON *o = cJSON_GetArrayItem(layers, i);

@@ -79,8 +79,9 @@ tq_status tq_quantizer_validate(const tq_quantizer *q) {
   if (q->kind == TQ_Q_NONE) return TQ_OK;
   if ((unsigned)q->alpha_mode > (unsigned)TQ_ALPHA_AUTO_PO2)
     return BAD("%s: unknown alpha mode %d", nm, q->alpha_mode);
-  if (q->alpha_mode == TQ_ALPHA_VALUE && !isfinite(q->alpha))
-    return BAD("%s: alpha must be a finite number", nm);
+  /* alpha is the scale of a step: a negative one flips every sign, zero erases everything */
+  if (q->alpha_mode == TQ_ALPHA_VALUE && !(isfinite(q->alpha) && q->alpha > 0.0f))
+    return BAD("%s: alpha must be a positive finite number, got %g", nm, (double)q->alpha);
   if (!(q->qnoise_factor >= 0.0f && q->qnoise_factor <= 1.0f))
     return BAD("%s: qnoise_factor must be between 0 and 1, got %g", nm, (double)q->qnoise_factor);
   if (!is01(q->use_ste) || !is01(q->stochastic) || !is01(q->symmetric) ||

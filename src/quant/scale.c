@@ -299,7 +299,7 @@ static void auto_apply_run(const auto_apply *A, size_t b, size_t e, size_t g, in
   if (A->wide) {
     for (size_t i = b; i < e; i++) {
       double z = auto_code_d(x[i], A->inv_mi_d, A->H, A->divd[GRP(i)], A->po2);
-      if (A->codes) A->codes[i] = (int32_t)z;
+      if (A->codes) A->codes[i] = tq_qsat32(z);
       if (A->out) A->out[i] = tq_qmix(x[i], (float)((double)A->step[GRP(i)] * z), A->qn, A->exact);
     }
     return;
@@ -450,6 +450,7 @@ typedef struct {
   int32_t *codes;
   const float *s, *sdiv, *zp; /* step; divisor s (1 for s = 0), or 1/s when po2; zero point */
   float aq, bq, qn;
+  double aqd, bqd; /* the code range exactly: as floats, +-(2^31 - 1) round to +-2^31 */
   int wide, exact, po2;
 } fm_apply;
 
@@ -467,8 +468,8 @@ static void fm_apply_run(const fm_apply *A, size_t b, size_t e, size_t g, int pe
       size_t k = g + st * (i - b);
       float v = fm_flush(x[i]);
       float sd = A->po2 ? 1.0f / D[k] : D[k];
-      double z = fm_code_d(v, sd, Z[k], aq, bq);
-      if (codes) codes[i] = (int32_t)z;
+      double z = fm_code_d(v, sd, Z[k], A->aqd, A->bqd);
+      if (codes) codes[i] = tq_qsat32(z);
       if (out) out[i] = tq_qmix(v, (float)((double)S[k] * (z - Z[k])), qn, A->exact);
     }
     return;
@@ -520,7 +521,7 @@ tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes,
     if (steps) steps[g] = sf[g];
     if (zps) zps[g] = tq_qsat32(zp);
   }
-  fm_apply A = {in, out, codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor,
+  fm_apply A = {in, out, codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor, aq, bq,
                 q->bits > 24, q->qnoise_factor == 1.0f, po2};
   if (I == 1) {
     size_t k = row_pack(&L), W = k * G, R = L.outer / k;
