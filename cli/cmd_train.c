@@ -39,8 +39,10 @@ static const char *USAGE =
     "  --flat BITS           every kernel and activation at BITS bits, biases at 31\n"
     "  --alpha auto|auto_po2 override every alpha ('auto_po2': power-of-two scales)\n"
     "  --init MODEL.tqm      start from these (float) weights\n"
-    "  --freeze-bn E|never   folded batch-norm statistics stop updating at epoch E (0 with\n"
-    "                        --init: the float model's statistics; never without)\n"
+    "  --freeze-bn E|never   QAT: folded batch norms normalise with batch statistics and\n"
+    "                        update their moving ones until epoch E, then use the moving\n"
+    "                        ones as deployed (0 with --init: the float model's; never\n"
+    "                        without)\n"
     "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (the study's po2\n"
     "                        arithmetic: biases below 128 vanish; see README)\n";
 
