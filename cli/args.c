@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tinyq/core.h"
 
 int tq_args_wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
@@ -30,6 +31,16 @@ int tq_args_parse(const char *cmd, int argc, char **argv, tq_opt *opts, int nopt
     tq_opt *o = NULL;
     for (int k = 0; k < nopts; k++)
       if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len)) o = &opts[k];
+    if (!o && len == 10 && !strncmp(name, "max-memory", len)) {
+      /* every command's memory budget (tq_mem_limit): an environment limit, not a setting of
+       * the run, so --resume accepts it too */
+      const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+      size_t bytes;
+      if (!v) return tq_cli_usage_error("%s: --max-memory needs a value", cmd);
+      if (tq_parse_size(v, &bytes)) return tq_cli_usage_error("--max-memory: %s", tq_last_error());
+      tq_mem_set_limit(bytes);
+      continue;
+    }
     if (!o)
       return tq_cli_usage_error("%s: unknown option '--%.*s' (see tinyq %s --help)", cmd, (int)len,
                                 name, cmd);
@@ -40,6 +51,9 @@ int tq_args_parse(const char *cmd, int argc, char **argv, tq_opt *opts, int nopt
       o->value = eq + 1;
     } else {
       if (i + 1 >= argc) return tq_cli_usage_error("%s: --%s needs a value", cmd, o->name);
+      /* "--lr --out X": the value is missing, not X unexpected */
+      if (!strncmp(argv[i + 1], "--", 2) && argv[i + 1][2])
+        return tq_cli_usage_error("%s: --%s needs a value, got the option '%s'", cmd, o->name, argv[i + 1]);
       o->value = argv[++i];
     }
   }

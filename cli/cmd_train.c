@@ -1,6 +1,8 @@
 /* tinyq train: float training or QAT of a zoo model, with resume. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <omp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +14,7 @@
 
 static const char *USAGE =
     "usage: tinyq train --model NAME --data SPEC --out RUN_DIR [options]\n"
-    "       tinyq train --resume RUN_DIR [--epochs N]\n\n"
+    "       tinyq train --resume RUN_DIR [--epochs N] [--threads T] [--progress MODE]\n\n"
     "  --model NAME          resnet8 | dscnn | fc_autoencoder\n"
     "  --data SPEC           fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR\n"
     "  --out RUN_DIR         run directory: log.csv, best.tqm, last.tqm, model.tqm\n"
@@ -112,6 +114,18 @@ static char *settings_json(const run_settings *s) {
   return out;
 }
 
+/* A checkpoint is a file anyone can edit (its CRC is no signature): every number in it is
+ * range-checked like the option it came from before it is used (threads: 100000 crashed OpenMP,
+ * epochs_done: -3 rewrote the log). */
+static int checked_num(const cJSON *t, const char *key, double lo, double hi, double *out, const char *path) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+    return tq_cli_error("resume: %s: checkpoint setting '%s' is %s, expected a number in %g..%g", path, key,
+                        cJSON_IsNumber(v) ? "out of range" : (v ? "not a number" : "missing"), lo, hi);
+  *out = v->valuedouble;
+  return 0;
+}
+
 static int settings_from_json(run_settings *s, const char *json, const char *path) {
   cJSON *root = cJSON_Parse(json ? json : "");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "task");
@@ -120,22 +134,74 @@ static int settings_from_json(run_settings *s, const char *json, const char *pat
     return tq_cli_error("%s: no training task in the checkpoint; cannot resume", path);
   }
 #define STR(f, key) copy(s->f, sizeof s->f, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, key)))
-#define NUM(f, key) s->f = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, key))
   STR(model, "model"); STR(data, "data"); STR(out, "out"); STR(optimizer, "optimizer");
   STR(schedule, "schedule"); STR(loss, "loss"); STR(augment, "augment"); STR(scaling, "scaling");
   STR(monitor, "monitor"); STR(quant, "quant"); STR(alpha, "alpha"); STR(init, "init");
-  NUM(epochs, "epochs"); NUM(batch, "batch"); NUM(seed, "seed"); NUM(threads, "threads");
-  NUM(early, "early_stopping"); NUM(limit, "train_limit"); NUM(steps, "max_steps");
-  NUM(flat, "flat"); NUM(lr, "lr"); NUM(val_split, "val_split");
 #undef STR
-#undef NUM
+  /* the same ranges as the options (settings_from_args) */
+  static const struct {
+    const char *key;
+    size_t off;
+    double lo, hi;
+  } ints[] = {
+      {"epochs", offsetof(run_settings, epochs), 1, 100000},
+      {"batch", offsetof(run_settings, batch), 1, 65536},
+      {"seed", offsetof(run_settings, seed), 0, 2147483647},
+      {"threads", offsetof(run_settings, threads), 1, 256},
+      {"early_stopping", offsetof(run_settings, early), 0, 100000},
+      {"train_limit", offsetof(run_settings, limit), 0, 2147483647},
+      {"max_steps", offsetof(run_settings, steps), 0, 2147483647},
+      {"flat", offsetof(run_settings, flat), 0, 32},
+  };
+  double v = 0;
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    if (checked_num(t, ints[i].key, ints[i].lo, ints[i].hi, &v, path)) {
+      cJSON_Delete(root);
+      return 1;
+    }
+    *(int *)((char *)s + ints[i].off) = (int)v;
+  }
+  if (checked_num(t, "lr", 1e-12, 100, &s->lr, path) || checked_num(t, "val_split", 0, 0.99, &s->val_split, path)) {
+    cJSON_Delete(root);
+    return 1;
+  }
   s->restore = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "restore_best"));
   s->po2_floor = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "qkeras_po2_floor"));
   /* runs from before --freeze-bn updated the statistics throughout */
-  const cJSON *fz = cJSON_GetObjectItemCaseSensitive(t, "freeze_bn");
-  s->freeze_bn = cJSON_IsNumber(fz) ? fz->valueint : -1;
+  s->freeze_bn = -1;
+  if (cJSON_GetObjectItemCaseSensitive(t, "freeze_bn")) {
+    if (checked_num(t, "freeze_bn", -1, 100000, &v, path)) {
+      cJSON_Delete(root);
+      return 1;
+    }
+    s->freeze_bn = (int)v;
+  }
   cJSON_Delete(root);
+  if (!s->model[0] || !tq_zoo_find(s->model))
+    return tq_cli_error("resume: %s: checkpoint names no known model ('%s')", path, s->model);
+  if (s->flat && s->quant[0])
+    return tq_cli_error("resume: %s: checkpoint has both flat and quant", path);
   return 0;
+}
+
+/* The training state of a checkpoint, checked against the run it belongs to before the trainer
+ * trusts it (step: -1 made Adam's bias correction divide by zero). */
+static int check_train_state(const char *meta, const run_settings *s, int train_n, const char *path) {
+  cJSON *root = cJSON_Parse(meta ? meta : "");
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "train_state");
+  double done = 0, step = 0, best_epoch = 0, wait = 0;
+  int rc = 0;
+  if (!cJSON_IsObject(t))
+    rc = tq_cli_error("resume: %s: no training state in the checkpoint", path);
+  else if (!(rc = checked_num(t, "epochs_done", 0, 100000, &done, path))) {
+    double steps_per_epoch = ceil((double)train_n / s->batch);
+    if (s->steps > 0 && s->steps < steps_per_epoch) steps_per_epoch = s->steps;
+    if (!(rc = checked_num(t, "step", done, done * steps_per_epoch, &step, path)) &&
+        !(rc = checked_num(t, "best_epoch", 0, done, &best_epoch, path)))
+      rc = checked_num(t, "wait", 0, done, &wait, path);
+  }
+  cJSON_Delete(root);
+  return rc;
 }
 
 static int settings_from_args(run_settings *s, tq_opt *o) {
@@ -233,10 +299,19 @@ static int run(run_settings *s, int resume, const char *progress) {
     goto done;
   }
   tq_dataset_free(&full);
+  /* A batch larger than the data only allocates activations no step uses (--batch 5000 on 540
+   * samples took 11.8 GB); capped at the larger split, every step and result stays the same. */
+  if (c.batch > train.n && c.batch > val.n) c.batch = train.n > val.n ? train.n : val.n;
   char path[2048];
   if (resume) {
     snprintf(path, sizeof path, "%s/last.tqm", s->out);
-    if (tq_model_load(path, &m, &meta, c.batch) || tq_train_meta_parse(meta, &state)) {
+    if (tq_model_load(path, &m, &meta, c.batch)) {
+      rc = tq_cli_error("resume: %s", tq_last_error());
+      goto done;
+    }
+    if ((rc = check_train_state(meta, s, train.n, path))) goto done;
+    rc = 1;
+    if (tq_train_meta_parse(meta, &state)) {
       rc = tq_cli_error("resume: %s", tq_last_error());
       goto done;
     }
@@ -278,16 +353,30 @@ static int run(run_settings *s, int resume, const char *progress) {
     rc = tq_cli_error("%s", tq_last_error());
     goto done;
   }
-  double tl, ta;
-  if (tq_task_load_data(&test, s->data, 0, s->scaling) == TQ_OK &&
-      tq_evaluate(m, &test, c.loss, c.batch, &tl, &ta) == TQ_OK) {
-    if (c.loss == TQ_LOSS_MSE)
-      printf("test: loss %.6f (%d samples)\n", tl, test.n);
-    else
-      printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, test.n);
-  }
+  /* The model is saved: a test set that cannot be used is reported (and fails the run) without
+   * losing anything already written. */
   printf("run directory: %s (model.tqm, best.tqm, last.tqm, log.csv); %.1f s of training\n", s->out,
          state.seconds);
+  fflush(stdout);
+  double tl, ta;
+  if (tq_task_load_data(&test, s->data, 0, s->scaling)) {
+    rc = tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+    goto done;
+  }
+  tq_shape3 in = tq_model_input_shape(m);
+  if (test.h != in.h || test.w != in.w || test.c != in.c) {
+    rc = tq_cli_error("test set of %s: samples are %dx%dx%d, the model takes %dx%dx%d", s->data, test.h,
+                      test.w, test.c, in.h, in.w, in.c);
+    goto done;
+  }
+  if (tq_evaluate(m, &test, c.loss, c.batch, &tl, &ta)) {
+    rc = tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+    goto done;
+  }
+  if (c.loss == TQ_LOSS_MSE)
+    printf("test: loss %.6f (%d samples)\n", tl, test.n);
+  else
+    printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, test.n);
   rc = 0;
 done:
   tq_dataset_free(&train);
@@ -313,6 +402,12 @@ int tq_cmd_train(int argc, char **argv) {
   run_settings s;
   memset(&s, 0, sizeof s);
   if (o[O_RESUME].value) {
+    /* the run continues exactly as it started: only its length, its thread count (results do
+     * not depend on it) and the display may change */
+    for (int k = 0; k < O_COUNT; k++)
+      if (o[k].value && k != O_RESUME && k != O_EPOCHS && k != O_THREADS && k != O_PROGRESS)
+        return tq_cli_usage_error("train: --%s cannot be changed when resuming (only --epochs, --threads "
+                                  "and --progress)", o[k].name);
     char path[2048];
     snprintf(path, sizeof path, "%s/last.tqm", o[O_RESUME].value);
     tq_model *m = NULL;
@@ -323,7 +418,9 @@ int tq_cmd_train(int argc, char **argv) {
     tq_free(meta);
     if (rc) return rc;
     copy(s.out, sizeof s.out, o[O_RESUME].value);
-    if (tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s.epochs)) return 2;
+    if (tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s.epochs) ||
+        tq_args_int(o, O_COUNT, "threads", 1, 256, &s.threads))
+      return 2;
     return run(&s, 1, o[O_PROGRESS].value);
   }
   if ((rc = settings_from_args(&s, o))) return rc;

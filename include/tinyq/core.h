@@ -77,6 +77,10 @@ tq_status tq_write_file_atomic(const char *path, const void *data, size_t size);
 
 /* Reads a whole file into memory (caller frees with free()). */
 tq_status tq_read_file(const char *path, unsigned char **data, size_t *size);
+/* JSON text that a parser would read differently from how it looks: a NUL byte (the text ends
+ * there for a C string) or a \u0000 escape (a key "conv2d\u0000evil" would become "conv2d").
+ * TQ_OK, or an error naming source and the offset. */
+tq_status tq_json_text_check(const char *text, size_t n, const char *source);
 /* mkdir -p */
 tq_status tq_mkdirs(const char *path);
 

@@ -181,6 +181,21 @@ tq_status tq_read_file(const char *path, unsigned char **data, size_t *size) {
   return TQ_OK;
 }
 
+tq_status tq_json_text_check(const char *text, size_t n, const char *source) {
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] == 0)
+      return tq_fail(TQ_ERR_FORMAT, "%s: a NUL byte at offset %zu (not JSON text)", source, i);
+    if (text[i] == '\\' && i + 1 < n) {
+      if (text[i + 1] == 'u' && i + 5 < n && text[i + 2] == '0' && text[i + 3] == '0' && text[i + 4] == '0' &&
+          text[i + 5] == '0')
+        return tq_fail(TQ_ERR_FORMAT, "%s: a \\u0000 escape at offset %zu (a NUL inside a string is not allowed)",
+                       source, i);
+      i++; /* an escaped backslash does not start an escape */
+    }
+  }
+  return TQ_OK;
+}
+
 tq_status tq_mkdirs(const char *path) {
   char buf[4096];
   size_t n = strlen(path);

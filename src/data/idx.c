@@ -48,7 +48,7 @@ static size_t size_hint(const char *path) {
 /* Reads all of `path` through zlib. *stream_short = 1 when a gzip stream ended before its end
  * (zlib reports that as Z_BUF_ERROR "unexpected end of file" and returns the bytes it had). */
 static tq_status gz_slurp(const char *path, unsigned char **data, size_t *size, size_t max_size,
-                          int *stream_short) {
+                          const char *over_max, int *stream_short) {
   *data = NULL;
   *size = 0;
   *stream_short = 0;
@@ -61,7 +61,7 @@ static tq_status gz_slurp(const char *path, unsigned char **data, size_t *size, 
   size_t cap = size_hint(path) + 1, n = 0; /* +1: reaching EOF needs no growth */
   if (cap < 4096) cap = 4096;
   if (max_size && cap > max_size + 1) cap = max_size + 1;
-  unsigned char *buf = malloc(cap);
+  unsigned char *buf = tq_mem_check(cap) ? NULL : malloc(cap);
   if (!buf) {
     gzclose(g);
     return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
@@ -71,10 +71,16 @@ static tq_status gz_slurp(const char *path, unsigned char **data, size_t *size, 
       if (max_size && cap > max_size) {
         free(buf);
         gzclose(g);
-        return tq_fail(TQ_ERR_FORMAT, "%s: larger than %zu bytes", path, max_size);
+        return tq_fail(TQ_ERR_FORMAT, "%s: %s %zu bytes", path, over_max, max_size);
       }
       size_t ncap = cap * 2;
       if (max_size && ncap > max_size + 1) ncap = max_size + 1;
+      /* a gzip bomb stops at the memory budget, not at the machine's end */
+      if (tq_mem_check(ncap)) {
+        free(buf);
+        gzclose(g);
+        return tq_fail_prefix(TQ_ERR_MEMORY, "%s: decompressing more than %zu bytes", path, cap);
+      }
       unsigned char *nb = realloc(buf, ncap);
       if (!nb) {
         free(buf);
@@ -102,7 +108,7 @@ static tq_status gz_slurp(const char *path, unsigned char **data, size_t *size, 
   if (max_size && n > max_size) {
     free(buf);
     gzclose(g);
-    return tq_fail(TQ_ERR_FORMAT, "%s: larger than %zu bytes", path, max_size);
+    return tq_fail(TQ_ERR_FORMAT, "%s: %s %zu bytes", path, over_max, max_size);
   }
   int e;
   gz_message(g, path, &e);
@@ -115,7 +121,7 @@ static tq_status gz_slurp(const char *path, unsigned char **data, size_t *size, 
 
 tq_status tq_read_file_gz(const char *path, unsigned char **data, size_t *size, size_t max_size) {
   int stream_short;
-  tq_status st = gz_slurp(path, data, size, max_size, &stream_short);
+  tq_status st = gz_slurp(path, data, size, max_size, "larger than", &stream_short);
   if (st) return st;
   if (stream_short) {
     free(*data);
@@ -196,16 +202,52 @@ static size_t idx3_predict_pixels(const char *path) {
   return size_hint(path) == count + sizeof h ? (size_t)count : 0;
 }
 
+/* The IDX header, read from the (decompressed) stream before the rest: its dimensions bound how
+ * much the file may hold, so that a small gzip bomb is refused after 16 bytes instead of being
+ * inflated to gigabytes first. Validates the magic and the dimensions as idx_parse does; sets
+ * *max_size to the size the file must have (header + elements), or 0 when the header is too
+ * short to tell (idx_parse then reports the truncation). Memory is not judged here: a header
+ * may announce more than the file holds (that is a truncation, reported once the data is read);
+ * the read buffer grows only with data that really arrives, within the memory budget. */
+static tq_status idx_peek(const char *path, int ndim, size_t *max_size) {
+  *max_size = 0;
+  gzFile g = gzopen(path, "rb");
+  if (!g) return TQ_OK; /* the read reports it */
+  unsigned char h[16];
+  int want = 4 + 4 * ndim, got = gzread(g, h, (unsigned)want);
+  gzclose(g);
+  if (got < want) return TQ_OK;
+  uint32_t magic = be32(h);
+  if (magic != (0x00000800u | (uint32_t)ndim))
+    return tq_fail(TQ_ERR_FORMAT, "%s: bad IDX magic 0x%08x (expected 0x%08x)", path, magic,
+                   0x00000800u | (uint32_t)ndim);
+  uint64_t count = 1;
+  for (int i = 0; i < ndim; i++) {
+    uint32_t d = be32(h + 4 + 4 * i);
+    if (d == 0) return tq_fail(TQ_ERR_FORMAT, "%s: IDX dimension %d is 0", path, i);
+    if (d > INT_MAX) return tq_fail(TQ_ERR_FORMAT, "%s: IDX dimension %d is %u (too large)", path, i, d);
+    count *= d;
+    if (count > IDX_MAX_ELEMENTS)
+      return tq_fail(TQ_ERR_FORMAT, "%s: IDX dimensions too large (more than %llu elements)", path,
+                     (unsigned long long)IDX_MAX_ELEMENTS);
+  }
+  /* a few bytes of slack, so that small trailing junk is still reported exactly by idx_parse */
+  *max_size = (size_t)want + (size_t)count + 4096;
+  return TQ_OK;
+}
+
 typedef struct {
   unsigned char *buf;
   size_t size;
   int stream_short;
   tq_status st;
+  size_t max_size;
   char msg[1024]; /* tq_last_error() is per thread: carried back to the calling thread */
 } slurp_job;
 
 static void slurp_run(slurp_job *j, const char *path) {
-  j->st = gz_slurp(path, &j->buf, &j->size, 0, &j->stream_short);
+  j->st = gz_slurp(path, &j->buf, &j->size, j->max_size, "longer than its IDX header announces:",
+                   &j->stream_short);
   if (j->st) snprintf(j->msg, sizeof j->msg, "%s", tq_last_error());
 }
 
@@ -217,7 +259,9 @@ tq_status tq_dataset_load_idx(tq_dataset *out, const char *images_path, const ch
   slurp_job img = {0}, lab_job = {0};
   uint32_t idims[3] = {0}, ldims[1] = {0};
   const unsigned char *pix = NULL, *lab = NULL;
-  tq_status st = TQ_OK;
+  tq_status st = idx_peek(images_path, 3, &img.max_size);
+  if (!st && labels_path) st = idx_peek(labels_path, 1, &lab_job.max_size);
+  if (st) return st;
 
   /* Decompress the images on one thread while the other allocates (faults in) the float array and
    * reads the labels: the two costs are of the same size for Fashion-MNIST. */

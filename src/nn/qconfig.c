@@ -92,16 +92,26 @@ static tq_status apply_value(tq_model *m, int i, const cJSON *v, const char *sou
 }
 
 tq_status tq_qconfig_apply_json(tq_model *m, const char *json, const char *source) {
-  cJSON *root = cJSON_Parse(json);
+  tq_status st = tq_json_text_check(json, strlen(json), source);
+  if (st) return st;
+  /* the whole text must be the object: "{} garbage" is a mistake, not a configuration */
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithOpts(json, &end, 0);
   if (!root) {
     const char *at = cJSON_GetErrorPtr();
-    return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON (near \"%.20s\")", source, at ? at : "");
+    at = at ? at : "";
+    return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON (near \"%.*s\")", source, (int)strcspn(at, "\r\n") < 20 ? (int)strcspn(at, "\r\n") : 20, at);
+  }
+  end += strspn(end, " \t\r\n");
+  if (*end) {
+    cJSON_Delete(root);
+    return tq_fail(TQ_ERR_FORMAT, "%s: text after the JSON object (near \"%.*s\")", source,
+                   (int)strcspn(end, "\r\n") < 20 ? (int)strcspn(end, "\r\n") : 20, end);
   }
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return tq_fail(TQ_ERR_FORMAT, "%s: expected a JSON object of layer names or classes", source);
   }
-  tq_status st = TQ_OK;
   /* Classes first, then names, so a layer's own entry wins. */
   for (int pass = 0; pass < 2 && !st; pass++) {
     for (const cJSON *e = root->child; e && !st; e = e->next) {
@@ -138,6 +148,10 @@ tq_status tq_qconfig_apply_file(tq_model *m, const char *path) {
     return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
   }
   text[size] = 0;
+  if ((st = tq_json_text_check(text, size, path))) {
+    free(text);
+    return st;
+  }
   st = tq_qconfig_apply_json(m, text, path);
   free(text);
   return st;

@@ -14,11 +14,14 @@
  * again first with the same choices: no finished trial is repeated, no interrupted one is lost, and in
  * a single process the suggestions are exactly those of an uninterrupted run. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -557,6 +560,39 @@ static tq_status coordinator_setup(coordinator *co, int resume) {
   return TQ_OK;
 }
 
+/* One process per search directory: two resumes of one search would both run the missing
+ * trials and journal them twice. flock() on DIR/search.lock; the kernel drops the lock when the
+ * holder exits, however it exits, so a crashed search never blocks the next --resume. The file
+ * holds the holder's pid, for the message. Returns the descriptor to keep open, or -1. */
+static int lock_search_dir(const char *dir, tq_status *st) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/search.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *st = tq_fail(TQ_ERR_IO, "%s: cannot create the search lock: %s", path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int busy = errno == EWOULDBLOCK;
+    char pid[32] = "";
+    ssize_t n = busy ? pread(fd, pid, sizeof pid - 1, 0) : 0;
+    pid[n > 0 ? n : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    *st = busy ? tq_fail(TQ_ERR_ARG, "search: %s is in use by process %s", dir, pid[0] ? pid : "(unknown)")
+               : tq_fail(TQ_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+    return -1;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+    *st = tq_fail(TQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static void stop_workers(coordinator *co) {
   for (int r = 1; r < co->c->size; r++) tq_comm_send(co->c, r, TQ_TAG_STOP, "");
   if (co->lw.running) {
@@ -612,7 +648,13 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   char search_json[1100], space_source[1200];
   snprintf(search_json, sizeof search_json, "%s/search.json", out);
   tq_status st = TQ_OK;
-  /* 1. The directory: fresh or a search to resume. */
+  int lock_fd = -1;
+  /* 1. The directory: fresh or a search to resume; locked before anything in it is read. */
+  if (resume && file_exists(search_json)) lock_fd = lock_search_dir(out, &st);
+  if (st) {
+    tq_search_abort_workers(c);
+    return st;
+  }
   if (!resume && (file_exists(search_json) || file_exists(co.trials_path)))
     st = tq_fail(TQ_ERR_ARG, "%s: the directory already holds a search (continue it with --resume %s, or "
                  "choose another --out)", out, out);
@@ -621,7 +663,14 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   if (resume) snprintf(space_source, sizeof space_source, "%s (space)", search_json);
   else tq_search_copy(space_source, sizeof space_source, s->space_file[0] ? s->space_file : "search space");
   if (!st) st = precheck(s, space_source);
+  if (!st && !resume && !(st = tq_mkdirs(out))) {
+    lock_fd = lock_search_dir(out, &st);
+    if (!st && (file_exists(search_json) || file_exists(co.trials_path))) /* another run got here first */
+      st = tq_fail(TQ_ERR_ARG, "%s: the directory already holds a search (continue it with --resume %s, or "
+                   "choose another --out)", out, out);
+  }
   if (st) {
+    if (lock_fd >= 0) close(lock_fd);
     tq_search_abort_workers(c);
     return st;
   }
@@ -630,6 +679,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   char thr[32];
   snprintf(thr, sizeof thr, "%d", threads);
   if (!text) {
+    close(lock_fd);
     tq_search_abort_workers(c);
     return tq_fail(TQ_ERR_MEMORY, "search: out of memory");
   }
@@ -637,7 +687,10 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   free(text);
   char *tp = thr;
   if (!st) st = tq_comm_bcast_text(c, &tp);
-  if (st) return st;
+  if (st) {
+    close(lock_fd);
+    return st;
+  }
   omp_set_num_threads(threads);
   tq_evaluator ev;
   st = tq_evaluator_init(&ev, s, space_source);
@@ -689,6 +742,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
 done:
   coordinator_free(&co);
   if (co.ev) tq_evaluator_free(&ev);
+  close(lock_fd); /* last: the journal is complete before another process may take the directory */
   return st;
 }
 

@@ -167,12 +167,87 @@ static tq_status parse_qconfig(tq_space *s, const cJSON *qc, const char *source)
 
 /* ---- limit */
 
+/* glibc's regcomp expands every bounded repeat {m,n} into copies of its operand, so nested
+ * repeats multiply: ((a{1,100}){1,100}){1,100}... asked for 14 GB. Before a pattern reaches
+ * regcomp, its expanded size is estimated (each atom 1, a group the sum of its alternatives,
+ * x{m,n} the operand times max(m, n) + 1, x* x+ x? the operand twice) and refused beyond
+ * REGEX_MAX_STATES; back-references (exponential matching) are refused too. Layer names are
+ * short, so a legitimate pattern is tiny. */
+#define REGEX_MAX_LEN 256
+#define REGEX_MAX_DEPTH 16
+#define REGEX_MAX_STATES 4096.0
+
+static const char *regex_too_complex(const char *re) {
+  size_t n = strlen(re);
+  if (n > REGEX_MAX_LEN) return "longer than 256 characters";
+  double alt[REGEX_MAX_DEPTH + 1], cur[REGEX_MAX_DEPTH + 1]; /* per open group: finished alternatives, current one */
+  double last = 0; /* size of the last atom (the operand of a following repeat) */
+  int depth = 0;
+  alt[0] = cur[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < n && re[i + 1] >= '0' && re[i + 1] <= '9') return "back-references are not supported";
+      i++;
+      last = 1, cur[depth] += 1;
+    } else if (c == '[') {
+      size_t j = i + 1;
+      if (j < n && re[j] == '^') j++;
+      if (j < n && re[j] == ']') j++;
+      for (; j < n && re[j] != ']'; j++)
+        if (re[j] == '[' && j + 1 < n && (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
+          char close = re[j + 1];
+          for (j += 2; j + 1 < n && !(re[j] == close && re[j + 1] == ']'); j++) {}
+          j++;
+        }
+      if (j >= n) return NULL; /* unterminated: regcomp reports it */
+      i = j;
+      last = 1, cur[depth] += 1;
+    } else if (c == '(') {
+      if (++depth > REGEX_MAX_DEPTH) return "groups nested more than 16 deep";
+      alt[depth] = cur[depth] = 0;
+    } else if (c == ')') {
+      if (depth == 0) return NULL; /* unbalanced: regcomp reports it */
+      last = alt[depth] + cur[depth] + 1;
+      depth--;
+      cur[depth] += last;
+    } else if (c == '|') {
+      alt[depth] += cur[depth];
+      cur[depth] = 0, last = 0;
+    } else if (c == '*' || c == '+' || c == '?') {
+      cur[depth] += last; /* x* costs about two copies of x */
+    } else if (c == '{') {
+      char *end;
+      long lo = strtol(re + i + 1, &end, 10), hi = lo;
+      if (end == re + i + 1) return NULL; /* not a bound: regcomp decides */
+      if (*end == ',') hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
+      else end--;
+      if (lo < 0 || hi < 0 || lo > 255 || hi > 255) return "a repeat count above 255";
+      double k = (double)(lo > hi ? lo : hi) + 1;
+      cur[depth] += last * (k - 1);
+      last *= k;
+      const char *close = strchr(re + i, '}');
+      if (!close) return NULL;
+      i = (size_t)(close - re);
+    } else {
+      last = 1, cur[depth] += 1;
+    }
+    if (alt[depth] + cur[depth] > REGEX_MAX_STATES || last > REGEX_MAX_STATES)
+      return "too complex (nested repeats expand to more than 4096 states)";
+  }
+  return NULL;
+}
+
 static tq_status parse_limit(limit_entry *l, const cJSON *e, const char *source) {
   l->key = dupstr(e->string);
   if (!l->key) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", source);
   l->is_class = class_of(e->string, &l->type);
   if (!l->is_class) {
     if (!e->string[0]) return tq_fail(TQ_ERR_FORMAT, "%s: limit \"\": empty pattern", source);
+    const char *why = regex_too_complex(e->string);
+    if (why)
+      return tq_fail(TQ_ERR_FORMAT, "%s: limit \"%.80s%s\": regular expression refused: %s", source, e->string,
+                     strlen(e->string) > 80 ? "..." : "", why);
     int rc = regcomp(&l->re, e->string, REG_EXTENDED | REG_NOSUB);
     if (rc) {
       char msg[256];

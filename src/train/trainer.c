@@ -125,6 +125,19 @@ char *tq_train_meta_json(const tq_train_config *c, const tq_train_state *s) {
   return out;
 }
 
+/* One message for every divergence, fresh or resumed, per step or at the end of an epoch (the
+ * README quotes it); it says what is on disk: a checkpoint exists once an epoch has finished. */
+static tq_status diverged(const tq_train_config *c, const tq_train_state *state, int epoch, long step,
+                          const char *what, double v) {
+  char kept[96] = "";
+  if (c->out_dir && state->epochs_done > 0)
+    snprintf(kept, sizeof kept, "; the last good checkpoint is kept (epoch %d)", state->epochs_done);
+  else if (c->out_dir)
+    snprintf(kept, sizeof kept, "; no epoch finished, so no checkpoint was written");
+  return tq_fail(TQ_ERR_NUMERIC, "epoch %d step %ld: %s is %s: training diverged (try a lower --lr)%s", epoch + 1,
+                 step, what, isnan(v) ? "NaN" : "infinite", kept);
+}
+
 tq_status tq_train_meta_parse(const char *json, tq_train_state *s) {
   cJSON *root = json ? cJSON_Parse(json) : NULL;
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "train_state");
@@ -290,9 +303,7 @@ tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
       int correct = 0;
       float l = tq_loss_forward_backward(c->loss, dout, b.probs, out, b.y, b.x, n, k, &correct);
       if (!isfinite(l)) {
-        st = tq_fail(TQ_ERR_NUMERIC, "epoch %d step %ld: loss is %s: training diverged (try a lower --lr)%s",
-                     epoch + 1, s + 1, isnan(l) ? "NaN" : "infinite",
-                     c->out_dir ? "; the last good checkpoint is kept" : "");
+        st = diverged(c, state, epoch, s + 1, "loss", l);
         goto done;
       }
       tq_model_zero_grad(m);
@@ -311,8 +322,9 @@ tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
                                  &state->last_val_acc)))
       goto done;
     if (!isfinite(state->last_loss) || (val && !isfinite(state->last_val_loss))) {
-      st = tq_fail(TQ_ERR_NUMERIC, "epoch %d: loss is not finite: training diverged (try a lower --lr)",
-                   epoch + 1);
+      int tr = !isfinite(state->last_loss);
+      st = diverged(c, state, epoch, steps, tr ? "loss" : "validation loss",
+                    tr ? state->last_loss : state->last_val_loss);
       goto done;
     }
     tq_progress_end(&prog, state->last_loss, state->last_acc, has_acc, state->last_val_loss,
