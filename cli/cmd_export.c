@@ -1,6 +1,11 @@
 /* tinyq export: lower a QAT model to integer arithmetic and generate dependency-free C. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cli.h"
@@ -21,6 +26,52 @@ static const char *USAGE =
 #ifndef TQ_RUNTIME_DIR
 #define TQ_RUNTIME_DIR "runtime"
 #endif
+
+/* Removes a staging directory and the regular files in it (the emitter writes no subdirectories). */
+static void remove_staging(const char *tmp) {
+  DIR *dp = opendir(tmp);
+  if (dp) {
+    char p[4200];
+    for (struct dirent *e; (e = readdir(dp));)
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+          snprintf(p, sizeof p, "%s/%s", tmp, e->d_name) < (int)sizeof p)
+        remove(p);
+    closedir(dp);
+  }
+  rmdir(tmp);
+}
+
+/* The export is written to a staging directory inside DIR, and its files are renamed into DIR
+ * only once all of them are complete: a failure (a full disk) leaves DIR as it was instead of a
+ * model.c without its runtime. Files of DIR that the export does not write are left alone. */
+static tq_status emit_staged(const tq_dmodel *d, const char *dir) {
+  struct stat sb;
+  int created = stat(dir, &sb) != 0;
+  if (!created && !S_ISDIR(sb.st_mode)) return tq_fail(TQ_ERR_IO, "%s: exists and is not a directory", dir);
+  tq_status st = tq_mkdirs(dir);
+  if (st) return st;
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s/.tinyq-export.XXXXXX", dir) >= (int)sizeof tmp)
+    return tq_fail(TQ_ERR_IO, "%s: path too long", dir);
+  if (!mkdtemp(tmp)) return tq_fail(TQ_ERR_IO, "%s: cannot create a staging directory: %s", dir, strerror(errno));
+  st = tq_deploy_emit_c(d, tmp, TQ_RUNTIME_DIR);
+  DIR *dp = st ? NULL : opendir(tmp);
+  if (!st && !dp) st = tq_fail(TQ_ERR_IO, "%s: %s", tmp, strerror(errno));
+  if (dp) {
+    char from[4200], to[4200];
+    for (struct dirent *e; !st && (e = readdir(dp));) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      if (snprintf(from, sizeof from, "%s/%s", tmp, e->d_name) >= (int)sizeof from ||
+          snprintf(to, sizeof to, "%s/%s", dir, e->d_name) >= (int)sizeof to)
+        st = tq_fail(TQ_ERR_IO, "%s: path too long", dir);
+      else if (rename(from, to) != 0) st = tq_fail(TQ_ERR_IO, "%s: cannot move into place: %s", to, strerror(errno));
+    }
+    closedir(dp);
+  }
+  remove_staging(tmp);
+  if (st && created) rmdir(dir); /* only if the failed export left it empty */
+  return st;
+}
 
 static const char *task_str(const char *meta, const char *key, char *buf, size_t n) {
   cJSON *root = cJSON_Parse(meta ? meta : "{}");
@@ -66,7 +117,7 @@ int tq_cmd_export(int argc, char **argv) {
   if (!rc) {
     tq_deploy_print_plan(d, stdout);
     if (!plan_only) {
-      if (tq_deploy_emit_c(d, dir, TQ_RUNTIME_DIR)) {
+      if (emit_staged(d, dir)) {
         rc = tq_cli_error("%s", tq_last_error());
       } else {
         printf("wrote %s: model.h, model.c, main_host.c, Makefile, runtime sources "

@@ -130,6 +130,7 @@ tq_status tq_parse_size(const char *s, size_t *out) {
     case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
     default: break;
   }
+  if (mult > 1 && *end == 'i') end++; /* GiB: the multiples are binary either way */
   if (*end == 'B' || *end == 'b') end++;
   if (*end) return tq_fail(TQ_ERR_ARG, "'%s' is not a size (expected e.g. 512M, 4G, 1500000000)", s);
   v *= mult;

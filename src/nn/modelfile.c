@@ -200,7 +200,7 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %d: malformed architecture entry", path, index);
   int nin = cJSON_GetArraySize(ins), want = (t == TQ_L_ADD || t == TQ_L_MULTIPLY) ? 2 : 1;
   if (nin != want)
-    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): %d input%s, a %s takes %d", path, name->valuestring,
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): %d input%s, %s takes %d", path, name->valuestring,
                    cls->valuestring, nin, nin == 1 ? "" : "s", cls->valuestring, want);
   for (int k = 0; k < nin; k++) {
     const cJSON *x = cJSON_GetArrayItem(ins, k);
