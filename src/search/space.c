@@ -349,13 +349,18 @@ static tq_status parse_goal(tq_goal *g, const cJSON *goal, const char *source) {
   return TQ_OK;
 }
 
+/* Errors are one line: the quoted text stops at the first line end (found by fuzz/fuzz_space.c). */
+static tq_status json_error(const char *source) {
+  const char *at = cJSON_GetErrorPtr();
+  if (!at) at = "";
+  int n = (int)strcspn(at, "\r\n");
+  return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON (near \"%.*s\")", source, n < 20 ? n : 20, at);
+}
+
 tq_status tq_space_read_goal(const char *json, const char *source, tq_goal *goal, int *given) {
   if (given) *given = 0;
   cJSON *root = cJSON_Parse(json ? json : "");
-  if (!root) {
-    const char *at = cJSON_GetErrorPtr();
-    return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON (near \"%.20s\")", source, at ? at : "");
-  }
+  if (!root) return json_error(source);
   const cJSON *g = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "goal") : NULL;
   tq_status st = g ? parse_goal(goal, g, source) : TQ_OK;
   if (!st && g && given) *given = 1;
@@ -532,10 +537,7 @@ tq_status tq_space_create(tq_space **out, const char *json, const char *source, 
   *out = NULL;
   if (!source) source = "search space";
   cJSON *root = cJSON_Parse(json ? json : "");
-  if (!root) {
-    const char *at = cJSON_GetErrorPtr();
-    return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON (near \"%.20s\")", source, at ? at : "");
-  }
+  if (!root) return json_error(source);
   tq_space *s = calloc(1, sizeof *s);
   limit_entry *lim = calloc(MAX_LIMITS, sizeof(limit_entry));
   int nlim = 0;
