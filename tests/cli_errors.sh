@@ -58,4 +58,21 @@ expect_error "expected two model files" "$BIN" diff "$T/n1/model.tqm"
 expect_error "f.tqm: not a tinyq model file" "$BIN" diff "$T/n1/model.tqm" "$T/f.tqm"
 expect_error "resume" "$BIN" train --resume "$T/nowhere"
 
+# Issue 10's smaller items
+expect_error "train: --lr needs a value, got the option '--out'" "$BIN" train --model resnet8 --lr --out X
+expect_error "$T: is a directory, not a file" "$BIN" summary "$T"
+expect_error "quantizer: --values: value 2 is not a finite number" "$BIN" quantizer "quantized_bits(4,0,1,alpha='auto')" --values 1,nan,0.5
+expect_error "alpha must be a positive finite number, got -1" "$BIN" quantizer "quantized_bits(4,0,1,alpha=-1)" --values 1
+echo '{} garbage' > "$T/g.json"
+expect_error "g.json: text after the JSON object (near \"garbage\")" "$BIN" summary --model resnet8 --quant "$T/g.json"
+printf '{"conv2d\\u0000evil": {"kernel_quantizer": "quantized_bits(4,0,1)"}}' > "$T/n.json"
+expect_error "n.json: a \\u0000 escape at offset 8" "$BIN" summary --model resnet8 --quant "$T/n.json"
+# D3: 32-bit codes of +-1 are +-(2^31 - 1), 0.5 is 2^30
+out=$("$BIN" quantizer "quantized_bits_featuremap(32,0,1,1,alpha='auto',scale_axis=0)" --values 1,-1,0.5 --codes | tail -1)
+if [ "$out" = "codes: 2147483647 -2147483647 1073741824" ]; then echo "ok: $out"; else echo "FAIL: 32-bit codes: $out"; fail=1; fi
+# a fresh run that diverges says what is on disk, in the README's words
+expect_error "epoch 2 step 2: validation loss is NaN: training diverged (try a lower --lr); the last good checkpoint is kept (epoch 1)" \
+  "$BIN" train --model fc_autoencoder --data noise:1x1x640 --lr 100 --optimizer sgd --epochs 3 --train-limit 200 \
+  --progress none --out "$T/diverge"
+
 exit $fail

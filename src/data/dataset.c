@@ -113,13 +113,14 @@ tq_status tq_dataset_slice(tq_dataset *out, const tq_dataset *src, int start, in
                    start, count, src->n);
   size_t ss = sample_size(src);
   out->x = tq_alloc_floats((size_t)count * ss);
-  if (!out->x) return TQ_ERR_MEMORY;
+  if (!out->x)
+    return tq_fail_prefix(TQ_ERR_MEMORY, "%d samples of %dx%dx%d", count, src->h, src->w, src->c);
   if (src->y) {
     out->y = tq_alloc((size_t)count * sizeof(int));
     if (!out->y) {
       tq_free(out->x);
       out->x = NULL;
-      return TQ_ERR_MEMORY;
+      return tq_fail_prefix(TQ_ERR_MEMORY, "%d labels", count);
     }
     if (count) memcpy(out->y, src->y + start, (size_t)count * sizeof(int));
   }

@@ -392,11 +392,17 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
   m->max_batch = max_batch;
   /* Activation memory first, before anything is allocated: a clear error naming the total
    * rather than a failure in the middle of some layer. */
-  double act = 0, prm = 0;
+  double act = 0, prm = 0, widest = 0;
   for (int i = 0; i < m->nlayers; i++) {
-    act += 2.0 * (double)tq_shape_size(m->layers[i].out_shape);
-    prm += (double)tq_layer_params(&m->layers[i]);
+    const tq_layer *l = &m->layers[i];
+    double out = (double)tq_shape_size(l->out_shape), in = (double)tq_shape_size(l->in_shape);
+    act += 2.0 * out; /* output and its gradient */
+    if (l->type == TQ_L_BATCHNORM) act += in; /* saved normalised input */
+    if (l->type == TQ_L_DROPOUT || l->type == TQ_L_MAXPOOL) act += out; /* mask / argmax */
+    widest = in > widest ? in : widest;
+    prm += (double)tq_layer_params(l);
   }
+  act += 2.0 * widest; /* the shared gradient temporary (din_tmp) */
   act *= (double)max_batch * sizeof(float);
   prm *= 4.0 * sizeof(float); /* value, gradient, two optimizer moments */
   if (act + prm > (double)tq_mem_limit() - (double)tq_mem_in_use()) {
