@@ -519,7 +519,9 @@ tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes,
     sdiv[g] = po2 ? 1.0f / sf[g] : (sf[g] > 0 ? sf[g] : 1.0f); /* po2: s >= 2^-23, 1/s exact */
     zpf[g] = (float)zp;
     if (steps) steps[g] = sf[g];
-    if (zps) zps[g] = tq_qsat32(zp);
+    /* The zero point the codes and the forward use: the float one (QKeras computes in float32),
+     * which differs from zp above 2^24 (found by fuzz/fuzz_quant_parse.c). */
+    if (zps) zps[g] = tq_qsat32(zpf[g]);
   }
   fm_apply A = {in, out, codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor, aq, bq,
                 q->bits > 24, q->qnoise_factor == 1.0f, po2};
