@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: demo test build setup bench
+.PHONY: demo test build setup bench fuzz
 
 setup:
 	@./scripts/setup.sh
@@ -22,3 +22,8 @@ bench: build
 	@./scripts/setup.sh --bench
 	$(BUILD)/train_throughput
 	$(BUILD)/int_inference
+
+# libFuzzer targets of fuzz/ (clang-14, ASan + UBSan), each for FUZZ_SECONDS; see README "Fuzzing".
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@./fuzz/run.sh --seconds $(FUZZ_SECONDS) --build build-fuzz

@@ -15,6 +15,7 @@ PACKAGES=(
   dataset-fashion-mnist # default real data
   gcc-arm-none-eabi libnewlib-arm-none-eabi  # Cortex-M footprint of generated code
   qemu-system-arm       # runs the generated code on an emulated Cortex-M4F (mps2-an386)
+  clang-14 libclang-rt-14-dev libomp-14-dev  # libFuzzer harnesses of fuzz/ (make fuzz, the CI's short run)
 )
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(valgrind python3-torch python3-numpy)  # bench/int_inference; bench/train_throughput
