@@ -52,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *e = tq_last_error();
     FUZZ_CHECK(strstr(e, dir) != NULL, "message does not name the data: %s", e);
     FUZZ_CHECK(d.x == NULL && d.y == NULL && d.n == 0, "refused but not zeroed");
+    FUZZ_CHECK(!strchr(e, '\n'), "message of several lines: %s", e);
     return 0;
   }
   FUZZ_CHECK(d.n > 0 && d.h == 32 && d.w == 32 && d.c == 3 && d.classes == 10 && d.y,

@@ -56,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(strncmp(e, ipath, strlen(ipath)) == 0 || strncmp(e, lpath, strlen(lpath)) == 0,
                "message names neither file: %s", e);
     FUZZ_CHECK(d.x == NULL && d.y == NULL && d.n == 0, "refused but not zeroed");
+    FUZZ_CHECK(!strchr(e, '\n'), "message of several lines: %s", e);
     return 0;
   }
   FUZZ_CHECK(d.n > 0 && d.h > 0 && d.w > 0 && d.c == 1, "shape %d x %d x %d x %d", d.n, d.h, d.w,

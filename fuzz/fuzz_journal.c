@@ -60,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(strncmp(tq_last_error(), path, strlen(path)) == 0, "message without the file: %s",
                tq_last_error());
     FUZZ_CHECK(r == NULL && n == 0, "refused but returned records");
+    FUZZ_CHECK(!strchr(tq_last_error(), '\n'), "message of several lines: %s", tq_last_error());
     return 0;
   }
   for (int i = 0; i < n; i++) {

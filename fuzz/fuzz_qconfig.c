@@ -1,6 +1,6 @@
 /* libFuzzer target: --quant JSON configurations (src/nn/qconfig.c) applied to DS-CNN, the model
  * examples/dscnn_mpq_study.json configures. Invariants:
- *   - a rejected configuration gives an error that starts with the source name;
+ *   - a rejected configuration gives a one-line error that starts with the source name;
  *   - an accepted one, written back out by tq_qconfig_to_json and applied to a fresh model, gives
  *     the same quantizers and the same batch-norm folding on every layer. */
 #include "fuzz_common.h"
@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st != TQ_OK) {
     FUZZ_CHECK(strncmp(tq_last_error(), "fuzz.json: ", 11) == 0, "message without source: %s",
                tq_last_error());
+    FUZZ_CHECK(!strchr(tq_last_error(), '\n'), "message of several lines: %s", tq_last_error());
     tq_model_free(m);
     free(json);
     return 0;

@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(strncmp(tq_last_error(), "quantizer \"", 11) == 0, "\"%s\": message %s", s,
                tq_last_error());
     FUZZ_CHECK(memcmp(&q, &before, sizeof q) == 0, "\"%s\": rejected but modified", s);
+    FUZZ_CHECK(!strchr(tq_last_error(), '\n'), "message of several lines: %s", tq_last_error());
     free(s);
     return 0;
   }

@@ -16,11 +16,20 @@ const char *tq_last_error(void) { return last_error[0] ? last_error : "no error"
 
 void tq_clear_error(void) { last_error[0] = 0; }
 
+/* Messages quote what the user wrote (JSON keys, quantizer strings, file names), which may hold
+ * newlines or other control characters: they become '?', so that an error is always one line
+ * (found by fuzz/fuzz_space.c). */
+static void one_line(char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 tq_status tq_fail(tq_status code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(last_error, sizeof last_error, fmt, ap);
   va_end(ap);
+  one_line(last_error);
   return code;
 }
 
@@ -39,6 +48,7 @@ tq_status tq_fail_prefix(tq_status code, const char *fmt, ...) {
   if (m > room) m = room;
   memcpy(last_error + n + 2, old, m);
   last_error[n + 2 + m] = 0;
+  one_line(last_error);
   return code;
 }
 
