@@ -170,9 +170,9 @@ static tq_status parse_qconfig(tq_space *s, const cJSON *qc, const char *source)
 /* glibc's regcomp expands every bounded repeat {m,n} into copies of its operand, so nested
  * repeats multiply: ((a{1,100}){1,100}){1,100}... asked for 14 GB. Before a pattern reaches
  * regcomp, its expanded size is estimated (each atom 1, a group the sum of its alternatives,
- * x{m,n} the operand times max(m, n) + 1, x* x+ x? the operand twice) and refused beyond
- * REGEX_MAX_STATES; back-references (exponential matching) are refused too. Layer names are
- * short, so a legitimate pattern is tiny. */
+ * x{m,n} the operand times max(m, n) + 1, x* x+ x? the operand twice, x+ doubling x for a
+ * repeat after it) and refused beyond REGEX_MAX_STATES; back-references (exponential matching)
+ * are refused too. Layer names are short, so a legitimate pattern is tiny. */
 #define REGEX_MAX_LEN 256
 #define REGEX_MAX_DEPTH 16
 #define REGEX_MAX_STATES 4096.0
@@ -216,6 +216,9 @@ static const char *regex_too_complex(const char *re) {
       cur[depth] = 0, last = 0;
     } else if (c == '*' || c == '+' || c == '?') {
       cur[depth] += last; /* x* costs about two copies of x */
+      /* glibc rewrites x+ as xx*: the operand is copied, so stacked repeats (a++++...) double
+       * the size each time (found by fuzz/fuzz_space.c: 2 GB from 30 '+'). */
+      if (c == '+') last *= 2;
     } else if (c == '{') {
       char *end;
       long lo = strtol(re + i + 1, &end, 10), hi = lo;
