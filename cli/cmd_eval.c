@@ -22,6 +22,10 @@ static const char *USAGE =
     "                    calib:N (calibrated on N training samples) (SPEC §6)\n"
     "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
     "  --integer         run the integer-only lowering (the runtime kernels of tinyq export)\n"
+    "  --compare         (with --integer) compare the integer model with the fake-quant model\n"
+    "                    (same static scales) sample by sample and tensor by tensor: top-1\n"
+    "                    agreement, output code steps, the first tensor more than one step apart;\n"
+    "                    exit status 1 below the bounds (top-1 99.5 %, 99 % within one step)\n"
     "  --dump-inputs F   (with --integer) write the evaluated inputs as float32 to F\n"
     "  --dump-codes F    (with --integer) write each sample's output codes as a text line to F\n"
     "  --limit N         evaluate the first N samples only\n"
@@ -33,9 +37,38 @@ static const char *task_str(const cJSON *task, const char *key) {
 
 static int spec_given(const tq_opt *o, int no) { return tq_args_get(o, no, "static") != NULL; }
 
+/* The agreement report of --compare; returns the exit code (1 below the bounds). */
+static int report_agreement(const tq_agreement *a, int classify, const char *path) {
+  printf("agreement of the integer model with the fake-quant model (%ld samples):\n", a->samples);
+  if (classify)
+    printf("  top-1: %.2f %% (%ld of %ld predictions differ)\n", 100.0 * a->top1_same / a->samples,
+           a->samples - a->top1_same, a->samples);
+  printf("  output codes: %.3f %% within one step, largest difference %ld step%s\n",
+         100.0 * a->within1 / a->values, a->max_step, a->max_step == 1 ? "" : "s");
+  printf("  %-26s %-22s %12s %10s %9s\n", "tensor", "written by", "values", ">1 step", "max step");
+  for (int t = 0; t < a->ntensors; t++) {
+    const tq_agree_tensor *at = &a->tensors[t];
+    if (!at->values) continue;
+    printf("  %-26s %-22s %12ld %9.4f%% %9ld\n", at->name, at->op, at->values,
+           100.0 * at->beyond1 / at->values, at->max_step);
+  }
+  int first = tq_agreement_first_divergence(a);
+  if (first >= 0)
+    printf("first divergence beyond one step: %s (written by %s)\n", a->tensors[first].name,
+           a->tensors[first].op);
+  else
+    printf("no tensor more than one step apart\n");
+  fflush(stdout);
+  if (tq_agreement_ok(a, classify)) return 0;
+  return tq_cli_error("%s: the integer lowering changes %s beyond the bound (%.1f %% top-1, %.0f %% "
+                      "within one step); first diverging layer: %s",
+                      path, classify ? "predictions" : "outputs", 100 * TQ_AGREE_MIN_TOP1,
+                      100 * TQ_AGREE_MIN_WITHIN1, first >= 0 ? a->tensors[first].op : "(none)");
+}
+
 /* Integer evaluation: the lowered model over the dataset; accuracy from the output codes. */
 static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batch, const char *path,
-                        const char *dump_inputs, const char *dump_codes) {
+                        const char *dump_inputs, const char *dump_codes, int compare) {
   tq_dmodel *dm = NULL;
   if (tq_deploy_lower(&dm, m)) return tq_cli_error("%s: %s", path, tq_last_error());
   size_t in = tq_deploy_input_size(dm), k = tq_deploy_output_size(dm);
@@ -57,9 +90,14 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
   }
   long right = 0;
   double sq = 0;
+  tq_agreement agree = {0};
   for (int s = 0; s < d->n; s += batch) {
     int n = d->n - s < batch ? d->n - s : batch;
     const float *x = d->x + (size_t)s * in;
+    if (compare && tq_deploy_agreement(&agree, dm, m, x, n)) {
+      rc = tq_cli_error("%s: %s", path, tq_last_error());
+      goto done;
+    }
     if (tq_deploy_run(dm, x, n, codes, outf)) {
       rc = tq_cli_error("%s: %s", path, tq_last_error());
       goto done;
@@ -89,7 +127,9 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
     printf("loss: %.6f\n", sq / ((double)d->n * k));
   else
     printf("accuracy: %.4f\n", (double)right / d->n);
+  if (compare) rc = report_agreement(&agree, loss != TQ_LOSS_MSE, path);
 done:
+  tq_agreement_free(&agree);
   if (fc && fclose(fc) != 0 && !rc) rc = tq_cli_error("%s: write failed", dump_codes);
   free(codes);
   free(outf);
@@ -105,7 +145,8 @@ int tq_cmd_eval(int argc, char **argv) {
   tq_opt o[] = {{"data", 1, NULL},  {"split", 1, NULL}, {"scaling", 1, NULL},
                 {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL},
                 {"static", 1, NULL}, {"range", 1, NULL}, {"integer", 0, NULL},
-                {"dump-inputs", 1, NULL}, {"dump-codes", 1, NULL}, {"limit", 1, NULL}};
+                {"dump-inputs", 1, NULL}, {"dump-codes", 1, NULL}, {"limit", 1, NULL},
+                {"compare", 0, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("eval", argc, argv, o, no, pos, 1, &npos);
@@ -145,13 +186,15 @@ int tq_cmd_eval(int argc, char **argv) {
     rc = tq_cli_error("%s", tq_last_error());
   } else if (tq_task_limit(&d, limit)) {
     rc = tq_cli_error("%s", tq_last_error());
+  } else if (tq_args_get(o, no, "compare") && !tq_args_get(o, no, "integer")) {
+    rc = tq_cli_usage_error("--compare needs --integer");
   } else if (tq_args_get(o, no, "integer")) {
     if (!spec_given(o, no) && !tq_model_is_static(m) &&
         (rc = tq_cli_static_scales(m, "ema", tq_args_get(o, no, "range"), data, scaling))) {
       /* reported */
     } else {
       rc = eval_integer(m, &d, loss, batch, pos[0], tq_args_get(o, no, "dump-inputs"),
-                        tq_args_get(o, no, "dump-codes"));
+                        tq_args_get(o, no, "dump-codes"), tq_args_get(o, no, "compare") != NULL);
     }
   } else {
     double l, a;

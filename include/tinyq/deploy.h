@@ -28,6 +28,43 @@ void tq_deploy_free(tq_dmodel *d);
  * codes, out_float (may be NULL) their dequantized values. */
 tq_status tq_deploy_run(tq_dmodel *d, const float *x, int n, int32_t *out_codes, float *out_float);
 
+/* ---- Agreement of the integer graph with the fake-quantized model (simulated = deployed).
+ * The model's static-mode forward simulates every rounding and clamp of the lowering, so both
+ * sides should produce the same codes up to float rounding at ties. Each lowered tensor is compared
+ * with the output of the layer it is named after (the fake-quant value v as the code
+ * zp + rha(v / scale)); the output tensor also by the argmax of its codes (first maximum). */
+typedef struct {
+  char name[64];   /* the tensor: the layer whose output it is */
+  char op[64];     /* the layer of the operation that writes it */
+  long values;     /* compared values */
+  long beyond1;    /* values more than one code step apart */
+  long max_step;   /* largest difference in codes */
+} tq_agree_tensor;
+
+typedef struct {
+  long samples, top1_same; /* predictions (argmax of the output codes) that agree */
+  long values, within1;    /* output values, and those at most one step apart */
+  long max_step;           /* largest output code difference */
+  int ntensors;
+  tq_agree_tensor *tensors; /* in operation order */
+} tq_agreement;
+
+/* The bounds the project promises (README, "Integer deployment"): top-1 agreement and output values
+ * within one step. */
+#define TQ_AGREE_MIN_TOP1 0.995
+#define TQ_AGREE_MIN_WITHIN1 0.99
+
+/* Adds n samples (x: the model's input layout) to a (zero-initialised the first time). m must be
+ * the model d was lowered from, still in static mode; its forward runs in batches of its max
+ * batch. */
+tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n);
+/* Index in a->tensors of the first tensor (in operation order) with a value more than one step
+ * apart, or -1. */
+int tq_agreement_first_divergence(const tq_agreement *a);
+/* 1 when a meets the bounds: top-1 (only when classify) and within one step. */
+int tq_agreement_ok(const tq_agreement *a, int classify);
+void tq_agreement_free(tq_agreement *a);
+
 size_t tq_deploy_input_size(const tq_dmodel *d);
 size_t tq_deploy_output_size(const tq_dmodel *d);
 size_t tq_deploy_arena_bytes(const tq_dmodel *d);  /* static arena of the generated code (batch 1) */

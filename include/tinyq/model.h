@@ -50,6 +50,17 @@ typedef struct {
   int trainable;
 } tq_param;
 
+/* Deployment simulation of the static-mode forward (src/nn/simulate.c, planned by
+ * tq_model_set_static): the integer lowering's rounding, where the fake-quant model has its own. */
+typedef struct {
+  int requant;       /* first layer of a lowered operation: its output is recomputed as the runtime
+                        requantizes it into `out` (clamped to [lo, hi]) */
+  int from_input;    /* activation slot: quantizes the float model input */
+  tq_qstatic in[2];  /* requant: the tensors of its inputs (step and zero point) */
+  tq_qstatic out;    /* requant: the tensor the operation writes */
+  int32_t lo, hi;    /* requant: output clamp in codes (fused ReLU / ReLU6 included) */
+} tq_layer_sim;
+
 typedef struct tq_layer {
   tq_layer_type type;
   char name[64];
@@ -84,6 +95,7 @@ typedef struct tq_layer {
   float ema_lo, ema_hi;
   int has_static;       /* activation slot: use qstatic instead of per-batch scales */
   tq_qstatic qstatic;
+  tq_layer_sim sim;
   int bn_folded_into; /* BN layer: index of the conv/dense it is folded into during QAT, or -1 */
   int folded_bn;      /* conv/dense: index of the BN folded into it during QAT, or -1 */
   int bn_batch_stats; /* folded BN: the last training forward normalised with batch statistics */

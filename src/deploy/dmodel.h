@@ -53,6 +53,11 @@ struct tq_dmodel {
 
 /* The runtime kernel name of an operation (e.g. "tq_rt_conv2d_s8_s8w_s8"). */
 void tq_dop_kernel_name(const tq_dmodel *d, const dop *o, char *buf, size_t n);
+/* Runs n samples through the graph into bufs (d->nt pointers, each malloc'ed here, also on error;
+ * the caller frees them): every tensor's codes, for the agreement check. */
+tq_status tq_deploy_exec(tq_dmodel *d, const float *x, int n, void **bufs);
+/* Code i of tensor t in bufs (int8 or int16 storage). */
+int32_t tq_dtensor_code(const tq_dmodel *d, void *const *bufs, int t, size_t i);
 /* Liveness-based arena offsets for batch 1. */
 void tq_deploy_plan(tq_dmodel *d);
 

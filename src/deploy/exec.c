@@ -84,26 +84,16 @@ void tq_dop_kernel_name(const tq_dmodel *d, const dop *o, char *buf, size_t n) {
   }
 }
 
-static void *buf_of(void *const *bufs, int t, size_t sample_bytes_unused) {
-  (void)sample_bytes_unused;
-  return bufs[t];
-}
-
-tq_status tq_deploy_run(tq_dmodel *d, const float *x, int n, int32_t *out_codes, float *out_float) {
-  void **bufs = calloc((size_t)d->nt, sizeof(void *));
-  if (!bufs) return tq_fail(TQ_ERR_MEMORY, "out of memory");
-  tq_status st = TQ_OK;
+tq_status tq_deploy_exec(tq_dmodel *d, const float *x, int n, void **bufs) {
+  for (int i = 0; i < d->nt; i++) bufs[i] = NULL;
   for (int i = 0; i < d->nt; i++) {
     bufs[i] = malloc((size_t)n * d->t[i].size * (size_t)(d->t[i].bits / 8) + 8);
-    if (!bufs[i]) {
-      st = tq_fail(TQ_ERR_MEMORY, "out of memory");
-      goto done;
-    }
+    if (!bufs[i]) return tq_fail(TQ_ERR_MEMORY, "out of memory");
   }
-  for (int k = 0; k < d->nops && !st; k++) {
+  for (int k = 0; k < d->nops; k++) {
     const dop *o = &d->ops[k];
     const dtensor *Y = &d->t[o->out];
-    void *out = buf_of(bufs, o->out, 0);
+    void *out = bufs[o->out];
     const void *in = o->in0 >= 0 ? bufs[o->in0] : NULL;
     tq_rt_conv_geom g = o->geom;
     g.n = n;
@@ -151,19 +141,29 @@ tq_status tq_deploy_run(tq_dmodel *d, const float *x, int n, int32_t *out_codes,
     if (r != TQ_RT_OK) {
       char name[96];
       tq_dop_kernel_name(d, o, name, sizeof name);
-      st = tq_fail(TQ_ERR_ARG, "%s: runtime kernel %s rejected its arguments", o->layer, name);
+      return tq_fail(TQ_ERR_ARG, "%s: runtime kernel %s rejected its arguments", o->layer, name);
     }
   }
+  return TQ_OK;
+}
+
+int32_t tq_dtensor_code(const tq_dmodel *d, void *const *bufs, int t, size_t i) {
+  return d->t[t].bits == 8 ? ((const int8_t *)bufs[t])[i] : ((const int16_t *)bufs[t])[i];
+}
+
+tq_status tq_deploy_run(tq_dmodel *d, const float *x, int n, int32_t *out_codes, float *out_float) {
+  void **bufs = calloc((size_t)d->nt, sizeof(void *));
+  if (!bufs) return tq_fail(TQ_ERR_MEMORY, "out of memory");
+  tq_status st = tq_deploy_exec(d, x, n, bufs);
   if (!st) {
     const dtensor *Y = &d->t[d->output];
     size_t count = (size_t)n * Y->size;
     for (size_t i = 0; i < count; i++) {
-      int32_t c = Y->bits == 8 ? ((int8_t *)bufs[d->output])[i] : ((int16_t *)bufs[d->output])[i];
+      int32_t c = tq_dtensor_code(d, bufs, d->output, i);
       if (out_codes) out_codes[i] = c;
       if (out_float) out_float[i] = (float)Y->scale * (float)(c - Y->zp);
     }
   }
-done:
   for (int i = 0; i < d->nt; i++) free(bufs[i]);
   free(bufs);
   return st;

@@ -8,36 +8,11 @@
 #include <string.h>
 
 #include "deploy/dmodel.h"
+#include "nn/simulate.h"
 
-static int is_po2(double s) {
-  int e;
-  double f = frexp(s, &e);
-  return s > 0 && f == 0.5;
-}
-
-static int log2_exact(double s) {
-  int e;
-  frexp(s, &e);
-  return e - 1;
-}
-
-/* real = M * 2^(-31-n), M in [2^30, 2^31). */
-static void quantize_multiplier(double real, int32_t *mult, int *n) {
-  if (real <= 0) {
-    *mult = 0;
-    *n = 0;
-    return;
-  }
-  int e;
-  double f = frexp(real, &e); /* real = f * 2^e, f in [0.5, 1) */
-  int64_t m = (int64_t)llround(f * 2147483648.0);
-  if (m == 2147483648LL) {
-    m /= 2;
-    e++;
-  }
-  *mult = (int32_t)m;
-  *n = -e;
-}
+#define is_po2 tq_sim_is_po2
+#define log2_exact tq_sim_log2
+#define quantize_multiplier tq_sim_multiplier
 
 static int add_tensor(tq_dmodel *d, const char *name, int qbits, double scale, int32_t zp,
                       int32_t qmin, int32_t qmax, tq_shape3 s) {
@@ -101,52 +76,16 @@ void tq_deploy_free(tq_dmodel *d) {
 
 typedef struct {
   const tq_model *m;
-  int *next;       /* the single consumer of a layer, or -1 */
   int *map;        /* layer -> tensor */
   int act_bits;    /* width of tensors without a quantizer of their own */
   tq_dmodel *d;
 } lowering;
 
-typedef struct {
-  int slot;        /* the activation slot that ends the chain, or -1 */
-  int last;        /* the last layer of the chain */
-  int relu;        /* 0 none, 1 ReLU, 2 ReLU with max (relu_max) */
-  float relu_max;
-  int members[16];
-  int nmembers;
-} chain;
-
-static int passthrough(const tq_layer *l) {
-  return l->type == TQ_L_DROPOUT || l->type == TQ_L_FLATTEN || l->type == TQ_L_RESHAPE ||
-         (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE);
-}
+typedef tq_chain chain;
 
 static chain follow(lowering *L, int start) {
-  chain c = {-1, start, 0, 0, {start}, 1};
-  int j = start;
-  for (;;) {
-    int k = L->next[j];
-    if (k < 0 || c.nmembers == 16) break;
-    const tq_layer *l = tq_model_layer_c(L->m, k);
-    if (l->type == TQ_L_BATCHNORM && l->bn_folded_into == start) {
-    } else if (l->type == TQ_L_RELU && c.relu == 0) {
-      c.relu = l->relu_max > 0 ? 2 : 1;
-      c.relu_max = l->relu_max;
-    } else if (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_RELU && l->act_q.kind == TQ_Q_NONE &&
-               c.relu == 0) {
-      c.relu = 1;
-    } else if (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind != TQ_Q_NONE) {
-      c.slot = k;
-      c.members[c.nmembers++] = k;
-      c.last = k;
-      return c;
-    } else if (!passthrough(l)) {
-      break;
-    }
-    c.members[c.nmembers++] = k;
-    c.last = k;
-    j = k;
-  }
+  chain c;
+  tq_chain_follow(L->m, start, &c);
   return c;
 }
 
@@ -173,10 +112,10 @@ static tq_status chain_tensor(lowering *L, const chain *c, tq_shape3 shape, int 
                      "%s: its output has no activation quantizer and no calibrated range "
                      "(export with --static calib:N)",
                      last->name);
-    double maxabs = fmax(fabs(last->range_lo), fabs(last->range_hi));
-    int32_t qmax = (1 << (L->act_bits - 1)) - 1;
-    double s = maxabs > 0 ? ldexp(1.0, (int)ceil(log2(maxabs / qmax))) : 1.0;
-    t = add_tensor(L->d, last->name, L->act_bits, s, 0, -qmax, qmax, shape);
+    /* The same tensor the static-mode forward rounds to (nn/simulate.c). */
+    tq_qstatic q;
+    tq_chain_implicit_params(last->range_lo, last->range_hi, L->act_bits, &q);
+    t = add_tensor(L->d, last->name, L->act_bits, q.step, 0, q.zmin, q.zmax, shape);
   }
   if (t < 0) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", first->name);
   for (int i = 0; i < c->nmembers; i++) L->map[c->members[i]] = t;
@@ -186,15 +125,7 @@ static tq_status chain_tensor(lowering *L, const chain *c, tq_shape3 shape, int 
 
 /* Output clamp in codes, with a fused ReLU / ReLU6. */
 static void clamp_range(const dtensor *t, const chain *c, int32_t *lo, int32_t *hi) {
-  *lo = t->qmin;
-  *hi = t->qmax;
-  if (c->relu) {
-    if (t->zp > *lo) *lo = t->zp;
-    if (c->relu == 2) {
-      double top = t->zp + floor(c->relu_max / t->scale + 0.5);
-      if (top < *hi) *hi = (int32_t)top;
-    }
-  }
+  tq_chain_clamp(c, t->zp, t->qmin, t->qmax, t->scale, lo, hi);
 }
 
 /* Per-channel requantization from accumulator scales acc_scale[c] to the output tensor. */
@@ -511,7 +442,6 @@ static tq_status lower_add(lowering *L, int li) {
 static tq_status lower_requant(lowering *L, int li, int src) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
   chain c = follow(L, li);
-  if (l->type == TQ_L_RELU) c.relu = l->relu_max > 0 ? 2 : 1, c.relu_max = l->relu_max;
   int out;
   tq_status st = chain_tensor(L, &c, l->out_shape, &out);
   if (st) return st;
@@ -595,26 +525,16 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
                    "%s: activation scales are not static: give --static ema or --static calib:N",
                    tq_model_arch(m));
   int nl = tq_model_num_layers(m);
-  lowering L = {m, calloc((size_t)nl, sizeof(int)), calloc((size_t)nl, sizeof(int)), 8,
+  lowering L = {m, calloc((size_t)nl, sizeof(int)), tq_chain_implicit_bits(m),
                 calloc(1, sizeof(tq_dmodel))};
   tq_status st = TQ_OK;
-  if (!L.next || !L.map || !L.d) {
+  if (!L.map || !L.d) {
     st = tq_fail(TQ_ERR_MEMORY, "out of memory");
     goto done;
   }
   snprintf(L.d->arch, sizeof L.d->arch, "%s", tq_model_arch(m));
   L.d->in_size = tq_shape_size(tq_model_input_shape(m));
-  for (int i = 0; i < nl; i++) L.next[i] = L.map[i] = -1;
-  for (int i = 1; i < nl; i++) {
-    const tq_layer *l = tq_model_layer_c(m, i);
-    for (int k = 0; k < l->ninputs; k++) {
-      int src = l->inputs[k];
-      L.next[src] = tq_model_layer_c(m, src)->consumers == 1 ? i : -1;
-    }
-    if (l->type == TQ_L_ACTIVATION && l->act_q.kind != TQ_Q_NONE &&
-        tq_quantizer_bits(&l->act_q) > 8)
-      L.act_bits = 16;
-  }
+  for (int i = 0; i < nl; i++) L.map[i] = -1;
   for (int i = 1; i < nl && !st; i++) st = lower_layer(&L, i);
   if (st) goto done;
   L.d->output = L.map[nl - 1];
@@ -627,7 +547,6 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
   L.d->input = L.d->ops[0].out;
   tq_deploy_plan(L.d);
 done:
-  free(L.next);
   free(L.map);
   if (st) {
     tq_deploy_free(L.d);

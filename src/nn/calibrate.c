@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nn/model_internal.h"
+#include "nn/simulate.h"
 
 static void range_of(const float *v, size_t n, float *lo, float *hi) {
   float a = v[0], b = v[0];
@@ -88,6 +89,7 @@ tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode) {
   }
   m->use_static = 1;
   m->static_mode = (int)mode;
+  tq_sim_plan(m);
   return TQ_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nn/model_internal.h"
+#include "nn/simulate.h"
 
 static int quantized(const tq_quantizer *q) { return q->kind != TQ_Q_NONE; }
 
@@ -162,7 +163,9 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
       if (quantized(&l->act_q)) {
         if (training) track_ema(l, l->out, out_n);
         tq_status st;
-        if (m->use_static && l->has_static) {
+        if (m->use_static && l->has_static && !training) {
+          st = tq_sim_slot(l, out_n); /* rounds as the integer model (simulate.h) */
+        } else if (m->use_static && l->has_static) {
           st = tq_quantize_static(&l->act_q, &l->qstatic, l->out, NULL, l->out, out_n);
         } else {
           tq_shape3 s = l->out_shape;
@@ -205,6 +208,7 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
     default:
       return tq_fail(TQ_ERR_UNSUPPORTED, "%s: layer type cannot run", l->name);
   }
+  if (l->sim.requant && m->use_static && !training) return tq_sim_requant(m, l, n);
   return TQ_OK;
 }
 

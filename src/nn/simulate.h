@@ -1,0 +1,59 @@
+/* Private to src/nn and src/deploy: the deployment simulation of the static-mode forward.
+ * The integer lowering (src/deploy/lower.c) fuses each conv/dense/pool/add with the layers that
+ * need no arithmetic of their own up to the activation slot that fixes its output's scale (a
+ * "chain"), requantizes as the runtime does, and gives a chain without a slot a symmetric
+ * power-of-two tensor. Both the lowering and the simulation follow chains and derive requantization
+ * parameters with the functions below, so that the fake-quant model with static scales rounds the
+ * same tensors the same way (README, "Integer deployment"). */
+#ifndef TINYQ_NN_SIMULATE_H
+#define TINYQ_NN_SIMULATE_H
+
+#include "tinyq/model.h"
+
+#define TQ_CHAIN_MAX 16
+
+typedef struct {
+  int slot;        /* the activation slot that ends the chain, or -1 */
+  int last;        /* the last layer of the chain */
+  int relu;        /* 0 none, 1 ReLU, 2 ReLU with a maximum (relu_max) */
+  float relu_max;
+  int members[TQ_CHAIN_MAX];
+  int nmembers;
+} tq_chain;
+
+/* The single consumer of layer j, or -1 (none or several). */
+int tq_chain_next(const tq_model *m, int j);
+/* The chain that starts at layer `start` (a conv/dense/pool/add, or an activation/ReLU that
+ * requantizes a tensor: then the start's own ReLU or slot belongs to the chain). */
+void tq_chain_follow(const tq_model *m, int start, tq_chain *c);
+/* Width of the tensors without a quantizer of their own: 16 when any activation quantizer has more
+ * than 8 bits, else 8. */
+int tq_chain_implicit_bits(const tq_model *m);
+/* The symmetric power-of-two tensor of a chain without a slot, from the calibrated range
+ * [lo, hi] of its last layer. */
+void tq_chain_implicit_params(float lo, float hi, int bits, tq_qstatic *q);
+/* The output clamp in codes of a chain writing a tensor (zp, [qmin, qmax], scale): a fused ReLU
+ * raises the minimum to zp, ReLU6 lowers the maximum to zp + rha(max / scale). */
+void tq_chain_clamp(const tq_chain *c, int32_t zp, int32_t qmin, int32_t qmax, double scale,
+                    int32_t *lo, int32_t *hi);
+
+/* Requantization arithmetic shared by lowering and simulation. */
+int tq_sim_is_po2(double s);
+int tq_sim_log2(double s); /* exact for powers of two */
+/* real = mult * 2^(-31-n), mult in [2^30, 2^31) (0 and n = 0 for real <= 0). */
+void tq_sim_multiplier(double real, int32_t *mult, int *n);
+
+/* ---- The static-mode forward (forward.c), inference only */
+/* Plans the simulation (tq_model_set_static): which layers start a lowered operation, the tensors
+ * they read and write, which slots quantize the float input. */
+void tq_sim_plan(tq_model *m);
+/* A static activation slot on l->out (n values): the input slot as the runtime quantizes float
+ * input, every other slot as a requantization (round half up, clamp). */
+tq_status tq_sim_slot(tq_layer *l, size_t n);
+/* After the first layer of a lowered operation (l->sim.requant), batch of n samples: its output
+ * recomputed as the runtime computes it — the integer accumulator (recovered from the float
+ * result for conv/dense, exact from the input codes for pools, adds and requantizations), the
+ * runtime's requantization (rounding shifts or Q31 multipliers), the output clamp. */
+tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n);
+
+#endif
