@@ -1,5 +1,6 @@
 /* Model file save/load. See the format comment in tinyq/model.h. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,6 +373,12 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     tq_layer *l = &m->layers[i + 1];
     l->has_range = json_pair(o, "range", &l->range_lo, &l->range_hi);
     l->ema_init = json_pair(o, "ema_range", &l->ema_lo, &l->ema_hi);
+    /* Saved ranges are finite floats; a larger number becomes infinite in float and would reach
+     * the static scales' integer conversions (found by fuzz/fuzz_modelfile.c). */
+    if ((l->has_range && !(isfinite(l->range_lo) && isfinite(l->range_hi))) ||
+        (l->ema_init && !(isfinite(l->ema_lo) && isfinite(l->ema_hi))))
+      st = tq_fail(TQ_ERR_FORMAT, "%s: layer %s: range is not a pair of finite floats", path,
+                   l->name);
   }
   const cJSON *smode = cJSON_GetObjectItemCaseSensitive(root, "static_mode");
   if (!st && cJSON_IsNumber(smode) && tq_model_set_static(m, 1, (tq_range_mode)smode->valueint))
