@@ -35,6 +35,9 @@ mkdata() {
   { printf '\x00\x00\x08\x01'; printf '%08x' "$n" | xxd -r -p
     zcat /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz | tail -c +9 | head -c "$n"; } \
     > "$dir/train-labels-idx1-ubyte"
+  # train ends with the test split, which must load (issue 10, D7): the same samples serve
+  cp "$dir/train-images-idx3-ubyte" "$dir/t10k-images-idx3-ubyte"
+  cp "$dir/train-labels-idx1-ubyte" "$dir/t10k-labels-idx1-ubyte"
 }
 mkdata "$T/fm" 400 # 360 training, 40 validation samples
 

@@ -47,8 +47,8 @@ tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int k
     return tq_fail(TQ_ERR_ARG, "conv shape: unknown padding %d", (int)pad);
   /* Every later size (im2col rows, MACs, scratch) multiplies these: bound them here, in 64-bit
    * arithmetic, so that none of those products can overflow. */
-  const int64_t lim = INT32_MAX;
-  if ((int64_t)h * w * c > lim || (int64_t)kh * kw * c > lim)
+  const int64_t lim = INT32_MAX; /* products compared in double: exact below 2^53, no overflow */
+  if ((double)h * w * c > (double)lim || (double)kh * kw * c > (double)lim)
     return tq_fail(TQ_ERR_ARG, "conv shape: %dx%dx%d input with a %dx%d window is too large (more than %lld values)",
                    h, w, c, kh, kw, (long long)lim);
   int64_t oh, ow, pad_top = 0, pad_left = 0;
@@ -66,7 +66,7 @@ tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int k
     oh = (h - kh) / sh + 1;
     ow = (w - kw) / sw + 1;
   }
-  if (oh * ow * oc > lim || (int64_t)n * oh * ow > lim)
+  if ((double)oh * ow * oc > (double)lim || (double)n * oh * ow > (double)lim)
     return tq_fail(TQ_ERR_ARG, "conv shape: a %lldx%lldx%d output (batch %d) is too large (more than 2^31-1 values)", (long long)oh,
                    (long long)ow, oc, n);
   s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->sh = sh, s->sw = sw, s->oc = oc;

@@ -61,7 +61,7 @@ tq_model *tq_model_new(const char *arch, tq_shape3 input) {
     return NULL;
   }
   tq_layer *l = &m->layers[0];
-  if (input.h < 1 || input.w < 1 || input.c < 1 || (int64_t)input.h * input.w * input.c > TQ_MAX_SAMPLE_VALUES) {
+  if (input.h < 1 || input.w < 1 || input.c < 1 || (double)input.h * input.w * input.c > TQ_MAX_SAMPLE_VALUES) {
     m->build_error = TQ_ERR_ARG;
     snprintf(m->build_msg, sizeof m->build_msg,
              "%s: input shape %dx%dx%d: each side must be >= 1 and a sample at most %d values", m->arch,
@@ -276,7 +276,7 @@ int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right) {
   l->pad[2] = left;
   l->pad[3] = right;
   int64_t h = (int64_t)l->out_shape.h + top + bottom, w = (int64_t)l->out_shape.w + left + right;
-  if (h * w * l->out_shape.c > TQ_MAX_SAMPLE_VALUES)
+  if ((double)h * w * l->out_shape.c > TQ_MAX_SAMPLE_VALUES)
     return builder_error(m, "%s: %s: padded output too large", m->arch, l->name);
   l->out_shape.h = (int)h;
   l->out_shape.w = (int)w;
