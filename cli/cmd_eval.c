@@ -21,6 +21,9 @@ static const char *USAGE =
     "  --static S        evaluate with static activation scales: ema (moving averages of QAT) or\n"
     "                    calib:N (calibrated on N training samples) (SPEC §6)\n"
     "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
+    "  --no-simulate     with static scales, round as the quantizers do in QAT instead of\n"
+    "                    simulating the integer model's rounding (shows what the simulation\n"
+    "                    changes; --compare then measures the difference)\n"
     "  --integer         run the integer-only lowering (the runtime kernels of tinyq export)\n"
     "  --compare         (with --integer) compare the integer model with the fake-quant model\n"
     "                    (same static scales) sample by sample and tensor by tensor: top-1\n"
@@ -146,7 +149,7 @@ int tq_cmd_eval(int argc, char **argv) {
                 {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL},
                 {"static", 1, NULL}, {"range", 1, NULL}, {"integer", 0, NULL},
                 {"dump-inputs", 1, NULL}, {"dump-codes", 1, NULL}, {"limit", 1, NULL},
-                {"compare", 0, NULL}};
+                {"compare", 0, NULL}, {"no-simulate", 0, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("eval", argc, argv, o, no, pos, 1, &npos);
@@ -180,24 +183,29 @@ int tq_cmd_eval(int argc, char **argv) {
   } else if (loss_s && tq_loss_parse(loss_s, &loss)) {
     rc = tq_cli_usage_error("--loss: %s", tq_last_error());
   } else if ((rc = tq_cli_static_scales(m, tq_args_get(o, no, "static"), tq_args_get(o, no, "range"),
-                                        data, scaling))) {
+                                        data, scaling, NULL))) {
     /* reported */
   } else if (tq_task_load_data(&d, data, split && !strcmp(split, "train"), scaling)) {
     rc = tq_cli_error("%s", tq_last_error());
   } else if (tq_task_limit(&d, limit)) {
     rc = tq_cli_error("%s", tq_last_error());
+  } else if (tq_args_get(o, no, "no-simulate") && !tq_model_is_static(m) &&
+             !tq_args_get(o, no, "integer")) {
+    rc = tq_cli_usage_error("--no-simulate needs static scales (--static ema|calib:N)");
   } else if (tq_args_get(o, no, "compare") && !tq_args_get(o, no, "integer")) {
     rc = tq_cli_usage_error("--compare needs --integer");
   } else if (tq_args_get(o, no, "integer")) {
     if (!spec_given(o, no) && !tq_model_is_static(m) &&
-        (rc = tq_cli_static_scales(m, "ema", tq_args_get(o, no, "range"), data, scaling))) {
+        (rc = tq_cli_static_scales(m, "ema", tq_args_get(o, no, "range"), data, scaling, NULL))) {
       /* reported */
     } else {
+      if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
       rc = eval_integer(m, &d, loss, batch, pos[0], tq_args_get(o, no, "dump-inputs"),
                         tq_args_get(o, no, "dump-codes"), tq_args_get(o, no, "compare") != NULL);
     }
   } else {
     double l, a;
+    if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
     if (tq_evaluate(m, &d, loss, batch, &l, &a)) {
       rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
     } else {

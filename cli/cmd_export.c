@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cli.h"
 #include "static_scales.h"
+#include "task.h"
 #include "tinyq/deploy.h"
 
 static const char *USAGE =
@@ -21,7 +22,11 @@ static const char *USAGE =
     "                 default: the scales stored in the model file, else ema\n"
     "  --range R      spec | full: how a range becomes scale and zero point (spec)\n"
     "  --data D       calibration data (default: the model's training data)\n"
-    "  --plan         print the plan only, write nothing\n";
+    "  --plan         print the plan only, write nothing\n"
+    "  --allow-divergence\n"
+    "                 export even when the integer model disagrees with the fake-quant model on\n"
+    "                 the calibration samples beyond the bounds (top-1 99.5 %, 99 % of output\n"
+    "                 codes within one step); without it such an export is refused, writing nothing\n";
 
 #ifndef TQ_RUNTIME_DIR
 #define TQ_RUNTIME_DIR "runtime"
@@ -86,13 +91,60 @@ static const char *task_str(const char *meta, const char *key, char *buf, size_t
   return r;
 }
 
+/* The integer model against the fake-quant model (whose static-mode forward simulates the
+ * lowering) on the calibration samples: 0, or the exit code of a refusal. */
+static int check_agreement(tq_dmodel *d, tq_model *m, tq_dataset *calib, const char *data,
+                           const char *scaling, int classify, const char *path, int allow) {
+  if (!calib->n && data) {
+    /* The scales came from the model file: check on the samples calibration would use. */
+    if (tq_task_load_data(calib, data, 1, scaling) || tq_task_limit(calib, 512))
+      return tq_cli_error("%s", tq_last_error());
+  }
+  if (!calib->n) {
+    printf("agreement: not checked (no calibration data: give --data)\n");
+    return 0;
+  }
+  if ((size_t)calib->h * calib->w * calib->c != tq_deploy_input_size(d))
+    return tq_cli_error("%s: calibration samples have %d values, the model takes %zu", data,
+                        calib->h * calib->w * calib->c, tq_deploy_input_size(d));
+  tq_agreement a = {0};
+  if (tq_deploy_agreement(&a, d, m, calib->x, calib->n)) {
+    tq_agreement_free(&a);
+    return tq_cli_error("%s: agreement check: %s", path, tq_last_error());
+  }
+  printf("agreement with the fake-quant model on %ld calibration samples:", a.samples);
+  if (classify) printf(" top-1 %.2f %%,", 100.0 * a.top1_same / a.samples);
+  printf(" output codes %.3f %% within one step (largest difference %ld)\n",
+         100.0 * a.within1 / a.values, a.max_step);
+  int rc = 0;
+  if (!tq_agreement_ok(&a, classify)) {
+    int first = tq_agreement_first_divergence(&a);
+    const char *layer = first >= 0 ? a.tensors[first].op : "(none)";
+    const char *tensor = first >= 0 ? a.tensors[first].name : "(none)";
+    fflush(stdout);
+    if (allow)
+      fprintf(stderr, "tinyq: warning: %s: the integer model diverges from the fake-quant model "
+                      "from layer %s (tensor %s) on; exported anyway (--allow-divergence)\n",
+              path, layer, tensor);
+    else
+      rc = tq_cli_error("%s: the integer model diverges from the fake-quant model beyond the bounds "
+                        "(top-1 %.1f %%, %.0f %% within one step) from layer %s (tensor %s) on; "
+                        "nothing written (see tinyq eval --integer --compare; --allow-divergence "
+                        "exports anyway)",
+                        path, 100 * TQ_AGREE_MIN_TOP1, 100 * TQ_AGREE_MIN_WITHIN1, layer, tensor);
+  }
+  tq_agreement_free(&a);
+  return rc;
+}
+
 int tq_cmd_export(int argc, char **argv) {
   if (tq_args_wants_help(argc, argv)) {
     fputs(USAGE, stdout);
     return 0;
   }
   tq_opt o[] = {{"out", 1, NULL},  {"static", 1, NULL}, {"range", 1, NULL},
-                {"data", 1, NULL}, {"plan", 0, NULL},   {"scaling", 1, NULL}};
+                {"data", 1, NULL}, {"plan", 0, NULL},   {"scaling", 1, NULL},
+                {"allow-divergence", 0, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("export", argc, argv, o, no, pos, 1, &npos);
@@ -112,10 +164,19 @@ int tq_cmd_export(int argc, char **argv) {
   const char *spec = tq_args_get(o, no, "static");
   if (!spec && !tq_model_is_static(m)) spec = "ema";
   tq_dmodel *d = NULL;
-  rc = tq_cli_static_scales(m, spec, tq_args_get(o, no, "range"), data, scaling);
+  tq_dataset calib = {0};
+  char loss_buf[64];
+  const char *loss = task_str(meta, "loss", loss_buf, sizeof loss_buf);
+  tq_loss lk = TQ_LOSS_SPARSE_XENT;
+  int classify = !(loss && tq_loss_parse(loss, &lk) == TQ_OK && lk == TQ_LOSS_MSE);
+  rc = tq_cli_static_scales(m, spec, tq_args_get(o, no, "range"), data, scaling, &calib);
   if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
   if (!rc) {
     tq_deploy_print_plan(d, stdout);
+    rc = check_agreement(d, m, &calib, data, scaling, classify, pos[0],
+                         tq_args_get(o, no, "allow-divergence") != NULL);
+  }
+  if (!rc) {
     if (!plan_only) {
       if (emit_staged(d, dir)) {
         rc = tq_cli_error("%s", tq_last_error());
@@ -126,6 +187,7 @@ int tq_cmd_export(int argc, char **argv) {
       }
     }
   }
+  tq_dataset_free(&calib);
   tq_deploy_free(d);
   tq_model_free(m);
   tq_free(meta);

@@ -7,7 +7,7 @@
 #include "task.h"
 
 int tq_cli_static_scales(tq_model *m, const char *spec, const char *range, const char *data,
-                         const char *scaling) {
+                         const char *scaling, tq_dataset *calib) {
   tq_range_mode mode = TQ_RANGE_SPEC;
   if (range && !strcmp(range, "full")) mode = TQ_RANGE_FULL;
   else if (range && strcmp(range, "spec"))
@@ -36,7 +36,12 @@ int tq_cli_static_scales(tq_model *m, const char *spec, const char *range, const
     if (tq_task_load_data(&d, data, 1, scaling)) return tq_cli_error("%s", tq_last_error());
     if (n > d.n) n = d.n;
     tq_status st = tq_model_calibrate(m, d.x, (int)n);
-    tq_dataset_free(&d);
+    if (!st && calib) st = tq_task_limit(&d, (int)n);
+    if (!st && calib) {
+      *calib = d;
+    } else {
+      tq_dataset_free(&d);
+    }
     if (st) return tq_cli_error("--static: %s", tq_last_error());
   }
   if (ema && tq_model_ranges_from_ema(m)) return tq_cli_error("--static ema: %s", tq_last_error());

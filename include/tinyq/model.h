@@ -53,6 +53,7 @@ typedef struct {
 /* Deployment simulation of the static-mode forward (src/nn/simulate.c, planned by
  * tq_model_set_static): the integer lowering's rounding, where the fake-quant model has its own. */
 typedef struct {
+  int planned;       /* the plan covers this layer (off: static scales with QAT's own rounding) */
   int requant;       /* first layer of a lowered operation: its output is recomputed as the runtime
                         requantizes it into `out` (clamped to [lo, hi]) */
   int from_input;    /* activation slot: quantizes the float model input */
@@ -198,6 +199,10 @@ tq_status tq_model_ranges_from_ema(tq_model *m);
  * and switches the model to static activation quantization (static = 1) or back (0). */
 tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode);
 int tq_model_is_static(const tq_model *m);
+/* Static mode simulates every rounding of the integer lowering (tq_deploy_lower) — on from
+ * tq_model_set_static. Off: the static scales with the fake-quant model's own rounding, which is
+ * what QAT trains; for showing what the simulation changes. */
+void tq_model_set_deploy_simulation(tq_model *m, int on);
 
 /* The folded (batch norm applied, SPEC 1.5), not yet quantized kernel (kernel.size floats) and
  * bias (output-channel floats) of a conv/dense layer, as QAT feeds them to its quantizers. */

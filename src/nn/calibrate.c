@@ -94,3 +94,11 @@ tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode) {
 }
 
 int tq_model_is_static(const tq_model *m) { return m->use_static; }
+
+void tq_model_set_deploy_simulation(tq_model *m, int on) {
+  if (on) {
+    tq_sim_plan(m);
+    return;
+  }
+  for (int i = 0; i < m->nlayers; i++) memset(&m->layers[i].sim, 0, sizeof m->layers[i].sim);
+}

@@ -182,6 +182,7 @@ void tq_sim_plan(tq_model *m) {
     free(done);
     return;
   }
+  for (int i = 0; i < nl; i++) m->layers[i].sim.planned = 1;
   for (int i = 1; i < nl; i++) {
     tq_layer *l = &m->layers[i];
     int src = l->ninputs ? l->inputs[0] : 0;
@@ -241,6 +242,7 @@ static void requant_round(float *v, size_t n, const tq_qstatic *q) {
 
 tq_status tq_sim_slot(tq_layer *l, size_t n) {
   const tq_qstatic *q = &l->qstatic;
+  if (!l->sim.planned) return tq_quantize_static(&l->act_q, q, l->out, NULL, l->out, n);
   if (l->sim.from_input) {
     float *v = l->out;
 #pragma omp parallel for schedule(static) if (n > 32768)

@@ -47,8 +47,9 @@ void tq_sim_multiplier(double real, int32_t *mult, int *n);
 /* Plans the simulation (tq_model_set_static): which layers start a lowered operation, the tensors
  * they read and write, which slots quantize the float input. */
 void tq_sim_plan(tq_model *m);
-/* A static activation slot on l->out (n values): the input slot as the runtime quantizes float
- * input, every other slot as a requantization (round half up, clamp). */
+/* A static activation slot on l->out (n values). Planned: the input slot as the runtime quantizes
+ * float input, every other slot as a requantization (round half up, clamp); not planned: the
+ * quantizer's own static rounding. */
 tq_status tq_sim_slot(tq_layer *l, size_t n);
 /* After the first layer of a lowered operation (l->sim.requant), batch of n samples: its output
  * recomputed as the runtime computes it — the integer accumulator (recovered from the float
