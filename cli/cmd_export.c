@@ -26,7 +26,10 @@ static const char *USAGE =
     "  --allow-divergence\n"
     "                 export even when the integer model disagrees with the fake-quant model on\n"
     "                 the calibration samples beyond the bounds (top-1 99.5 %, 99 % of output\n"
-    "                 codes within one step); without it such an export is refused, writing nothing\n";
+    "                 codes within one step); without it such an export is refused, writing nothing\n"
+    "  --no-simulate  check against the fake-quant model with QAT's own rounding instead of the\n"
+    "                 one that simulates the integer model (stricter: refuses when the lowering's\n"
+    "                 rounding itself changes predictions)\n";
 
 #ifndef TQ_RUNTIME_DIR
 #define TQ_RUNTIME_DIR "runtime"
@@ -144,7 +147,7 @@ int tq_cmd_export(int argc, char **argv) {
   }
   tq_opt o[] = {{"out", 1, NULL},  {"static", 1, NULL}, {"range", 1, NULL},
                 {"data", 1, NULL}, {"plan", 0, NULL},   {"scaling", 1, NULL},
-                {"allow-divergence", 0, NULL}};
+                {"allow-divergence", 0, NULL}, {"no-simulate", 0, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("export", argc, argv, o, no, pos, 1, &npos);
@@ -173,6 +176,7 @@ int tq_cmd_export(int argc, char **argv) {
   if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
   if (!rc) {
     tq_deploy_print_plan(d, stdout);
+    if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
     rc = check_agreement(d, m, &calib, data, scaling, classify, pos[0],
                          tq_args_get(o, no, "allow-divergence") != NULL);
   }

@@ -57,6 +57,7 @@ typedef struct {
   int requant;       /* first layer of a lowered operation: its output is recomputed as the runtime
                         requantizes it into `out` (clamped to [lo, hi]) */
   int from_input;    /* activation slot: quantizes the float model input */
+  int on_grid;       /* activation slot: its operation's requantization already wrote its codes */
   tq_qstatic in[2];  /* requant: the tensors of its inputs (step and zero point) */
   tq_qstatic out;    /* requant: the tensor the operation writes */
   int32_t lo, hi;    /* requant: output clamp in codes (fused ReLU / ReLU6 included) */

@@ -160,15 +160,19 @@ static int64_t rq_apply(int64_t acc, rq_ch r) {
   return r.po2 ? tq_rt_rshift_round_s64(acc, r.n) : tq_rt_requant_mult_s64(acc, r.mult, r.n);
 }
 
-static float deq(int32_t z, const tq_qstatic *q) {
+static inline float deq(int32_t z, const tq_qstatic *q) {
   return (float)((double)q->step * (z - q->zero_point));
 }
 
-/* The code (minus the zero point) of a value on a tensor's grid. */
-static int64_t code_of(float v, const tq_qstatic *q) {
-  double c = tq_rha((double)v / q->step);
-  return c > 4e18 ? (int64_t)4e18 : c < -4e18 ? (int64_t)-4e18 : (int64_t)c;
+/* The nearest integer of a value that is an integer up to float rounding (so how ties round
+ * does not matter), saturated far beyond any accumulator. */
+static inline int64_t near_int(double v) {
+  v = v < -4e18 ? -4e18 : v > 4e18 ? 4e18 : v;
+  return (int64_t)(v < 0 ? -floor(0.5 - v) : floor(v + 0.5));
 }
+
+/* The code (minus the zero point) of a value on a tensor's grid; inv = 1 / step. */
+static inline int64_t code_of(float v, double inv) { return near_int((double)v * inv); }
 
 /* ---- Plan */
 
@@ -222,6 +226,7 @@ void tq_sim_plan(tq_model *m) {
     tq_chain_clamp(&c, out.zero_point, out.zmin, out.zmax, out.step, &l->sim.lo, &l->sim.hi);
     /* A side without a tensor cannot be lowered: the lowering says so, nothing to simulate. */
     l->sim.requant = out.step > 0 && l->sim.in[0].step > 0 && (l->ninputs < 2 || l->sim.in[1].step > 0);
+    if (l->sim.requant && c.slot >= 0 && c.slot != i) m->layers[c.slot].sim.on_grid = 1;
   }
   free(t);
   free(done);
@@ -230,12 +235,12 @@ void tq_sim_plan(tq_model *m) {
 /* ---- Forward */
 
 static void requant_round(float *v, size_t n, const tq_qstatic *q) {
-  double step = q->step, zp = q->zero_point;
+  double step = q->step, zp = q->zero_point, lo = q->zmin, hi = q->zmax;
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (size_t i = 0; i < n; i++) {
-    double z = floor(v[i] / step + 0.5); /* the runtime's rounding: ties up */
-    if (!(z == z)) z = 0;
-    z = fmin(fmax(z + zp, q->zmin), q->zmax);
+    double z = floor(v[i] / step + 0.5) + zp; /* the runtime's rounding: ties up */
+    if (!(z == z)) z = zp;
+    z = z < lo ? lo : z > hi ? hi : z;
     v[i] = (float)(step * (z - zp));
   }
 }
@@ -250,9 +255,8 @@ tq_status tq_sim_slot(tq_layer *l, size_t n) {
       v[i] = deq(tq_rt_quantize_value(v[i], q->step, q->zero_point, q->zmin, q->zmax), q);
     return TQ_OK;
   }
-  /* The lowered operation that ends here already wrote codes of this grid (tq_sim_requant): this
-   * keeps them; a slot with no such operation rounds as a requantization would. */
-  requant_round(l->out, n, q);
+  /* The lowered operation that ends here already wrote codes of this grid (tq_sim_requant). */
+  if (!l->sim.on_grid) requant_round(l->out, n, q);
   return TQ_OK;
 }
 
@@ -264,11 +268,11 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   size_t ks = l->kernel.size, oc = (size_t)l->out_shape.c;
   float *wf = malloc(ks * sizeof(float)), *bf = malloc(oc * sizeof(float));
   float *steps = malloc(ks * sizeof(float));
-  double *acc_scale = malloc(oc * sizeof(double));
+  double *acc_scale = malloc(oc * sizeof(double)), *inv_acc = malloc(oc * sizeof(double));
   int64_t *bq = malloc(oc * sizeof(int64_t));
   rq_ch *rq = malloc(oc * sizeof(rq_ch));
   tq_status st = TQ_OK;
-  if (!wf || !bf || !steps || !acc_scale || !bq || !rq) {
+  if (!wf || !bf || !steps || !acc_scale || !inv_acc || !bq || !rq) {
     st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", l->name);
     goto done;
   }
@@ -283,6 +287,7 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
     double sw = nsteps == oc ? steps[k]
                              : steps[nsteps > 1 && l->type == TQ_L_DEPTHWISE ? k % nsteps : 0];
     acc_scale[k] = (double)s->in[0].step * sw;
+    inv_acc[k] = acc_scale[k] > 0 ? 1.0 / acc_scale[k] : 0;
     /* The bias at the accumulator scale, as the lowering stores it. */
     bq[k] = acc_scale[k] > 0 ? (int64_t)tq_rha(l->aux2[k] / acc_scale[k]) : 0;
     po2 &= acc_scale[k] == 0 || tq_sim_is_po2(acc_scale[k]);
@@ -295,10 +300,7 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   for (size_t i = 0; i < count; i++) {
     size_t k = i % oc;
     int64_t acc = 0;
-    if (acc_scale[k] > 0) {
-      double a = tq_rha(((double)v[i] - b[k]) / acc_scale[k]);
-      acc = (int64_t)fmax(fmin(a, 4e18), -4e18) + bq[k];
-    }
+    if (acc_scale[k] > 0) acc = near_int(((double)v[i] - b[k]) * inv_acc[k]) + bq[k];
     v[i] = deq(tq_rt_clamp_zp(rq_apply(acc, rq[k]), s->out.zero_point, s->lo, s->hi), &s->out);
   }
 done:
@@ -306,6 +308,7 @@ done:
   free(bf);
   free(steps);
   free(acc_scale);
+  free(inv_acc);
   free(bq);
   free(rq);
   return st ? tq_fail_prefix(st, "%s: simulated requantization", l->name) : TQ_OK;
@@ -359,6 +362,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
   if (!po2 && l->type != TQ_L_MAXPOOL)
     ratio /= (l->type == TQ_L_GAP ? (double)H * W : (double)KH * KW); /* MULT folds 1/count */
   rq_ch rq = rq_make(ratio, s->out.step, po2);
+  double inv = 1.0 / s->in[0].step;
   int rows = n * OH;
 #pragma omp parallel for schedule(static) if ((size_t)rows * OW * C * KH * KW > 32768)
   for (int row = 0; row < rows; row++) {
@@ -371,7 +375,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
         if (l->type == TQ_L_MAXPOOL) {
           for (int yy = y0; yy < y0 + ny; yy++)
             for (int xx = x0; xx < x0 + nx; xx++) {
-              int64_t q = code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], &s->in[0]);
+              int64_t q = code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
               acc = q > acc ? q : acc;
             }
           acc = rq_apply(acc, rq);
@@ -379,7 +383,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
           int64_t sum = 0;
           for (int yy = y0; yy < y0 + ny; yy++)
             for (int xx = x0; xx < x0 + nx; xx++)
-              sum += code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], &s->in[0]);
+              sum += code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
           acc = po2 ? avg_po2(sum, (int64_t)ny * nx, rq.n) : rq_apply(sum, rq);
         }
         v[(((size_t)b * OH + oy) * OW + ox) * C + c] =
@@ -408,9 +412,10 @@ static void requant_add(tq_model *m, tq_layer *l, int n) {
   }
   size_t count = (size_t)n * tq_shape_size(l->out_shape);
   float *v = l->out;
+  double ia = 1.0 / sa, ib = 1.0 / sb;
 #pragma omp parallel for schedule(static) if (count > 32768)
   for (size_t i = 0; i < count; i++) {
-    int64_t qa = code_of(a[i], &s->in[0]), qb = code_of(b[i], &s->in[1]), r;
+    int64_t qa = code_of(a[i], ia), qb = code_of(b[i], ib), r;
     if (po2) {
       int64_t acc = tq_rt_rshift_round_s64(qa, e0 - ea) + tq_rt_rshift_round_s64(qb, e0 - eb);
       r = tq_rt_rshift_round_s64(acc, ey - e0);
@@ -431,9 +436,10 @@ static void requant_tensor(tq_model *m, tq_layer *l, int n) {
                      tq_sim_is_po2(s->in[0].step) && tq_sim_is_po2(s->out.step));
   size_t count = (size_t)n * tq_shape_size(l->out_shape);
   float *v = l->out;
+  double inv = 1.0 / s->in[0].step;
 #pragma omp parallel for schedule(static) if (count > 32768)
   for (size_t i = 0; i < count; i++)
-    v[i] = deq(tq_rt_clamp_zp(rq_apply(code_of(x[i], &s->in[0]), rq), s->out.zero_point, s->lo,
+    v[i] = deq(tq_rt_clamp_zp(rq_apply(code_of(x[i], inv), rq), s->out.zero_point, s->lo,
                               s->hi),
                &s->out);
 }
