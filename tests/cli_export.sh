@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deployment end to end: QAT model -> tinyq export -> the generated C compiled with cc -std=c99 ->
-# output codes identical to tinyq eval --integer for every sample; the same code cross-compiled
-# for a Cortex-M4; bad exports refused without writing anything.
+# output codes identical to tinyq eval --integer for every sample, which agrees sample by sample
+# with the fake-quant model; the same code cross-compiled for a Cortex-M4; bad exports refused
+# without writing anything.
 set -eu
 BIN=${TQ_BIN:?}
 T=$(mktemp -d)
@@ -24,22 +25,30 @@ grep -q "tq_rt_conv2d_s8_s8w_s8" "$T/plan.txt" || fail "plan lacks int8 conv"
 grep -q "shift" "$T/plan.txt" || fail "po2 model without shifts"
 for f in model.h model.c main_host.c Makefile tq_rt.h; do [ -s "$T/c/$f" ] || fail "missing $f"; done
 
-# Bit-exactness over the first 2,000 test images (the full set in the README's run).
-"$BIN" eval "$T/q/model.tqm" --integer --static calib:500 --limit 2000 \
-  --dump-inputs "$T/in.f32" --dump-codes "$T/codes_tinyq.txt" > "$T/int.txt"
+# Bit-exactness over the first 2,000 test images (the full set in the README's run), and, sample by
+# sample, agreement with the fake-quant model with the same static scales (whose forward simulates
+# the lowering): --compare exits non-zero below 99.5 % top-1 or 99 % of output codes within one
+# step, and the figures are checked here too. No accuracy is compared: a half-trained model has
+# many borderline predictions, and its accuracy depends on the machine's float rounding.
+"$BIN" eval "$T/q/model.tqm" --integer --compare --static calib:500 --limit 2000 \
+  --dump-inputs "$T/in.f32" --dump-codes "$T/codes_tinyq.txt" > "$T/int.txt" \
+  || { cat "$T/int.txt"; fail "integer and fake-quant models disagree beyond the bounds"; }
 cat "$T/int.txt"
+top1=$(sed -n 's/^  top-1: \([0-9.]*\) %.*/\1/p' "$T/int.txt")
+within=$(sed -n 's/^  output codes: \([0-9.]*\) % within.*/\1/p' "$T/int.txt")
+steps=$(sed -n 's/.*largest difference \([0-9]*\) step.*/\1/p' "$T/int.txt")
+[ -n "$top1" ] && [ -n "$within" ] && [ -n "$steps" ] || fail "no agreement figures"
+awk -v t="$top1" -v w="$within" 'BEGIN { exit !(t >= 99.5 && w >= 99) }' \
+  || fail "agreement: top-1 $top1 %, $within % of output codes within one step"
+# 8-bit power-of-two: every float sum of the fake-quant model is exact, so the codes are identical
+# on any machine; one step is the margin for a float rounding that is not.
+[ "$steps" -le 1 ] || fail "output codes $steps steps apart"
+echo "agreement: top-1 $top1 %, $within % within one step, largest difference $steps"
 make -s -C "$T/c" CC=cc CFLAGS="-std=c99 -O2 -Wall -Wextra -Werror" > /dev/null
 "$T/c/model_test" "$T/in.f32" > "$T/codes_c.txt"
 [ "$(wc -l < "$T/codes_c.txt")" -eq 2000 ] || fail "generated code did not run every sample"
 cmp "$T/codes_tinyq.txt" "$T/codes_c.txt" || fail "generated C differs from tinyq eval --integer"
 echo "bit-exact on 2000 samples"
-
-# Integer accuracy within 0.5 pp of the fake-quant model with the same static scales.
-"$BIN" eval "$T/q/model.tqm" --static calib:500 --limit 2000 > "$T/fq.txt"
-ia=$(sed -n 's/^accuracy: //p' "$T/int.txt"); fa=$(sed -n 's/^accuracy: //p' "$T/fq.txt")
-awk -v a="$ia" -v b="$fa" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.005) }' \
-  || fail "integer accuracy $ia vs fake-quant $fa"
-echo "integer $ia, fake-quant static $fa"
 
 # Cortex-M4 build of the same folder.
 if command -v arm-none-eabi-gcc > /dev/null; then
