@@ -19,7 +19,8 @@ static const char *USAGE =
     "  --loss L          default: as in training\n"
     "  --batch B         (100)\n"
     "  --static S        evaluate with static activation scales: ema (moving averages of QAT) or\n"
-    "                    calib:N (calibrated on N training samples) (SPEC §6)\n"
+    "                    calib:N (calibrated on N training samples) (SPEC §6), rounding as the\n"
+    "                    integer model does (tinyq export): the deployed model's accuracy\n"
     "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
     "  --no-simulate     with static scales, round as the quantizers do in QAT instead of\n"
     "                    simulating the integer model's rounding (shows what the simulation\n"
@@ -97,11 +98,8 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
   for (int s = 0; s < d->n; s += batch) {
     int n = d->n - s < batch ? d->n - s : batch;
     const float *x = d->x + (size_t)s * in;
-    if (compare && tq_deploy_agreement(&agree, dm, m, x, n)) {
-      rc = tq_cli_error("%s: %s", path, tq_last_error());
-      goto done;
-    }
-    if (tq_deploy_run(dm, x, n, codes, outf)) {
+    if (compare ? tq_deploy_agreement(&agree, dm, m, x, n, codes, outf)
+                : tq_deploy_run(dm, x, n, codes, outf)) {
       rc = tq_cli_error("%s: %s", path, tq_last_error());
       goto done;
     }

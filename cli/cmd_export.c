@@ -111,7 +111,7 @@ static int check_agreement(tq_dmodel *d, tq_model *m, tq_dataset *calib, const c
     return tq_cli_error("%s: calibration samples have %d values, the model takes %zu", data,
                         calib->h * calib->w * calib->c, tq_deploy_input_size(d));
   tq_agreement a = {0};
-  if (tq_deploy_agreement(&a, d, m, calib->x, calib->n)) {
+  if (tq_deploy_agreement(&a, d, m, calib->x, calib->n, NULL, NULL)) {
     tq_agreement_free(&a);
     return tq_cli_error("%s: agreement check: %s", path, tq_last_error());
   }

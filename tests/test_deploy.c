@@ -95,7 +95,9 @@ static void compare(const char *config, int flat, const char *alpha, double min_
 
   /* Tensor by tensor: no value more than one step apart. */
   tq_agreement a = {0};
-  CHECK(tq_deploy_agreement(&a, d, m, x, n) == TQ_OK);
+  int32_t codes2[64 * 5];
+  CHECK(tq_deploy_agreement(&a, d, m, x, n, codes2, NULL) == TQ_OK);
+  CHECK(memcmp(codes2, codes, sizeof codes) == 0); /* the integer run of tq_deploy_run */
   CHECK(a.samples == n && a.values == n * 5);
   CHECK(tq_agreement_first_divergence(&a) == -1);
   CHECK(tq_agreement_ok(&a, 1));
@@ -114,7 +116,7 @@ static void compare(const char *config, int flat, const char *alpha, double min_
       else
         ((int32_t *)broken->bias)[c] += 40 << 20;
     }
-    CHECK(tq_deploy_agreement(&a, d, m, x, n) == TQ_OK);
+    CHECK(tq_deploy_agreement(&a, d, m, x, n, NULL, NULL) == TQ_OK);
     int first = tq_agreement_first_divergence(&a);
     CHECK(first >= 0 && !strcmp(a.tensors[first].op, "conv2d_1"));
     if (first >= 0) printf("  broken bias found at %s (tensor %s)\n", a.tensors[first].op, a.tensors[first].name);

@@ -17,9 +17,11 @@ typedef struct {
 /* Lowers m (which must use static activation scales, tq_model_set_static) to integer operations.
  * Tensors that have no activation quantizer of their own (e.g. a convolution feeding a residual
  * Add) get a symmetric power-of-two scale from their calibrated range (tq_model_calibrate) at the
- * width of the model's activations (8 bits when every activation quantizer has at most 8). Errors
- * name the layer and the reason (unsupported layer, bit-width beyond the runtime, float-only
- * activation, missing calibration). */
+ * width of the model's activations (8 bits when every activation quantizer has at most 8). m's
+ * static-mode forward simulates every rounding of the result (src/nn/simulate.h: the same chains,
+ * tensors and requantization parameters), so tq_deploy_agreement measures float rounding only.
+ * Errors name the layer and the reason (unsupported layer, bit-width beyond the runtime,
+ * float-only activation, missing calibration). */
 tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m);
 void tq_deploy_free(tq_dmodel *d);
 
@@ -56,8 +58,10 @@ typedef struct {
 
 /* Adds n samples (x: the model's input layout) to a (zero-initialised the first time). m must be
  * the model d was lowered from, still in static mode; its forward runs in batches of its max
- * batch. */
-tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n);
+ * batch. out_codes / out_float (each may be NULL) receive the integer model's output as
+ * tq_deploy_run gives it, so that a caller needs no second integer run. */
+tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n,
+                              int32_t *out_codes, float *out_float);
 /* Index in a->tensors of the first tensor (in operation order) with a value more than one step
  * apart, or -1. */
 int tq_agreement_first_divergence(const tq_agreement *a);

@@ -26,7 +26,7 @@ static tq_status init_tensors(tq_agreement *a, const tq_dmodel *d) {
 
 /* Compares one batch (n <= the model's max batch). */
 static tq_status compare_batch(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n,
-                               void **bufs, int32_t *fq_out) {
+                               void **bufs, int32_t *fq_out, int32_t *out_codes, float *out_float) {
   if (!tq_model_forward(m, x, n, 0, NULL)) return tq_fail_prefix(TQ_ERR_ARG, "fake-quant forward");
   tq_status st = tq_deploy_exec(d, x, n, bufs);
   if (st) return st;
@@ -44,6 +44,9 @@ static tq_status compare_batch(tq_agreement *a, tq_dmodel *d, tq_model *m, const
       at->beyond1 += step > 1;
       if (step > at->max_step) at->max_step = step;
       if (t == d->output) {
+        int32_t c = tq_dtensor_code(d, bufs, t, i);
+        if (out_codes) out_codes[i] = c;
+        if (out_float) out_float[i] = (float)T->scale * (float)(c - T->zp);
         fq_out[i] = (int32_t)fmax(fmin(q, 2147483647.0), -2147483648.0);
         a->within1 += step <= 1;
         if (step > a->max_step) a->max_step = step;
@@ -64,7 +67,8 @@ static tq_status compare_batch(tq_agreement *a, tq_dmodel *d, tq_model *m, const
   return TQ_OK;
 }
 
-tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n) {
+tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const float *x, int n,
+                              int32_t *out_codes, float *out_float) {
   tq_status st = init_tensors(a, d);
   if (st) return st;
   if (!tq_model_is_static(m))
@@ -75,7 +79,9 @@ tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const 
   if (!bufs || !fq) st = tq_fail(TQ_ERR_MEMORY, "out of memory");
   for (int s = 0; s < n && !st; s += mb) {
     int b = n - s < mb ? n - s : mb;
-    st = compare_batch(a, d, m, x + (size_t)s * d->in_size, b, bufs, fq);
+    size_t o = (size_t)s * d->t[d->output].size;
+    st = compare_batch(a, d, m, x + (size_t)s * d->in_size, b, bufs, fq,
+                       out_codes ? out_codes + o : NULL, out_float ? out_float + o : NULL);
     for (int t = 0; t < d->nt; t++) {
       free(bufs[t]);
       bufs[t] = NULL;
