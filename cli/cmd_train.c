@@ -14,8 +14,10 @@
 
 static const char *USAGE =
     "usage: tinyq train --model NAME --data SPEC --out RUN_DIR [options]\n"
+    "       tinyq train --init MODEL.tqm --data SPEC --out RUN_DIR [options]\n"
     "       tinyq train --resume RUN_DIR [--epochs N] [--threads T] [--progress MODE]\n\n"
-    "  --model NAME          resnet8 | dscnn | fc_autoencoder\n"
+    "  --model NAME          resnet8 | dscnn | fc_autoencoder; without it, the architecture\n"
+    "                        of the --init file (e.g. from tinyq import) is trained\n"
     "  --data SPEC           fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR\n"
     "  --out RUN_DIR         run directory: log.csv, best.tqm, last.tqm, model.tqm\n"
     "  --epochs N            (model default; resnet8: 15)\n"
@@ -177,7 +179,7 @@ static int settings_from_json(run_settings *s, const char *json, const char *pat
     s->freeze_bn = (int)v;
   }
   cJSON_Delete(root);
-  if (!s->model[0] || !tq_zoo_find(s->model))
+  if (s->model[0] ? !tq_zoo_find(s->model) : !s->init[0])
     return tq_cli_error("resume: %s: checkpoint names no known model ('%s')", path, s->model);
   if (s->flat && s->quant[0])
     return tq_cli_error("resume: %s: checkpoint has both flat and quant", path);
@@ -204,22 +206,42 @@ static int check_train_state(const char *meta, const run_settings *s, int train_
   return rc;
 }
 
+/* The loss of a model file's architecture trained without --model: an imported Keras model's own
+ * (mean squared error or a cross-entropy), else sparse cross-entropy. */
+static const char *file_loss(const char *path) {
+  tq_model *m = NULL;
+  char *meta = NULL;
+  const char *loss = "sparse_categorical_crossentropy";
+  if (tq_model_load(path, &m, &meta, 0) == TQ_OK) {
+    cJSON *root = cJSON_Parse(meta ? meta : "");
+    const char *k = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "import"), "loss"));
+    if (k && (!strcmp(k, "mse") || !strcmp(k, "mean_squared_error"))) loss = "mse";
+    cJSON_Delete(root);
+  }
+  tq_model_free(m);
+  tq_free(meta);
+  return loss;
+}
+
 static int settings_from_args(run_settings *s, tq_opt *o) {
   const char *model = o[O_MODEL].value;
-  if (!model) return tq_cli_usage_error("train: --model is required (resnet8, dscnn, fc_autoencoder)");
-  const tq_zoo_entry *z = tq_zoo_find(model);
-  if (!z) {
+  if (!model && !o[O_INIT].value)
+    return tq_cli_usage_error("train: --model is required (resnet8, dscnn, fc_autoencoder), or --init MODEL.tqm");
+  const tq_zoo_entry *z = model ? tq_zoo_find(model) : NULL;
+  if (model && !z) {
     tq_zoo_build(&(tq_model *){NULL}, model, NULL);
     return tq_cli_usage_error("train: --model: %s", tq_last_error());
   }
   if (!o[O_OUT].value) return tq_cli_usage_error("train: --out RUN_DIR is required");
-  const tq_recipe *r = tq_recipe_for(model);
+  const tq_recipe *r = tq_recipe_for(model ? model : "");
   copy(s->model, sizeof s->model, model);
   copy(s->data, sizeof s->data, o[O_DATA].value ? o[O_DATA].value : "fashion-mnist");
   copy(s->out, sizeof s->out, o[O_OUT].value);
   copy(s->optimizer, sizeof s->optimizer, o[O_OPT].value ? o[O_OPT].value : "adam");
   copy(s->schedule, sizeof s->schedule, o[O_SCHED].value ? o[O_SCHED].value : r->schedule);
-  copy(s->loss, sizeof s->loss, o[O_LOSS].value ? o[O_LOSS].value : tq_loss_name(z->loss));
+  copy(s->loss, sizeof s->loss,
+       o[O_LOSS].value ? o[O_LOSS].value : z ? tq_loss_name(z->loss) : file_loss(o[O_INIT].value));
   copy(s->augment, sizeof s->augment, o[O_AUG].value ? o[O_AUG].value : r->augment);
   copy(s->scaling, sizeof s->scaling, o[O_SCALING].value ? o[O_SCALING].value : "unit");
   copy(s->monitor, sizeof s->monitor, o[O_MONITOR].value ? o[O_MONITOR].value : "val_loss");
@@ -316,6 +338,28 @@ static int run(run_settings *s, int resume, const char *progress) {
       goto done;
     }
     printf("Resuming %s from epoch %d of %d (%s)\n", s->out, state.epochs_done, c.epochs, path);
+  } else if (!s->model[0]) {
+    /* No zoo model: the --init file's own architecture and weights (an imported Keras model) */
+    if (tq_model_load(s->init, &m, NULL, c.batch)) {
+      rc = tq_cli_error("--init: %s", tq_last_error());
+      goto done;
+    }
+    tq_shape3 in = tq_model_input_shape(m);
+    size_t k = tq_shape_size(tq_model_output_shape(m));
+    if (in.h != train.h || in.w != train.w || in.c != train.c) {
+      rc = tq_cli_error("--init: %s takes %dx%dx%d inputs, %s has %dx%dx%d", s->init, in.h, in.w, in.c, s->data,
+                        train.h, train.w, train.c);
+      goto done;
+    }
+    if (c.loss != TQ_LOSS_MSE && k != (size_t)train.classes) {
+      rc = tq_cli_error("--init: %s has %zu outputs, %s has %d classes", s->init, k, s->data, train.classes);
+      goto done;
+    }
+    tq_model_set_qkeras_po2_floor(m, s->po2_floor);
+    if (tq_qsetup_apply(m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL)) {
+      rc = tq_cli_error("%s", tq_last_error());
+      goto done;
+    }
   } else {
     tq_zoo_options zo = {{train.h, train.w, train.c}, train.classes};
     if (tq_zoo_build(&m, s->model, &zo) || tq_model_finalize(m, c.batch, tq_zoo_find(s->model)->init, c.seed)) {
@@ -338,7 +382,8 @@ static int run(run_settings *s, int resume, const char *progress) {
     rc = tq_cli_error("%s", tq_last_error());
     goto done;
   }
-  printf("Training %s on %s: %d train / %d validation samples, %d epochs, batch %d%s\n", s->model,
+  printf("Training %s on %s: %d train / %d validation samples, %d epochs, batch %d%s\n",
+         s->model[0] ? s->model : s->init,
          s->data, train.n, val.n, c.epochs, c.batch, tq_model_is_quantized(m) ? ", QAT" : "");
   fflush(stdout);
   if (tq_train(m, &train, &val, &c, &state)) {

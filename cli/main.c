@@ -41,6 +41,8 @@ static const struct {
     {"stats", tq_cmd_stats, "AutoQKeras size statistics of a quantization configuration"},
     {"search", tq_cmd_search, "mixed-precision search (AutoQKeras; mpirun for several ranks)"},
     {"diff", tq_cmd_diff, "what training changed between two model files (updates, zeros, BN drift)"},
+    {"import", tq_cmd_import, "a Keras HDF5 model (.h5) -> a tinyq model file"},
+    {"predict", tq_cmd_predict, "run a model file on raw float32 inputs, write its outputs"},
 };
 
 static void usage(FILE *out) {

@@ -16,6 +16,8 @@ PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi  # Cortex-M footprint of generated code
   qemu-system-arm       # runs the generated code on an emulated Cortex-M4F (mps2-an386)
   clang-14 libclang-rt-14-dev libomp-14-dev  # libFuzzer harnesses of fuzz/ (make fuzz, the CI's short run)
+  libhdf5-dev           # tinyq import: Keras HDF5 model files
+  python3-h5py python3-numpy  # tests/keras_reference.py: the outside reference of cli_import
 )
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(valgrind python3-torch python3-numpy)  # bench/int_inference; bench/train_throughput

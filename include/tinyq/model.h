@@ -131,6 +131,9 @@ int tq_dropout(tq_model *m, int in, float rate);
 int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right);
 void tq_layer_set_l2(tq_model *m, int layer, float l2);
 void tq_layer_set_bias(tq_model *m, int layer, int use_bias);
+/* Gives a layer an explicit name instead of its Keras auto-name (imported models keep their
+ * file's names): 1..63 printable ASCII characters, unique in the model. */
+tq_status tq_layer_set_name(tq_model *m, int layer, const char *name);
 
 typedef enum { TQ_INIT_GLOROT_UNIFORM = 0, TQ_INIT_HE_NORMAL } tq_init;
 /* Allocates parameters and buffers for batches up to max_batch and initialises weights

@@ -291,6 +291,25 @@ void tq_layer_set_bias(tq_model *m, int layer, int use_bias) {
   if (layer >= 0 && layer < m->nlayers) m->layers[layer].use_bias = use_bias;
 }
 
+tq_status tq_layer_set_name(tq_model *m, int layer, const char *name) {
+  if (layer < 0 || layer >= m->nlayers)
+    return tq_fail(TQ_ERR_ARG, "%s: layer %d does not exist", m->arch, layer);
+  size_t n = strlen(name);
+  if (n == 0 || n >= sizeof m->layers[0].name)
+    return tq_fail(TQ_ERR_ARG, "%s: layer name '%.64s' must have 1 to %zu characters", m->arch, name,
+                   sizeof m->layers[0].name - 1);
+  /* Names end up in one-line messages, JSON headers and C comments: printable ASCII only. */
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
+      return tq_fail(TQ_ERR_ARG, "%s: layer name '%.64s' has a character that is not printable ASCII",
+                     m->arch, name);
+  for (int i = 0; i < m->nlayers; i++)
+    if (i != layer && strcmp(m->layers[i].name, name) == 0)
+      return tq_fail(TQ_ERR_ARG, "%s: two layers named '%s'", m->arch, name);
+  memcpy(m->layers[layer].name, name, n + 1);
+  return TQ_OK;
+}
+
 /* ---- Parameters */
 
 static tq_status param_alloc(tq_param *p, int rank, const int *dims, int trainable) {

@@ -66,6 +66,10 @@ static cJSON *layer_json(const tq_layer *l) {
     case TQ_L_ZEROPAD:
       cJSON_AddItemToObject(o, "padding", cJSON_CreateIntArray(l->pad, 4));
       break;
+    case TQ_L_BATCHNORM: /* written only when not Keras' defaults, as imported models may have */
+      if (l->bn_eps != 1e-3f) cJSON_AddNumberToObject(o, "epsilon", l->bn_eps);
+      if (l->bn_momentum != 0.99f) cJSON_AddNumberToObject(o, "momentum", l->bn_momentum);
+      break;
     default:
       break;
   }
@@ -257,9 +261,20 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
   if (idx != index)
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): malformed or inconsistent configuration",
                    path, name->valuestring, cls->valuestring);
-  if (strcmp(m->layers[idx].name, name->valuestring) != 0)
-    return tq_fail(TQ_ERR_FORMAT, "%s: layer %d is named '%s' in the file but rebuilds as '%s'",
-                   path, index, name->valuestring, m->layers[idx].name);
+  /* Zoo and trained models carry Keras' auto-names; imported ones keep their own file's names.
+   * Set either way: the call also refuses a name another layer already has. */
+  if (tq_layer_set_name(m, idx, name->valuestring) != TQ_OK)
+    return tq_fail_prefix(TQ_ERR_FORMAT, "%s: layer %d", path, index);
+  if (t == TQ_L_BATCHNORM) {
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epsilon");
+    const cJSON *mom = cJSON_GetObjectItemCaseSensitive(o, "momentum");
+    if ((eps && !(cJSON_IsNumber(eps) && eps->valuedouble > 0 && eps->valuedouble < 1e30)) ||
+        (mom && !(cJSON_IsNumber(mom) && mom->valuedouble >= 0 && mom->valuedouble <= 1)))
+      return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: epsilon must be a positive float, momentum in [0, 1]",
+                     path, name->valuestring);
+    if (eps) m->layers[idx].bn_eps = (float)eps->valuedouble;
+    if (mom) m->layers[idx].bn_momentum = (float)mom->valuedouble;
+  }
   const cJSON *ub = cJSON_GetObjectItemCaseSensitive(o, "use_bias");
   if (ub) tq_layer_set_bias(m, idx, cJSON_IsTrue(ub));
   num = cJSON_GetObjectItemCaseSensitive(o, "l2");
