@@ -289,7 +289,8 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
     acc_scale[k] = (double)s->in[0].step * sw;
     inv_acc[k] = acc_scale[k] > 0 ? 1.0 / acc_scale[k] : 0;
     /* The bias at the accumulator scale, as the lowering stores it. */
-    bq[k] = acc_scale[k] > 0 ? (int64_t)tq_rha(l->aux2[k] / acc_scale[k]) : 0;
+    /* near_int: tq_rha that saturates (a model file may hold any bias; found by fuzzing). */
+    bq[k] = acc_scale[k] > 0 ? near_int(l->aux2[k] / acc_scale[k]) : 0;
     po2 &= acc_scale[k] == 0 || tq_sim_is_po2(acc_scale[k]);
   }
   for (size_t k = 0; k < oc; k++) rq[k] = rq_make(acc_scale[k], s->out.step, po2);
