@@ -262,6 +262,40 @@ tq_status tq_sim_slot(tq_layer *l, size_t n) {
 
 /* conv / depthwise / dense: acc = b_q + sum (x_q - z_x) w_q, recovered from the float result
  * (exact for the widths where float sums are exact; otherwise off by float rounding only). */
+/* The exact accumulator sum_j (x_q - z_x) w_q of output element i (batch layout (n, out_shape)),
+ * in int64 as the runtime's kernels: for layers whose float sums are not exact (16-bit inputs or
+ * weights). x: the input codes minus the zero point; kernel codes w in the layer's Keras layout. */
+static int64_t exact_dot(const tq_layer *l, const int32_t *x, const int32_t *w, size_t i) {
+  int64_t acc = 0;
+  if (l->type == TQ_L_DENSE) {
+    size_t I = (size_t)l->in_shape.c, O = (size_t)l->units, b = i / O, o = i % O;
+    for (size_t j = 0; j < I; j++) acc += (int64_t)x[b * I + j] * w[j * O + o];
+    return acc;
+  }
+  const tq_conv_shape *g = &l->geom;
+  size_t OC = (size_t)l->out_shape.c, o = i % OC, r = i / OC;
+  int ox = (int)(r % (size_t)g->ow), oy = (int)(r / (size_t)g->ow % (size_t)g->oh);
+  size_t b = r / ((size_t)g->ow * g->oh);
+  int M = l->type == TQ_L_DEPTHWISE ? (int)(OC / (size_t)g->c) : 0;
+  for (int ky = 0; ky < g->kh; ky++) {
+    int iy = oy * g->sh - g->pad_top + ky;
+    if (iy < 0 || iy >= g->h) continue;
+    for (int kx = 0; kx < g->kw; kx++) {
+      int ix = ox * g->sw - g->pad_left + kx;
+      if (ix < 0 || ix >= g->w) continue; /* padding: x_q = z_x, no contribution */
+      const int32_t *xp = x + (((size_t)b * g->h + iy) * g->w + ix) * g->c;
+      size_t tap = (size_t)ky * g->kw + kx;
+      if (l->type == TQ_L_DEPTHWISE) {
+        size_t c = o / (size_t)M;
+        acc += (int64_t)xp[c] * w[tap * OC + o]; /* (KH, KW, C, M): (c*M + m) = o */
+      } else {
+        for (int c = 0; c < g->c; c++) acc += (int64_t)xp[c] * w[(tap * g->c + c) * OC + o];
+      }
+    }
+  }
+  return acc;
+}
+
 static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   const tq_layer_sim *s = &l->sim;
   if (!l->aux || l->kernel_q.kind == TQ_Q_NONE) return TQ_OK; /* float kernel: not lowered */
@@ -271,15 +305,20 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   double *acc_scale = malloc(oc * sizeof(double)), *inv_acc = malloc(oc * sizeof(double));
   int64_t *bq = malloc(oc * sizeof(int64_t));
   rq_ch *rq = malloc(oc * sizeof(rq_ch));
+  /* Float sums of 8-bit codes are exact in practice (|acc| < 2^24); wider ones are recomputed. */
+  int wide = s->in[0].zmax > 127 || s->in[0].zmin < -128 || tq_quantizer_bits(&l->kernel_q) > 8;
+  size_t in_count = (size_t)n * tq_shape_size(l->in_shape);
+  int32_t *codes = wide ? malloc(ks * sizeof(int32_t)) : NULL;
+  int32_t *xq = wide ? malloc(in_count * sizeof(int32_t)) : NULL;
   tq_status st = TQ_OK;
-  if (!wf || !bf || !steps || !acc_scale || !inv_acc || !bq || !rq) {
+  if (!wf || !bf || !steps || !acc_scale || !inv_acc || !bq || !rq || (wide && (!codes || !xq))) {
     st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", l->name);
     goto done;
   }
   /* The weight steps as the lowering gets them: the codes of the folded kernel. */
   int li = (int)(l - m->layers);
   if ((st = tq_layer_folded_weights(m, li, wf, bf)) ||
-      (st = tq_quantize_codes(&l->kernel_q, NULL, steps, NULL, wf, l->kernel.dims, l->kernel.rank)))
+      (st = tq_quantize_codes(&l->kernel_q, codes, steps, NULL, wf, l->kernel.dims, l->kernel.rank)))
     goto done;
   size_t nsteps = tq_quantizer_num_scales(&l->kernel_q, l->kernel.dims, l->kernel.rank);
   int po2 = tq_sim_is_po2(s->out.step);
@@ -296,15 +335,21 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   for (size_t k = 0; k < oc; k++) rq[k] = rq_make(acc_scale[k], s->out.step, po2);
   size_t count = (size_t)n * tq_shape_size(l->out_shape);
   float *v = l->out;
-  const float *b = l->aux2;
-#pragma omp parallel for schedule(static) if (count > 32768)
+  const float *b = l->aux2, *x = m->layers[l->inputs[0]].out;
+  double inv_in = 1.0 / s->in[0].step;
+  if (wide)
+    for (size_t j = 0; j < in_count; j++) xq[j] = (int32_t)code_of(x[j], inv_in);
+#pragma omp parallel for schedule(static) if (count > 32768 || (wide && count > 1024))
   for (size_t i = 0; i < count; i++) {
     size_t k = i % oc;
     int64_t acc = 0;
-    if (acc_scale[k] > 0) acc = near_int(((double)v[i] - b[k]) * inv_acc[k]) + bq[k];
+    if (acc_scale[k] > 0)
+      acc = (wide ? exact_dot(l, xq, codes, i) : near_int(((double)v[i] - b[k]) * inv_acc[k])) + bq[k];
     v[i] = deq(tq_rt_clamp_zp(rq_apply(acc, rq[k]), s->out.zero_point, s->lo, s->hi), &s->out);
   }
 done:
+  free(codes);
+  free(xq);
   free(wf);
   free(bf);
   free(steps);
