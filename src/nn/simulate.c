@@ -165,8 +165,10 @@ static inline float deq(int32_t z, const tq_qstatic *q) {
 }
 
 /* The nearest integer of a value that is an integer up to float rounding (so how ties round
- * does not matter), saturated far beyond any accumulator. */
+ * does not matter), saturated far beyond any accumulator; NaN (weights of a model file may be
+ * NaN) has no integer and gives 0 rather than undefined behaviour (found by fuzzing). */
 static inline int64_t near_int(double v) {
+  if (isnan(v)) return 0;
   v = v < -4e18 ? -4e18 : v > 4e18 ? 4e18 : v;
   return (int64_t)(v < 0 ? -floor(0.5 - v) : floor(v + 0.5));
 }
