@@ -236,7 +236,8 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
     case TQ_L_BATCHNORM: idx = tq_batchnorm(m, in[0]); break;
     case TQ_L_RELU:
       num = cJSON_GetObjectItemCaseSensitive(o, "max_value");
-      if (cJSON_IsNumber(num)) idx = tq_relu(m, in[0], (float)num->valuedouble);
+      if (cJSON_IsNumber(num) && isfinite((float)num->valuedouble))
+        idx = tq_relu(m, in[0], (float)num->valuedouble);
       break;
     case TQ_L_ACTIVATION:
       num = cJSON_GetObjectItemCaseSensitive(o, "activation");
@@ -278,6 +279,10 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
   const cJSON *ub = cJSON_GetObjectItemCaseSensitive(o, "use_bias");
   if (ub) tq_layer_set_bias(m, idx, cJSON_IsTrue(ub));
   num = cJSON_GetObjectItemCaseSensitive(o, "l2");
+  /* Float fields must stay finite as floats: an infinity would be saved as null and lost
+   * (found by fuzz/fuzz_modelfile.c, as for max_value above and the ranges). */
+  if (cJSON_IsNumber(num) && !isfinite((float)num->valuedouble))
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: l2 is not a finite float", path, name->valuestring);
   if (cJSON_IsNumber(num)) tq_layer_set_l2(m, idx, (float)num->valuedouble);
   return TQ_OK;
 }
