@@ -418,7 +418,8 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     int li;
     const char *pname;
     tq_param *prm = tq_model_param(m, i, &li, &pname);
-    if (!cJSON_IsNumber(sz) || (size_t)sz->valuedouble != prm->size) {
+    /* Compared as doubles: a negative or huge size has no size_t (UBSan; found by fuzzing). */
+    if (!cJSON_IsNumber(sz) || sz->valuedouble != (double)prm->size) {
       st = tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: size does not match the architecture", path,
                    m->layers[li].name, pname);
       goto done;
