@@ -100,6 +100,21 @@ echo "zoo resnet8 initialised from the import (1 step at lr 1e-12; BN statistics
 grep -A1 "^ conv2d_8 (Conv2D)" "$T/qg.sum" | grep -q "kernel: quantized_bits(8,8,1,alpha='auto_po2')" || fail "graph route: conv2d_8 not quantized"
 grep -A1 "^ input_1/quantizer (Activation)" "$T/qg.sum" | grep -q "quantized_bits_featuremap(8" || fail "graph route: input slot"
 "$BIN" predict "$T/qg/model.tqm" --input "$T/resnet.in.f32" --output "$T/qg.f32" || fail "predict of the QAT model"
+# ... and deploys: its Activation('relu') layers carry quantizers under --flat and lower as "ReLU
+# clamp + slot" in both the simulation and the lowering, so fake-quant and integer give identical
+# codes (before, they diverged at conv2d_1 and export refused), and the generated C is bit-exact.
+"$BIN" eval "$T/qg/model.tqm" --data noise:32x32x3:10 --integer --compare --static calib:100 --limit 100 \
+  --dump-inputs "$T/qg.in.f32" --dump-codes "$T/qg.codes_tinyq.txt" > "$T/qgcmp.txt" \
+  || { cat "$T/qgcmp.txt"; fail "graph route: integer model disagrees"; }
+grep -q "no tensor more than one step apart" "$T/qgcmp.txt" || fail "graph route: $(tail -3 "$T/qgcmp.txt")"
+grep -q "largest difference 0 steps" "$T/qgcmp.txt" || fail "graph route: $(grep 'output codes' "$T/qgcmp.txt")"
+grep -q "top-1: 100.00 %" "$T/qgcmp.txt" || fail "graph route: top-1 $(grep top-1 "$T/qgcmp.txt")"
+"$BIN" export "$T/qg/model.tqm" --static calib:100 --data noise:32x32x3:10 --out "$T/qgc" > "$T/qgexp.txt" \
+  || fail "graph route: export: $(tail -2 "$T/qgexp.txt")"
+make -s -C "$T/qgc" CC=cc CFLAGS="-std=c99 -O2 -Wall -Wextra -Werror" > /dev/null || fail "graph route: generated C does not build"
+"$T/qgc/model_test" "$T/qg.in.f32" > "$T/qg.codes_c.txt"
+cmp "$T/qg.codes_tinyq.txt" "$T/qg.codes_c.txt" || fail "graph route: generated C differs from tinyq eval --integer"
+echo "graph route: identical codes (fake-quant vs integer), exported C bit-exact on 100 samples"
 echo '{"conv2d_7": {"kernel_quantizer": "quantized_bits(4,4,1,alpha=\"auto_po2\")", "bias_quantizer": "quantized_bits(16,16,1,alpha=\"auto_po2\")"}, "input_1/quantizer": "quantized_bits_featuremap(8,8,1,1,alpha=\"auto_po2\",scale_axis=0)"}' > "$T/q.json"
 "$BIN" train --init "$T/resnet.tqm" --data noise:32x32x3:10 --quant "$T/q.json" --epochs 1 --max-steps 1 --progress none --out "$T/qq" > /dev/null
 "$BIN" summary "$T/qq/model.tqm" | grep -A1 "^ conv2d_7 (Conv2D)" | grep -q "quantized_bits(4,4,1" || fail "--quant by imported name"

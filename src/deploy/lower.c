@@ -474,7 +474,7 @@ static tq_status lower_layer(lowering *L, int li) {
     case TQ_L_ADD:
       return lower_add(L, li);
     case TQ_L_ACTIVATION:
-      if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_RELU)
+      if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_RELU && l->act != TQ_ACT_RELU6)
         return tq_fail(TQ_ERR_UNSUPPORTED,
                        "%s: float-only activation (%s) has no integer lowering yet", l->name,
                        l->act == TQ_ACT_SOFTMAX ? "softmax" : "sigmoid/swish");
@@ -484,6 +484,10 @@ static tq_status lower_layer(lowering *L, int li) {
       if (src < 0 && l->inputs[0] == 0 && l->act_q.kind != TQ_Q_NONE) {
         /* The model input: quantized by the input slot's static parameters. */
         if (!l->has_static) return tq_fail(TQ_ERR_ARG, "%s: no static scale", l->name);
+        /* The runtime's input quantization has no clamp for a ReLU (the simulation applies it). */
+        if (l->type != TQ_L_ACTIVATION || l->act != TQ_ACT_LINEAR)
+          return tq_fail(TQ_ERR_UNSUPPORTED, "%s: a ReLU on the model input has no lowering",
+                         l->name);
         int qb = tq_quantizer_bits(&l->act_q);
         int t = add_tensor(L->d, l->name, qb, l->qstatic.step, l->qstatic.zero_point,
                            l->qstatic.zmin, l->qstatic.zmax, l->out_shape);

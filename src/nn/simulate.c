@@ -25,18 +25,35 @@ static int passthrough(const tq_layer *l) {
          (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE);
 }
 
+static int act_is_relu(const tq_layer *l) {
+  return l->type == TQ_L_ACTIVATION && (l->act == TQ_ACT_RELU || l->act == TQ_ACT_RELU6);
+}
+
+/* An activation slot: a linear Activation with a quantizer, or an Activation(relu|relu6) with a
+ * quantizer (Keras imports write their ReLUs so; with --flat the layer quantizes its own output).
+ * The forward applies the ReLU before the quantizer, and rounding is monotonic, so
+ * q(relu(x)) = clamp(q(x)) with the ReLU's clamp in codes: such a slot lowers as "ReLU clamp +
+ * slot" (tq_chain_follow takes its ReLU into the chain). */
 static int is_slot(const tq_layer *l) {
-  return l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind != TQ_Q_NONE;
+  return l->type == TQ_L_ACTIVATION && (l->act == TQ_ACT_LINEAR || act_is_relu(l)) &&
+         l->act_q.kind != TQ_Q_NONE;
 }
 
 static int is_relu(const tq_layer *l) {
-  return l->type == TQ_L_RELU ||
-         (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_RELU && l->act_q.kind == TQ_Q_NONE);
+  return l->type == TQ_L_RELU || (act_is_relu(l) && l->act_q.kind == TQ_Q_NONE);
 }
 
+/* Fuses l's ReLU into the chain. Two ReLUs in one chain (a ReLU layer before a relu slot) clamp
+ * to the tighter maximum: relu(min(relu(x), a)) capped again by b is min(.., min(a, b)). */
 static void set_relu(tq_chain *c, const tq_layer *l) {
-  c->relu = l->type == TQ_L_RELU && l->relu_max > 0 ? 2 : 1;
-  c->relu_max = l->type == TQ_L_RELU ? l->relu_max : 0;
+  float max = l->type == TQ_L_RELU ? l->relu_max : l->act == TQ_ACT_RELU6 ? 6.0f : 0;
+  if (max > 0 && (c->relu != 2 || max < c->relu_max)) {
+    c->relu = 2;
+    c->relu_max = max;
+  } else if (c->relu == 0) {
+    c->relu = 1;
+    c->relu_max = 0;
+  }
 }
 
 void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
@@ -48,6 +65,7 @@ void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
   /* A requantization that starts at a slot or a ReLU: they are the chain's own. */
   if (is_slot(s)) {
     c->slot = start;
+    if (act_is_relu(s)) set_relu(c, s);
     return;
   }
   if (is_relu(s)) set_relu(c, s);
@@ -60,6 +78,7 @@ void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
     } else if (is_relu(l) && c->relu == 0) {
       set_relu(c, l);
     } else if (is_slot(l)) {
+      if (act_is_relu(l)) set_relu(c, l);
       c->slot = k;
       c->members[c->nmembers++] = k;
       c->last = k;
@@ -176,6 +195,21 @@ static inline int64_t near_int(double v) {
 /* The code (minus the zero point) of a value on a tensor's grid; inv = 1 / step. */
 static inline int64_t code_of(float v, double inv) { return near_int((double)v * inv); }
 
+/* Codes of a tensor the runtime holds have at most 16 bits; a model file's values may lie far off
+ * their grid. Bounding them keeps the int64 arithmetic below defined for any input, and changes
+ * nothing for a valid model (found by fuzzing: adds of codes near 4e18 overflowed). */
+#define SIM_CODE_LIMIT ((int64_t)1 << 24)
+static inline int64_t bounded_code(float v, double inv) {
+  int64_t c = code_of(v, inv);
+  return c < -SIM_CODE_LIMIT ? -SIM_CODE_LIMIT : c > SIM_CODE_LIMIT ? SIM_CODE_LIMIT : c;
+}
+
+static inline int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
 /* ---- Plan */
 
 void tq_sim_plan(tq_model *m) {
@@ -228,7 +262,11 @@ void tq_sim_plan(tq_model *m) {
     tq_chain_clamp(&c, out.zero_point, out.zmin, out.zmax, out.step, &l->sim.lo, &l->sim.hi);
     /* A side without a tensor cannot be lowered: the lowering says so, nothing to simulate. */
     l->sim.requant = out.step > 0 && l->sim.in[0].step > 0 && (l->ninputs < 2 || l->sim.in[1].step > 0);
-    if (l->sim.requant && c.slot >= 0 && c.slot != i) m->layers[c.slot].sim.on_grid = 1;
+    /* With a ReLU maximum the forward's float min(x, max) after the requantization may leave the
+     * grid (the top code zp + rha(max / step) can lie above max): the slot then rounds again,
+     * which maps max to that top code, as the integer clamp does (and keeps grid values). */
+    if (l->sim.requant && c.slot >= 0 && c.slot != i && c.relu != 2)
+      m->layers[c.slot].sim.on_grid = 1;
   }
   free(t);
   free(done);
@@ -271,7 +309,7 @@ static int64_t exact_dot(const tq_layer *l, const int32_t *x, const int32_t *w, 
   int64_t acc = 0;
   if (l->type == TQ_L_DENSE) {
     size_t I = (size_t)l->in_shape.c, O = (size_t)l->units, b = i / O, o = i % O;
-    for (size_t j = 0; j < I; j++) acc += (int64_t)x[b * I + j] * w[j * O + o];
+    for (size_t j = 0; j < I; j++) acc = sat_add(acc, (int64_t)x[b * I + j] * w[j * O + o]);
     return acc;
   }
   const tq_conv_shape *g = &l->geom;
@@ -289,9 +327,10 @@ static int64_t exact_dot(const tq_layer *l, const int32_t *x, const int32_t *w, 
       size_t tap = (size_t)ky * g->kw + kx;
       if (l->type == TQ_L_DEPTHWISE) {
         size_t c = o / (size_t)M;
-        acc += (int64_t)xp[c] * w[tap * OC + o]; /* (KH, KW, C, M): (c*M + m) = o */
+        acc = sat_add(acc, (int64_t)xp[c] * w[tap * OC + o]); /* (KH, KW, C, M): (c*M + m) = o */
       } else {
-        for (int c = 0; c < g->c; c++) acc += (int64_t)xp[c] * w[(tap * g->c + c) * OC + o];
+        for (int c = 0; c < g->c; c++)
+          acc = sat_add(acc, (int64_t)xp[c] * w[(tap * g->c + c) * OC + o]);
       }
     }
   }
@@ -340,7 +379,7 @@ static tq_status requant_weighted(tq_model *m, tq_layer *l, int n) {
   const float *b = l->aux2, *x = m->layers[l->inputs[0]].out;
   double inv_in = 1.0 / s->in[0].step;
   if (wide)
-    for (size_t j = 0; j < in_count; j++) xq[j] = (int32_t)code_of(x[j], inv_in);
+    for (size_t j = 0; j < in_count; j++) xq[j] = (int32_t)bounded_code(x[j], inv_in);
 #pragma omp parallel for schedule(static) if (count > 32768 || (wide && count > 1024))
   for (size_t i = 0; i < count; i++) {
     size_t k = i % oc;
@@ -423,7 +462,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
         if (l->type == TQ_L_MAXPOOL) {
           for (int yy = y0; yy < y0 + ny; yy++)
             for (int xx = x0; xx < x0 + nx; xx++) {
-              int64_t q = code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
+              int64_t q = bounded_code(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
               acc = q > acc ? q : acc;
             }
           acc = rq_apply(acc, rq);
@@ -431,7 +470,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
           int64_t sum = 0;
           for (int yy = y0; yy < y0 + ny; yy++)
             for (int xx = x0; xx < x0 + nx; xx++)
-              sum += code_of(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
+              sum += bounded_code(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
           acc = po2 ? avg_po2(sum, (int64_t)ny * nx, rq.n) : rq_apply(sum, rq);
         }
         v[(((size_t)b * OH + oy) * OW + ox) * C + c] =
@@ -463,13 +502,13 @@ static void requant_add(tq_model *m, tq_layer *l, int n) {
   double ia = 1.0 / sa, ib = 1.0 / sb;
 #pragma omp parallel for schedule(static) if (count > 32768)
   for (size_t i = 0; i < count; i++) {
-    int64_t qa = code_of(a[i], ia), qb = code_of(b[i], ib), r;
+    int64_t qa = bounded_code(a[i], ia), qb = bounded_code(b[i], ib), r;
     if (po2) {
-      int64_t acc = tq_rt_rshift_round_s64(qa, e0 - ea) + tq_rt_rshift_round_s64(qb, e0 - eb);
+      int64_t acc = sat_add(tq_rt_rshift_round_s64(qa, e0 - ea), tq_rt_rshift_round_s64(qb, e0 - eb));
       r = tq_rt_rshift_round_s64(acc, ey - e0);
     } else {
-      int64_t acc = tq_rt_requant_mult_s64(qa * ((int64_t)1 << left), ma, na) +
-                    tq_rt_requant_mult_s64(qb * ((int64_t)1 << left), mb, nb);
+      int64_t acc = sat_add(tq_rt_requant_mult_s64(qa * ((int64_t)1 << left), ma, na),
+                            tq_rt_requant_mult_s64(qb * ((int64_t)1 << left), mb, nb));
       r = tq_rt_requant_mult_s64(acc, my, ny);
     }
     v[i] = deq(tq_rt_clamp_zp(r, s->out.zero_point, s->lo, s->hi), &s->out);
