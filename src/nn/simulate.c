@@ -25,18 +25,35 @@ static int passthrough(const tq_layer *l) {
          (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE);
 }
 
+static int act_is_relu(const tq_layer *l) {
+  return l->type == TQ_L_ACTIVATION && (l->act == TQ_ACT_RELU || l->act == TQ_ACT_RELU6);
+}
+
+/* An activation slot: a linear Activation with a quantizer, or an Activation(relu|relu6) with a
+ * quantizer (Keras imports write their ReLUs so; with --flat the layer quantizes its own output).
+ * The forward applies the ReLU before the quantizer, and rounding is monotonic, so
+ * q(relu(x)) = clamp(q(x)) with the ReLU's clamp in codes: such a slot lowers as "ReLU clamp +
+ * slot" (tq_chain_follow takes its ReLU into the chain). */
 static int is_slot(const tq_layer *l) {
-  return l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind != TQ_Q_NONE;
+  return l->type == TQ_L_ACTIVATION && (l->act == TQ_ACT_LINEAR || act_is_relu(l)) &&
+         l->act_q.kind != TQ_Q_NONE;
 }
 
 static int is_relu(const tq_layer *l) {
-  return l->type == TQ_L_RELU ||
-         (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_RELU && l->act_q.kind == TQ_Q_NONE);
+  return l->type == TQ_L_RELU || (act_is_relu(l) && l->act_q.kind == TQ_Q_NONE);
 }
 
+/* Fuses l's ReLU into the chain. Two ReLUs in one chain (a ReLU layer before a relu slot) clamp
+ * to the tighter maximum: relu(min(relu(x), a)) capped again by b is min(.., min(a, b)). */
 static void set_relu(tq_chain *c, const tq_layer *l) {
-  c->relu = l->type == TQ_L_RELU && l->relu_max > 0 ? 2 : 1;
-  c->relu_max = l->type == TQ_L_RELU ? l->relu_max : 0;
+  float max = l->type == TQ_L_RELU ? l->relu_max : l->act == TQ_ACT_RELU6 ? 6.0f : 0;
+  if (max > 0 && (c->relu != 2 || max < c->relu_max)) {
+    c->relu = 2;
+    c->relu_max = max;
+  } else if (c->relu == 0) {
+    c->relu = 1;
+    c->relu_max = 0;
+  }
 }
 
 void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
@@ -48,6 +65,7 @@ void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
   /* A requantization that starts at a slot or a ReLU: they are the chain's own. */
   if (is_slot(s)) {
     c->slot = start;
+    if (act_is_relu(s)) set_relu(c, s);
     return;
   }
   if (is_relu(s)) set_relu(c, s);
@@ -60,6 +78,7 @@ void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
     } else if (is_relu(l) && c->relu == 0) {
       set_relu(c, l);
     } else if (is_slot(l)) {
+      if (act_is_relu(l)) set_relu(c, l);
       c->slot = k;
       c->members[c->nmembers++] = k;
       c->last = k;
@@ -243,7 +262,11 @@ void tq_sim_plan(tq_model *m) {
     tq_chain_clamp(&c, out.zero_point, out.zmin, out.zmax, out.step, &l->sim.lo, &l->sim.hi);
     /* A side without a tensor cannot be lowered: the lowering says so, nothing to simulate. */
     l->sim.requant = out.step > 0 && l->sim.in[0].step > 0 && (l->ninputs < 2 || l->sim.in[1].step > 0);
-    if (l->sim.requant && c.slot >= 0 && c.slot != i) m->layers[c.slot].sim.on_grid = 1;
+    /* With a ReLU maximum the forward's float min(x, max) after the requantization may leave the
+     * grid (the top code zp + rha(max / step) can lie above max): the slot then rounds again,
+     * which maps max to that top code, as the integer clamp does (and keeps grid values). */
+    if (l->sim.requant && c.slot >= 0 && c.slot != i && c.relu != 2)
+      m->layers[c.slot].sim.on_grid = 1;
   }
   free(t);
   free(done);
