@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tinyq import / predict against an outside reference: MLPerf Tiny's trained Keras models
-# (../shared/mlperf-tiny: ResNet-8 and MobileNetV1 0.25 VWW) imported, their Keras totals in
+# (tests/data/mlperf-tiny: ResNet-8 and MobileNetV1 0.25 VWW) imported, their Keras totals in
 # tinyq summary, and tinyq predict compared with tests/keras_reference.py (numpy, float64, written
 # from Keras' layer semantics, reading the .h5 with h5py) on fixed random inputs: at most 1e-4
 # relative error per sample, the same top-1. Then bad files (each refused in one line naming the
@@ -8,7 +8,7 @@
 set -eu
 BIN=${TQ_BIN:?}
 SRC=${TQ_SRC:?}
-MODELS=${TQ_MLPERF_TINY:-$SRC/../shared/mlperf-tiny}
+MODELS=${TQ_MLPERF_TINY:-$SRC/tests/data/mlperf-tiny}
 PY=/usr/bin/python3
 REF="$PY $SRC/tests/keras_reference.py"
 T=$(mktemp -d)
