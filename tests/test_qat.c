@@ -282,7 +282,38 @@ static void folded_bn_statistics(void) {
   tq_model_free(b);
 }
 
+/* A quantized non-linear activation (Keras imports quantize Activation('relu') layers) recomputes
+ * its output in the model's scratch during backward: scratch must hold it even in a model without
+ * convolutions (ASan caught a heap overflow on an imported MobileNet). The gradient passes where
+ * the ReLU is open. */
+static void quantized_relu_activation_backward(void) {
+  tq_model *m = tq_model_new("dense_relu", (tq_shape3){1, 1, 8});
+  int x = tq_dense(m, 0, 64);
+  int a = tq_activation(m, x, TQ_ACT_RELU);
+  x = tq_dense(m, a, 2);
+  CHECK(tq_model_finalize(m, 4, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
+  tq_quantizer q;
+  CHECK(tq_quantizer_parse(&q, "quantized_bits_featuremap(8,8,1,1,alpha='auto',scale_axis=0)") == TQ_OK);
+  CHECK(tq_layer_set_act_quantizer(m, a, &q) == TQ_OK);
+  float in[32], w[8];
+  for (int i = 0; i < 32; i++) in[i] = (float)((i * 13) % 7) / 3.0f - 1.0f;
+  for (int i = 0; i < 8; i++) w[i] = 1.0f;
+  tq_model_forward(m, in, 4, 1, NULL);
+  tq_model_zero_grad(m);
+  tq_model_backward(m, w, 4);
+  const tq_layer *d = tq_model_layer(m, x), *r = tq_model_layer(m, a), *d0 = tq_model_layer(m, 1);
+  int open = 0, closed_zero = 1;
+  for (int i = 0; i < 4 * 64; i++) {
+    if (d0->out[i] > 0) open++;
+    else closed_zero &= d0->dout[i] == 0.0f;
+  }
+  CHECK(open > 0 && closed_zero);
+  CHECK(r->out[0] >= 0.0f && d->out != NULL);
+  tq_model_free(m);
+}
+
 int main(void) {
+  quantized_relu_activation_backward();
   folded_training_matches_float_training();
   folded_bn_statistics();
   po2_floor();

@@ -468,6 +468,11 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
       case TQ_L_MAXPOOL:
         aux = out;
         break;
+      case TQ_L_ACTIVATION:
+        /* The backward of a quantized non-linear activation recomputes its output in scratch
+         * (forward.c): Keras imports quantize Activation('relu') layers themselves. */
+        if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_SOFTMAX) scratch = max_sz(scratch, out);
+        break;
       default:
         break;
     }
