@@ -21,7 +21,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -560,39 +559,6 @@ static tq_status coordinator_setup(coordinator *co, int resume) {
   return TQ_OK;
 }
 
-/* One process per search directory: two resumes of one search would both run the missing
- * trials and journal them twice. flock() on DIR/search.lock; the kernel drops the lock when the
- * holder exits, however it exits, so a crashed search never blocks the next --resume. The file
- * holds the holder's pid, for the message. Returns the descriptor to keep open, or -1. */
-static int lock_search_dir(const char *dir, tq_status *st) {
-  char path[1100];
-  snprintf(path, sizeof path, "%s/search.lock", dir);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *st = tq_fail(TQ_ERR_IO, "%s: cannot create the search lock: %s", path, strerror(errno));
-    return -1;
-  }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int busy = errno == EWOULDBLOCK;
-    char pid[32] = "";
-    ssize_t n = busy ? pread(fd, pid, sizeof pid - 1, 0) : 0;
-    pid[n > 0 ? n : 0] = 0;
-    pid[strcspn(pid, "\n")] = 0;
-    close(fd);
-    *st = busy ? tq_fail(TQ_ERR_ARG, "search: %s is in use by process %s", dir, pid[0] ? pid : "(unknown)")
-               : tq_fail(TQ_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
-    return -1;
-  }
-  char pid[32];
-  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-    *st = tq_fail(TQ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 static void stop_workers(coordinator *co) {
   for (int r = 1; r < co->c->size; r++) tq_comm_send(co->c, r, TQ_TAG_STOP, "");
   if (co->lw.running) {
@@ -650,7 +616,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   tq_status st = TQ_OK;
   int lock_fd = -1;
   /* 1. The directory: fresh or a search to resume; locked before anything in it is read. */
-  if (resume && file_exists(search_json)) lock_fd = lock_search_dir(out, &st);
+  if (resume && file_exists(search_json)) lock_fd = tq_search_lock_dir(out, &st);
   if (st) {
     tq_search_abort_workers(c);
     return st;
@@ -664,7 +630,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
   else tq_search_copy(space_source, sizeof space_source, s->space_file[0] ? s->space_file : "search space");
   if (!st) st = precheck(s, space_source);
   if (!st && !resume && !(st = tq_mkdirs(out))) {
-    lock_fd = lock_search_dir(out, &st);
+    lock_fd = tq_search_lock_dir(out, &st);
     if (!st && (file_exists(search_json) || file_exists(co.trials_path))) /* another run got here first */
       st = tq_fail(TQ_ERR_ARG, "%s: the directory already holds a search (continue it with --resume %s, or "
                    "choose another --out)", out, out);

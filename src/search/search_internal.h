@@ -67,4 +67,8 @@ void tq_evaluator_free(tq_evaluator *ev);
  * main thread (which only reads the shared evaluator and uses stats_model). */
 void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_trial_outcome *o);
 
+/* Locks DIR/search.lock for this process (lock.c); returns the descriptor to keep open until the
+ * journal is complete, or -1 with *st set ("search: DIR is in use by process N"). */
+int tq_search_lock_dir(const char *dir, tq_status *st);
+
 #endif
