@@ -117,7 +117,9 @@ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 t=$(lines "$T/c/trials.jsonl")
 printf '{"trial":%d,"status":"ok","rank":0,"choice":[1,2' $((t + 1)) >> "$T/c/trials.jsonl"
 "$BIN" search --resume "$T/c" > "$T/c2.log" 2>&1 || { bad "resume C"; cat "$T/c2.log"; }
-check 'grep -q "of 4 trials finished, 1 interrupted (evaluated again first); a torn last journal line was cut off" "$T/c2.log"' \
+# The trial seen started may finish between the last poll and the kill on a fast machine: then
+# none is interrupted, and the torn line is still reported.
+check 'grep -qE "of 4 trials finished, [01] interrupted.*a torn last journal line was cut off" "$T/c2.log"' \
   "C: killed during trial $((t + 1)): resume reports it and the torn line"
 check '[ "$(choices "$T/c/trials.jsonl" | cut -d" " -f1 | tr "\n" " ")" = "1 2 3 4 " ]' "C: trials 1..4, each exactly once"
 check '[ "$(choices "$T/a/trials.jsonl")" = "$(choices "$T/c/trials.jsonl")" ]' "C: same choices as the uninterrupted run"
