@@ -13,6 +13,8 @@ int tq_cmd_export(int argc, char **argv);
 int tq_cmd_diff(int argc, char **argv);
 int tq_cmd_import(int argc, char **argv);
 int tq_cmd_predict(int argc, char **argv);
+int tq_cmd_report(int argc, char **argv);
+int tq_cmd_quanterr(int argc, char **argv);
 
 /* Prints "tinyq: error: <msg>" and returns 2 (usage) or 1 (failure). */
 int tq_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

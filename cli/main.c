@@ -43,6 +43,8 @@ static const struct {
     {"diff", tq_cmd_diff, "what training changed between two model files (updates, zeros, BN drift)"},
     {"import", tq_cmd_import, "a Keras HDF5 model (.h5) -> a tinyq model file"},
     {"predict", tq_cmd_predict, "run a model file on raw float32 inputs, write its outputs"},
+    {"report", tq_cmd_report, "one self-contained HTML page of a run, search, export or folder of runs"},
+    {"quanterr", tq_cmd_quanterr, "per-layer quantization error (SQNR, clipping) of a model"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# tinyq report end to end, in a real browser: a float run, a QAT run, a 2-trial search, an export
+# and a folder of runs are reported and opened in headless Chromium (tests/report_check.py): the
+# page's script finishes without console errors, every chart has drawn (non-blank canvas), and the
+# numbers the charts list are log.csv's, trials.jsonl's, pareto.csv's, best.json's and the
+# generated model.c's. The checker must also fail on a report of other numbers, a blank chart and
+# a page whose charting library is missing. Bad input: one-line errors naming the file.
+# Screenshots (one per report kind) go to $TQ_REPORT_SHOTS (default: the build directory).
+set -euo pipefail
+BIN=${TQ_BIN:?}
+SRC=${TQ_SRC:?}
+SHOTS=${TQ_REPORT_SHOTS:-${TQ_BUILD:-.}/report-screenshots}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+command -v "${TQ_CHROMIUM:-chromium}" > /dev/null || fail "no chromium (scripts/setup.sh installs Debian's chromium)"
+CHECK=(python3 "$SRC/tests/report_check.py")
+mkdir -p "$SHOTS"
+
+# A command that must fail with exactly one line "tinyq: error: ..." containing $1.
+expect_error() {
+  local want=$1 err
+  shift
+  if "$@" > /dev/null 2> "$T/err"; then fail "succeeded: $*"; fi
+  err=$(cat "$T/err")
+  [ "$(wc -l < "$T/err")" -eq 1 ] || fail "not one line: $err"
+  [[ $err == "tinyq: error: "*"$want"* ]] || fail "expected '$want' in: $err"
+  echo "ok: $err"
+}
+# The checker must fail on this page, saying $1.
+expect_check_failure() {
+  local want=$1 out
+  shift
+  if out=$("${CHECK[@]}" "$@"); then fail "the check passed a bad page: $out"; fi
+  grep -q "$want" <<< "$out" || fail "expected '$want' from the check: $out"
+  echo "ok (caught): $(head -1 <<< "$out")"
+}
+
+# 400 Fashion-MNIST training images as their own IDX set (test split: the same images).
+python3 - "$T/fm" <<'EOF'
+import gzip, os, sys
+d, n = sys.argv[1], 400
+os.makedirs(d)
+for kind, head, size in (("images-idx3-ubyte", 16, 784), ("labels-idx1-ubyte", 8, 1)):
+    raw = gzip.open(f"/usr/share/datasets/fashion-mnist/train-{kind}.gz").read()
+    data = raw[:4] + n.to_bytes(4, "big") + raw[8:head] + raw[head:head + n * size]
+    for split in ("train", "t10k"):
+        open(f"{d}/{split}-{kind}", "wb").write(data)
+EOF
+DATA="fashion-mnist:$T/fm"
+C=(--progress none --seed 3 --threads 2 --batch 32)
+"$BIN" train --model resnet8 --data "$DATA" --out "$T/runs/float" --epochs 3 --max-steps 3 "${C[@]}" > /dev/null
+"$BIN" train --model resnet8 --data "$DATA" --out "$T/runs/qat" --epochs 2 --max-steps 3 --flat 8 \
+  --alpha auto_po2 --init "$T/runs/float/model.tqm" "${C[@]}" > /dev/null
+"$BIN" search --model resnet8 --data "$DATA" --space "$SRC/examples/search_space_study.json" --out "$T/search" \
+  --trials 2 --epochs 1 --train-fraction 0.5 --max-steps 2 --augment none --initial-points 2 --threads 2 \
+  --seed 3 > /dev/null
+"$BIN" export "$T/runs/qat/model.tqm" --out "$T/export" > /dev/null
+
+# ---- the four report kinds and a folder, in the browser
+"$BIN" report "$T/runs/float" --out "$T/train.html"
+"${CHECK[@]}" "$T/train.html" --log "$T/runs/float/log.csv" --screenshot "$SHOTS/report_train.png"
+"$BIN" report "$T/runs/qat" --out "$T/qat.html"
+"${CHECK[@]}" "$T/qat.html" --log "$T/runs/qat/log.csv" --screenshot "$SHOTS/report_qat.png"
+grep -q '"kernel_bits":8' "$T/qat.html" || fail "the QAT report has no 8-bit kernels in its model table"
+"$BIN" report "$T/search" --out "$T/search.html"
+"${CHECK[@]}" "$T/search.html" --trials "$T/search/trials.jsonl" --pareto "$T/search/pareto.csv" \
+  --best "$T/search/best.json" --screenshot "$SHOTS/report_search.png"
+"$BIN" report "$T/export" --model "$T/runs/qat/model.tqm" --out "$T/export.html"
+"${CHECK[@]}" "$T/export.html" --export-dir "$T/export" --screenshot "$SHOTS/report_export.png"
+"$BIN" report "$T/runs" # default output: DIR/report.html
+"${CHECK[@]}" "$T/runs/report.html" --log "$T/runs/float/log.csv"
+grep -q 'data-chart="compare-val_accuracy"' <(chromium --headless --disable-gpu --no-sandbox \
+  --virtual-time-budget=10000 --dump-dom "file://$T/runs/report.html" 2> /dev/null) ||
+  fail "the folder report does not compare its runs"
+
+# ---- the check fails when it should
+cp -r "$T/runs/float" "$T/altered"
+sed -i '3s/^\([0-9]*\),\([^,]*\),/\1,0.987654,/' "$T/altered/log.csv" # another accuracy at epoch 1
+"$BIN" report "$T/altered" --out "$T/altered.html" > /dev/null
+expect_check_failure "page shows 0.987654" "$T/altered.html" --log "$T/runs/float/log.csv"
+sed 's|</style>|figure[data-chart="s0-lr"] .canvas-box { display: none }</style>|' "$T/train.html" > "$T/blank.html"
+expect_check_failure "charts not drawn: \['s0-lr'\]" "$T/blank.html"
+python3 - "$T/train.html" "$T/nolib.html" <<'EOF'
+import re, sys
+page = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(re.sub(r"<script>\n/\*!\n \* Chart\.js.*?</script>", "", page, count=1, flags=re.S))
+EOF
+expect_check_failure "Chart is not defined" "$T/nolib.html"
+
+# ---- bad input: one line naming the file
+mkdir -p "$T/empty/sub"
+expect_error "empty: no runs here" "$BIN" report "$T/empty"
+cp -r "$T/search" "$T/torn"
+head -c -40 "$T/search/trials.jsonl" > "$T/torn/trials.jsonl"
+expect_error "torn/trials.jsonl: line 2 is not a whole JSON object" "$BIN" report "$T/torn"
+cp -r "$T/runs/float" "$T/future"
+printf '\x02' | dd of="$T/future/model.tqm" bs=1 seek=8 conv=notrunc status=none
+expect_error "future/model.tqm: unsupported format version 2" "$BIN" report "$T/future"
+head -c -9 "$T/runs/float/log.csv" > "$T/future/log.csv"
+expect_error "future/log.csv: line 4 has" "$BIN" report "$T/future"
+expect_error "give the model it was exported from with --model" "$BIN" report "$T/export"
+cp -r "$T/export" "$T/other"
+sed -i 's/^#define TQ_MODEL_ARENA_BYTES [0-9]*/#define TQ_MODEL_ARENA_BYTES 999/' "$T/other/model.h"
+expect_error "other/model.h: arena of 999 bytes, but" "$BIN" report "$T/other" --model "$T/runs/qat/model.tqm"
+expect_error "float/model.tqm" "$BIN" report "$T/export" --model "$T/runs/float/model.tqm"
+expect_error "not one" "$BIN" report "$T/runs/float" --model "$T/runs/qat/model.tqm"
+echo "cli_report: all checks passed (screenshots in $SHOTS)"

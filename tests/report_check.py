@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Opens a tinyq report in headless Chromium and checks what a person would see (tests/cli_report.sh).
+
+  report_check.py REPORT.html [--log log.csv] [--trials trials.jsonl] [--pareto pareto.csv]
+                  [--best best.json] [--export-dir DIR] [--screenshot FILE.png]
+
+Fails (exit 1, one line per problem) when the page's script did not finish, a chart did not draw
+(its canvas is blank), the page logged a console error, or the numbers a chart lists under "data"
+(read back from the drawn chart) differ from the run's files. Python standard library only."""
+import argparse
+import csv
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CHROMIUM = os.environ.get("TQ_CHROMIUM", "chromium")
+FLAGS = ["--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", "--virtual-time-budget=10000",
+         "--enable-logging=stderr", "--v=0"]
+
+
+class Dom(html.parser.HTMLParser):
+    """The status element, every chart figure, and the data tables (rows of cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.status, self.figures, self.tables = None, [], {}
+        self._table, self._row, self._cell = None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id") == "tq-status":
+            self.status = a
+            self._status_text = True
+        if tag == "figure" and "chart" in (a.get("class") or "").split():
+            self.figures.append(a)
+        if tag == "table" and ("tq-data" in (a.get("class") or "").split() or "data-table" in a):
+            self._table = self.tables.setdefault(a.get("data-chart") or a["data-table"], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self._table.append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "table":
+            self._table = self._row = None
+
+    def handle_data(self, data):
+        if getattr(self, "_status_text", False):
+            self.status["text"] = data
+            self._status_text = False
+        if self._cell is not None:
+            self._cell += data
+
+
+def chromium(args, url):
+    r = subprocess.run([CHROMIUM] + FLAGS + args + [url], capture_output=True, text=True, timeout=120)
+    return r.stdout, r.stderr
+
+
+def number(cell):
+    return None if cell == "" else float(cell)
+
+
+def table_columns(rows):
+    """{header: {x label: value}} of a categorical data table."""
+    head = rows[0]
+    return {h: {r[0]: number(r[i]) for r in rows[1:]} for i, h in enumerate(head) if i}
+
+
+def check_log(tables, path, problems):
+    with open(path) as f:
+        log = list(csv.DictReader(f))
+    checked = 0
+    for chart in ("s0-acc", "s0-loss", "s0-lr"):
+        if chart not in tables:
+            continue
+        for header, values in table_columns(tables[chart]).items():
+            m = re.search(r"\((\w+)\)$", header)
+            if not m or m.group(1) not in log[0]:
+                continue
+            col = m.group(1)
+            for row in log:
+                want = float(row[col]) if row[col] not in ("nan", "-nan") else None
+                got = values.get(str(int(row["epoch"])), "missing")
+                if got != want:
+                    problems.append(f"{chart}: epoch {row['epoch']} {col}: page shows {got}, {path} has {row[col]}")
+                checked += 1
+    if not checked:
+        problems.append(f"no chart shows the columns of {path}")
+
+
+def check_trials(tables, path, problems):
+    trials = [json.loads(line) for line in open(path) if line.strip()]
+    cols = table_columns(tables.get("s0-trials", [["trial"]]))
+    for t in trials:
+        for key in ("score", "metric"):
+            want = t[key] if t["status"] == "ok" else None
+            got = cols.get(key, {}).get(str(t["trial"]), "missing")
+            if got != want:
+                problems.append(f"s0-trials: trial {t['trial']} {key}: page shows {got}, {path} has {want}")
+    if len(trials) < 1:
+        problems.append(f"{path}: no trials")
+
+
+def check_pareto(tables, path, problems):
+    with open(path) as f:
+        front = {float(r["total_bits"]) for r in csv.DictReader(f)}
+    shown = {float(r[1]) for r in tables.get("s0-pareto", [])[1:] if r[0] == "Pareto front"}
+    if shown != front:
+        problems.append(f"s0-pareto: front at {sorted(shown)} bits, {path} has {sorted(front)}")
+
+
+def bits_of(q):
+    m = re.search(r"\((\d+)", q) if isinstance(q, str) else None
+    return float(m.group(1)) if m else None
+
+
+def check_best(tables, path, problems):
+    best = json.load(open(path))
+    cols = table_columns(tables.get("s0-best", [["layer"]]))
+    for layer, q in best.items():
+        want = {"activation": bits_of(q)} if isinstance(q, str) else \
+               {"kernel": bits_of(q.get("kernel_quantizer")), "bias": bits_of(q.get("bias_quantizer"))}
+        for key, w in want.items():
+            got = cols.get(key, {}).get(layer, "missing")
+            if got != w:
+                problems.append(f"s0-best: {layer} {key} bits: page shows {got}, {path} has {w}")
+
+
+def check_export(tables, d, problems):
+    arena = int(re.search(r"#define TQ_MODEL_ARENA_BYTES (\d+)", open(os.path.join(d, "model.h")).read()).group(1))
+    cols = table_columns(tables.get("s0-arena", [["op"]]))
+    line = [v for h, v in cols.items() if h.startswith("arena")]
+    if not line or set(line[0].values()) != {arena}:
+        problems.append(f"s0-arena: arena line {line[0] if line else 'missing'}, {d}/model.h says {arena}")
+    highest = cols.get("highest byte in use", {})
+    if not highest or max(highest.values()) > arena:
+        problems.append(f"s0-arena: tensors reach beyond the arena of {arena} bytes")
+    # each operation of the generated code: the runtime kernel and the arena offset it writes to
+    calls = re.findall(r"if \((tq_rt_\w+)\(T\(\w+, (\d+)\)", open(os.path.join(d, "model.c")).read())
+    ops = tables.get("s0-ops", [[]])
+    head = ops[0]
+    shown = [(r[head.index("kernel")], r[head.index("offset")].replace(",", "")) for r in ops[1:]] if head else []
+    if not calls or shown != calls:
+        problems.append(f"s0-ops: operations (kernel, offset) {shown} differ from {d}/model.c's calls {calls}")
+    if len(highest) != len(calls):
+        problems.append(f"s0-arena: {len(highest)} operations, {d}/model.c calls {len(calls)} runtime kernels")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("report")
+    ap.add_argument("--log")
+    ap.add_argument("--trials")
+    ap.add_argument("--pareto")
+    ap.add_argument("--best")
+    ap.add_argument("--export-dir")
+    ap.add_argument("--screenshot")
+    ap.add_argument("--height", type=int, default=2200)
+    a = ap.parse_args()
+    url = "file://" + os.path.abspath(a.report)
+    dom_text, log = chromium(["--dump-dom"], url)
+    problems = []
+    console = [l for l in log.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+    problems += [f"console: {l.strip()}" for l in console]
+    dom = Dom()
+    dom.feed(dom_text)
+    st = dom.status or {}
+    if st.get("data-status") != "ok":
+        problems.append(f"page status {st.get('data-status')!r}: {st.get('data-drawn')} of {st.get('data-charts')} "
+                        f"charts drawn, {st.get('data-errors')} errors: {st.get('text', '')}")
+    blank = [f["data-chart"] for f in dom.figures if f.get("data-drawn") != "1"]
+    if blank or not dom.figures:
+        problems.append(f"charts not drawn: {blank or 'no charts at all'}")
+    for f in dom.figures:
+        if f["data-chart"] not in dom.tables:
+            problems.append(f"{f['data-chart']}: no data table")
+    if a.log:
+        check_log(dom.tables, a.log, problems)
+    if a.trials:
+        check_trials(dom.tables, a.trials, problems)
+    if a.pareto:
+        check_pareto(dom.tables, a.pareto, problems)
+    if a.best:
+        check_best(dom.tables, a.best, problems)
+    if a.export_dir:
+        check_export(dom.tables, a.export_dir, problems)
+    if a.screenshot:
+        with tempfile.TemporaryDirectory() as tmp:
+            shot = os.path.join(tmp, "shot.png")
+            chromium([f"--window-size=1280,{a.height}", f"--screenshot={shot}"], url)
+            if not os.path.exists(shot) or os.path.getsize(shot) < 10000:
+                problems.append(f"no screenshot from chromium ({shot})")
+            else:
+                shutil.copyfile(shot, a.screenshot)
+    for p in problems:
+        print(f"{a.report}: {p}")
+    if not problems:
+        print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
+              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir)) else ""))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
