@@ -10,7 +10,7 @@
 #include "tinyq/report.h"
 
 static const char *USAGE =
-    "usage: tinyq report DIR [--out FILE.html] [--title TEXT]\n"
+    "usage: tinyq report DIR [--out FILE.html] [--title TEXT] [--test]\n"
     "       tinyq report EXPORT_DIR --model MODEL_FILE [--static S] [--range R] [--data D]\n\n"
     "  Writes one HTML file that opens offline, from disk, in any browser:\n"
     "    training run (log.csv): accuracy, loss and learning rate per epoch, per-layer statistics\n"
@@ -23,6 +23,8 @@ static const char *USAGE =
     "      model.h's arena size);\n"
     "    a folder of runs: each run, and training runs compared.\n"
     "  Each chart lists the numbers it draws under \"data\"; they are the files' numbers.\n\n"
+    "  --test         also evaluate each training run's model on the test split of its data\n"
+    "                 (no file of a run records it; the end-of-run point of the accuracy chart)\n"
     "  --out FILE     default DIR/report.html\n"
     "  --title TEXT   the page's title (default: tinyq report: DIR)\n";
 
@@ -52,7 +54,8 @@ static int add_export(tq_report *r, const char *dir, const tq_opt *o, int no) {
   const char *spec = tq_args_get(o, no, "static");
   if (!spec && !tq_model_is_static(m)) spec = "ema";
   tq_dmodel *d = NULL;
-  int rc = tq_cli_static_scales(m, spec, tq_args_get(o, no, "range"), data, scaling, NULL);
+  int rc = tq_model_is_quantized(m) ? 0 : tq_cli_error("%s: a float model: nothing was exported from it", path);
+  if (!rc) rc = tq_cli_static_scales(m, spec, tq_args_get(o, no, "range"), data, scaling, NULL);
   if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", path, tq_last_error());
   if (!rc && tq_report_add_export(r, dir, d, m, path)) rc = tq_cli_error("%s", tq_last_error());
   tq_deploy_free(d);
@@ -67,7 +70,7 @@ int tq_cmd_report(int argc, char **argv) {
     return 0;
   }
   tq_opt o[] = {{"out", 1, NULL},   {"title", 1, NULL}, {"model", 1, NULL},  {"static", 1, NULL},
-                {"range", 1, NULL}, {"data", 1, NULL},  {"scaling", 1, NULL}};
+                {"range", 1, NULL}, {"data", 1, NULL},  {"scaling", 1, NULL}, {"test", 0, NULL}};
   const int no = (int)(sizeof o / sizeof o[0]);
   const char *pos[1];
   int npos, rc = tq_args_parse("report", argc, argv, o, no, pos, 1, &npos);
@@ -84,6 +87,7 @@ int tq_cmd_report(int argc, char **argv) {
   tq_report *r = tq_report_new(title, dir);
   if (!r) return tq_cli_error("report: out of memory");
   int skipped = 0;
+  tq_report_set_test(r, tq_args_get(o, no, "test") != NULL);
   if (tq_run_dir_kind(dir) == TQ_RUN_EXPORT) rc = add_export(r, dir, o, no);
   else if (tq_args_get(o, no, "model")) rc = tq_cli_usage_error("report: --model is for an export directory; %s is not one", dir);
   else if (tq_report_add_dir(r, dir, &skipped)) rc = tq_cli_error("%s", tq_last_error());

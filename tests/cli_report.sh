@@ -36,20 +36,10 @@ expect_check_failure() {
   echo "ok (caught): $(head -1 <<< "$out")"
 }
 
-# 400 Fashion-MNIST training images as their own IDX set (test split: the same images).
-python3 - "$T/fm" <<'EOF'
-import gzip, os, sys
-d, n = sys.argv[1], 400
-os.makedirs(d)
-for kind, head, size in (("images-idx3-ubyte", 16, 784), ("labels-idx1-ubyte", 8, 1)):
-    raw = gzip.open(f"/usr/share/datasets/fashion-mnist/train-{kind}.gz").read()
-    data = raw[:4] + n.to_bytes(4, "big") + raw[8:head] + raw[head:head + n * size]
-    for split in ("train", "t10k"):
-        open(f"{d}/{split}-{kind}", "wb").write(data)
-EOF
+python3 "$SRC/tests/fashion_subset.py" "$T/fm" 400 # 360 training, 40 validation, 400 test images
 DATA="fashion-mnist:$T/fm"
 C=(--progress none --seed 3 --threads 2 --batch 32)
-"$BIN" train --model resnet8 --data "$DATA" --out "$T/runs/float" --epochs 3 --max-steps 3 "${C[@]}" > /dev/null
+"$BIN" train --model resnet8 --data "$DATA" --out "$T/runs/float" --epochs 3 --max-steps 3 "${C[@]}" > "$T/float.out"
 "$BIN" train --model resnet8 --data "$DATA" --out "$T/runs/qat" --epochs 2 --max-steps 3 --flat 8 \
   --alpha auto_po2 --init "$T/runs/float/model.tqm" "${C[@]}" > /dev/null
 "$BIN" search --model resnet8 --data "$DATA" --space "$SRC/examples/search_space_study.json" --out "$T/search" \
@@ -58,8 +48,10 @@ C=(--progress none --seed 3 --threads 2 --batch 32)
 "$BIN" export "$T/runs/qat/model.tqm" --out "$T/export" > /dev/null
 
 # ---- the four report kinds and a folder, in the browser
-"$BIN" report "$T/runs/float" --out "$T/train.html"
-"${CHECK[@]}" "$T/train.html" --log "$T/runs/float/log.csv" --screenshot "$SHOTS/report_train.png"
+"$BIN" report "$T/runs/float" --out "$T/train.html" --test # test accuracy: model.tqm on the test split
+test_acc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\) .*/\1/p' "$T/float.out")
+"${CHECK[@]}" "$T/train.html" --log "$T/runs/float/log.csv" --test-accuracy "$test_acc" \
+  --screenshot "$SHOTS/report_train.png"
 "$BIN" report "$T/runs/qat" --out "$T/qat.html"
 "${CHECK[@]}" "$T/qat.html" --log "$T/runs/qat/log.csv" --screenshot "$SHOTS/report_qat.png"
 grep -q '"kernel_bits":8' "$T/qat.html" || fail "the QAT report has no 8-bit kernels in its model table"

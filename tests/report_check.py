@@ -119,6 +119,13 @@ def check_pareto(tables, path, problems):
         problems.append(f"s0-pareto: front at {sorted(shown)} bits, {path} has {sorted(front)}")
 
 
+def check_test_accuracy(tables, want, problems):
+    cols = table_columns(tables.get("s0-acc", [["epoch"]]))
+    shown = [v for h, c in cols.items() if h.startswith("test (") for v in c.values() if v is not None]
+    if len(shown) != 1 or f"{shown[0]:.4f}" != want:
+        problems.append(f"s0-acc: test accuracy {shown}, tinyq train printed {want}")
+
+
 def bits_of(q):
     m = re.search(r"\((\d+)", q) if isinstance(q, str) else None
     return float(m.group(1)) if m else None
@@ -164,6 +171,7 @@ def main():
     ap.add_argument("--pareto")
     ap.add_argument("--best")
     ap.add_argument("--export-dir")
+    ap.add_argument("--test-accuracy", help="as tinyq train printed it (4 decimals)")
     ap.add_argument("--screenshot")
     ap.add_argument("--height", type=int, default=2200)
     a = ap.parse_args()
@@ -194,6 +202,8 @@ def main():
         check_best(dom.tables, a.best, problems)
     if a.export_dir:
         check_export(dom.tables, a.export_dir, problems)
+    if a.test_accuracy:
+        check_test_accuracy(dom.tables, a.test_accuracy, problems)
     if a.screenshot:
         with tempfile.TemporaryDirectory() as tmp:
             shot = os.path.join(tmp, "shot.png")
@@ -206,7 +216,7 @@ def main():
         print(f"{a.report}: {p}")
     if not problems:
         print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
-              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir)) else ""))
+              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy)) else ""))
     return 1 if problems else 0
 
 

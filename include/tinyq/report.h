@@ -26,7 +26,9 @@ int tq_report_num_sections(const tq_report *r);
 
 /* Adds a training run: log.csv, the model table of model.tqm (else best.tqm, last.tqm) and
  * layers.csv when present. Errors name the file: a row with a wrong number of fields, a model
- * file that does not load. */
+ * file that does not load. With tq_report_set_test on, that model is also evaluated on the test
+ * split of the data it trained on (its file's task), which no file of the run records. */
+void tq_report_set_test(tq_report *r, int on);
 tq_status tq_report_add_train(tq_report *r, const char *dir);
 /* Adds a search: every trial of trials.jsonl (a line that is not a whole JSON object is an error
  * naming the file and line), search.json's settings, pareto.csv, best.json's per-layer bits. */

@@ -14,7 +14,7 @@ typedef struct {
   double sig, noise;
   size_t values, clipped;
   double *gsig, *gnoise; /* per scale group */
-  size_t ngroups;
+  size_t ngroups, used;  /* allocated; 1 + the highest group seen */
   double step_min, step_max;
 } qerr_acc;
 
@@ -56,6 +56,7 @@ static void acc_add(qerr_acc *a, const float *x, const float *q, const float *st
     a->sig += s2;
     a->noise += e * e;
     size_t ga = group_offset + g < a->ngroups ? group_offset + g : a->ngroups - 1;
+    if (ga >= a->used) a->used = ga + 1;
     a->gsig[ga] += s2;
     a->gnoise[ga] += e * e;
     /* half a step, and featuremap's 1.526e-5-code offset, are inside the range */
@@ -76,13 +77,13 @@ static int compare_doubles(const void *a, const void *b) {
 
 static void acc_finish(qerr_acc *a, tq_qerr_row *r) {
   r->values = a->values;
-  r->groups = a->ngroups;
+  r->groups = a->used;
   r->sqnr_db = a->sig > 0 ? sqnr_db(a->sig, a->noise) : NAN;
   r->clip_fraction = a->values ? (double)a->clipped / (double)a->values : 0;
   r->step_min = a->step_min;
   r->step_max = a->step_max;
   size_t k = 0;
-  for (size_t g = 0; g < a->ngroups; g++) /* groups with no signal have no SQNR */
+  for (size_t g = 0; g < a->used; g++) /* groups with no signal have no SQNR */
     if (a->gsig[g] > 0) a->gsig[k++] = sqnr_db(a->gsig[g], a->gnoise[g]);
   r->sqnr_min_db = r->sqnr_median_db = NAN;
   if (k) {

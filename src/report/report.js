@@ -187,8 +187,9 @@
         const v = column(log, c);
         if (hasValues(v)) datasets.push(lineDataset(label + ' (' + c + ')', v, i));
       });
-      if (id === 'acc' && s.test && s.test.accuracy !== null)
-        datasets.push(lineDataset('test (' + s.test.file + ', end of run)', epochs.map((_, i) => (i === epochs.length - 1 ? s.test.accuracy : null)), 2, { pointRadius: 5, pointStyle: 'rectRot' }));
+      const tv = s.test && { acc: s.test.accuracy, loss: s.test.loss }[id];
+      if (tv !== undefined && tv !== null) /* one number: the run's model after its last epoch */
+        datasets.push(lineDataset('test (' + s.test.file + ')', epochs.map((_, i) => (i === epochs.length - 1 ? tv : null)), 2, { pointRadius: 6, pointStyle: 'rectRot' }));
       if (!datasets.length) continue;
       addChart(grid, prefix + id, title, {
         type: 'line', data: { labels: epochs, datasets },

@@ -9,6 +9,7 @@
 struct tq_report {
   cJSON *root;     /* {"tinyq_report": 1, "title", "source", "sections": [...]} */
   cJSON *sections;
+  int test;        /* evaluate training runs' models on their test sets */
 };
 
 /* A new section {"kind", "name" (the directory's last component), "path", "files": [...]} added
