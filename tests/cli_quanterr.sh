@@ -6,16 +6,7 @@ set -euo pipefail
 BIN=${TQ_BIN:?}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {
-  local want=$1 err
-  shift
-  if "$@" > /dev/null 2> "$T/err"; then fail "succeeded: $*"; fi
-  err=$(cat "$T/err")
-  [ "$(wc -l < "$T/err")" -eq 1 ] || fail "not one line: $err"
-  [[ $err == "tinyq: error: "*"$want"* ]] || fail "expected '$want' in: $err"
-  echo "ok: $err"
-}
+. "${TQ_SRC:?}/tests/expect_error.sh" # fail, expect_error
 
 python3 "${TQ_SRC:?}/tests/fashion_subset.py" "$T/fm" 400 # train, test and quanterr in seconds
 C=(--model resnet8 --data "fashion-mnist:$T/fm" --max-steps 3 --epochs 1 --progress none --seed 5 --threads 2)

@@ -12,21 +12,11 @@ SRC=${TQ_SRC:?}
 SHOTS=${TQ_REPORT_SHOTS:-${TQ_BUILD:-.}/report-screenshots}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$SRC/tests/expect_error.sh" # fail, expect_error
 command -v "${TQ_CHROMIUM:-chromium}" > /dev/null || fail "no chromium (scripts/setup.sh installs Debian's chromium)"
 CHECK=(python3 "$SRC/tests/report_check.py")
 mkdir -p "$SHOTS"
 
-# A command that must fail with exactly one line "tinyq: error: ..." containing $1.
-expect_error() {
-  local want=$1 err
-  shift
-  if "$@" > /dev/null 2> "$T/err"; then fail "succeeded: $*"; fi
-  err=$(cat "$T/err")
-  [ "$(wc -l < "$T/err")" -eq 1 ] || fail "not one line: $err"
-  [[ $err == "tinyq: error: "*"$want"* ]] || fail "expected '$want' in: $err"
-  echo "ok: $err"
-}
 # The checker must fail on this page, saying $1.
 expect_check_failure() {
   local want=$1 out

@@ -21,15 +21,21 @@ static cJSON *pick(const cJSON *from, const char *const *keys, size_t n) {
   return o;
 }
 
+/* A file of JSON text (no NUL byte or \u0000 that a parser would read differently). */
+static tq_status read_json_text(const char *path, unsigned char **data, size_t *size) {
+  tq_status st = tq_read_file(path, data, size);
+  if (!st && (st = tq_json_text_check((const char *)*data, *size, path))) {
+    free(*data);
+    *data = NULL;
+  }
+  return st;
+}
+
 static tq_status read_json_file(const char *path, cJSON **out) {
   unsigned char *data = NULL;
   size_t size = 0;
-  tq_status st = tq_read_file(path, &data, &size);
+  tq_status st = read_json_text(path, &data, &size);
   if (st) return st;
-  if ((st = tq_json_text_check((const char *)data, size, path))) {
-    free(data);
-    return st;
-  }
   *out = cJSON_ParseWithLength((const char *)data, size);
   free(data);
   if (!*out) return tq_fail(TQ_ERR_FORMAT, "%s: not valid JSON", path);
@@ -41,12 +47,8 @@ static tq_status read_json_file(const char *path, cJSON **out) {
 static tq_status read_trials(const char *path, cJSON *trials, cJSON *configs) {
   unsigned char *data = NULL;
   size_t size = 0;
-  tq_status st = tq_read_file(path, &data, &size);
+  tq_status st = read_json_text(path, &data, &size);
   if (st) return st;
-  if ((st = tq_json_text_check((const char *)data, size, path))) {
-    free(data);
-    return st;
-  }
   const char *s = (const char *)data, *end = s + size;
   for (int line = 1; !st && s < end; line++) {
     const char *nl = memchr(s, '\n', (size_t)(end - s));
