@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "tinyq/core.h"
+#include "tinyq/data.h"
 
 enum { TQ_AUDIO_RATE = 16000 };
 
@@ -65,5 +66,67 @@ enum { TQ_KWS_CLIP = 16000 };
 void tq_kws_clip(float out[TQ_KWS_CLIP], const float *x, size_t n);
 /* Background mixing: clip[i] = clamp(clip[i] + volume * noise[i], -1, 1) over 16,000 samples. */
 void tq_kws_mix(float clip[TQ_KWS_CLIP], const float *noise, float volume);
+
+/* ---- Speech Commands (SPEC §3): DIR/<word>/<clip>.wav, DIR/_background_noise_/<noise>.wav,
+ * DIR/validation_list.txt, DIR/testing_list.txt ("<word>/<file>.wav" lines).
+ * Classes in SPEC order: down go left no off on right stop up yes, silence, unknown. */
+enum { TQ_KWS_CLASSES = 12, TQ_KWS_SILENCE = 10, TQ_KWS_UNKNOWN = 11 };
+const char *tq_kws_class_name(int c);
+
+typedef struct tq_kws_set tq_kws_set;
+typedef struct {
+  int rows[TQ_KWS_CLASSES]; /* rows of the split per class */
+  int other_folders;        /* word folders outside the 12 classes (their clips are "unknown") */
+  char other_names[512];    /* their names, comma-separated (cut short with "..." when long) */
+  int unknown_pool;         /* clips of those folders in the split, before sampling */
+  int noise_files;
+} tq_kws_summary;
+
+/* Indexes one split (train_split 1: clips in neither list; 0: testing_list.txt) as MLPerf Tiny /
+ * TensorFlow's speech_commands input_data does: every clip of the ten words; silence rows, 10 % of
+ * that count, cut from the background noises; unknown rows, 10 % of it, sampled from the other
+ * words' clips. validation_list.txt clips belong to neither split (validation is the study's 90/10
+ * tail split of the training rows). Training rows come in a fixed shuffled order (so that a tail
+ * split is a random tenth), test rows in file order. Noise files are read here: each must hold at
+ * least 10 s; training rows cut and mix from their first 90 %, test rows from the last 10 %.
+ * Errors name the file or folder: missing list file, missing or empty _background_noise_, no
+ * keyword clips in the split, a list entry that is not "<word>/<file>". */
+tq_status tq_kws_open(tq_kws_set **out, const char *dir, int train_split);
+void tq_kws_close(tq_kws_set *s); /* safe on NULL */
+const tq_kws_summary *tq_kws_summary_of(const tq_kws_set *s);
+/* The rows' MFCCs (49 x 10 x 1 each, clip / max, zero-padded, no noise) and labels. Clips are
+ * read with tq_wav_read (at most 1 s each: a longer clip is refused). */
+tq_status tq_kws_features(const tq_kws_set *s, tq_dataset *out);
+/* Background mixing, fresh every epoch (the trainer's batch hook): for each rows[i] (a row of the
+ * training split), with probability 0.8 recomputes x's 490 values of row i from its clip mixed
+ * with a random stretch of a random noise at volume U(0, 0.1), clipped to [-1, 1]; otherwise x is
+ * left alone (the cached unmixed features). The draws depend on (seed, epoch, row) only. */
+tq_status tq_kws_mix_batch(const tq_kws_set *s, float *x, const int *rows, int n, int epoch,
+                           uint64_t seed);
+
+/* The registry's "speech-commands:DIR" (scaling does not apply to audio). */
+tq_status tq_dataset_load_speech_commands(tq_dataset *out, const char *dir, int train_split,
+                                          tq_input_scaling scaling);
+
+/* ---- DCASE 2020 task 2 (SPEC §3): MACHINE_DIR/train/normal_id_XX_<n>.wav and
+ * MACHINE_DIR/test/{normal,anomaly}_id_XX_<n>.wav, at least 127,488 samples (7.97 s) each.
+ * Rows are the 196 log-mel vectors (1 x 1 x 640) of each file, files in name order.
+ * Training split: the normal clips, unlabelled (an auto-encoder's target is its input).
+ * Test split: y = 2 * XX + (1 for anomaly_, 0 for normal_), the same for a file's 196 rows. */
+enum { TQ_DCASE_VECTORS = 196 };
+tq_status tq_dataset_load_dcase(tq_dataset *out, const char *machine_dir, int train_split,
+                                tq_input_scaling scaling);
+
+/* Per machine id of a DCASE test split: a file's score is the mean of its rows' errors (the
+ * caller's per-row mean squared reconstruction error). AUC and pAUC (FPR <= 0.1, McClish) are NaN
+ * when the id has no anomalous or no normal file (undefined). */
+typedef struct {
+  int id;
+  int normal, anomalous; /* files */
+  double auc, pauc;
+} tq_dcase_score;
+/* row_err, y: rows entries (rows a multiple of 196). Fills out[0..*n_ids) in id order. */
+tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase_score *out,
+                          int max_ids, int *n_ids);
 
 #endif

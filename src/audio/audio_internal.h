@@ -2,6 +2,10 @@
 #ifndef TINYQ_AUDIO_INTERNAL_H
 #define TINYQ_AUDIO_INTERNAL_H
 
+#include <stddef.h>
+
+#include "tinyq/core.h"
+
 /* Mel filterbanks as n_mels rows of n_fft/2 + 1 bin weights. */
 /* HTK mel (1127 ln(1 + f/700)), triangles of peak 1 between mel-spaced edges from lo_hz to
  * hi_hz, weighed in mel; bin 0 (DC) weight 0: TensorFlow's linear_to_mel_weight_matrix. */
@@ -12,5 +16,25 @@ void tq_mel_slaney(float *fb, int n_mels, int n_fft, double rate, double lo_hz, 
 /* m[k][j] = sqrt(2/n) cos(pi k (2j + 1) / (2n)), k < keep: TensorFlow's
  * mfccs_from_log_mel_spectrograms (a DCT-II scaled by 1/sqrt(2n), the same for every k). */
 void tq_dct2_matrix(float *m, int keep, int n);
+
+
+/* The entries of dir, sorted by strcmp (byte order, whatever the locale): sub-directories
+ * (want_dirs) or regular files ending in suffix (suffix NULL: any), without "." entries.
+ * *names is a malloc'd array of malloc'd strings; tq_dir_free releases it. Errors name dir. */
+tq_status tq_dir_list(const char *dir, int want_dirs, const char *suffix, char ***names, int *count);
+void tq_dir_free(char **names, int count);
+/* snprintf into buf (cap bytes) of "a/b"; an error naming a when it does not fit. */
+tq_status tq_path_join(char *buf, size_t cap, const char *a, const char *b);
+
+/* Errors inside a parallel loop: tq_last_error is per thread, so the message of the failing item
+ * with the lowest index is kept (the same message whatever the thread count). Start with
+ * {count, TQ_OK, ""}; tq_first_error_raise re-records it on the calling thread. */
+typedef struct {
+  long item;
+  tq_status st;
+  char msg[1024];
+} tq_first_error;
+void tq_first_error_note(tq_first_error *e, long item, tq_status st);
+tq_status tq_first_error_raise(const tq_first_error *e);
 
 #endif

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "audio_internal.h"
+#include "audio/audio_internal.h"
 #include "tinyq/audio.h"
 
 typedef struct {

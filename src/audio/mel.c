@@ -1,7 +1,7 @@
 /* Mel filterbanks and the MFCC DCT (SPEC §3), computed in double once per feature context. */
 #include <math.h>
 
-#include "audio_internal.h"
+#include "audio/audio_internal.h"
 
 static double htk_mel(double hz) { return 1127.0 * log(1.0 + hz / 700.0); }
 

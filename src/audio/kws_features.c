@@ -1,0 +1,85 @@
+/* Keyword rows to MFCCs (SPEC §3): each row's clip (a word clip read from its WAV, or a cut of
+ * background noise for silence) scaled by its maximum and padded to 16,000 samples; for training
+ * batches, background noise mixed in afresh every epoch. Rows run in parallel on one shared
+ * feature context; results do not depend on the thread count. */
+#include <string.h>
+
+#include "audio/kws_internal.h"
+
+enum { MFCC_SIZE = 49 * 10 };
+#define MIX_PROBABILITY 0.8f
+#define MIX_MAX_VOLUME 0.1f
+#define MIX_STREAM 0x4d49584e4f495345ULL /* "MIXNOISE" */
+
+/* The row's clip, scaled and padded, into clip. */
+static tq_status row_clip(const tq_kws_set *s, const kws_row *r, float clip[TQ_KWS_CLIP]) {
+  if (r->clip < 0) {
+    tq_kws_clip(clip, s->noise[r->noise].wav.x + r->offset, TQ_KWS_CLIP);
+    return TQ_OK;
+  }
+  tq_wav w;
+  tq_status st = tq_wav_read(&w, s->clips[r->clip].path, TQ_KWS_CLIP, TQ_KWS_CLIP);
+  if (st) return st;
+  tq_kws_clip(clip, w.x, w.n);
+  tq_wav_free(&w);
+  return TQ_OK;
+}
+
+tq_status tq_kws_features(const tq_kws_set *s, tq_dataset *out) {
+  memset(out, 0, sizeof *out);
+  out->x = tq_alloc_floats((size_t)s->n_rows * MFCC_SIZE);
+  out->y = out->x ? tq_alloc(sizeof(int) * (size_t)s->n_rows) : NULL;
+  if (!out->x || !out->y) {
+    tq_dataset_free(out);
+    return tq_fail_prefix(TQ_ERR_MEMORY, "speech-commands:%s", s->dir);
+  }
+  tq_first_error e = {s->n_rows, TQ_OK, ""};
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int i = 0; i < s->n_rows; i++) {
+    float clip[TQ_KWS_CLIP];
+    tq_status st = row_clip(s, &s->rows[i], clip);
+    if (!st) st = tq_features_compute(s->mfcc, clip, TQ_KWS_CLIP, out->x + (size_t)i * MFCC_SIZE);
+    if (st) tq_first_error_note(&e, i, st);
+    out->y[i] = s->rows[i].label;
+  }
+  if (e.st) {
+    tq_dataset_free(out);
+    return tq_first_error_raise(&e);
+  }
+  out->n = s->n_rows;
+  out->h = 49;
+  out->w = 10;
+  out->c = 1;
+  out->classes = TQ_KWS_CLASSES;
+  return TQ_OK;
+}
+
+tq_status tq_kws_mix_batch(const tq_kws_set *s, float *x, const int *rows, int n, int epoch,
+                           uint64_t seed) {
+  if (!s->train) return tq_fail(TQ_ERR_ARG, "speech-commands:%s: only training rows are mixed", s->dir);
+  tq_first_error e = {n, TQ_OK, ""};
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int i = 0; i < n; i++) {
+    int row = rows[i];
+    if (row < 0 || row >= s->n_rows) {
+      tq_first_error_note(&e, i, tq_fail(TQ_ERR_ARG, "speech-commands:%s: row %d out of range", s->dir, row));
+      continue;
+    }
+    tq_rng r;
+    tq_rng_derive(&r, seed ^ MIX_STREAM, ((uint64_t)epoch << 32) | (uint32_t)row);
+    if (tq_rng_uniform(&r) >= MIX_PROBABILITY) continue;
+    int z = (int)tq_rng_below(&r, (uint32_t)s->n_noise);
+    size_t lo, hi;
+    tq_kws_noise_range(s, z, 1, &lo, &hi);
+    size_t at = lo + tq_rng_below(&r, (uint32_t)(hi - lo + 1));
+    float volume = tq_rng_uniform(&r) * MIX_MAX_VOLUME;
+    float clip[TQ_KWS_CLIP];
+    tq_status st = row_clip(s, &s->rows[row], clip);
+    if (!st) {
+      tq_kws_mix(clip, s->noise[z].wav.x + at, volume);
+      st = tq_features_compute(s->mfcc, clip, TQ_KWS_CLIP, x + (size_t)i * MFCC_SIZE);
+    }
+    if (st) tq_first_error_note(&e, i, st);
+  }
+  return tq_first_error_raise(&e);
+}
