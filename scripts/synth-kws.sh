@@ -113,7 +113,7 @@ S="-R -n -r 16000 -b 16"
 sox $S -c 1 "$BG/white_noise.wav" synth 30 whitenoise vol 0.3
 sox $S -c 1 "$BG/pink_noise.wav" synth 30 pinknoise vol 0.4
 sox $S -c 1 "$BG/brown_noise.wav" synth 30 brownnoise vol 0.5
-sox $S -c 5 "$BG/hum.wav" synth 30 sine 50 sine 100 sine 150 sine 250 whitenoise \
+sox -R -c 5 -n -r 16000 -b 16 -c 1 "$BG/hum.wav" synth 30 sine 50 sine 100 sine 150 sine 250 whitenoise \
   remix 1v0.4,2v0.2,3v0.12,4v0.05,5v0.02
 SENTENCES=("the weather today is mild with a chance of rain in the evening"
   "please remember to bring the blue folder to the meeting tomorrow morning"

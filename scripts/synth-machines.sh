@@ -63,7 +63,7 @@ make_clip() {
     [ "$h" -lt 6 ] && remix+=","
     amp=$((amp * decay / 1000))
   done
-  local inputs=(-v 1 "|sox -R -n -r 16000 -c 6 -p synth 10 ${synth[*]} remix $remix tremolo $trate $tdepth"
+  local inputs=(-v 1 "|sox -R -c 6 -n -r 16000 -c 1 -p synth 10 ${synth[*]} remix $remix tremolo $trate $tdepth"
                 -v 1 "|sox -R $bed -p trim $off 10 vol $nvol")
   if [ "$click" != 0 ]; then
     inputs+=(-v 1 "|sox -R -n -r 16000 -c 1 -p synth 10 square $click highpass 2500 vol 0.25")

@@ -16,8 +16,12 @@ check "ten keywords, 3 clips each" \
 check "twelve other words" '[ "$(ls -d "$K"/*/ | wc -l)" = 23 ]'
 check "five background noises of 30 s" \
   '[ "$(soxi -D "$K"/_background_noise_/*.wav | sort -u)" = "30.000000" ] && [ "$(ls "$K/_background_noise_" | wc -l)" = 5 ]'
-check "every clip 1 s, 16 kHz, mono, 16-bit" \
-  '[ "$(soxi "$K"/[a-z]*/*.wav | grep -E "^(Channels|Sample Rate|Precision|Duration)" | sed "s/ ~.*//" | sort -u | wc -l)" = 4 ]'
+# format lines of every file, e.g. "Channels : 1", once each
+formats() { soxi "$@" | grep -E "^(Channels|Sample Rate|Precision)" | tr -s " " | sort -u | tr "\n" ";"; }
+want="Channels : 1;Precision : 16-bit;Sample Rate : 16000;"
+check "every clip 1 s" '[ "$(soxi -D "$K"/[a-z]*/*.wav | sort -u)" = "1.000000" ]'
+check "every clip and noise 16 kHz, mono, 16-bit" \
+  '[ "$(formats "$K"/[a-z]*/*.wav)" = "$want" ] && [ "$(formats "$K"/_background_noise_/*.wav)" = "$want" ]'
 check "list entries exist" '(cd "$K" && cat validation_list.txt testing_list.txt | xargs ls >/dev/null)'
 speakers() { sed 's|.*/||; s|_nohash_.*||' | sort -u; }
 train_speakers=$(cd "$K" && ls [a-z]*/*.wav | grep -vxF -f validation_list.txt -f testing_list.txt | speakers)
@@ -32,7 +36,7 @@ MACHINES=fan "$SRC/scripts/synth-machines.sh" "$T/ad" 2 7 >/dev/null || { echo "
 A="$T/ad/fan"
 check "DCASE layout" '[ "$(ls "$A/train" | wc -l)" = 6 ] && [ "$(ls "$A"/test/normal_id_0[123]_0000000[01].wav | wc -l)" = 6 ] &&
   [ "$(ls "$A"/test/anomaly_id_0[123]_0000000[01].wav | wc -l)" = 6 ]'
-check "every clip 10 s" '[ "$(soxi -D "$A"/*/*.wav | sort -u)" = "10.000000" ]'
+check "every clip 10 s, 16 kHz, mono, 16-bit" '[ "$(soxi -D "$A"/*/*.wav | sort -u)" = "10.000000" ] && [ "$(formats "$A"/*/*.wav)" = "$want" ]'
 MACHINES=fan "$SRC/scripts/synth-machines.sh" "$T/ad2" 2 7 >/dev/null
 check "synth-machines.sh is deterministic" 'diff -r "$T/ad" "$T/ad2" >/dev/null'
 check "bad N refused" '! "$SRC/scripts/synth-kws.sh" "$T/x" 0 2>/dev/null && ! "$SRC/scripts/synth-machines.sh" "$T/x" abc 2>/dev/null'
