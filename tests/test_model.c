@@ -1,8 +1,12 @@
 /* Model graph: gradients through a residual graph against finite differences, Keras naming,
- * model-file round trip and every way a model file can be bad. */
+ * model-file round trip and every way a model file can be bad; the layer-type table (this test
+ * reads the private table, src/nn/layer_types.h) and Reshape, the type added through it, end to
+ * end: shape inference, gradients in a squeeze-excite block, model file, summary, Keras import. */
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/layer_types.h"
+#include "tinyq/keras.h"
 #include "tinyq/model.h"
 #include "tq_test.h"
 
@@ -33,14 +37,15 @@ static double loss_of(tq_model *m, const float *x, const float *r, int n) {
   return l;
 }
 
-static void check_gradients(void) {
-  const int n = 3;
-  tq_model *m = tiny(n, 7);
+/* Every `stride`-th trainable parameter's gradient against central differences, for a model
+ * with 3 outputs and `in_size` input values per sample. */
+static void check_model_gradients(tq_model *m, int n, int in_size, int stride, int min_checked) {
   tq_rng rng;
   tq_rng_seed(&rng, 3);
   float x[3 * 72], r[9];
-  for (int i = 0; i < 3 * 72; i++) x[i] = tq_rng_normal(&rng);
-  for (int i = 0; i < 9; i++) r[i] = tq_rng_normal(&rng);
+  TQ_ASSERT(n <= 3 && in_size <= 72);
+  for (int i = 0; i < n * in_size; i++) x[i] = tq_rng_normal(&rng);
+  for (int i = 0; i < n * 3; i++) r[i] = tq_rng_normal(&rng);
   loss_of(m, x, r, n);
   tq_model_zero_grad(m);
   tq_model_backward(m, r, n);
@@ -50,7 +55,7 @@ static void check_gradients(void) {
     const char *pname;
     tq_param *prm = tq_model_param(m, p, &li, &pname);
     if (!prm->trainable) continue;
-    for (size_t j = 0; j < prm->size; j += 3) {
+    for (size_t j = 0; j < prm->size; j += (size_t)stride) {
       float keep = prm->value[j];
       const float eps = 2e-3f;
       prm->value[j] = keep + eps;
@@ -67,7 +72,12 @@ static void check_gradients(void) {
       checked++;
     }
   }
-  CHECK(checked > 50);
+  CHECK(checked > min_checked);
+}
+
+static void check_gradients(void) {
+  tq_model *m = tiny(3, 7);
+  check_model_gradients(m, 3, 72, 3, 50);
   tq_model_free(m);
 }
 
@@ -191,10 +201,167 @@ static void check_model_file(void) {
   rmdir(dir);
 }
 
+/* ---- The layer-type table, and Reshape */
+
+static void check_rows(void) {
+  for (int t = 0; t < TQ_L_COUNT; t++) {
+    const tq_layer_traits *r = tq_layer_traits_of((tq_layer_type)t);
+    CHECK(r->keras_class && r->stem && r->forward && r->backward);
+    CHECK(r->ninputs == (t == TQ_L_INPUT ? 0 : t == TQ_L_ADD || t == TQ_L_MULTIPLY ? 2 : 1));
+    if (t > 0) CHECK_EQ_INT(tq_layer_type_of_class(r->keras_class), t);
+    /* a type with a kernel counts, allocates and saves it */
+    if (r->has_kernel) CHECK(r->count && r->alloc_params && r->save && r->load && r->infer);
+    /* what is saved is loaded */
+    CHECK(!r->save == !r->load);
+    for (int u = 0; u < t; u++) CHECK(strcmp(tq_layer_traits_of((tq_layer_type)u)->stem, r->stem) != 0);
+  }
+  CHECK_EQ_INT(tq_layer_type_of_qclass("QConv2D"), TQ_L_CONV2D);
+  CHECK_EQ_INT(tq_layer_type_of_qclass("DepthwiseConv2D"), TQ_L_DEPTHWISE);
+  CHECK_EQ_INT(tq_layer_type_of_qclass("QActivation"), TQ_L_ACTIVATION);
+  CHECK_EQ_INT(tq_layer_type_of_qclass("Reshape"), -1);
+  CHECK_EQ_INT(tq_layer_type_of_qclass("QReLU"), -1);
+  CHECK(strcmp(tq_layer_type_name(TQ_L_RESHAPE), "Reshape") == 0);
+}
+
+/* input 4x4x3 -> conv 2 -> squeeze-excite (GAP, Reshape (1,1,2), 1x1 conv, sigmoid, Multiply)
+ * -> Flatten -> Reshape (2,4,4) -> Flatten -> Dense 3 */
+static tq_model *se_model(int batch) {
+  tq_model *m = tq_model_new("se", (tq_shape3){4, 4, 3});
+  int x = tq_conv2d(m, 0, 2, 3, 3, 1, 1, TQ_PAD_SAME);
+  int s = tq_gap(m, x);
+  s = tq_reshape(m, s, 1, 1, 2);
+  s = tq_conv2d(m, s, 2, 1, 1, 1, 1, TQ_PAD_VALID);
+  s = tq_activation(m, s, TQ_ACT_SIGMOID);
+  int y = tq_reshape(m, tq_flatten(m, tq_multiply(m, x, s)), 2, 4, 4);
+  y = tq_dense(m, tq_flatten(m, y), 3);
+  CHECK(y > 0);
+  CHECK(tq_model_finalize(m, batch, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
+  return m;
+}
+
+static void check_reshape_shapes(void) {
+  tq_model *m = se_model(2);
+  const tq_layer *r = tq_model_layer(m, tq_model_find(m, "reshape"));
+  CHECK(r->type == TQ_L_RESHAPE && r->out_shape.h == 1 && r->out_shape.w == 1 && r->out_shape.c == 2);
+  r = tq_model_layer(m, tq_model_find(m, "reshape_1"));
+  CHECK(r->out_shape.h == 2 && r->out_shape.w == 4 && r->out_shape.c == 4);
+  CHECK_EQ_INT(tq_layer_params(r), 0);
+  CHECK_EQ_INT(tq_layer_macs(r), 0);
+  tq_model_free(m);
+  /* the element count must match */
+  m = tq_model_new("bad", (tq_shape3){2, 2, 2});
+  CHECK(tq_reshape(m, 0, 3, 1, 1) < 0);
+  CHECK(strstr(tq_last_error(), "target shape 3x1x1 must have the 8 values of its input 2x2x2") != NULL);
+  CHECK(tq_model_finalize(m, 1, TQ_INIT_GLOROT_UNIFORM, 1) != TQ_OK);
+  tq_model_free(m);
+  m = tq_model_new("bad", (tq_shape3){2, 2, 2});
+  CHECK(tq_reshape(m, 0, 8, 0, 1) < 0);
+  tq_model_free(m);
+}
+
+/* Backward through the reshapes (copies) and the squeeze-excite. */
+static void check_reshape_gradients(void) {
+  tq_model *m = se_model(2);
+  check_model_gradients(m, 2, 48, 2, 40);
+  tq_model_free(m);
+}
+
+static char *summary_of(const tq_model *m) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  tq_model_summary(m, f);
+  fclose(f);
+  return text;
+}
+
+static void check_reshape_file_and_summary(void) {
+  char dir[] = "/tmp/tq_layers_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char path[256];
+  snprintf(path, sizeof path, "%s/se.tqm", dir);
+  tq_model *m = se_model(2), *l = NULL;
+  CHECK(tq_model_save(path, m, NULL, 0) == TQ_OK);
+  CHECK(tq_model_load(path, &l, NULL, 2) == TQ_OK);
+  if (l) {
+    const tq_layer *r = tq_model_layer(l, tq_model_find(l, "reshape_1"));
+    CHECK(r->type == TQ_L_RESHAPE && r->out_shape.h == 2 && r->out_shape.w == 4 && r->out_shape.c == 4);
+    float x[2 * 48], keep[6];
+    for (int i = 0; i < 96; i++) x[i] = (float)(i % 5) - 2.0f;
+    memcpy(keep, tq_model_forward(m, x, 2, 0, NULL), sizeof keep);
+    CHECK(memcmp(keep, tq_model_forward(l, x, 2, 0, NULL), sizeof keep) == 0);
+  }
+  char *s = summary_of(m);
+  CHECK(strstr(s, " reshape (Reshape)") != NULL);
+  CHECK(strstr(s, "(None, 1, 1, 2)") != NULL);
+  CHECK(strstr(s, "(None, 2, 4, 4)") != NULL);
+  free(s);
+  tq_model_free(l);
+  tq_model_free(m);
+  unlink(path);
+  rmdir(dir);
+}
+
+/* EfficientNet's squeeze-excite: GlobalAveragePooling2D -> Reshape((1, 1, C)) -> 1x1 convs ->
+ * Multiply; and a rank-1 target with -1 (1 x 1 x everything). */
+#define KX_LAYER(cls, name, cfg, inbound)                                                              \
+  "{\"class_name\":\"" cls "\",\"name\":\"" name "\",\"config\":{\"name\":\"" name "\"" cfg "},"       \
+  "\"inbound_nodes\":[" inbound "]}"
+#define KX_IN(a) "[[\"" a "\",0,0,{}]]"
+
+static const char *se_config(const char *target) {
+  static char buf[4096];
+  snprintf(buf, sizeof buf,
+           "{\"class_name\":\"Functional\",\"config\":{\"name\":\"se\",\"layers\":["
+           KX_LAYER("InputLayer", "input_1", ",\"batch_input_shape\":[null,4,4,3]", "") ","
+           KX_LAYER("Conv2D", "conv", ",\"filters\":2,\"kernel_size\":[3,3],\"strides\":[1,1],"
+                    "\"padding\":\"same\",\"activation\":\"relu\"", KX_IN("input_1")) ","
+           KX_LAYER("GlobalAveragePooling2D", "se_squeeze", "", KX_IN("conv")) ","
+           KX_LAYER("Reshape", "se_reshape", ",\"target_shape\":%s", KX_IN("se_squeeze")) ","
+           KX_LAYER("Conv2D", "se_expand", ",\"filters\":2,\"kernel_size\":[1,1],\"strides\":[1,1],"
+                    "\"padding\":\"same\",\"activation\":\"sigmoid\"", KX_IN("se_reshape")) ","
+           KX_LAYER("Multiply", "se_excite", "", "[[\"conv\",0,0,{}],[\"se_expand\",0,0,{}]]") ","
+           KX_LAYER("Reshape", "flat", ",\"target_shape\":[-1]", KX_IN("se_excite")) ","
+           KX_LAYER("Dense", "out", ",\"units\":3,\"activation\":\"softmax\"", KX_IN("flat"))
+           "],\"input_layers\":[[\"input_1\",0,0]],\"output_layers\":[[\"out\",0,0]]}}",
+           target);
+  return buf;
+}
+
+static void check_reshape_import(void) {
+  tq_model *m = NULL;
+  CHECK(tq_keras_import(&m, NULL, se_config("[1,1,2]"), NULL, NULL, "se.h5") == TQ_OK);
+  if (m) {
+    const tq_layer *r = tq_model_layer(m, tq_model_find(m, "se_reshape"));
+    CHECK(r->type == TQ_L_RESHAPE && r->out_shape.h == 1 && r->out_shape.w == 1 && r->out_shape.c == 2);
+    r = tq_model_layer(m, tq_model_find(m, "flat"));
+    CHECK(r->type == TQ_L_RESHAPE && r->out_shape.h == 1 && r->out_shape.w == 1 && r->out_shape.c == 32);
+    CHECK(tq_model_layer(m, tq_model_find(m, "se_excite"))->type == TQ_L_MULTIPLY);
+  }
+  tq_model_free(m);
+  m = NULL;
+  CHECK(tq_keras_import(&m, NULL, se_config("[1,-1,2]"), NULL, NULL, "se.h5") == TQ_OK);
+  tq_model_free(m);
+  m = NULL;
+  CHECK(tq_keras_import(&m, NULL, se_config("[2,2,2]"), NULL, NULL, "se.h5") != TQ_OK);
+  CHECK(strstr(tq_last_error(), "se.h5: layer 'se_reshape' (Reshape):") != NULL);
+  CHECK(strstr(tq_last_error(), "target shape 2x2x2 must have the 2 values") != NULL);
+  CHECK(m == NULL);
+  CHECK(tq_keras_import(&m, NULL, se_config("[1,2]"), NULL, NULL, "se.h5") == TQ_ERR_UNSUPPORTED);
+  CHECK(strstr(tq_last_error(), "target_shape must be (H, W, C) or (C,)") != NULL);
+  CHECK(tq_keras_import(&m, NULL, se_config("[-1,-1,2]"), NULL, NULL, "se.h5") == TQ_ERR_FORMAT);
+  CHECK(strstr(tq_last_error(), "one may be -1") != NULL);
+}
+
 int main(void) {
+  check_rows();
   check_names();
   check_gradients();
   check_builder_errors();
   check_model_file();
+  check_reshape_shapes();
+  check_reshape_gradients();
+  check_reshape_file_and_summary();
+  check_reshape_import();
   TEST_MAIN_END();
 }

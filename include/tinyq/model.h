@@ -25,8 +25,8 @@ typedef enum {
   TQ_L_FLATTEN,
   TQ_L_DROPOUT,
   TQ_L_ZEROPAD,
-  TQ_L_RESHAPE,
-  TQ_L_COUNT
+  TQ_L_RESHAPE,    /* keras.layers.Reshape: the same values in another (h, w, c) */
+  TQ_L_COUNT       /* a new type needs its row in the layer-type table (src/nn/layer_types.c) */
 } tq_layer_type;
 
 typedef enum { TQ_ACT_LINEAR = 0, TQ_ACT_RELU, TQ_ACT_RELU6, TQ_ACT_SIGMOID, TQ_ACT_SWISH, TQ_ACT_SOFTMAX } tq_act;
@@ -76,6 +76,7 @@ typedef struct tq_layer {
   int kh, kw, sh, sw;
   tq_padding padding;
   int pad[4]; /* zero padding: top, bottom, left, right */
+  tq_shape3 target; /* TQ_L_RESHAPE: the output shape */
   int use_bias;
   tq_act act;          /* TQ_L_ACTIVATION */
   float relu_max;      /* TQ_L_RELU: 0 = none, 6 = ReLU6 */
@@ -129,6 +130,8 @@ int tq_multiply(tq_model *m, int x, int s);
 int tq_flatten(tq_model *m, int in);
 int tq_dropout(tq_model *m, int in, float rate);
 int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right);
+/* The same values as an h x w x c tensor (Keras Reshape): h * w * c must be the input's size. */
+int tq_reshape(tq_model *m, int in, int h, int w, int c);
 void tq_layer_set_l2(tq_model *m, int layer, float l2);
 void tq_layer_set_bias(tq_model *m, int layer, int use_bias);
 /* Gives a layer an explicit name instead of its Keras auto-name (imported models keep their
@@ -153,6 +156,14 @@ tq_shape3 tq_model_input_shape(const tq_model *m);
 tq_shape3 tq_model_output_shape(const tq_model *m);
 int tq_model_max_batch(const tq_model *m);
 const char *tq_layer_type_name(tq_layer_type t); /* Keras class name: "Conv2D", "ReLU", ... */
+/* What a layer's type carries (its row in the layer-type table): a kernel and bias with their
+ * quantizers (Conv2D, DepthwiseConv2D, Dense), or an activation quantizer (Activation). */
+int tq_layer_has_kernel(const tq_layer *l);
+int tq_layer_has_act_quantizer(const tq_layer *l);
+/* The layer type a quantization configuration names by class: the Keras class of a type with
+ * quantizers or its QKeras name ("Conv2D" or "QConv2D", "Activation" or "QActivation"); -1 for
+ * any other text. */
+int tq_layer_type_of_qclass(const char *cls);
 size_t tq_layer_params(const tq_layer *l);       /* all parameters incl. BN moving statistics */
 size_t tq_layer_macs(const tq_layer *l);
 size_t tq_model_params(const tq_model *m);

@@ -190,163 +190,231 @@ static tq_status map_input(kx_ctx *c, kx_layer *l, const cJSON *shape, const cha
   return TQ_OK;
 }
 
-static tq_status map_layer(kx_ctx *c, kx_layer *l) {
-  tq_model *m = c->m;
-  tq_status st;
-  int x = l->nin > 0 ? find(c, l->in_names[0])->out : 0;
-  int y = l->nin > 1 ? find(c, l->in_names[1])->out : -1;
-  int xrank = l->nin > 0 ? find(c, l->in_names[0])->krank : 4;
-  const char *cls = l->cls;
-  l->main = -1;
-  l->krank = xrank;
-  int kh = 0, kw = 0, sh = 0, sw = 0, v = 0, idx;
+/* ---- One mapper per Keras class: builds the layer's tinyq layers from its config and sets its
+ * output (l->out), weights layer (l->main) and Keras rank (l->krank, preset to its input's). */
+
+static kx_layer *input_of(kx_ctx *c, const kx_layer *l, int k) { return find(c, l->in_names[k]); }
+
+static tq_status map_conv(kx_ctx *c, kx_layer *l) {
+  int dw = !strcmp(l->cls, "DepthwiseConv2D"), kh, kw, sh, sw, v = 0, idx;
   tq_padding pad = TQ_PAD_VALID;
   float l2;
-  if (!strcmp(cls, "Conv2D") || !strcmp(cls, "DepthwiseConv2D")) {
-    int dw = cls[0] == 'D';
-    if ((st = check_neutral(c, l)) || (st = get_pair(c, l, "kernel_size", &kh, &kw)) ||
-        (st = get_pair(c, l, "strides", &sh, &sw)) || (st = get_padding(c, l, &pad)) ||
-        (st = get_int(c, l, dw ? "depth_multiplier" : "filters", 1, KX_MAX_DIM, &v)) ||
-        (st = get_l2(c, l, dw ? "depthwise_regularizer" : "kernel_regularizer", &l2)))
-      return st;
-    idx = dw ? tq_depthwise(m, x, kh, kw, sh, sw, pad, v) : tq_conv2d(m, x, v, kh, kw, sh, sw, pad);
-    if ((st = name_layer(c, l, idx, NULL))) return st;
-    tq_layer_set_bias(m, idx, get_bool(l, "use_bias", 1));
-    tq_layer_set_l2(m, idx, l2);
-    l->main = idx;
-    l->krank = 4;
-    return fused_activation(c, l, idx);
-  }
-  if (!strcmp(cls, "Dense")) {
-    if ((st = get_int(c, l, "units", 1, KX_MAX_DIM, &v)) || (st = get_l2(c, l, "kernel_regularizer", &l2)))
-      return st;
-    idx = tq_dense(m, x, v);
-    if ((st = name_layer(c, l, idx, NULL))) return st;
-    tq_layer_set_bias(m, idx, get_bool(l, "use_bias", 1));
-    tq_layer_set_l2(m, idx, l2);
-    l->main = idx;
-    return fused_activation(c, l, idx);
-  }
-  if (!strcmp(cls, "BatchNormalization")) {
-    const cJSON *ax = item(l->cfg, "axis");
-    if (cJSON_IsArray(ax) && cJSON_GetArraySize(ax) == 1) ax = cJSON_GetArrayItem(ax, 0);
-    int a = 0;
-    if (!num_int(ax, -1, 3, &a) || (a != -1 && a != xrank - 1))
-      return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "normalising an axis other than the channels is not supported");
-    const cJSON *eps = item(l->cfg, "epsilon"), *mom = item(l->cfg, "momentum");
-    if ((eps && !(cJSON_IsNumber(eps) && eps->valuedouble > 0 && eps->valuedouble < 1)) ||
-        (mom && !(cJSON_IsNumber(mom) && mom->valuedouble >= 0 && mom->valuedouble <= 1)))
-      return layer_fail(c, l, TQ_ERR_FORMAT, "epsilon must be in (0, 1) and momentum in [0, 1]");
-    idx = tq_batchnorm(m, x);
-    if ((st = name_layer(c, l, idx, NULL))) return st;
-    tq_layer *bl = tq_model_layer(m, idx);
-    if (eps) bl->bn_eps = (float)eps->valuedouble;
-    if (mom) bl->bn_momentum = (float)mom->valuedouble;
-    l->main = idx;
-    l->out = idx;
+  tq_status st;
+  if ((st = check_neutral(c, l)) || (st = get_pair(c, l, "kernel_size", &kh, &kw)) ||
+      (st = get_pair(c, l, "strides", &sh, &sw)) || (st = get_padding(c, l, &pad)) ||
+      (st = get_int(c, l, dw ? "depth_multiplier" : "filters", 1, KX_MAX_DIM, &v)) ||
+      (st = get_l2(c, l, dw ? "depthwise_regularizer" : "kernel_regularizer", &l2)))
+    return st;
+  int x = input_of(c, l, 0)->out;
+  idx = dw ? tq_depthwise(c->m, x, kh, kw, sh, sw, pad, v) : tq_conv2d(c->m, x, v, kh, kw, sh, sw, pad);
+  if ((st = name_layer(c, l, idx, NULL))) return st;
+  tq_layer_set_bias(c->m, idx, get_bool(l, "use_bias", 1));
+  tq_layer_set_l2(c->m, idx, l2);
+  l->main = idx;
+  l->krank = 4;
+  return fused_activation(c, l, idx);
+}
+
+static tq_status map_dense(kx_ctx *c, kx_layer *l) {
+  int v = 0;
+  float l2;
+  tq_status st;
+  if ((st = get_int(c, l, "units", 1, KX_MAX_DIM, &v)) || (st = get_l2(c, l, "kernel_regularizer", &l2)))
+    return st;
+  int idx = tq_dense(c->m, input_of(c, l, 0)->out, v);
+  if ((st = name_layer(c, l, idx, NULL))) return st;
+  tq_layer_set_bias(c->m, idx, get_bool(l, "use_bias", 1));
+  tq_layer_set_l2(c->m, idx, l2);
+  l->main = idx;
+  return fused_activation(c, l, idx);
+}
+
+static tq_status map_batchnorm(kx_ctx *c, kx_layer *l) {
+  const cJSON *ax = item(l->cfg, "axis");
+  if (cJSON_IsArray(ax) && cJSON_GetArraySize(ax) == 1) ax = cJSON_GetArrayItem(ax, 0);
+  int a = 0;
+  if (!num_int(ax, -1, 3, &a) || (a != -1 && a != l->krank - 1))
+    return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "normalising an axis other than the channels is not supported");
+  const cJSON *eps = item(l->cfg, "epsilon"), *mom = item(l->cfg, "momentum");
+  if ((eps && !(cJSON_IsNumber(eps) && eps->valuedouble > 0 && eps->valuedouble < 1)) ||
+      (mom && !(cJSON_IsNumber(mom) && mom->valuedouble >= 0 && mom->valuedouble <= 1)))
+    return layer_fail(c, l, TQ_ERR_FORMAT, "epsilon must be in (0, 1) and momentum in [0, 1]");
+  int idx = tq_batchnorm(c->m, input_of(c, l, 0)->out);
+  tq_status st = name_layer(c, l, idx, NULL);
+  if (st) return st;
+  tq_layer *bl = tq_model_layer(c->m, idx);
+  if (eps) bl->bn_eps = (float)eps->valuedouble;
+  if (mom) bl->bn_momentum = (float)mom->valuedouble;
+  l->main = idx;
+  l->out = idx;
+  return TQ_OK;
+}
+
+static tq_status map_activation(kx_ctx *c, kx_layer *l) {
+  int softmax = !strcmp(l->cls, "Softmax"), v, x = input_of(c, l, 0)->out;
+  const char *s = softmax ? "softmax" : cJSON_GetStringValue(item(l->cfg, "activation"));
+  int act = act_of(s);
+  if (act < 0) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "activation '%.32s' not supported", s ? s : "?");
+  const cJSON *axis = item(l->cfg, "axis");
+  if (softmax && axis && !(num_int(axis, -1, -1, &v) || num_int(axis, l->krank - 1, l->krank - 1, &v)))
+    return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "softmax over an axis other than the last is not supported");
+  if (act == TQ_ACT_SOFTMAX && l == &c->L[c->output]) {
+    l->drop_softmax = 1;
+    l->out = x;
     return TQ_OK;
   }
-  if (!strcmp(cls, "Activation") || !strcmp(cls, "Softmax")) {
-    const char *s = cls[0] == 'S' ? "softmax" : cJSON_GetStringValue(item(l->cfg, "activation"));
-    int act = act_of(s);
-    if (act < 0) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "activation '%.32s' not supported", s ? s : "?");
-    const cJSON *axis = item(l->cfg, "axis");
-    if (cls[0] == 'S' && axis && !(num_int(axis, -1, -1, &v) || num_int(axis, xrank - 1, xrank - 1, &v)))
-      return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "softmax over an axis other than the last is not supported");
-    if (act == TQ_ACT_SOFTMAX && l == &c->L[c->output]) {
-      l->drop_softmax = 1;
-      l->out = x;
-      return TQ_OK;
+  l->out = tq_activation(c->m, x, (tq_act)act);
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_relu(kx_ctx *c, kx_layer *l) {
+  const cJSON *mx = item(l->cfg, "max_value"), *ns = item(l->cfg, "negative_slope"),
+              *th = item(l->cfg, "threshold");
+  if ((ns && !(cJSON_IsNumber(ns) && ns->valuedouble == 0)) || (th && !(cJSON_IsNumber(th) && th->valuedouble == 0)))
+    return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "negative_slope or threshold other than 0 not supported");
+  if (mx && !cJSON_IsNull(mx) && !(cJSON_IsNumber(mx) && mx->valuedouble > 0 && mx->valuedouble < 1e30))
+    return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "max_value must be positive or null");
+  l->out = tq_relu(c->m, input_of(c, l, 0)->out, cJSON_IsNumber(mx) ? (float)mx->valuedouble : 0.0f);
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_pool(kx_ctx *c, kx_layer *l) {
+  int kh, kw, sh, sw;
+  tq_padding pad = TQ_PAD_VALID;
+  tq_status st;
+  if ((st = check_neutral(c, l)) || (st = get_pair(c, l, "pool_size", &kh, &kw)) || (st = get_padding(c, l, &pad)))
+    return st;
+  sh = kh, sw = kw; /* Keras: strides None means pool_size */
+  if (item(l->cfg, "strides") && !cJSON_IsNull(item(l->cfg, "strides")) && (st = get_pair(c, l, "strides", &sh, &sw)))
+    return st;
+  int x = input_of(c, l, 0)->out;
+  l->out = (l->cls[0] == 'M' ? tq_maxpool : tq_avgpool)(c->m, x, kh, kw, sh, sw, pad);
+  l->krank = 4;
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_global_pool(kx_ctx *c, kx_layer *l) {
+  tq_status st = check_neutral(c, l);
+  if (st) return st;
+  int x = input_of(c, l, 0)->out;
+  if (!strcmp(l->cls, "GlobalAveragePooling2D")) {
+    l->out = tq_gap(c->m, x);
+  } else { /* a max pool over the whole map gives the same (1, 1, C) */
+    tq_shape3 s = tq_model_layer(c->m, x)->out_shape;
+    l->out = tq_maxpool(c->m, x, s.h, s.w, s.h, s.w, TQ_PAD_VALID);
+  }
+  l->krank = get_bool(l, "keepdims", 0) ? 4 : 2;
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_merge(kx_ctx *c, kx_layer *l) {
+  if (l->nin != 2) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "%d inputs not supported (2)", l->nin);
+  int x = input_of(c, l, 0)->out, y = input_of(c, l, 1)->out, yrank = input_of(c, l, 1)->krank;
+  if (!strcmp(l->cls, "Add")) {
+    l->out = tq_add(c->m, x, y);
+  } else {
+    /* tinyq multiplies a feature map by a per-channel (1, 1, C) vector (squeeze-excite) */
+    tq_shape3 sy = tq_model_layer(c->m, y)->out_shape;
+    l->out = (sy.h == 1 && sy.w == 1) ? tq_multiply(c->m, x, y) : tq_multiply(c->m, y, x);
+  }
+  l->krank = l->krank > yrank ? l->krank : yrank;
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_flatten(kx_ctx *c, kx_layer *l) {
+  l->out = tq_flatten(c->m, input_of(c, l, 0)->out);
+  l->krank = 2;
+  return name_layer(c, l, l->out, NULL);
+}
+
+/* target_shape (h, w, c), or (c,) for 1 x 1 x c; one entry may be -1: what the input's size
+ * leaves for it. */
+static tq_status map_reshape(kx_ctx *c, kx_layer *l) {
+  const cJSON *t = item(l->cfg, "target_shape");
+  int n = cJSON_GetArraySize(t), d[3] = {1, 1, 1}, unknown = -1, x = input_of(c, l, 0)->out;
+  if (!cJSON_IsArray(t) || (n != 1 && n != 3))
+    return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "target_shape must be (H, W, C) or (C,)");
+  double known = 1;
+  for (int i = 0; i < n; i++) {
+    int *v = &d[3 - n + i];
+    if (num_int(cJSON_GetArrayItem(t, i), -1, -1, v) && unknown < 0)
+      unknown = 3 - n + i;
+    else if (num_int(cJSON_GetArrayItem(t, i), 1, KX_MAX_DIM, v))
+      known *= *v;
+    else
+      return layer_fail(c, l, TQ_ERR_FORMAT, "target_shape entries must be integers in 1..%d (one may be -1)",
+                        KX_MAX_DIM);
+  }
+  size_t size = tq_shape_size(tq_model_layer(c->m, x)->out_shape);
+  if (unknown >= 0) d[unknown] = fmod((double)size, known) == 0 ? (int)((double)size / known) : 0;
+  l->out = tq_reshape(c->m, x, d[0], d[1], d[2]);
+  l->krank = n + 1;
+  return name_layer(c, l, l->out, NULL);
+}
+
+static tq_status map_dropout(kx_ctx *c, kx_layer *l) {
+  const cJSON *r = item(l->cfg, "rate");
+  if (!cJSON_IsNumber(r) || !(r->valuedouble >= 0 && r->valuedouble < 1))
+    return layer_fail(c, l, TQ_ERR_FORMAT, "rate must be a number in [0, 1)");
+  const cJSON *ns = item(l->cfg, "noise_shape");
+  if (ns && !cJSON_IsNull(ns)) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "noise_shape not supported");
+  l->out = tq_dropout(c->m, input_of(c, l, 0)->out, (float)r->valuedouble);
+  return name_layer(c, l, l->out, NULL);
+}
+
+/* padding: N, (H, W) for symmetric sides, or ((top, bottom), (left, right)) */
+static tq_status map_zeropad(kx_ctx *c, kx_layer *l) {
+  tq_status st = check_neutral(c, l);
+  if (st) return st;
+  const cJSON *p = item(l->cfg, "padding");
+  int t = 0, b = 0, le = 0, r = 0;
+  const cJSON *p0 = cJSON_GetArrayItem(p, 0), *p1 = cJSON_GetArrayItem(p, 1);
+  int ok = num_int(p, 0, KX_MAX_DIM, &t) ? (b = le = r = t, 1) : 0;
+  if (!ok && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 2) {
+    if (num_int(p0, 0, KX_MAX_DIM, &t) && num_int(p1, 0, KX_MAX_DIM, &le)) {
+      b = t, r = le, ok = 1;
+    } else if (cJSON_GetArraySize(p0) == 2 && cJSON_GetArraySize(p1) == 2) {
+      ok = num_int(cJSON_GetArrayItem(p0, 0), 0, KX_MAX_DIM, &t) &&
+           num_int(cJSON_GetArrayItem(p0, 1), 0, KX_MAX_DIM, &b) &&
+           num_int(cJSON_GetArrayItem(p1, 0), 0, KX_MAX_DIM, &le) &&
+           num_int(cJSON_GetArrayItem(p1, 1), 0, KX_MAX_DIM, &r);
     }
-    idx = tq_activation(m, x, (tq_act)act);
-    l->out = idx;
-    return name_layer(c, l, idx, NULL);
   }
-  if (!strcmp(cls, "ReLU")) {
-    const cJSON *mx = item(l->cfg, "max_value"), *ns = item(l->cfg, "negative_slope"),
-                *th = item(l->cfg, "threshold");
-    if ((ns && !(cJSON_IsNumber(ns) && ns->valuedouble == 0)) || (th && !(cJSON_IsNumber(th) && th->valuedouble == 0)))
-      return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "negative_slope or threshold other than 0 not supported");
-    if (mx && !cJSON_IsNull(mx) && !(cJSON_IsNumber(mx) && mx->valuedouble > 0 && mx->valuedouble < 1e30))
-      return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "max_value must be positive or null");
-    idx = tq_relu(m, x, cJSON_IsNumber(mx) ? (float)mx->valuedouble : 0.0f);
-    l->out = idx;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "MaxPooling2D") || !strcmp(cls, "AveragePooling2D")) {
-    if ((st = check_neutral(c, l)) || (st = get_pair(c, l, "pool_size", &kh, &kw)) || (st = get_padding(c, l, &pad)))
-      return st;
-    sh = kh, sw = kw; /* Keras: strides None means pool_size */
-    if (item(l->cfg, "strides") && !cJSON_IsNull(item(l->cfg, "strides")) &&
-        (st = get_pair(c, l, "strides", &sh, &sw)))
-      return st;
-    idx = (cls[0] == 'M' ? tq_maxpool : tq_avgpool)(m, x, kh, kw, sh, sw, pad);
-    l->out = idx;
-    l->krank = 4;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "GlobalAveragePooling2D") || !strcmp(cls, "GlobalMaxPooling2D")) {
-    if ((st = check_neutral(c, l))) return st;
-    if (cls[6] == 'A') {
-      idx = tq_gap(m, x);
-    } else { /* a max pool over the whole map gives the same (1, 1, C) */
-      tq_shape3 s = tq_model_layer(m, x)->out_shape;
-      idx = tq_maxpool(m, x, s.h, s.w, s.h, s.w, TQ_PAD_VALID);
-    }
-    l->out = idx;
-    l->krank = get_bool(l, "keepdims", 0) ? 4 : 2;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "Add") || !strcmp(cls, "Multiply")) {
-    if (l->nin != 2) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "%d inputs not supported (2)", l->nin);
-    if (cls[0] == 'A') {
-      idx = tq_add(m, x, y);
-    } else {
-      /* tinyq multiplies a feature map by a per-channel (1, 1, C) vector (squeeze-excite) */
-      tq_shape3 sy = tq_model_layer(m, y)->out_shape;
-      idx = (sy.h == 1 && sy.w == 1) ? tq_multiply(m, x, y) : tq_multiply(m, y, x);
-    }
-    l->out = idx;
-    l->krank = xrank > find(c, l->in_names[1])->krank ? xrank : find(c, l->in_names[1])->krank;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "Flatten")) {
-    idx = tq_flatten(m, x);
-    l->out = idx;
-    l->krank = 2;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "Dropout")) {
-    const cJSON *r = item(l->cfg, "rate");
-    if (!cJSON_IsNumber(r) || !(r->valuedouble >= 0 && r->valuedouble < 1))
-      return layer_fail(c, l, TQ_ERR_FORMAT, "rate must be a number in [0, 1)");
-    const cJSON *ns = item(l->cfg, "noise_shape");
-    if (ns && !cJSON_IsNull(ns)) return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "noise_shape not supported");
-    idx = tq_dropout(m, x, (float)r->valuedouble);
-    l->out = idx;
-    return name_layer(c, l, idx, NULL);
-  }
-  if (!strcmp(cls, "ZeroPadding2D")) {
-    if ((st = check_neutral(c, l))) return st;
-    const cJSON *p = item(l->cfg, "padding");
-    int t = 0, b = 0, le = 0, r = 0;
-    const cJSON *p0 = cJSON_GetArrayItem(p, 0), *p1 = cJSON_GetArrayItem(p, 1);
-    int ok = num_int(p, 0, KX_MAX_DIM, &t) ? (b = le = r = t, 1) : 0;
-    if (!ok && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 2) {
-      if (num_int(p0, 0, KX_MAX_DIM, &t) && num_int(p1, 0, KX_MAX_DIM, &le)) {
-        b = t, r = le, ok = 1; /* (symmetric height, symmetric width) */
-      } else if (cJSON_GetArraySize(p0) == 2 && cJSON_GetArraySize(p1) == 2) {
-        ok = num_int(cJSON_GetArrayItem(p0, 0), 0, KX_MAX_DIM, &t) &&
-             num_int(cJSON_GetArrayItem(p0, 1), 0, KX_MAX_DIM, &b) &&
-             num_int(cJSON_GetArrayItem(p1, 0), 0, KX_MAX_DIM, &le) &&
-             num_int(cJSON_GetArrayItem(p1, 1), 0, KX_MAX_DIM, &r);
-      }
-    }
-    if (!ok) return layer_fail(c, l, TQ_ERR_FORMAT, "padding must be N, (H, W) or ((top, bottom), (left, right))");
-    idx = tq_zeropad(m, x, t, b, le, r);
-    l->out = idx;
-    return name_layer(c, l, idx, NULL);
-  }
+  if (!ok) return layer_fail(c, l, TQ_ERR_FORMAT, "padding must be N, (H, W) or ((top, bottom), (left, right))");
+  l->out = tq_zeropad(c->m, input_of(c, l, 0)->out, t, b, le, r);
+  return name_layer(c, l, l->out, NULL);
+}
+
+/* The Keras classes tinyq reads: its own layer types' (tq_layer_type_name) and two it builds
+ * from them (Softmax, GlobalMaxPooling2D). */
+static const struct {
+  const char *cls;
+  tq_status (*map)(kx_ctx *c, kx_layer *l);
+} mappers[] = {
+    {"Conv2D", map_conv},
+    {"DepthwiseConv2D", map_conv},
+    {"Dense", map_dense},
+    {"BatchNormalization", map_batchnorm},
+    {"Activation", map_activation},
+    {"Softmax", map_activation},
+    {"ReLU", map_relu},
+    {"MaxPooling2D", map_pool},
+    {"AveragePooling2D", map_pool},
+    {"GlobalAveragePooling2D", map_global_pool},
+    {"GlobalMaxPooling2D", map_global_pool},
+    {"Add", map_merge},
+    {"Multiply", map_merge},
+    {"Flatten", map_flatten},
+    {"Reshape", map_reshape},
+    {"Dropout", map_dropout},
+    {"ZeroPadding2D", map_zeropad},
+};
+
+static tq_status map_layer(kx_ctx *c, kx_layer *l) {
+  l->main = -1;
+  l->krank = l->nin > 0 ? input_of(c, l, 0)->krank : 4;
+  for (size_t i = 0; i < sizeof mappers / sizeof mappers[0]; i++)
+    if (!strcmp(l->cls, mappers[i].cls)) return mappers[i].map(c, l);
   return layer_fail(c, l, TQ_ERR_UNSUPPORTED, "not supported");
 }
 
@@ -458,6 +526,114 @@ static tq_status parse_layers(kx_ctx *c, const cJSON *layers, int functional) {
   return TQ_OK;
 }
 
+/* The model's input and output layers: a Functional config names them; a Sequential one runs from
+ * its first layer (an InputLayer, or one made for the first layer's batch_input_shape) to its last. */
+static tq_status find_io(kx_ctx *c, const cJSON *cfg, int functional, kx_layer **in_out) {
+  kx_layer *in = NULL;
+  if (functional) {
+    const char *iname = io_name(cfg, "input_layers"), *oname = io_name(cfg, "output_layers");
+    kx_layer *o = oname ? find(c, oname) : NULL;
+    in = iname ? find(c, iname) : NULL;
+    if (!in || !o || strcmp(in->cls, "InputLayer") || in->nin)
+      return tq_fail(TQ_ERR_UNSUPPORTED, "%s: model_config must have exactly one input layer and one output layer",
+                     c->where);
+    c->output = (int)(o - c->L);
+  } else {
+    c->output = c->n - 1;
+    in = &c->L[0];
+    if (strcmp(in->cls, "InputLayer")) { /* a Sequential model without InputLayer: the input is implicit */
+      memmove(c->L + 1, c->L, sizeof(kx_layer) * (size_t)c->n);
+      c->n++;
+      c->output++;
+      memset(in, 0, sizeof *in);
+      in->name = "input_1";
+      in->cls = "InputLayer";
+      in->cfg = c->L[1].cfg;
+      c->L[1].in_names[0] = in->name;
+      c->L[1].nin = 1;
+    }
+  }
+  for (int i = 0; i < c->n; i++)
+    if (&c->L[i] != in && !strcmp(c->L[i].cls, "InputLayer"))
+      return tq_fail(TQ_ERR_UNSUPPORTED, "%s: model_config has more than one input layer", c->where);
+  *in_out = in;
+  return TQ_OK;
+}
+
+/* The model, its input and the input's activation-quantizer slot. */
+static tq_status emit_input(kx_ctx *c, kx_layer *in, const cJSON *cfg) {
+  const cJSON *shape = item(in->cfg, "batch_input_shape");
+  if (!shape)
+    return tq_fail(TQ_ERR_FORMAT, "%s: model_config: input layer '%.100s' has no batch_input_shape", c->where,
+                   in->name);
+  /* The model's Keras name ("functional_1", "sequential", ...) becomes its architecture name. */
+  const char *arch = cJSON_GetStringValue(item(cfg, "name"));
+  if (!arch || !*arch || strlen(arch) > 63) arch = "keras";
+  tq_status st;
+  if ((st = map_input(c, in, shape, arch)) || (st = name_layer(c, in, 0, NULL))) return st;
+  /* The study's activation-quantizer slot at the model input (a linear Activation, the identity in
+   * float): QAT quantizes the input there, and the integer model needs its input quantized. Keras
+   * has no such layer, so it is named after the input: "<input>/quantizer". */
+  in->out = tq_activation(c->m, 0, TQ_ACT_LINEAR);
+  if ((st = name_layer(c, in, in->out, "quantizer"))) return st;
+  in->emitted = 1;
+  return TQ_OK;
+}
+
+/* Layers in dependency order: Keras lists them topologically, but a config is a file anyone can
+ * edit, so each pass emits what has all its inputs and a pass without progress is an error. */
+static tq_status emit_layers(kx_ctx *c) {
+  for (int done_n = 1, progress = 1; done_n < c->n && progress;) {
+    progress = 0;
+    for (int i = 0; i < c->n; i++) {
+      kx_layer *l = &c->L[i];
+      if (l->emitted) continue;
+      int ready = 1;
+      for (int j = 0; j < l->nin; j++) {
+        kx_layer *s = find(c, l->in_names[j]);
+        if (!s) return layer_fail(c, l, TQ_ERR_FORMAT, "its input '%.100s' is not a layer of the model", l->in_names[j]);
+        ready &= s->emitted;
+      }
+      if (!ready) continue;
+      if (l->nin == 0) return layer_fail(c, l, TQ_ERR_FORMAT, "has no input");
+      tq_status st = map_layer(c, l);
+      if (st) return st;
+      l->emitted = 1;
+      done_n++;
+      progress = 1;
+    }
+    if (!progress && done_n < c->n)
+      for (int i = 0; i < c->n; i++)
+        if (!c->L[i].emitted) return layer_fail(c, &c->L[i], TQ_ERR_FORMAT, "its inputs form a cycle");
+  }
+  if (c->L[c->output].out != tq_model_num_layers(c->m) - 1)
+    return tq_fail(TQ_ERR_UNSUPPORTED,
+                   "%s: output layer '%.100s' is not the end of the graph (layers that do not lead to it are not "
+                   "supported)",
+                   c->where, c->L[c->output].name);
+  return TQ_OK;
+}
+
+/* {"import": {format, source, output_softmax, loss}} for the model file (tq_alloc'd). */
+static tq_status import_meta(const kx_ctx *c, const cJSON *tc, char **meta_json) {
+  cJSON *meta = cJSON_CreateObject();
+  cJSON *im = cJSON_AddObjectToObject(meta, "import");
+  cJSON_AddStringToObject(im, "format", "keras-hdf5");
+  const char *base = strrchr(c->where, '/');
+  cJSON_AddStringToObject(im, "source", base ? base + 1 : c->where);
+  if (c->L[c->output].drop_softmax) cJSON_AddBoolToObject(im, "output_softmax", 1);
+  const char *loss = cJSON_GetStringValue(item(tc, "loss"));
+  if (loss) cJSON_AddStringToObject(im, "loss", loss);
+  char *s = cJSON_PrintUnformatted(meta);
+  cJSON_Delete(meta);
+  if (!s) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", c->where);
+  size_t len = strlen(s) + 1;
+  *meta_json = tq_alloc(len);
+  if (*meta_json) memcpy(*meta_json, s, len);
+  free(s);
+  return *meta_json ? TQ_OK : TQ_ERR_MEMORY;
+}
+
 tq_status tq_keras_import(tq_model **out, char **meta_json, const char *model_config,
                           const char *training_config, const tq_keras_weights *w, const char *where) {
   *out = NULL;
@@ -466,153 +642,28 @@ tq_status tq_keras_import(tq_model **out, char **meta_json, const char *model_co
   tq_status st = TQ_OK;
   cJSON *root = cJSON_Parse(model_config);
   cJSON *tc = training_config ? cJSON_Parse(training_config) : NULL;
-  cJSON *meta = NULL;
-  if (!root) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: model_config is not valid JSON", where);
-    goto done;
-  }
   const char *mcls = cJSON_GetStringValue(item(root, "class_name"));
   const cJSON *cfg = item(root, "config");
   int functional = mcls && (!strcmp(mcls, "Functional") || !strcmp(mcls, "Model"));
-  if (!mcls || (!functional && strcmp(mcls, "Sequential"))) {
-    st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: model class '%.64s' not supported (Functional or Sequential)", where,
-                 mcls ? mcls : "?");
-    goto done;
-  }
   /* Keras 2.4 nests Sequential layers in {"name", "layers"}; older Keras wrote the list itself. */
   const cJSON *layers = cJSON_IsArray(cfg) ? cfg : item(cfg, "layers");
-  if (!cJSON_IsArray(layers)) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: model_config has no layer list", where);
-    goto done;
-  }
-  if ((st = parse_layers(&c, layers, functional))) goto done;
-
-  /* The input: an InputLayer, or (Sequential) the first layer's batch_input_shape. */
   kx_layer *in = NULL;
-  if (functional) {
-    const char *iname = io_name(cfg, "input_layers"), *oname = io_name(cfg, "output_layers");
-    kx_layer *o = oname ? find(&c, oname) : NULL;
-    in = iname ? find(&c, iname) : NULL;
-    if (!in || !o || strcmp(in->cls, "InputLayer") || in->nin) {
-      st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: model_config must have exactly one input layer and one output layer",
-                   where);
-      goto done;
-    }
-    c.output = (int)(o - c.L);
-  } else {
-    c.output = c.n - 1;
-    if (!strcmp(c.L[0].cls, "InputLayer")) {
-      in = &c.L[0];
-    } else { /* a Sequential model without InputLayer: the input is implicit */
-      memmove(c.L + 1, c.L, sizeof(kx_layer) * (size_t)c.n);
-      c.n++;
-      c.output++;
-      in = &c.L[0];
-      memset(in, 0, sizeof *in);
-      in->name = "input_1";
-      in->cls = "InputLayer";
-      in->cfg = c.L[1].cfg;
-      c.L[1].in_names[0] = in->name;
-      c.L[1].nin = 1;
-    }
-  }
-  for (int i = 0; i < c.n; i++)
-    if (&c.L[i] != in && !strcmp(c.L[i].cls, "InputLayer")) {
-      st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: model_config has more than one input layer", where);
-      goto done;
-    }
-  const cJSON *shape = item(in->cfg, "batch_input_shape");
-  if (!shape) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: model_config: input layer '%.100s' has no batch_input_shape", where,
-                 in->name);
-    goto done;
-  }
-  /* The model's Keras name ("functional_1", "sequential", ...) becomes its architecture name. */
-  const char *arch = cJSON_GetStringValue(item(cfg, "name"));
-  if (!arch || !*arch || strlen(arch) > 63) arch = "keras";
-  if ((st = map_input(&c, in, shape, arch))) goto done;
-  if ((st = name_layer(&c, in, 0, NULL))) goto done;
-  /* The study's activation-quantizer slot at the model input (a linear Activation, the identity in
-   * float): QAT quantizes the input there, and the integer model needs its input quantized. Keras
-   * has no such layer, so it is named after the input: "<input>/quantizer". */
-  in->out = tq_activation(c.m, 0, TQ_ACT_LINEAR);
-  if ((st = name_layer(&c, in, in->out, "quantizer"))) goto done;
-  in->emitted = 1;
-
-  /* Layers in dependency order: Keras lists them topologically, but a config is a file anyone can
-   * edit, so each pass emits what has all its inputs and a pass without progress is an error. */
-  for (int done_n = 1, progress = 1; done_n < c.n && progress;) {
-    progress = 0;
-    for (int i = 0; i < c.n; i++) {
-      kx_layer *l = &c.L[i];
-      if (l->emitted) continue;
-      int ready = 1;
-      for (int j = 0; j < l->nin; j++) {
-        kx_layer *s = find(&c, l->in_names[j]);
-        if (!s) {
-          st = layer_fail(&c, l, TQ_ERR_FORMAT, "its input '%.100s' is not a layer of the model", l->in_names[j]);
-          goto done;
-        }
-        ready &= s->emitted;
-      }
-      if (!ready) continue;
-      if (l->nin == 0) {
-        st = layer_fail(&c, l, TQ_ERR_FORMAT, "has no input");
-        goto done;
-      }
-      if ((st = map_layer(&c, l))) goto done;
-      l->emitted = 1;
-      done_n++;
-      progress = 1;
-    }
-    if (!progress && done_n < c.n) {
-      for (int i = 0; i < c.n; i++)
-        if (!c.L[i].emitted) {
-          st = layer_fail(&c, &c.L[i], TQ_ERR_FORMAT, "its inputs form a cycle");
-          goto done;
-        }
-    }
-  }
-  if (c.L[c.output].out != tq_model_num_layers(c.m) - 1) {
-    st = tq_fail(TQ_ERR_UNSUPPORTED,
-                 "%s: output layer '%.100s' is not the end of the graph (layers that do not lead to it are not "
-                 "supported)",
-                 where, c.L[c.output].name);
-    goto done;
-  }
-  if ((st = tq_model_finalize(c.m, 0, TQ_INIT_GLOROT_UNIFORM, 1))) {
-    st = tq_fail_prefix(st, "%s", where);
-    goto done;
-  }
-  if (w && (st = load_weights(&c, w))) goto done;
-
-  meta = cJSON_CreateObject();
-  cJSON *im = cJSON_AddObjectToObject(meta, "import");
-  cJSON_AddStringToObject(im, "format", "keras-hdf5");
-  const char *base = strrchr(where, '/');
-  cJSON_AddStringToObject(im, "source", base ? base + 1 : where);
-  if (c.L[c.output].drop_softmax) cJSON_AddBoolToObject(im, "output_softmax", 1);
-  const char *loss = cJSON_GetStringValue(item(tc, "loss"));
-  if (loss) cJSON_AddStringToObject(im, "loss", loss);
-  if (meta_json) {
-    char *s = cJSON_PrintUnformatted(meta);
-    if (!s) {
-      st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", where);
-      goto done;
-    }
-    size_t len = strlen(s) + 1;
-    *meta_json = tq_alloc(len);
-    if (*meta_json) memcpy(*meta_json, s, len);
-    free(s);
-    if (!*meta_json) {
-      st = TQ_ERR_MEMORY;
-      goto done;
-    }
-  }
-done:
+  if (!root)
+    st = tq_fail(TQ_ERR_FORMAT, "%s: model_config is not valid JSON", where);
+  else if (!mcls || (!functional && strcmp(mcls, "Sequential")))
+    st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: model class '%.64s' not supported (Functional or Sequential)", where,
+                 mcls ? mcls : "?");
+  else if (!cJSON_IsArray(layers))
+    st = tq_fail(TQ_ERR_FORMAT, "%s: model_config has no layer list", where);
+  if (!st) st = parse_layers(&c, layers, functional);
+  if (!st) st = find_io(&c, cfg, functional, &in);
+  if (!st) st = emit_input(&c, in, cfg);
+  if (!st) st = emit_layers(&c);
+  if (!st && (st = tq_model_finalize(c.m, 0, TQ_INIT_GLOROT_UNIFORM, 1))) st = tq_fail_prefix(st, "%s", where);
+  if (!st && w) st = load_weights(&c, w);
+  if (!st && meta_json) st = import_meta(&c, tc, meta_json);
   cJSON_Delete(root);
   cJSON_Delete(tc);
-  cJSON_Delete(meta);
   tq_free(c.L);
   if (st) {
     tq_model_free(c.m);

@@ -30,7 +30,7 @@ tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
       tq_layer *l = &m->layers[i];
       const float *v;
       size_t count;
-      if (i > 0 && l->type == TQ_L_ACTIVATION && l->act_q.kind != TQ_Q_NONE) {
+      if (i > 0 && tq_layer_has_act_quantizer(l) && l->act_q.kind != TQ_Q_NONE) {
         v = m->layers[l->inputs[0]].out;
         count = (size_t)b * tq_shape_size(l->in_shape);
       } else {
@@ -61,7 +61,7 @@ tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
 tq_status tq_model_ranges_from_ema(tq_model *m) {
   for (int i = 1; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
-    if (l->type != TQ_L_ACTIVATION || l->act_q.kind == TQ_Q_NONE) continue;
+    if (!tq_layer_has_act_quantizer(l) || l->act_q.kind == TQ_Q_NONE) continue;
     if (!l->ema_init)
       return tq_fail(TQ_ERR_ARG,
                      "%s: no moving-average range (the model was not trained with quantization)",
@@ -80,7 +80,7 @@ tq_status tq_model_set_static(tq_model *m, int enable, tq_range_mode mode) {
   }
   for (int i = 1; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
-    if (l->type != TQ_L_ACTIVATION || l->act_q.kind == TQ_Q_NONE) continue;
+    if (!tq_layer_has_act_quantizer(l) || l->act_q.kind == TQ_Q_NONE) continue;
     if (!l->has_range)
       return tq_fail(TQ_ERR_ARG, "%s: no calibrated range for static quantization", l->name);
     tq_status st = tq_quantizer_static_params(&l->act_q, l->range_lo, l->range_hi, mode, &l->qstatic);

@@ -26,6 +26,16 @@ struct tq_model {
   size_t din_tmp_floats;
 };
 
+/* Building (model.c): appends a layer of `type` reading `in` (and `in2` if >= 0), named with
+ * Keras' per-stem counter, with the shape of its input and the configuration of `config` (NULL:
+ * none yet); tq_model_infer_layer then infers its shape (the type's row, layer_types.h) and
+ * returns its index, or -1 after recording the error (which makes tq_model_finalize fail). */
+tq_layer *tq_model_append_layer(tq_model *m, tq_layer_type type, int in, int in2, const tq_layer *config,
+                                int *index);
+int tq_model_infer_layer(tq_model *m, int index);
+/* Parameters without BN's moving statistics (the summary's "Trainable params"). */
+size_t tq_layer_trainable_params(const tq_layer *l);
+
 /* QAT buffer aux3 of a conv/dense layer: folded kernel (ks) | folded bias (oc) | inv (oc) |
  * d(quantized kernel) (ks) | d(quantized bias) (oc) | d loss / d inv (oc doubles, 8-byte aligned) |
  * the moving statistics the fold used: 1/sqrt(var + eps) (oc) and mean (oc) — the backward pass

@@ -4,11 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/model_internal.h"
+#include "nn/layer_types.h"
 
 static const char MAGIC[8] = {'T', 'I', 'N', 'Y', 'Q', 'M', 'D', 'L'};
-
-static const char *const act_names[] = {"linear", "relu", "relu6", "sigmoid", "swish", "softmax"};
 
 static void put_u32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -40,40 +38,9 @@ static cJSON *layer_json(const tq_layer *l) {
   cJSON_AddStringToObject(o, "class", tq_layer_type_name(l->type));
   cJSON *in = cJSON_AddArrayToObject(o, "inputs");
   for (int k = 0; k < l->ninputs; k++) cJSON_AddItemToArray(in, cJSON_CreateNumber(l->inputs[k]));
-  switch (l->type) {
-    case TQ_L_CONV2D:
-    case TQ_L_DEPTHWISE:
-    case TQ_L_MAXPOOL:
-    case TQ_L_AVGPOOL: {
-      int w[5] = {l->kh, l->kw, l->sh, l->sw, (int)l->padding};
-      cJSON_AddItemToObject(o, "window", cJSON_CreateIntArray(w, 5));
-      if (l->type == TQ_L_CONV2D) cJSON_AddNumberToObject(o, "filters", l->filters);
-      if (l->type == TQ_L_DEPTHWISE) cJSON_AddNumberToObject(o, "multiplier", l->multiplier);
-      break;
-    }
-    case TQ_L_DENSE:
-      cJSON_AddNumberToObject(o, "units", l->units);
-      break;
-    case TQ_L_RELU:
-      cJSON_AddNumberToObject(o, "max_value", l->relu_max);
-      break;
-    case TQ_L_ACTIVATION:
-      cJSON_AddStringToObject(o, "activation", act_names[l->act]);
-      break;
-    case TQ_L_DROPOUT:
-      cJSON_AddNumberToObject(o, "rate", l->dropout_rate);
-      break;
-    case TQ_L_ZEROPAD:
-      cJSON_AddItemToObject(o, "padding", cJSON_CreateIntArray(l->pad, 4));
-      break;
-    case TQ_L_BATCHNORM: /* written only when not Keras' defaults, as imported models may have */
-      if (l->bn_eps != 1e-3f) cJSON_AddNumberToObject(o, "epsilon", l->bn_eps);
-      if (l->bn_momentum != 0.99f) cJSON_AddNumberToObject(o, "momentum", l->bn_momentum);
-      break;
-    default:
-      break;
-  }
-  if (l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE) {
+  const tq_layer_traits *tr = tq_layer_traits_of(l->type);
+  if (tr->save) tr->save(l, o);
+  if (tr->has_kernel) {
     cJSON_AddBoolToObject(o, "use_bias", l->use_bias);
     cJSON_AddNumberToObject(o, "l2", l->l2);
   }
@@ -170,40 +137,17 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
 
 /* ---- Loading */
 
-static int json_int(const cJSON *o, const char *key, int *out) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  if (!cJSON_IsNumber(v)) return 0;
-  *out = v->valueint;
-  return 1;
-}
-
-static int json_ints(const cJSON *o, const char *key, int *out, int n) {
-  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
-  if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
-  for (int i = 0; i < n; i++) {
-    const cJSON *v = cJSON_GetArrayItem(a, i);
-    if (!cJSON_IsNumber(v)) return 0;
-    out[i] = v->valueint;
-  }
-  return 1;
-}
-
-static int find_class(const char *cls) {
-  for (int t = 1; t < TQ_L_COUNT; t++)
-    if (strcmp(tq_layer_type_name((tq_layer_type)t), cls) == 0) return t;
-  return -1;
-}
-
 static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const char *path) {
   const cJSON *cls = cJSON_GetObjectItemCaseSensitive(o, "class");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-  int in[2] = {-1, -1}, w[5], v = 0, t;
+  int in[2] = {-1, -1}, t;
   const cJSON *ins = cJSON_GetObjectItemCaseSensitive(o, "inputs");
   if (!cJSON_IsString(cls) || !cJSON_IsString(name) || !cJSON_IsArray(ins) ||
       cJSON_GetArraySize(ins) < 1 || cJSON_GetArraySize(ins) > 2 ||
-      (t = find_class(cls->valuestring)) < 0)
+      (t = tq_layer_type_of_class(cls->valuestring)) < 0)
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %d: malformed architecture entry", path, index);
-  int nin = cJSON_GetArraySize(ins), want = (t == TQ_L_ADD || t == TQ_L_MULTIPLY) ? 2 : 1;
+  const tq_layer_traits *tr = tq_layer_traits_of((tq_layer_type)t);
+  int nin = cJSON_GetArraySize(ins), want = tr->ninputs;
   if (nin != want)
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): %d input%s, %s takes %d", path, name->valuestring,
                    cls->valuestring, nin, nin == 1 ? "" : "s", cls->valuestring, want);
@@ -213,74 +157,22 @@ static tq_status rebuild_layer(tq_model *m, const cJSON *o, int index, const cha
       return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: bad input index", path, name->valuestring);
     in[k] = x->valueint;
   }
-  int idx = -1;
-  const cJSON *num;
-  switch ((tq_layer_type)t) {
-    case TQ_L_CONV2D:
-      if (json_ints(o, "window", w, 5) && json_int(o, "filters", &v))
-        idx = tq_conv2d(m, in[0], v, w[0], w[1], w[2], w[3], (tq_padding)w[4]);
-      break;
-    case TQ_L_DEPTHWISE:
-      if (json_ints(o, "window", w, 5) && json_int(o, "multiplier", &v))
-        idx = tq_depthwise(m, in[0], w[0], w[1], w[2], w[3], (tq_padding)w[4], v);
-      break;
-    case TQ_L_MAXPOOL:
-    case TQ_L_AVGPOOL:
-      if (json_ints(o, "window", w, 5))
-        idx = (t == TQ_L_MAXPOOL ? tq_maxpool : tq_avgpool)(m, in[0], w[0], w[1], w[2], w[3],
-                                                             (tq_padding)w[4]);
-      break;
-    case TQ_L_DENSE:
-      if (json_int(o, "units", &v)) idx = tq_dense(m, in[0], v);
-      break;
-    case TQ_L_BATCHNORM: idx = tq_batchnorm(m, in[0]); break;
-    case TQ_L_RELU:
-      num = cJSON_GetObjectItemCaseSensitive(o, "max_value");
-      if (cJSON_IsNumber(num) && isfinite((float)num->valuedouble))
-        idx = tq_relu(m, in[0], (float)num->valuedouble);
-      break;
-    case TQ_L_ACTIVATION:
-      num = cJSON_GetObjectItemCaseSensitive(o, "activation");
-      if (cJSON_IsString(num))
-        for (int a = 0; a < (int)(sizeof act_names / sizeof *act_names); a++)
-          if (strcmp(act_names[a], num->valuestring) == 0) idx = tq_activation(m, in[0], (tq_act)a);
-      break;
-    case TQ_L_GAP: idx = tq_gap(m, in[0]); break;
-    case TQ_L_ADD: idx = tq_add(m, in[0], in[1]); break;
-    case TQ_L_MULTIPLY: idx = tq_multiply(m, in[0], in[1]); break;
-    case TQ_L_FLATTEN: idx = tq_flatten(m, in[0]); break;
-    case TQ_L_DROPOUT:
-      num = cJSON_GetObjectItemCaseSensitive(o, "rate");
-      if (cJSON_IsNumber(num)) idx = tq_dropout(m, in[0], (float)num->valuedouble);
-      break;
-    case TQ_L_ZEROPAD:
-      if (json_ints(o, "padding", w, 4)) idx = tq_zeropad(m, in[0], w[0], w[1], w[2], w[3]);
-      break;
-    default:
-      break;
-  }
-  if (idx != index)
-    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): malformed or inconsistent configuration",
-                   path, name->valuestring, cls->valuestring);
+  int idx;
+  tq_layer *l = tq_model_append_layer(m, (tq_layer_type)t, in[0], in[1], NULL, &idx);
+  const char *why = !l ? "cannot be added" : tr->load ? tr->load(l, o) : NULL;
+  if (!why && tq_model_infer_layer(m, idx) != index) why = "inconsistent with its inputs";
+  if (why)
+    return tq_fail(TQ_ERR_FORMAT, "%s: layer %s (%s): malformed or inconsistent configuration (%s)", path,
+                   name->valuestring, cls->valuestring, why);
   /* Zoo and trained models carry Keras' auto-names; imported ones keep their own file's names.
    * Set either way: the call also refuses a name another layer already has. */
   if (tq_layer_set_name(m, idx, name->valuestring) != TQ_OK)
     return tq_fail_prefix(TQ_ERR_FORMAT, "%s: layer %d", path, index);
-  if (t == TQ_L_BATCHNORM) {
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epsilon");
-    const cJSON *mom = cJSON_GetObjectItemCaseSensitive(o, "momentum");
-    if ((eps && !(cJSON_IsNumber(eps) && eps->valuedouble > 0 && eps->valuedouble < 1e30)) ||
-        (mom && !(cJSON_IsNumber(mom) && mom->valuedouble >= 0 && mom->valuedouble <= 1)))
-      return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: epsilon must be a positive float, momentum in [0, 1]",
-                     path, name->valuestring);
-    if (eps) m->layers[idx].bn_eps = (float)eps->valuedouble;
-    if (mom) m->layers[idx].bn_momentum = (float)mom->valuedouble;
-  }
   const cJSON *ub = cJSON_GetObjectItemCaseSensitive(o, "use_bias");
   if (ub) tq_layer_set_bias(m, idx, cJSON_IsTrue(ub));
-  num = cJSON_GetObjectItemCaseSensitive(o, "l2");
+  const cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "l2");
   /* Float fields must stay finite as floats: an infinity would be saved as null and lost
-   * (found by fuzz/fuzz_modelfile.c, as for max_value above and the ranges). */
+   * (found by fuzz/fuzz_modelfile.c, as for max_value and the ranges). */
   if (cJSON_IsNumber(num) && !isfinite((float)num->valuedouble))
     return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: l2 is not a finite float", path, name->valuestring);
   if (cJSON_IsNumber(num)) tq_layer_set_l2(m, idx, (float)num->valuedouble);
@@ -303,13 +195,13 @@ static tq_status apply_layer_quant(tq_model *m, const cJSON *o, int idx, const c
   memset(q, 0, sizeof q);
   int any = 0;
   const tq_layer *l = &m->layers[idx];
-  int has_kernel = l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
+  int has_kernel = tq_layer_has_kernel(l);
   for (int k = 0; k < 3; k++) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, keys[k]);
     if (!s) continue;
     if (!cJSON_IsString(s))
       return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: %s: expected a quantizer string", path, l->name, keys[k]);
-    if (k < 2 ? !has_kernel : l->type != TQ_L_ACTIVATION)
+    if (k < 2 ? !has_kernel : !tq_layer_has_act_quantizer(l))
       return tq_fail(TQ_ERR_FORMAT, "%s: layer %s: a %s has no %s", path, l->name,
                      tq_layer_type_name(l->type), keys[k]);
     if (tq_quantizer_parse(&q[k], s->valuestring) != TQ_OK)
@@ -322,8 +214,8 @@ static tq_status apply_layer_quant(tq_model *m, const cJSON *o, int idx, const c
   return st ? tq_fail_prefix(st, "%s", path) : TQ_OK;
 }
 
-static tq_status load_from_buffer(const char *path, const unsigned char *buf, size_t size,
-                                  tq_model **out, char **meta_out, int max_batch) {
+/* The envelope: magic, version, sizes and checksum. Sets the header's length. */
+static tq_status check_envelope(const char *path, const unsigned char *buf, size_t size, uint32_t *hlen_out) {
   if (size < 8 || memcmp(buf, MAGIC, 8) != 0)
     return tq_fail(TQ_ERR_FORMAT, "%s: not a tinyq model file (bad magic)", path);
   if (size < 16 + 8 + 4)
@@ -343,40 +235,14 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
   uint32_t crc = get_u32(buf + size - 4);
   if (tq_crc32(0, buf, size - 4) != crc)
     return tq_fail(TQ_ERR_FORMAT, "%s: checksum mismatch (file is corrupted)", path);
+  *hlen_out = hlen;
+  return TQ_OK;
+}
 
-  cJSON *root = cJSON_ParseWithLength((const char *)buf + 16, hlen);
-  if (!root) return tq_fail(TQ_ERR_FORMAT, "%s: header is not valid JSON", path);
+/* What a finalized graph carries beyond its layers: quantizers, folds, ranges, static scales. */
+static tq_status apply_training_state(tq_model *m, const cJSON *root, const cJSON *layers, const char *path) {
   tq_status st = TQ_OK;
-  tq_model *m = NULL;
-  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
-  const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
-  const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
-  int in[3];
-  if (!cJSON_IsString(arch) || !json_ints(root, "input", in, 3) || !cJSON_IsArray(layers) ||
-      !cJSON_IsArray(tensors) || in[0] < 1 || in[1] < 1 || in[2] < 1) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: header lacks arch, input, layers or tensors", path);
-    goto done;
-  }
-  m = tq_model_new(arch->valuestring, (tq_shape3){in[0], in[1], in[2]});
-  if (!m) {
-    st = TQ_ERR_MEMORY;
-    goto done;
-  }
   int nl = cJSON_GetArraySize(layers);
-  for (int i = 0; i < nl && !st; i++) st = rebuild_layer(m, cJSON_GetArrayItem(layers, i), i + 1, path);
-  if (st) goto done;
-  /* The payload holds every tensor once (three times with optimizer state): a header that
-   * describes more parameters than that is refused before anything is allocated for them. */
-  double want = (double)tq_model_params(m), have = (double)plen / 4.0;
-  if (want > have) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: the architecture has %.0f parameters, the payload holds only %.0f values",
-                 path, want, have);
-    goto done;
-  }
-  if ((st = tq_model_finalize(m, max_batch, TQ_INIT_GLOROT_UNIFORM, 0))) {
-    st = tq_fail_prefix(st, "%s", path);
-    goto done;
-  }
   tq_model_set_qkeras_po2_floor(
       m, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "qkeras_po2_floor")));
   for (int i = 0; i < nl && !st; i++)
@@ -403,14 +269,41 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
   const cJSON *smode = cJSON_GetObjectItemCaseSensitive(root, "static_mode");
   if (!st && cJSON_IsNumber(smode) && tq_model_set_static(m, 1, (tq_range_mode)smode->valueint))
     st = tq_fail_prefix(TQ_ERR_FORMAT, "%s: static scales", path);
-  if (st) goto done;
+  return st;
+}
+
+/* The model of the header, finalized for max_batch, its tensors not yet read (plen: payload bytes). */
+static tq_status build_model(const char *path, const cJSON *root, uint64_t plen, int max_batch, tq_model **out) {
+  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "arch");
+  const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+  const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
+  int in[3];
+  if (!cJSON_IsString(arch) || !tq_json_ints(root, "input", in, 3) || !cJSON_IsArray(layers) ||
+      !cJSON_IsArray(tensors) || in[0] < 1 || in[1] < 1 || in[2] < 1)
+    return tq_fail(TQ_ERR_FORMAT, "%s: header lacks arch, input, layers or tensors", path);
+  tq_model *m = *out = tq_model_new(arch->valuestring, (tq_shape3){in[0], in[1], in[2]});
+  if (!m) return TQ_ERR_MEMORY;
+  tq_status st = TQ_OK;
+  int nl = cJSON_GetArraySize(layers);
+  for (int i = 0; i < nl && !st; i++) st = rebuild_layer(m, cJSON_GetArrayItem(layers, i), i + 1, path);
+  if (st) return st;
+  /* The payload holds every tensor once (three times with optimizer state): a header that
+   * describes more parameters than that is refused before anything is allocated for them. */
+  double want = (double)tq_model_params(m), have = (double)plen / 4.0;
+  if (want > have)
+    return tq_fail(TQ_ERR_FORMAT, "%s: the architecture has %.0f parameters, the payload holds only %.0f values",
+                   path, want, have);
+  if ((st = tq_model_finalize(m, max_batch, TQ_INIT_GLOROT_UNIFORM, 0))) return tq_fail_prefix(st, "%s", path);
+  return apply_training_state(m, root, layers, path);
+}
+
+/* The payload [p, end): every tensor of the table, with optimizer state where it says so. */
+static tq_status read_tensors(const char *path, tq_model *m, const cJSON *tensors, const unsigned char *p,
+                              const unsigned char *end) {
   int nt = cJSON_GetArraySize(tensors);
-  if (nt != tq_model_num_params(m)) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: %d tensors in the file, the architecture has %d", path, nt,
-                 tq_model_num_params(m));
-    goto done;
-  }
-  const unsigned char *p = buf + 16 + hlen + 8, *end = buf + size - 4;
+  if (nt != tq_model_num_params(m))
+    return tq_fail(TQ_ERR_FORMAT, "%s: %d tensors in the file, the architecture has %d", path, nt,
+                   tq_model_num_params(m));
   for (int i = 0; i < nt; i++) {
     const cJSON *t = cJSON_GetArrayItem(tensors, i);
     const cJSON *sz = cJSON_GetObjectItemCaseSensitive(t, "size");
@@ -419,22 +312,16 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
     const char *pname;
     tq_param *prm = tq_model_param(m, i, &li, &pname);
     /* Compared as doubles: a negative or huge size has no size_t (UBSan; found by fuzzing). */
-    if (!cJSON_IsNumber(sz) || sz->valuedouble != (double)prm->size) {
-      st = tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: size does not match the architecture", path,
-                   m->layers[li].name, pname);
-      goto done;
-    }
+    if (!cJSON_IsNumber(sz) || sz->valuedouble != (double)prm->size)
+      return tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: size does not match the architecture", path,
+                     m->layers[li].name, pname);
     int count = cJSON_IsTrue(opt) ? 3 : 1;
-    if (count == 3 && !prm->opt_m) {
-      st = tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: optimizer state on a frozen tensor", path,
-                   m->layers[li].name, pname);
-      goto done;
-    }
+    if (count == 3 && !prm->opt_m)
+      return tq_fail(TQ_ERR_FORMAT, "%s: tensor %s/%s: optimizer state on a frozen tensor", path,
+                     m->layers[li].name, pname);
     float *arrays[3] = {prm->value, prm->opt_m, prm->opt_v};
-    if ((size_t)(end - p) < prm->size * 4 * (size_t)count) {
-      st = tq_fail(TQ_ERR_FORMAT, "%s: payload shorter than its tensor table", path);
-      goto done;
-    }
+    if ((size_t)(end - p) < prm->size * 4 * (size_t)count)
+      return tq_fail(TQ_ERR_FORMAT, "%s: payload shorter than its tensor table", path);
     for (int a = 0; a < count; a++)
       for (size_t j = 0; j < prm->size; j++) {
         uint32_t bits = get_u32(p);
@@ -442,22 +329,36 @@ static tq_status load_from_buffer(const char *path, const unsigned char *buf, si
         p += 4;
       }
   }
-  if (p != end) {
-    st = tq_fail(TQ_ERR_FORMAT, "%s: payload longer than its tensor table", path);
-    goto done;
+  if (p != end) return tq_fail(TQ_ERR_FORMAT, "%s: payload longer than its tensor table", path);
+  return TQ_OK;
+}
+
+/* The caller's metadata (tq_alloc'd), NULL when the file has none. */
+static char *copy_meta(const cJSON *root) {
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
+  char *s = meta ? cJSON_PrintUnformatted(meta) : NULL, *out = NULL;
+  if (s) {
+    size_t n = strlen(s) + 1;
+    out = tq_alloc(n);
+    if (out) memcpy(out, s, n);
+    free(s);
   }
-  if (meta_out) {
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
-    char *s = meta ? cJSON_PrintUnformatted(meta) : NULL;
-    *meta_out = NULL;
-    if (s) {
-      size_t n = strlen(s) + 1;
-      *meta_out = tq_alloc(n);
-      if (*meta_out) memcpy(*meta_out, s, n);
-      free(s);
-    }
-  }
-done:
+  return out;
+}
+
+static tq_status load_from_buffer(const char *path, const unsigned char *buf, size_t size,
+                                  tq_model **out, char **meta_out, int max_batch) {
+  uint32_t hlen = 0;
+  tq_status st = check_envelope(path, buf, size, &hlen);
+  if (st) return st;
+  cJSON *root = cJSON_ParseWithLength((const char *)buf + 16, hlen);
+  if (!root) return tq_fail(TQ_ERR_FORMAT, "%s: header is not valid JSON", path);
+  tq_model *m = NULL;
+  st = build_model(path, root, get_u64(buf + 16 + hlen), max_batch, &m);
+  if (!st)
+    st = read_tensors(path, m, cJSON_GetObjectItemCaseSensitive(root, "tensors"), buf + 16 + hlen + 8,
+                      buf + size - 4);
+  if (!st && meta_out) *meta_out = copy_meta(root);
   cJSON_Delete(root);
   if (st) {
     tq_model_free(m);

@@ -4,10 +4,6 @@
 
 #include "nn/model_internal.h"
 
-static int has_kernel(const tq_layer *l) {
-  return l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
-}
-
 /* aux = quantized kernel, aux2 = quantized bias, aux3: see tq_qat_aux3_floats. */
 static tq_status ensure_qat_buffers(tq_layer *l) {
   if (l->aux) return TQ_OK;
@@ -23,7 +19,7 @@ tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *ke
                                   const tq_quantizer *bias_q) {
   TQ_ASSERT(m->finalized && layer >= 0 && layer < m->nlayers);
   tq_layer *l = &m->layers[layer];
-  if (!has_kernel(l))
+  if (!tq_layer_has_kernel(l))
     return tq_fail(TQ_ERR_ARG, "layer %s (%s) has no kernel or bias to quantize", l->name,
                    tq_layer_type_name(l->type));
   tq_quantizer k = kernel_q ? *kernel_q : (tq_quantizer){0};
@@ -43,7 +39,7 @@ tq_status tq_layer_set_quantizers(tq_model *m, int layer, const tq_quantizer *ke
 tq_status tq_layer_set_act_quantizer(tq_model *m, int layer, const tq_quantizer *q) {
   TQ_ASSERT(m->finalized && layer >= 0 && layer < m->nlayers);
   tq_layer *l = &m->layers[layer];
-  if (l->type != TQ_L_ACTIVATION)
+  if (!tq_layer_has_act_quantizer(l))
     return tq_fail(TQ_ERR_ARG, "layer %s (%s) is not an activation-quantizer slot", l->name,
                    tq_layer_type_name(l->type));
   if (l->act == TQ_ACT_SOFTMAX && q->kind != TQ_Q_NONE)
@@ -56,7 +52,7 @@ tq_status tq_model_fold_bn(tq_model *m, int layer, int bn) {
   if (layer < 1 || layer >= m->nlayers || bn < 1 || bn >= m->nlayers)
     return tq_fail(TQ_ERR_ARG, "batch-norm folding: layer index out of range");
   tq_layer *l = &m->layers[layer], *b = &m->layers[bn];
-  if (!has_kernel(l) || b->type != TQ_L_BATCHNORM || b->inputs[0] != layer || l->consumers != 1)
+  if (!tq_layer_has_kernel(l) || b->type != TQ_L_BATCHNORM || b->inputs[0] != layer || l->consumers != 1)
     return tq_fail(TQ_ERR_ARG, "cannot fold %s into %s: it must be the only layer reading it",
                    b->name, l->name);
   l->folded_bn = bn;
@@ -76,7 +72,7 @@ int tq_model_fold_all_bn(tq_model *m) {
     tq_layer *b = &m->layers[i];
     if (b->type != TQ_L_BATCHNORM || b->bn_folded_into >= 0) continue;
     tq_layer *l = &m->layers[b->inputs[0]];
-    if (has_kernel(l) && l->consumers == 1 && l->folded_bn < 0 &&
+    if (tq_layer_has_kernel(l) && l->consumers == 1 && l->folded_bn < 0 &&
         tq_model_fold_bn(m, b->inputs[0], i) == TQ_OK)
       count++;
   }
@@ -105,7 +101,7 @@ int tq_model_is_quantized(const tq_model *m) {
 
 tq_status tq_layer_folded_weights(const tq_model *m, int layer, float *kernel, float *bias) {
   const tq_layer *l = &m->layers[layer];
-  if (!has_kernel(l)) return tq_fail(TQ_ERR_ARG, "layer %s has no kernel", l->name);
+  if (!tq_layer_has_kernel(l)) return tq_fail(TQ_ERR_ARG, "layer %s has no kernel", l->name);
   size_t ks = l->kernel.size, oc = (size_t)l->out_shape.c;
   const tq_layer *bn = l->folded_bn >= 0 ? &m->layers[l->folded_bn] : NULL;
   for (size_t c = 0; c < oc; c++) {

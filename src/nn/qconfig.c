@@ -5,34 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_kernel(const tq_layer *l) {
-  return l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
-}
-
-/* The layer class a configuration key names, or -1. */
-static int class_key(const char *key) {
-  static const struct {
-    const char *name;
-    tq_layer_type type;
-  } classes[] = {{"Dense", TQ_L_DENSE},
-                 {"QDense", TQ_L_DENSE},
-                 {"Conv2D", TQ_L_CONV2D},
-                 {"QConv2D", TQ_L_CONV2D},
-                 {"DepthwiseConv2D", TQ_L_DEPTHWISE},
-                 {"QDepthwiseConv2D", TQ_L_DEPTHWISE},
-                 {"Activation", TQ_L_ACTIVATION},
-                 {"QActivation", TQ_L_ACTIVATION}};
-  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-    if (!strcmp(classes[i].name, key)) return (int)classes[i].type;
-  return -1;
-}
-
 static void list_names(const tq_model *m, char *buf, size_t n) {
   size_t o = 0;
   buf[0] = 0;
   for (int i = 1; i < tq_model_num_layers(m) && o + 1 < n; i++) {
     const tq_layer *l = tq_model_layer_c(m, i);
-    if (!has_kernel(l) && l->type != TQ_L_ACTIVATION) continue;
+    if (!tq_layer_has_kernel(l) && !tq_layer_has_act_quantizer(l)) continue;
     o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? ", " : "", l->name);
   }
 }
@@ -56,7 +34,7 @@ static tq_status parse_q(tq_quantizer *q, const cJSON *v, const char *source, co
 static tq_status apply_value(tq_model *m, int i, const cJSON *v, const char *source,
                              const char *key) {
   tq_layer *l = tq_model_layer(m, i);
-  if (l->type == TQ_L_ACTIVATION) {
+  if (tq_layer_has_act_quantizer(l)) {
     tq_quantizer q;
     if (cJSON_IsObject(v))
       return tq_fail(TQ_ERR_FORMAT,
@@ -66,7 +44,7 @@ static tq_status apply_value(tq_model *m, int i, const cJSON *v, const char *sou
     tq_status st = parse_q(&q, v, source, key, NULL);
     return st ? st : tq_layer_set_act_quantizer(m, i, &q);
   }
-  if (!has_kernel(l))
+  if (!tq_layer_has_kernel(l))
     return tq_fail(TQ_ERR_ARG, "%s: \"%s\": layer %s (%s) has no kernel or bias to quantize",
                    source, key, l->name, tq_layer_type_name(l->type));
   if (!cJSON_IsObject(v))
@@ -115,7 +93,7 @@ tq_status tq_qconfig_apply_json(tq_model *m, const char *json, const char *sourc
   /* Classes first, then names, so a layer's own entry wins. */
   for (int pass = 0; pass < 2 && !st; pass++) {
     for (const cJSON *e = root->child; e && !st; e = e->next) {
-      int cls = class_key(e->string);
+      int cls = tq_layer_type_of_qclass(e->string);
       if (pass == 0 && cls >= 0) {
         for (int i = 1; i < tq_model_num_layers(m) && !st; i++)
           if ((int)tq_model_layer(m, i)->type == cls) st = apply_value(m, i, e, source, e->string);
@@ -211,10 +189,10 @@ char *tq_qconfig_to_json(const tq_model *m) {
   char buf[256];
   for (int i = 1; i < tq_model_num_layers(m); i++) {
     const tq_layer *l = tq_model_layer_c(m, i);
-    if (l->type == TQ_L_ACTIVATION && l->act_q.kind) {
+    if (tq_layer_has_act_quantizer(l) && l->act_q.kind) {
       tq_quantizer_format(&l->act_q, buf, sizeof buf);
       cJSON_AddStringToObject(root, l->name, buf);
-    } else if (has_kernel(l) && (l->kernel_q.kind || l->bias_q.kind)) {
+    } else if (tq_layer_has_kernel(l) && (l->kernel_q.kind || l->bias_q.kind)) {
       cJSON *o = cJSON_AddObjectToObject(root, l->name);
       tq_quantizer_format(&l->kernel_q, buf, sizeof buf);
       if (l->kernel_q.kind) cJSON_AddStringToObject(o, "kernel_quantizer", buf);

@@ -21,7 +21,7 @@ int tq_chain_next(const tq_model *m, int j) {
 }
 
 static int passthrough(const tq_layer *l) {
-  return l->type == TQ_L_DROPOUT || l->type == TQ_L_FLATTEN || l->type == TQ_L_RESHAPE ||
+  return tq_layer_lowering(l->type) == TQ_LOWER_ALIAS ||
          (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE);
 }
 
@@ -240,9 +240,9 @@ void tq_sim_plan(tq_model *m) {
         continue;
       }
     }
-    int starts = l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE ||
-                 l->type == TQ_L_AVGPOOL || l->type == TQ_L_MAXPOOL || l->type == TQ_L_GAP ||
-                 l->type == TQ_L_ADD || is_slot(l) || is_relu(l);
+    tq_lower_kind kind = tq_layer_lowering(l->type);
+    int starts = kind == TQ_LOWER_WEIGHTED || kind == TQ_LOWER_POOL || kind == TQ_LOWER_ADD ||
+                 is_slot(l) || is_relu(l);
     if (!starts) continue;
     tq_chain c;
     tq_chain_follow(m, i, &c);
@@ -532,21 +532,22 @@ static void requant_tensor(tq_model *m, tq_layer *l, int n) {
 }
 
 tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n) {
-  switch (l->type) {
-    case TQ_L_CONV2D:
-    case TQ_L_DEPTHWISE:
-    case TQ_L_DENSE:
+  switch (tq_layer_lowering(l->type)) {
+    case TQ_LOWER_WEIGHTED:
       return requant_weighted(m, l, n);
-    case TQ_L_AVGPOOL:
-    case TQ_L_MAXPOOL:
-    case TQ_L_GAP:
+    case TQ_LOWER_POOL:
       requant_pool(m, l, n);
       return TQ_OK;
-    case TQ_L_ADD:
+    case TQ_LOWER_ADD:
       requant_add(m, l, n);
       return TQ_OK;
-    default:
+    case TQ_LOWER_ACTIVATION: /* a ReLU or a slot requantizing a tensor; no other kind starts an operation */
+    case TQ_LOWER_NONE:
+    case TQ_LOWER_INPUT:
+    case TQ_LOWER_ALIAS:
+    case TQ_LOWER_FOLDED:
       requant_tensor(m, l, n);
       return TQ_OK;
   }
+  return TQ_OK;
 }

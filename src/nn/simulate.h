@@ -12,6 +12,20 @@
 
 #define TQ_CHAIN_MAX 16
 
+/* How the integer lowering treats a layer type (its row in the layer-type table). */
+typedef enum {
+  TQ_LOWER_NONE,       /* no integer lowering (yet) */
+  TQ_LOWER_INPUT,      /* the model input: quantized by the input slot */
+  TQ_LOWER_WEIGHTED,   /* Conv2D, DepthwiseConv2D, Dense: a requantizing operation */
+  TQ_LOWER_POOL,       /* max, average and global average pools: a requantizing operation */
+  TQ_LOWER_ADD,        /* a requantizing operation on two tensors */
+  TQ_LOWER_ACTIVATION, /* ReLU, Activation: a clamp fused into a chain, or a requantization */
+  TQ_LOWER_ALIAS,      /* Dropout, Flatten, Reshape: the input's tensor itself */
+  TQ_LOWER_FOLDED      /* BatchNormalization: only folded into the conv/dense before it */
+} tq_lower_kind;
+
+tq_lower_kind tq_layer_lowering(tq_layer_type t);
+
 typedef struct {
   int slot;        /* the activation slot that ends the chain, or -1 */
   int last;        /* the last layer of the chain */

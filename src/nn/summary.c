@@ -1,7 +1,7 @@
 /* Keras-like model.summary(): name (type), output shape, parameters, MACs, inputs, quantizers. */
 #include <string.h>
 
-#include "nn/model_internal.h"
+#include "nn/layer_types.h"
 
 static void thousands(char *buf, size_t n, size_t v) {
   char tmp[32];
@@ -17,22 +17,13 @@ static void thousands(char *buf, size_t n, size_t v) {
  * as (None, C), and everything else as (None, H, W, C). */
 static int is_flat(const tq_model *m, int i) {
   const tq_layer *l = &m->layers[i];
-  switch (l->type) {
-    case TQ_L_DENSE:
-    case TQ_L_FLATTEN:
-    case TQ_L_GAP:
-      return 1;
-    case TQ_L_INPUT:
-      return l->out_shape.h == 1 && l->out_shape.w == 1;
-    case TQ_L_CONV2D:
-    case TQ_L_DEPTHWISE:
-    case TQ_L_MAXPOOL:
-    case TQ_L_AVGPOOL:
-    case TQ_L_ZEROPAD:
-      return 0;
-    default:
-      return is_flat(m, l->inputs[0]);
+  switch (tq_layer_traits_of(l->type)->rank) {
+    case TQ_RANK_FLAT: return 1;
+    case TQ_RANK_MAP: return 0;
+    case TQ_RANK_SHAPE: return l->out_shape.h == 1 && l->out_shape.w == 1;
+    case TQ_RANK_INPUT: return is_flat(m, l->inputs[0]);
   }
+  return 0;
 }
 
 static void shape_str(char *buf, size_t n, const tq_model *m, int i) {
@@ -41,10 +32,6 @@ static void shape_str(char *buf, size_t n, const tq_model *m, int i) {
     snprintf(buf, n, "(None, %d)", s.c);
   else
     snprintf(buf, n, "(None, %d, %d, %d)", s.h, s.w, s.c);
-}
-
-static size_t trainable_params(const tq_layer *l) {
-  return tq_layer_params(l) - (l->type == TQ_L_BATCHNORM ? 2 * (size_t)l->in_shape.c : 0);
 }
 
 void tq_model_summary(const tq_model *m, FILE *out) {
@@ -90,7 +77,7 @@ void tq_model_summary(const tq_model *m, FILE *out) {
     if (l->bn_folded_into >= 0)
       fprintf(out, " %-44s folded into %s\n", "", m->layers[l->bn_folded_into].name);
     total += tq_layer_params(l);
-    trainable += trainable_params(l);
+    trainable += tq_layer_trainable_params(l);
   }
   char a[32], b[32], c[32], d[32];
   thousands(a, sizeof a, total);

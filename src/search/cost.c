@@ -14,10 +14,6 @@ void tq_goal_defaults(tq_goal *g) {
   g->input_bits = 8;
 }
 
-static int has_kernel(const tq_layer *l) {
-  return l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
-}
-
 static int qbits(const tq_quantizer *q) { return q->kind == TQ_Q_NONE ? 32 : tq_quantizer_bits(q); }
 
 void tq_size_stats_compute(const tq_model *m, const tq_goal *g, tq_size_stats *s) {
@@ -30,7 +26,7 @@ void tq_size_stats_compute(const tq_model *m, const tq_goal *g, tq_size_stats *s
       double size = (double)tq_shape_size(l->out_shape);
       s->a_bits += qbits(&l->act_q) * size;
       s->a_ref += g->ref_bits * size;
-    } else if (has_kernel(l)) {
+    } else if (tq_layer_has_kernel(l)) {
       double k = (double)l->kernel.size, b = (double)l->out_shape.c;
       s->p_bits += qbits(&l->kernel_q) * k + qbits(&l->bias_q) * b;
       s->p_ref += g->ref_bits * k + g->ref_bias_bits * b;
@@ -72,7 +68,7 @@ void tq_size_stats_print(FILE *out, const tq_model *m, const tq_goal *g, const t
     if (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR) {
       tq_quantizer_format(&l->act_q, kq, sizeof kq);
       fprintf(out, "%-20s %s\n", l->name, kq);
-    } else if (has_kernel(l)) {
+    } else if (tq_layer_has_kernel(l)) {
       tq_quantizer_format(&l->kernel_q, kq, sizeof kq);
       tq_quantizer_format(&l->bias_q, bq, sizeof bq);
       if (l->type == TQ_L_DENSE)

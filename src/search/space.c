@@ -48,9 +48,7 @@ struct tq_space {
   tq_space_option *gopt[TQ_GROUP_COUNT];
 };
 
-static int has_kernel(const tq_layer *l) {
-  return l->type == TQ_L_CONV2D || l->type == TQ_L_DEPTHWISE || l->type == TQ_L_DENSE;
-}
+static int has_kernel(const tq_layer *l) { return tq_layer_has_kernel(l); }
 static int is_slot(const tq_layer *l) { return l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR; }
 
 static char *dupstr(const char *s) {
@@ -61,19 +59,9 @@ static char *dupstr(const char *s) {
 }
 
 static int class_of(const char *key, tq_layer_type *t) {
-  static const struct {
-    const char *name;
-    tq_layer_type type;
-  } classes[] = {{"Dense", TQ_L_DENSE},           {"QDense", TQ_L_DENSE},
-                 {"Conv2D", TQ_L_CONV2D},         {"QConv2D", TQ_L_CONV2D},
-                 {"DepthwiseConv2D", TQ_L_DEPTHWISE}, {"QDepthwiseConv2D", TQ_L_DEPTHWISE},
-                 {"Activation", TQ_L_ACTIVATION}, {"QActivation", TQ_L_ACTIVATION}};
-  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-    if (!strcmp(classes[i].name, key)) {
-      *t = classes[i].type;
-      return 1;
-    }
-  return 0;
+  int type = tq_layer_type_of_qclass(key);
+  if (type >= 0) *t = (tq_layer_type)type;
+  return type >= 0;
 }
 
 void tq_space_free(tq_space *s) {

@@ -1,0 +1,244 @@
+/* Layer types that normalise or activate channel by channel: BatchNormalization, ReLU,
+ * Activation (rows of the layer-type table). Activation is also the activation-quantizer slot. */
+#include <math.h>
+#include <string.h>
+
+#include "nn/layer_types.h"
+
+/* ---- BatchNormalization: gamma, beta and moving statistics over the channels. Folded into the
+ * conv/dense before it (QAT), it is an identity that shares that layer's buffers. */
+
+static void batchnorm_count(const tq_layer *l, size_t *trainable, size_t *frozen, size_t *macs) {
+  *trainable = *frozen = 2 * (size_t)l->in_shape.c;
+  *macs = 0;
+}
+
+static tq_status batchnorm_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
+  (void)init, (void)rng;
+  int c = l->in_shape.c;
+  tq_status st;
+  if ((st = tq_layer_param_alloc(&l->gamma, 1, &c, 1)) || (st = tq_layer_param_alloc(&l->beta, 1, &c, 1)) ||
+      (st = tq_layer_param_alloc(&l->moving_mean, 1, &c, 0)) ||
+      (st = tq_layer_param_alloc(&l->moving_var, 1, &c, 0)))
+    return st;
+  for (int i = 0; i < c; i++) l->gamma.value[i] = l->moving_var.value[i] = 1.0f;
+  return TQ_OK;
+}
+
+/* aux: the normalised input (backward), aux2: 1 / sqrt(var + eps) per channel */
+static void batchnorm_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
+  b->aux = batch * tq_shape_size(l->in_shape);
+  b->aux2 = (size_t)l->in_shape.c;
+}
+
+static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  int rows = (int)(p->in_n / (size_t)l->in_shape.c);
+  if (l->bn_folded_into >= 0)
+    TQ_ASSERT(l->out == p->x); /* shares its layer's buffer (tq_model_fold_bn) */
+  else if (p->training)
+    tq_batchnorm_forward_train(l->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
+                               l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum, l->bn_eps);
+  else
+    tq_batchnorm_forward_infer(l->out, p->x, l->gamma.value, l->beta.value, l->moving_mean.value,
+                               l->moving_var.value, rows, l->in_shape.c, l->bn_eps);
+  return TQ_OK;
+}
+
+static void batchnorm_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  int rows = (int)(p->in_n / (size_t)l->in_shape.c);
+  if (l->bn_folded_into >= 0) {
+    TQ_ASSERT(!p->din[0] || p->din[0] == l->dout); /* shares its layer's gradient buffer */
+    if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, p->n);
+  } else {
+    tq_batchnorm_backward(p->din[0], l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value, l->aux2,
+                          rows, l->in_shape.c);
+  }
+}
+
+/* Written only when not Keras' defaults, as imported models may have. */
+static void batchnorm_save(const tq_layer *l, cJSON *o) {
+  if (l->bn_eps != 1e-3f) cJSON_AddNumberToObject(o, "epsilon", l->bn_eps);
+  if (l->bn_momentum != 0.99f) cJSON_AddNumberToObject(o, "momentum", l->bn_momentum);
+}
+
+static const char *batchnorm_load(tq_layer *l, const cJSON *o) {
+  const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epsilon");
+  const cJSON *mom = cJSON_GetObjectItemCaseSensitive(o, "momentum");
+  if ((eps && !(cJSON_IsNumber(eps) && eps->valuedouble > 0 && eps->valuedouble < 1e30)) ||
+      (mom && !(cJSON_IsNumber(mom) && mom->valuedouble >= 0 && mom->valuedouble <= 1)))
+    return "epsilon must be a positive float, momentum in [0, 1]";
+  if (eps) l->bn_eps = (float)eps->valuedouble;
+  if (mom) l->bn_momentum = (float)mom->valuedouble;
+  return NULL;
+}
+
+const tq_layer_traits tq_layer_batchnorm = {
+    .keras_class = "BatchNormalization", .stem = "batch_normalization", .ninputs = 1, .rank = TQ_RANK_INPUT,
+    .lower = TQ_LOWER_FOLDED, .count = batchnorm_count, .alloc_params = batchnorm_alloc,
+    .buffers = batchnorm_buffers, .forward = batchnorm_forward, .backward = batchnorm_backward,
+    .save = batchnorm_save, .load = batchnorm_load};
+
+/* ---- ReLU: max(x, 0), capped at relu_max when that is > 0 (ReLU6) */
+
+static tq_status relu_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  if (l->relu_max > 0)
+    tq_relu_max_forward(l->out, p->x, p->out_n, l->relu_max);
+  else
+    tq_relu_forward(l->out, p->x, p->out_n);
+  return TQ_OK;
+}
+
+static void relu_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  if (!p->din[0]) return;
+  if (l->relu_max > 0)
+    tq_relu_max_backward(p->din[0], l->dout, p->x, p->out_n, l->relu_max);
+  else
+    tq_relu_backward(p->din[0], l->dout, p->x, p->out_n);
+}
+
+static void relu_save(const tq_layer *l, cJSON *o) { cJSON_AddNumberToObject(o, "max_value", l->relu_max); }
+
+static const char *relu_load(tq_layer *l, const cJSON *o) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "max_value");
+  /* A float that is not finite would be saved as null and lost (found by fuzz/fuzz_modelfile.c). */
+  if (!cJSON_IsNumber(v) || !isfinite((float)v->valuedouble)) return "max_value is not a finite float";
+  l->relu_max = (float)v->valuedouble;
+  return NULL;
+}
+
+const tq_layer_traits tq_layer_relu = {
+    .keras_class = "ReLU", .stem = "re_lu", .ninputs = 1, .rank = TQ_RANK_INPUT, .lower = TQ_LOWER_ACTIVATION,
+    .forward = relu_forward, .backward = relu_backward, .save = relu_save, .load = relu_load};
+
+/* ---- Activation: an activation function, then the activation quantizer when it has one. */
+
+static const char *const act_names[] = {"linear", "relu", "relu6", "sigmoid", "swish", "softmax"};
+
+/* Softmax normalises rows; it is applied (and differentiated) by the activation layer itself. */
+static void act_forward(tq_act act, float *out, const float *in, size_t n) {
+  switch (act) {
+    case TQ_ACT_RELU: tq_relu_forward(out, in, n); break;
+    case TQ_ACT_RELU6: tq_relu_max_forward(out, in, n, 6.0f); break;
+    case TQ_ACT_SIGMOID: tq_sigmoid_forward(out, in, n); break;
+    case TQ_ACT_SWISH: tq_swish_forward(out, in, n); break;
+    case TQ_ACT_LINEAR:
+    case TQ_ACT_SOFTMAX:
+      if (out != in) memcpy(out, in, n * sizeof(float));
+      break;
+  }
+}
+
+static void act_backward(tq_act act, float *din, const float *dout, const float *in, size_t n) {
+  switch (act) {
+    case TQ_ACT_RELU: tq_relu_backward(din, dout, in, n); break;
+    case TQ_ACT_RELU6: tq_relu_max_backward(din, dout, in, n, 6.0f); break;
+    case TQ_ACT_SIGMOID: tq_sigmoid_backward(din, dout, in, n); break;
+    case TQ_ACT_SWISH: tq_swish_backward(din, dout, in, n); break;
+    case TQ_ACT_LINEAR:
+    case TQ_ACT_SOFTMAX:
+      if (din != dout) memcpy(din, dout, n * sizeof(float));
+      break;
+  }
+}
+
+/* Below this many values the range pass stays on one thread (fork/join costs more). */
+#define EMA_PARALLEL_VALUES 32768
+
+/* Moving average (momentum 0.99) of the batch range of a slot's input, kept during QAT so that
+ * deployment can use learned static scales (SPEC §6). */
+static void track_ema(tq_layer *l, const float *v, size_t n) {
+  float lo = v[0], hi = v[0];
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (n > EMA_PARALLEL_VALUES)
+  for (size_t i = 1; i < n; i++) {
+    lo = v[i] < lo ? v[i] : lo;
+    hi = v[i] > hi ? v[i] : hi;
+  }
+  if (!l->ema_init) {
+    l->ema_lo = lo;
+    l->ema_hi = hi;
+    l->ema_init = 1;
+  } else {
+    l->ema_lo = 0.99f * l->ema_lo + 0.01f * lo;
+    l->ema_hi = 0.99f * l->ema_hi + 0.01f * hi;
+  }
+}
+
+/* The backward of a quantized non-linear activation recomputes its output in scratch. */
+static void activation_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
+  if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_SOFTMAX) b->scratch = batch * tq_shape_size(l->out_shape);
+}
+
+static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (p->training) track_ema(l, l->out, p->out_n);
+  tq_status st;
+  if (m->use_static && l->has_static && !p->training) {
+    st = tq_sim_slot(l, p->out_n); /* rounds as the integer model (simulate.h) */
+  } else if (m->use_static && l->has_static) {
+    st = tq_quantize_static(&l->act_q, &l->qstatic, l->out, NULL, l->out, p->out_n);
+  } else {
+    tq_shape3 s = l->out_shape;
+    int dims[4] = {p->n, s.h, s.w, s.c};
+    st = tq_quantize_forward(&l->act_q, l->out, NULL, l->out, dims, 4, p->training, p->rng);
+  }
+  return st ? tq_fail_prefix(st, "%s: activation quantizer", l->name) : TQ_OK;
+}
+
+static tq_status activation_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (l->act == TQ_ACT_SOFTMAX) {
+    tq_softmax_forward(l->out, p->x, (int)(p->out_n / (size_t)l->out_shape.c), l->out_shape.c);
+    return TQ_OK;
+  }
+  act_forward(l->act, l->out, p->x, p->out_n);
+  return l->act_q.kind != TQ_Q_NONE ? activation_quantize(m, l, p) : TQ_OK;
+}
+
+/* din = p * (dout - sum(dout * p)) per row */
+static void softmax_backward(const tq_layer *l, float *din, size_t out_n) {
+  int k = l->out_shape.c, rows = (int)(out_n / (size_t)k);
+  for (int r = 0; r < rows; r++) {
+    const float *p = l->out + (size_t)r * k, *d = l->dout + (size_t)r * k;
+    double s = 0;
+    for (int j = 0; j < k; j++) s += (double)d[j] * p[j];
+    for (int j = 0; j < k; j++) din[(size_t)r * k + j] = p[j] * (d[j] - (float)s);
+  }
+}
+
+static void activation_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  float *din = p->din[0];
+  if (!din) return;
+  if (l->act == TQ_ACT_SOFTMAX) {
+    softmax_backward(l, din, p->out_n);
+  } else if (l->act_q.kind == TQ_Q_NONE) {
+    act_backward(l->act, din, l->dout, p->x, p->out_n);
+  } else if (l->act == TQ_ACT_LINEAR) {
+    /* The quantizer's STE mask is taken on its own input: for a linear slot that is x itself. */
+    tq_quantize_backward(&l->act_q, din, l->dout, p->x, p->out_n);
+  } else { /* ... else the activation's output, recomputed */
+    float *tmp = m->scratch;
+    act_forward(l->act, tmp, p->x, p->out_n);
+    tq_quantize_backward(&l->act_q, tmp, l->dout, tmp, p->out_n);
+    act_backward(l->act, din, tmp, p->x, p->out_n);
+  }
+}
+
+static void activation_save(const tq_layer *l, cJSON *o) {
+  cJSON_AddStringToObject(o, "activation", act_names[l->act]);
+}
+
+static const char *activation_load(tq_layer *l, const cJSON *o) {
+  const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "activation"));
+  for (int a = 0; s && a < (int)(sizeof act_names / sizeof *act_names); a++)
+    if (strcmp(act_names[a], s) == 0) {
+      l->act = (tq_act)a;
+      return NULL;
+    }
+  return "unknown activation";
+}
+
+const tq_layer_traits tq_layer_activation = {
+    .keras_class = "Activation", .stem = "activation", .ninputs = 1, .act_slot = 1, .rank = TQ_RANK_INPUT,
+    .lower = TQ_LOWER_ACTIVATION, .buffers = activation_buffers, .forward = activation_forward,
+    .backward = activation_backward, .save = activation_save, .load = activation_load};

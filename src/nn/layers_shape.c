@@ -1,0 +1,204 @@
+/* The model input, the merges (Add, Multiply) and the layer types that move values without
+ * weights: Flatten, Reshape, Dropout, ZeroPadding2D (rows of the layer-type table). */
+#include <string.h>
+
+#include "nn/layer_types.h"
+
+/* ---- InputLayer: layer 0, its output is the batch itself (tq_model_forward copies it in) */
+
+static tq_status input_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m, (void)l, (void)p;
+  return TQ_OK;
+}
+
+static void input_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m, (void)l, (void)p; /* nobody needs the input's gradient */
+}
+
+const tq_layer_traits tq_layer_input = {
+    .keras_class = "InputLayer", .stem = "input", .ninputs = 0, .rank = TQ_RANK_SHAPE, .lower = TQ_LOWER_INPUT,
+    .forward = input_forward, .backward = input_backward};
+
+/* ---- Add: two tensors of one shape */
+
+static int same_shape(tq_shape3 a, tq_shape3 b) { return a.h == b.h && a.w == b.w && a.c == b.c; }
+
+static int add_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  if (same_shape(l->in_shape, m->layers[l->inputs[1]].out_shape)) return 1;
+  snprintf(why, n, "inputs have different shapes");
+  return 0;
+}
+
+static tq_status add_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  tq_add_forward(l->out, p->x, m->layers[l->inputs[1]].out, p->out_n);
+  return TQ_OK;
+}
+
+static void add_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  for (int k = 0; k < 2; k++)
+    if (p->din[k]) memcpy(p->din[k], l->dout, p->out_n * sizeof(float));
+}
+
+const tq_layer_traits tq_layer_add = {
+    .keras_class = "Add", .stem = "add", .ninputs = 2, .rank = TQ_RANK_INPUT, .lower = TQ_LOWER_ADD,
+    .infer = add_infer, .forward = add_forward, .backward = add_backward};
+
+/* ---- Multiply: a feature map times a (1, 1, C) vector channel by channel (squeeze-excite) */
+
+static int multiply_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  tq_shape3 s = m->layers[l->inputs[1]].out_shape;
+  if (s.h == 1 && s.w == 1 && s.c == l->in_shape.c) return 1;
+  snprintf(why, n, "scale input must be (1,1,C) matching the feature map");
+  return 0;
+}
+
+static tq_status multiply_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  tq_chanmul_forward(l->out, p->x, m->layers[l->inputs[1]].out, p->n, l->in_shape.h * l->in_shape.w,
+                     l->in_shape.c);
+  return TQ_OK;
+}
+
+static void multiply_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  tq_chanmul_backward(p->din[0], p->din[1], l->dout, p->x, m->layers[l->inputs[1]].out, p->n,
+                      l->in_shape.h * l->in_shape.w, l->in_shape.c);
+}
+
+const tq_layer_traits tq_layer_multiply = {
+    .keras_class = "Multiply", .stem = "multiply", .ninputs = 2, .rank = TQ_RANK_INPUT, .lower = TQ_LOWER_NONE,
+    .infer = multiply_infer, .forward = multiply_forward, .backward = multiply_backward};
+
+/* ---- Flatten: (h, w, c) -> (1, 1, h * w * c), the same values in the same order (NHWC) */
+
+static int flatten_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  (void)m;
+  if (tq_shape_size(l->in_shape) > (size_t)TQ_MAX_SAMPLE_VALUES) {
+    snprintf(why, n, "input too large to flatten");
+    return 0;
+  }
+  l->out_shape = (tq_shape3){1, 1, (int)tq_shape_size(l->in_shape)};
+  return 1;
+}
+
+const tq_layer_traits tq_layer_flatten = {
+    .keras_class = "Flatten", .stem = "flatten", .ninputs = 1, .rank = TQ_RANK_FLAT, .lower = TQ_LOWER_ALIAS,
+    .infer = flatten_infer, .forward = tq_layer_copy_forward, .backward = tq_layer_copy_backward};
+
+/* ---- Reshape: the same values as a target (h, w, c) of the same size (Keras Reshape, e.g.
+ * GlobalAveragePooling2D -> (1, 1, C) before a squeeze-excite's convolutions) */
+
+static int reshape_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  (void)m;
+  tq_shape3 t = l->target, s = l->in_shape;
+  if (t.h < 1 || t.w < 1 || t.c < 1 || tq_shape_size(t) != tq_shape_size(s)) {
+    snprintf(why, n, "target shape %dx%dx%d must have the %zu values of its input %dx%dx%d", t.h, t.w, t.c,
+             tq_shape_size(s), s.h, s.w, s.c);
+    return 0;
+  }
+  l->out_shape = t;
+  return 1;
+}
+
+static void reshape_save(const tq_layer *l, cJSON *o) {
+  int t[3] = {l->target.h, l->target.w, l->target.c};
+  cJSON_AddItemToObject(o, "target_shape", cJSON_CreateIntArray(t, 3));
+}
+
+static const char *reshape_load(tq_layer *l, const cJSON *o) {
+  int t[3];
+  if (!tq_json_ints(o, "target_shape", t, 3)) return "target_shape missing";
+  l->target = (tq_shape3){t[0], t[1], t[2]};
+  return NULL;
+}
+
+const tq_layer_traits tq_layer_reshape = {
+    .keras_class = "Reshape", .stem = "reshape", .ninputs = 1, .rank = TQ_RANK_MAP, .lower = TQ_LOWER_ALIAS,
+    .infer = reshape_infer, .forward = tq_layer_copy_forward, .backward = tq_layer_copy_backward,
+    .save = reshape_save, .load = reshape_load};
+
+/* ---- Dropout: training zeroes inputs at `rate` and scales the rest (aux: the mask) */
+
+static int dropout_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  (void)m;
+  if (l->dropout_rate >= 0.0f && l->dropout_rate < 1.0f) return 1;
+  snprintf(why, n, "rate must be in [0, 1)");
+  return 0;
+}
+
+static void dropout_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
+  b->aux = batch * tq_shape_size(l->out_shape);
+}
+
+static tq_status dropout_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (p->training && l->dropout_rate > 0)
+    tq_dropout_forward(l->out, l->aux, p->x, p->out_n, l->dropout_rate, p->rng);
+  else
+    tq_layer_copy_forward(m, l, p);
+  return TQ_OK;
+}
+
+static void dropout_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (p->din[0] && l->dropout_rate > 0)
+    tq_dropout_backward(p->din[0], l->dout, l->aux, p->out_n);
+  else
+    tq_layer_copy_backward(m, l, p);
+}
+
+static void dropout_save(const tq_layer *l, cJSON *o) { cJSON_AddNumberToObject(o, "rate", l->dropout_rate); }
+
+static const char *dropout_load(tq_layer *l, const cJSON *o) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "rate");
+  if (!cJSON_IsNumber(v)) return "rate missing";
+  l->dropout_rate = (float)v->valuedouble;
+  return NULL;
+}
+
+const tq_layer_traits tq_layer_dropout = {
+    .keras_class = "Dropout", .stem = "dropout", .ninputs = 1, .rank = TQ_RANK_INPUT, .lower = TQ_LOWER_ALIAS,
+    .infer = dropout_infer, .buffers = dropout_buffers, .forward = dropout_forward,
+    .backward = dropout_backward, .save = dropout_save, .load = dropout_load};
+
+/* ---- ZeroPadding2D: pad[] = top, bottom, left, right */
+
+static int zeropad_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
+  (void)m;
+  const int *p = l->pad;
+  if (p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0) {
+    snprintf(why, n, "negative padding");
+    return 0;
+  }
+  int64_t h = (int64_t)l->in_shape.h + p[0] + p[1], w = (int64_t)l->in_shape.w + p[2] + p[3];
+  if ((double)h * w * l->in_shape.c > TQ_MAX_SAMPLE_VALUES) {
+    snprintf(why, n, "padded output too large");
+    return 0;
+  }
+  l->out_shape = (tq_shape3){(int)h, (int)w, l->in_shape.c};
+  return 1;
+}
+
+static tq_status zeropad_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  tq_zeropad_forward(l->out, p->x, p->n, l->in_shape.h, l->in_shape.w, l->in_shape.c, l->pad[0], l->pad[1],
+                     l->pad[2], l->pad[3]);
+  return TQ_OK;
+}
+
+static void zeropad_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  (void)m;
+  if (p->din[0])
+    tq_zeropad_backward(p->din[0], l->dout, p->n, l->in_shape.h, l->in_shape.w, l->in_shape.c, l->pad[0],
+                        l->pad[1], l->pad[2], l->pad[3]);
+}
+
+static void zeropad_save(const tq_layer *l, cJSON *o) {
+  cJSON_AddItemToObject(o, "padding", cJSON_CreateIntArray(l->pad, 4));
+}
+
+static const char *zeropad_load(tq_layer *l, const cJSON *o) {
+  return tq_json_ints(o, "padding", l->pad, 4) ? NULL : "padding missing";
+}
+
+const tq_layer_traits tq_layer_zeropad = {
+    .keras_class = "ZeroPadding2D", .stem = "zero_padding2d", .ninputs = 1, .rank = TQ_RANK_MAP,
+    .lower = TQ_LOWER_NONE, .infer = zeropad_infer, .forward = zeropad_forward, .backward = zeropad_backward,
+    .save = zeropad_save, .load = zeropad_load};
