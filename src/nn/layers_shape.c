@@ -90,7 +90,8 @@ const tq_layer_traits tq_layer_flatten = {
 static int reshape_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
   (void)m;
   tq_shape3 t = l->target, s = l->in_shape;
-  if (t.h < 1 || t.w < 1 || t.c < 1 || tq_shape_size(t) != tq_shape_size(s)) {
+  /* in double: a product of three ints may overflow size_t, and is exact up to 2^53 */
+  if (t.h < 1 || t.w < 1 || t.c < 1 || (double)t.h * t.w * t.c != (double)tq_shape_size(s)) {
     snprintf(why, n, "target shape %dx%dx%d must have the %zu values of its input %dx%dx%d", t.h, t.w, t.c,
              tq_shape_size(s), s.h, s.w, s.c);
     return 0;
