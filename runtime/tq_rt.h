@@ -2,11 +2,11 @@
  *
  * C99, no malloc, no global state, no dependencies beyond <stdint.h>, <stddef.h> and <string.h>.
  * No kernel needs scratch memory (there is no scratch-size query because every answer would be 0).
- * Every kernel exists as a portable `_ref` version and, under the same signature, the un-suffixed name
- * that generated code should call (today it runs the `_ref` code; an optimised variant for a target may
- * replace it later without changing any caller). Kernels return TQ_RT_OK or TQ_RT_ERR_ARG (null pointer,
- * non-positive size, inconsistent geometry, parameter out of its documented range); they never write
- * the output when they return an error.
+ * Each kernel has one portable C implementation under one name (a target-optimised variant replaces its
+ * body, not its name). The type combinations are listed once, in tq_rt_types.h; helpers shared by the
+ * runtime's sources (not API) are in tq_rt_internal.h. Kernels return TQ_RT_OK or TQ_RT_ERR_ARG (null
+ * pointer, non-positive size, inconsistent geometry, parameter out of its documented range); they never
+ * write the output when they return an error.
  * Host-only helpers that need libm (LUT builders) live in tq_rt_lut_host.c; a device build may leave that
  * file out or compile it with -DTQ_RT_NO_HOST (then it is empty). Quantize/dequantize use float arithmetic
  * (no libm).
@@ -85,11 +85,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tq_rt_types.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TQ_RT_VERSION 1
+#define TQ_RT_VERSION 2 /* 2: one name per kernel (the _ref duplicates are gone) */
 
 /* Forced inlining of the small per-output helpers where the compiler supports it (pure optimisation). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -244,6 +246,7 @@ typedef struct {
 #define TQ_RT_GEOM_CONV 0
 #define TQ_RT_GEOM_DEPTHWISE 1
 #define TQ_RT_GEOM_POOL 2
+#define TQ_RT_GEOM_PAD 3 /* out = in + pads along H and W (k and stride are ignored) */
 /* Validates g for the given kind (sizes positive, output size matches the formula, channel counts). */
 tq_rt_status tq_rt_geom_check(const tq_rt_conv_geom *g, int32_t kind);
 /* TensorFlow 'same' along one axis: out = ceil(in/stride), total = max((out-1)*stride + k - in, 0),
@@ -253,57 +256,29 @@ void tq_rt_pad_same(int32_t in, int32_t k, int32_t stride, int32_t *out, int32_t
 
 /* ------------------------------------------------------------------------------------------------------
  * conv2d, depthwise_conv2d, dense
- * Name: tq_rt_<op>_<in>_<w>w_<out>[_acc64][_ref]; in/out activation codes s8 (int8_t) or s16 (int16_t),
+ * Name: tq_rt_<op>_<in>_<w>w_<out>[_acc64]; in/out activation codes s8 (int8_t) or s16 (int16_t),
  * weights s4 (packed uint8_t), s8 (int8_t), s16 (int16_t). Bias int32 (int64 for _acc64), folded as
  * documented above. in_zp = z_X, used only for padded positions. rq has out_c channels.
+ * All 24 type combinations of each (TQ_RT_WEIGHTED_TYPES), e.g. tq_rt_conv2d_s8_s8w_s8(),
+ * tq_rt_depthwise_conv2d_s8_s4w_s8(), tq_rt_dense_s16_s8w_s8_acc64().
  * ------------------------------------------------------------------------------------------------------ */
-#define TQ_RT_DECL_CONV(name, XT, WT, OT, AT)                                                   \
-  tq_rt_status name##_ref(OT *out, const XT *in, const WT *w, const AT *bias,                  \
-                          const tq_rt_conv_geom *g, int32_t in_zp, const tq_rt_requant *rq);  \
-  tq_rt_status name(OT *out, const XT *in, const WT *w, const AT *bias, const tq_rt_conv_geom *g, \
-                    int32_t in_zp, const tq_rt_requant *rq)
+#define TQ_RT_DECL_CONV(op, xn, wn, on, an)                                                         \
+  tq_rt_status TQ_RT_WNAME(op, xn, wn, on, an)(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in,           \
+                                               const TQ_RT_CT(wn) *w, const TQ_RT_CT(an) *bias,     \
+                                               const tq_rt_conv_geom *g, int32_t in_zp,             \
+                                               const tq_rt_requant *rq);
 /* dense: in (n, in_dim), w (out_dim, in_dim), out (n, out_dim); no padding, so no in_zp argument. */
-#define TQ_RT_DECL_DENSE(name, XT, WT, OT, AT)                                                  \
-  tq_rt_status name##_ref(OT *out, const XT *in, const WT *w, const AT *bias, int32_t n,       \
-                          int32_t in_dim, int32_t out_dim, const tq_rt_requant *rq);           \
-  tq_rt_status name(OT *out, const XT *in, const WT *w, const AT *bias, int32_t n, int32_t in_dim, \
-                    int32_t out_dim, const tq_rt_requant *rq)
-
-#define TQ_RT_DECL_KFAMILY(DECL, op)                                                  \
-  DECL(tq_rt_##op##_s8_s4w_s8, int8_t, uint8_t, int8_t, int32_t);                    \
-  DECL(tq_rt_##op##_s8_s4w_s16, int8_t, uint8_t, int16_t, int32_t);                  \
-  DECL(tq_rt_##op##_s8_s8w_s8, int8_t, int8_t, int8_t, int32_t);                     \
-  DECL(tq_rt_##op##_s8_s8w_s16, int8_t, int8_t, int16_t, int32_t);                   \
-  DECL(tq_rt_##op##_s8_s16w_s8, int8_t, int16_t, int8_t, int32_t);                   \
-  DECL(tq_rt_##op##_s8_s16w_s16, int8_t, int16_t, int16_t, int32_t);                 \
-  DECL(tq_rt_##op##_s16_s4w_s8, int16_t, uint8_t, int8_t, int32_t);                  \
-  DECL(tq_rt_##op##_s16_s4w_s16, int16_t, uint8_t, int16_t, int32_t);                \
-  DECL(tq_rt_##op##_s16_s8w_s8, int16_t, int8_t, int8_t, int32_t);                   \
-  DECL(tq_rt_##op##_s16_s8w_s16, int16_t, int8_t, int16_t, int32_t);                 \
-  DECL(tq_rt_##op##_s16_s16w_s8, int16_t, int16_t, int8_t, int32_t);                 \
-  DECL(tq_rt_##op##_s16_s16w_s16, int16_t, int16_t, int16_t, int32_t);               \
-  DECL(tq_rt_##op##_s8_s4w_s8_acc64, int8_t, uint8_t, int8_t, int64_t);              \
-  DECL(tq_rt_##op##_s8_s4w_s16_acc64, int8_t, uint8_t, int16_t, int64_t);            \
-  DECL(tq_rt_##op##_s8_s8w_s8_acc64, int8_t, int8_t, int8_t, int64_t);               \
-  DECL(tq_rt_##op##_s8_s8w_s16_acc64, int8_t, int8_t, int16_t, int64_t);             \
-  DECL(tq_rt_##op##_s8_s16w_s8_acc64, int8_t, int16_t, int8_t, int64_t);             \
-  DECL(tq_rt_##op##_s8_s16w_s16_acc64, int8_t, int16_t, int16_t, int64_t);           \
-  DECL(tq_rt_##op##_s16_s4w_s8_acc64, int16_t, uint8_t, int8_t, int64_t);            \
-  DECL(tq_rt_##op##_s16_s4w_s16_acc64, int16_t, uint8_t, int16_t, int64_t);          \
-  DECL(tq_rt_##op##_s16_s8w_s8_acc64, int16_t, int8_t, int8_t, int64_t);             \
-  DECL(tq_rt_##op##_s16_s8w_s16_acc64, int16_t, int8_t, int16_t, int64_t);           \
-  DECL(tq_rt_##op##_s16_s16w_s8_acc64, int16_t, int16_t, int8_t, int64_t);           \
-  DECL(tq_rt_##op##_s16_s16w_s16_acc64, int16_t, int16_t, int16_t, int64_t)
-
-/* Declares, for op in {conv2d, depthwise_conv2d, dense}, all 24 type combinations, each as name and
- * name_ref, e.g. tq_rt_conv2d_s8_s8w_s8(), tq_rt_conv2d_s16_s16w_s16_acc64_ref(),
- * tq_rt_depthwise_conv2d_s8_s4w_s8(), tq_rt_dense_s16_s8w_s8_acc64(). */
-TQ_RT_DECL_KFAMILY(TQ_RT_DECL_CONV, conv2d);
-TQ_RT_DECL_KFAMILY(TQ_RT_DECL_CONV, depthwise_conv2d);
-TQ_RT_DECL_KFAMILY(TQ_RT_DECL_DENSE, dense);
+#define TQ_RT_DECL_DENSE(op, xn, wn, on, an)                                                        \
+  tq_rt_status TQ_RT_WNAME(op, xn, wn, on, an)(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in,           \
+                                               const TQ_RT_CT(wn) *w, const TQ_RT_CT(an) *bias,     \
+                                               int32_t n, int32_t in_dim, int32_t out_dim,          \
+                                               const tq_rt_requant *rq);
+TQ_RT_WEIGHTED_TYPES(TQ_RT_DECL_CONV, conv2d)
+TQ_RT_WEIGHTED_TYPES(TQ_RT_DECL_CONV, depthwise_conv2d)
+TQ_RT_WEIGHTED_TYPES(TQ_RT_DECL_DENSE, dense)
 
 /* ------------------------------------------------------------------------------------------------------
- * Pools. Name tq_rt_<op>_<in>_<out>[_ref], in/out in {s8, s16}. rq is per-tensor (per_channel = 0).
+ * Pools. Name tq_rt_<op>_<in>_<out>, in/out in {s8, s16} (TQ_RT_IO_TYPES). rq is per-tensor (per_channel = 0).
  * max_pool2d:  m = max over the valid (non-padded) window; out = clamp(z_Y + rq(m - z_X)). With equal
  *              in/out scales use PO2, shift 0 (then out = clamp(m - z_X + z_Y)).
  * avg_pool2d:  S = sum over the valid window of (x - z_X), cnt = number of valid elements
@@ -317,25 +292,17 @@ TQ_RT_DECL_KFAMILY(TQ_RT_DECL_DENSE, dense);
  * global_avg_pool: in (N, HW, C) (any spatial layout flattened), out (N, C); as avg_pool2d with the whole
  *              plane as window (cnt = hw). S is accumulated in int32 (|S| <= hw * 65535 must fit).
  * ------------------------------------------------------------------------------------------------------ */
-#define TQ_RT_DECL_POOL(name, XT, OT)                                                          \
-  tq_rt_status name##_ref(OT *out, const XT *in, const tq_rt_conv_geom *g, int32_t in_zp,     \
-                          const tq_rt_requant *rq);                                           \
-  tq_rt_status name(OT *out, const XT *in, const tq_rt_conv_geom *g, int32_t in_zp,           \
-                    const tq_rt_requant *rq)
-#define TQ_RT_DECL_GPOOL(name, XT, OT)                                                         \
-  tq_rt_status name##_ref(OT *out, const XT *in, int32_t n, int32_t hw, int32_t c,            \
-                          int32_t in_zp, const tq_rt_requant *rq);                            \
-  tq_rt_status name(OT *out, const XT *in, int32_t n, int32_t hw, int32_t c, int32_t in_zp,   \
-                    const tq_rt_requant *rq)
-#define TQ_RT_DECL_IOFAMILY(DECL, op)                    \
-  DECL(tq_rt_##op##_s8_s8, int8_t, int8_t);             \
-  DECL(tq_rt_##op##_s8_s16, int8_t, int16_t);           \
-  DECL(tq_rt_##op##_s16_s8, int16_t, int8_t);           \
-  DECL(tq_rt_##op##_s16_s16, int16_t, int16_t)
-
-TQ_RT_DECL_IOFAMILY(TQ_RT_DECL_POOL, max_pool2d);      /* tq_rt_max_pool2d_s8_s8() ... */
-TQ_RT_DECL_IOFAMILY(TQ_RT_DECL_POOL, avg_pool2d);      /* tq_rt_avg_pool2d_s8_s8() ... */
-TQ_RT_DECL_IOFAMILY(TQ_RT_DECL_GPOOL, global_avg_pool); /* tq_rt_global_avg_pool_s8_s8() ... */
+#define TQ_RT_DECL_POOL(op, xn, on)                                                                 \
+  tq_rt_status tq_rt_##op##_##xn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in,                  \
+                                        const tq_rt_conv_geom *g, int32_t in_zp,                    \
+                                        const tq_rt_requant *rq);
+#define TQ_RT_DECL_GPOOL(op, xn, on)                                                                \
+  tq_rt_status tq_rt_##op##_##xn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in, int32_t n,       \
+                                        int32_t hw, int32_t c, int32_t in_zp,                       \
+                                        const tq_rt_requant *rq);
+TQ_RT_IO_TYPES(TQ_RT_DECL_POOL, max_pool2d)       /* tq_rt_max_pool2d_s8_s8() ... */
+TQ_RT_IO_TYPES(TQ_RT_DECL_POOL, avg_pool2d)       /* tq_rt_avg_pool2d_s8_s8() ... */
+TQ_RT_IO_TYPES(TQ_RT_DECL_GPOOL, global_avg_pool) /* tq_rt_global_avg_pool_s8_s8() ... */
 
 /* ------------------------------------------------------------------------------------------------------
  * Elementwise (count = number of elements; out may alias in when the types are equal)
@@ -352,6 +319,9 @@ TQ_RT_DECL_IOFAMILY(TQ_RT_DECL_GPOOL, global_avg_pool); /* tq_rt_global_avg_pool
  *   out = clamp(z_Y + v, act_min, act_max). Intermediates are int64.
  * mul_bcast (squeeze-excite): x (N, P, C), g (N, C): acc = (x[n,p,c] - z_X) * (g[n,c] - z_G),
  *   out[n,p,c] = clamp(z_Y + rq(acc)), rq per-tensor, 2^-n (or M*2^(-31-n)) = s_X*s_G/s_Y.
+ * pad (ZeroPadding2D): in (N,H,W,C) -> out (N, H+pad_top+pad_bottom, W+pad_left+pad_right, C), the
+ *   input copied to the interior, every padded position set to `value` (the zero point: real 0).
+ *   Reads n, in_h/in_w/in_c, out_h/out_w/out_c and pad_* of g (out_c = in_c); out must not alias in.
  * ------------------------------------------------------------------------------------------------------ */
 typedef struct {
   int32_t mode; /* TQ_RT_RQ_PO2 or TQ_RT_RQ_MULT */
@@ -363,42 +333,36 @@ typedef struct {
   int32_t act_min, act_max;
 } tq_rt_add_params;
 
-#define TQ_RT_DECL_REQUANT(name, XT, OT)                                                     \
-  tq_rt_status name##_ref(OT *out, const XT *in, size_t count, int32_t in_zp,               \
-                          const tq_rt_requant *rq);                                         \
-  tq_rt_status name(OT *out, const XT *in, size_t count, int32_t in_zp, const tq_rt_requant *rq)
-TQ_RT_DECL_IOFAMILY(TQ_RT_DECL_REQUANT, requant); /* tq_rt_requant_s8_s16() ... */
+#define TQ_RT_DECL_REQUANT(op, xn, on)                                                              \
+  tq_rt_status tq_rt_##op##_##xn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in, size_t count,    \
+                                        int32_t in_zp, const tq_rt_requant *rq);
+TQ_RT_IO_TYPES(TQ_RT_DECL_REQUANT, requant) /* tq_rt_requant_s8_s16() ... */
 
-tq_rt_status tq_rt_clamp_s8_ref(int8_t *out, const int8_t *in, size_t count, int32_t lo, int32_t hi);
-tq_rt_status tq_rt_clamp_s8(int8_t *out, const int8_t *in, size_t count, int32_t lo, int32_t hi);
-tq_rt_status tq_rt_clamp_s16_ref(int16_t *out, const int16_t *in, size_t count, int32_t lo,
-                                 int32_t hi);
-tq_rt_status tq_rt_clamp_s16(int16_t *out, const int16_t *in, size_t count, int32_t lo, int32_t hi);
+#define TQ_RT_DECL_ADD(op, an, bn, on)                                                              \
+  tq_rt_status tq_rt_##op##_##an##_##bn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *a,            \
+                                               const TQ_RT_CT(bn) *b, size_t count,                 \
+                                               const tq_rt_add_params *p);
+#define TQ_RT_DECL_MULB(op, xn, gn, on)                                                             \
+  tq_rt_status tq_rt_##op##_##xn##_##gn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *x,            \
+                                               const TQ_RT_CT(gn) *g, int32_t n, int32_t p,         \
+                                               int32_t c, int32_t x_zp, int32_t g_zp,               \
+                                               const tq_rt_requant *rq);
+TQ_RT_ABO_TYPES(TQ_RT_DECL_ADD, add)        /* tq_rt_add_<a>_<b>_<out>() */
+TQ_RT_ABO_TYPES(TQ_RT_DECL_MULB, mul_bcast) /* tq_rt_mul_bcast_<x>_<g>_<out>() */
 
-#define TQ_RT_DECL_ADD(name, AT, BT, OT)                                                       \
-  tq_rt_status name##_ref(OT *out, const AT *a, const BT *b, size_t count,                    \
-                          const tq_rt_add_params *p);                                         \
-  tq_rt_status name(OT *out, const AT *a, const BT *b, size_t count, const tq_rt_add_params *p)
-#define TQ_RT_DECL_MULB(name, XT, GT, OT)                                                      \
-  tq_rt_status name##_ref(OT *out, const XT *x, const GT *g, int32_t n, int32_t p, int32_t c, \
-                          int32_t x_zp, int32_t g_zp, const tq_rt_requant *rq);               \
-  tq_rt_status name(OT *out, const XT *x, const GT *g, int32_t n, int32_t p, int32_t c,       \
-                    int32_t x_zp, int32_t g_zp, const tq_rt_requant *rq)
-#define TQ_RT_DECL_ABOFAMILY(DECL, op)                        \
-  DECL(tq_rt_##op##_s8_s8_s8, int8_t, int8_t, int8_t);        \
-  DECL(tq_rt_##op##_s8_s8_s16, int8_t, int8_t, int16_t);      \
-  DECL(tq_rt_##op##_s8_s16_s8, int8_t, int16_t, int8_t);      \
-  DECL(tq_rt_##op##_s8_s16_s16, int8_t, int16_t, int16_t);    \
-  DECL(tq_rt_##op##_s16_s8_s8, int16_t, int8_t, int8_t);      \
-  DECL(tq_rt_##op##_s16_s8_s16, int16_t, int8_t, int16_t);    \
-  DECL(tq_rt_##op##_s16_s16_s8, int16_t, int16_t, int8_t);    \
-  DECL(tq_rt_##op##_s16_s16_s16, int16_t, int16_t, int16_t)
-TQ_RT_DECL_ABOFAMILY(TQ_RT_DECL_ADD, add);             /* tq_rt_add_<a>_<b>_<out>() */
-TQ_RT_DECL_ABOFAMILY(TQ_RT_DECL_MULB, mul_bcast);      /* tq_rt_mul_bcast_<x>_<g>_<out>() */
-
-/* argmax over the last axis of (n, c): idx[i] = the first index of the maximum (ties -> lowest). */
-tq_rt_status tq_rt_argmax_s8(int32_t *idx, const int8_t *in, int32_t n, int32_t c);
-tq_rt_status tq_rt_argmax_s16(int32_t *idx, const int16_t *in, int32_t n, int32_t c);
+/* One type each (TQ_RT_ONE_TYPES): tq_rt_clamp_s8(), tq_rt_pad_s16(), tq_rt_argmax_s8() ...
+ * argmax over the last axis of (n, c): idx[i] = the first index of the maximum (ties -> lowest). */
+#define TQ_RT_DECL_CLAMP(op, tn)                                                                    \
+  tq_rt_status tq_rt_##op##_##tn(TQ_RT_CT(tn) *out, const TQ_RT_CT(tn) *in, size_t count,           \
+                                 int32_t lo, int32_t hi);
+#define TQ_RT_DECL_PAD(op, tn)                                                                      \
+  tq_rt_status tq_rt_##op##_##tn(TQ_RT_CT(tn) *out, const TQ_RT_CT(tn) *in,                         \
+                                 const tq_rt_conv_geom *g, int32_t value);
+#define TQ_RT_DECL_ARGMAX(op, tn)                                                                   \
+  tq_rt_status tq_rt_##op##_##tn(int32_t *idx, const TQ_RT_CT(tn) *in, int32_t n, int32_t c);
+TQ_RT_ONE_TYPES(TQ_RT_DECL_CLAMP, clamp)
+TQ_RT_ONE_TYPES(TQ_RT_DECL_PAD, pad)
+TQ_RT_ONE_TYPES(TQ_RT_DECL_ARGMAX, argmax)
 
 /* ------------------------------------------------------------------------------------------------------
  * Lookup-table activations (sigmoid, swish, tanh, ... — any function; tables built on the host)
@@ -419,18 +383,15 @@ tq_rt_status tq_rt_argmax_s16(int32_t *idx, const int16_t *in, int32_t n, int32_
  *           (x_min = -16384, k = 7): 2.1e-4; swish s_X = s_Y = 2^-11, k = 8: 1.2e-3. int8 tables: max
  *           error = s_Y/2 (sigmoid s_X = 2^-4, s_Y = 2^-8: 1.94e-3).
  * ------------------------------------------------------------------------------------------------------ */
-tq_rt_status tq_rt_lut_s8_s8_ref(int8_t *out, const int8_t *in, size_t count, const int8_t *lut);
-tq_rt_status tq_rt_lut_s8_s8(int8_t *out, const int8_t *in, size_t count, const int8_t *lut);
-tq_rt_status tq_rt_lut_s8_s16_ref(int16_t *out, const int8_t *in, size_t count, const int16_t *lut);
-tq_rt_status tq_rt_lut_s8_s16(int16_t *out, const int8_t *in, size_t count, const int16_t *lut);
-tq_rt_status tq_rt_lut_s16_s16_ref(int16_t *out, const int16_t *in, size_t count,
-                                   const int16_t *lut, int32_t x_min, int32_t k);
-tq_rt_status tq_rt_lut_s16_s16(int16_t *out, const int16_t *in, size_t count, const int16_t *lut,
-                               int32_t x_min, int32_t k);
-tq_rt_status tq_rt_lut_s16_s8_ref(int8_t *out, const int16_t *in, size_t count,
-                                  const int16_t *lut, int32_t x_min, int32_t k);
-tq_rt_status tq_rt_lut_s16_s8(int8_t *out, const int16_t *in, size_t count, const int16_t *lut,
-                              int32_t x_min, int32_t k);
+/* tq_rt_lut_s8_s8(), tq_rt_lut_s8_s16() (op lut_s8); tq_rt_lut_s16_s8(), tq_rt_lut_s16_s16() (lut_s16) */
+#define TQ_RT_DECL_LUT8(op, on)                                                                     \
+  tq_rt_status tq_rt_##op##_##on(TQ_RT_CT(on) *out, const int8_t *in, size_t count,                 \
+                                 const TQ_RT_CT(on) *lut);
+#define TQ_RT_DECL_LUT16(op, on)                                                                    \
+  tq_rt_status tq_rt_##op##_##on(TQ_RT_CT(on) *out, const int16_t *in, size_t count,                \
+                                 const int16_t *lut, int32_t x_min, int32_t k);
+TQ_RT_ONE_TYPES(TQ_RT_DECL_LUT8, lut_s8)
+TQ_RT_ONE_TYPES(TQ_RT_DECL_LUT16, lut_s16)
 
 /* Host-side builders (tq_rt_lut_host.c, uses libm; not for the device). f is evaluated in double:
  *   code(x) = clamp(rha(f(s_X*(x - z_X)) / s_Y + z_Y - 1.526e-5), qmin, qmax)  (QKeras featuremap
@@ -457,48 +418,13 @@ tq_rt_status tq_rt_lut_build_s16(int16_t *lut, double (*f)(double), double in_sc
  *   NaN -> zp. dequantize: x = scale * (q - zp) (float32).
  * ------------------------------------------------------------------------------------------------------ */
 int32_t tq_rt_quantize_value(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax);
-tq_rt_status tq_rt_quantize_f32_s8(int8_t *out, const float *in, size_t count, float scale,
-                                   int32_t zp, int32_t qmin, int32_t qmax);
-tq_rt_status tq_rt_quantize_f32_s16(int16_t *out, const float *in, size_t count, float scale,
-                                    int32_t zp, int32_t qmin, int32_t qmax);
-tq_rt_status tq_rt_dequantize_s8_f32(float *out, const int8_t *in, size_t count, float scale,
-                                     int32_t zp);
-tq_rt_status tq_rt_dequantize_s16_f32(float *out, const int16_t *in, size_t count, float scale,
-                                      int32_t zp);
-
-/* ------------------------------------------------------------------------------------------------------
- * Internal (used across the runtime sources; not part of the API): blocked dot products over contiguous segments.
- * dot4: acc[j] += sum_{r<rows} sum_{i<len} x[r*xrs + i] * W(off + r*wrs + j*ws + i), j = 0..3;
- * dot1: the same for j = 0 only; wsum4/wsum1: acc[j] += sum_{i<len} W(off + j*ws + i) (one row).
- * W(e) is element e of the weight array (nibble e for s4).
- * ------------------------------------------------------------------------------------------------------ */
-#define TQ_RT_DECL_DOT(x, wn, WT, a, AT, XT)                                                        \
-  void tq_rt_i_dot4_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off, \
-                                      int32_t ws, int32_t wrs, int32_t len, int32_t rows);        \
-  void tq_rt_i_dot1_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off, \
-                                      int32_t wrs, int32_t len, int32_t rows)
-#define TQ_RT_DECL_WSUM(wn, WT, a, AT)                                                             \
-  void tq_rt_i_wsum4_##wn##_##a(AT *acc, const WT *w, int32_t off, int32_t ws, int32_t len);      \
-  void tq_rt_i_wsum1_##wn##_##a(AT *acc, const WT *w, int32_t off, int32_t len)
-#define TQ_RT_DECL_DOT_W(wn, WT)                                   \
-  TQ_RT_DECL_DOT(s8, wn, WT, a32, int32_t, int8_t);                \
-  TQ_RT_DECL_DOT(s16, wn, WT, a32, int32_t, int16_t);              \
-  TQ_RT_DECL_DOT(s8, wn, WT, a64, int64_t, int8_t);                \
-  TQ_RT_DECL_DOT(s16, wn, WT, a64, int64_t, int16_t);              \
-  TQ_RT_DECL_WSUM(wn, WT, a32, int32_t);                           \
-  TQ_RT_DECL_WSUM(wn, WT, a64, int64_t)
-/* out[j] = requantized acc[j] for channel ch0 + j of q, j < nb (q already checked). */
-void tq_rt_i_rq_store_a32_s8(int8_t *out, const int32_t *acc, int32_t nb, const tq_rt_requant *q,
-                             int32_t ch0);
-void tq_rt_i_rq_store_a32_s16(int16_t *out, const int32_t *acc, int32_t nb, const tq_rt_requant *q,
-                              int32_t ch0);
-void tq_rt_i_rq_store_a64_s8(int8_t *out, const int64_t *acc, int32_t nb, const tq_rt_requant *q,
-                             int32_t ch0);
-void tq_rt_i_rq_store_a64_s16(int16_t *out, const int64_t *acc, int32_t nb, const tq_rt_requant *q,
-                              int32_t ch0);
-TQ_RT_DECL_DOT_W(s4, uint8_t);
-TQ_RT_DECL_DOT_W(s8, int8_t);
-TQ_RT_DECL_DOT_W(s16, int16_t);
+/* tq_rt_quantize_f32_s8(), tq_rt_quantize_f32_s16() (op quantize_f32); tq_rt_dequantize_s8_f32() ... */
+#define TQ_RT_DECL_QUANT(op, tn)                                                                    \
+  tq_rt_status tq_rt_##op##_##tn(TQ_RT_CT(tn) *out, const float *in, size_t count, float scale,     \
+                                 int32_t zp, int32_t qmin, int32_t qmax);                           \
+  tq_rt_status tq_rt_dequantize_##tn##_f32(float *out, const TQ_RT_CT(tn) *in, size_t count,        \
+                                           float scale, int32_t zp);
+TQ_RT_ONE_TYPES(TQ_RT_DECL_QUANT, quantize_f32)
 
 #ifdef __cplusplus
 }

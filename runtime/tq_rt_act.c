@@ -1,26 +1,18 @@
 /* Lookup-table activations (tables built on the host by tq_rt_lut_host.c); arithmetic in tq_rt.h. */
-#include "tq_rt.h"
+#include "tq_rt_internal.h"
 
-tq_rt_status tq_rt_lut_s8_s8_ref(int8_t *out, const int8_t *in, size_t count, const int8_t *lut) {
-  size_t i;
-  if ((!out || !in || !lut) && count) return TQ_RT_ERR_ARG;
-  for (i = 0; i < count; i++) out[i] = lut[(int32_t)in[i] + 128];
-  return TQ_RT_OK;
-}
-tq_rt_status tq_rt_lut_s8_s8(int8_t *out, const int8_t *in, size_t count, const int8_t *lut) {
-  return tq_rt_lut_s8_s8_ref(out, in, count, lut);
-}
-tq_rt_status tq_rt_lut_s8_s16_ref(int16_t *out, const int8_t *in, size_t count, const int16_t *lut) {
-  size_t i;
-  if ((!out || !in || !lut) && count) return TQ_RT_ERR_ARG;
-  for (i = 0; i < count; i++) out[i] = lut[(int32_t)in[i] + 128];
-  return TQ_RT_OK;
-}
-tq_rt_status tq_rt_lut_s8_s16(int16_t *out, const int8_t *in, size_t count, const int16_t *lut) {
-  return tq_rt_lut_s8_s16_ref(out, in, count, lut);
-}
+/* int8 in: one table entry per code. */
+#define TQ_LUT8(op, on)                                                                             \
+  tq_rt_status tq_rt_##op##_##on(TQ_RT_CT(on) *out, const int8_t *in, size_t count,                 \
+                                 const TQ_RT_CT(on) *lut) {                                         \
+    size_t i;                                                                                       \
+    if ((!out || !in || !lut) && count) return TQ_RT_ERR_ARG;                                       \
+    for (i = 0; i < count; i++) out[i] = lut[(int32_t)in[i] + 128];                                 \
+    return TQ_RT_OK;                                                                                \
+  }
+TQ_RT_ONE_TYPES(TQ_LUT8, lut_s8)
 
-/* Interpolated 257-entry table (see tq_rt.h). */
+/* int16 in: the interpolated 257-entry table (see tq_rt.h). */
 static int32_t tq_lut16(int32_t x, const int16_t *t, int32_t x_min, int32_t k) {
   int32_t u = x - x_min, i, f;
   const int32_t span = 256 << k;
@@ -32,21 +24,18 @@ static int32_t tq_lut16(int32_t x, const int16_t *t, int32_t x_min, int32_t k) {
   return t[i] + (int32_t)tq_rt_rshift_round_s64((int64_t)(t[i + 1] - t[i]) * f, k);
 }
 
-#define TQ_LUT16(on, OT, OMIN, OMAX)                                                                  \
-  tq_rt_status tq_rt_lut_s16_##on##_ref(OT *out, const int16_t *in, size_t count,                    \
-                                        const int16_t *lut, int32_t x_min, int32_t k) {             \
+#define TQ_LUT16(op, on)                                                                            \
+  tq_rt_status tq_rt_##op##_##on(TQ_RT_CT(on) *out, const int16_t *in, size_t count,                \
+                                 const int16_t *lut, int32_t x_min, int32_t k) {                    \
     size_t i;                                                                                       \
     if (((!out || !in || !lut) && count) || k < 0 || k > 8 || x_min < -65536 || x_min > 65535)      \
       return TQ_RT_ERR_ARG;                                                                         \
     for (i = 0; i < count; i++) {                                                                   \
-      const int32_t y = tq_lut16(in[i], lut, x_min, k);                                             \
-      out[i] = (OT)(y < OMIN ? OMIN : y > OMAX ? OMAX : y);                                         \
+      int32_t y = tq_lut16(in[i], lut, x_min, k);                                                   \
+      if (y < TQ_RT_MIN(on)) y = TQ_RT_MIN(on);                                                     \
+      if (y > TQ_RT_MAX(on)) y = TQ_RT_MAX(on);                                                     \
+      out[i] = (TQ_RT_CT(on))y;                                                                     \
     }                                                                                               \
     return TQ_RT_OK;                                                                                \
-  }                                                                                                 \
-  tq_rt_status tq_rt_lut_s16_##on(OT *out, const int16_t *in, size_t count, const int16_t *lut,    \
-                                  int32_t x_min, int32_t k) {                                       \
-    return tq_rt_lut_s16_##on##_ref(out, in, count, lut, x_min, k);                                 \
   }
-TQ_LUT16(s16, int16_t, -32768, 32767)
-TQ_LUT16(s8, int8_t, -128, 127)
+TQ_RT_ONE_TYPES(TQ_LUT16, lut_s16)

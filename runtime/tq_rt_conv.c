@@ -1,104 +1,157 @@
-/* conv2d (OHWI weights) and depthwise conv2d ((KH,KW,C*M) weights), all activation/weight/output/
- * accumulator type combinations; arithmetic as documented in tq_rt.h. */
-#include "tq_rt.h"
+/* conv2d (OHWI weights) and depthwise conv2d ((KH,KW,C*M) weights), every type combination of
+ * TQ_RT_WEIGHTED_TYPES; arithmetic as documented in tq_rt.h. */
+#include "tq_rt_internal.h"
 
-/* Element e of a weight array, as int32. */
-#define TQ_W_s4(w, e) tq_rt_s4_at((w), (size_t)(e))
-#define TQ_W_s8(w, e) ((int32_t)(w)[e])
-#define TQ_W_s16(w, e) ((int32_t)(w)[e])
-
-/* Valid window range along one axis: taps [lo, hi) of a window of k starting at input position p0. */
-static void tq_window(int32_t p0, int32_t k, int32_t in, int32_t *lo, int32_t *hi) {
-  *lo = p0 < 0 ? -p0 : 0;
-  *hi = in - p0 < k ? in - p0 : k;
-  if (*lo > k) *lo = k;
-  if (*hi < *lo) *hi = *lo;
+/* Both kernels: pointers, geometry and requantization checked before anything is written. */
+static tq_rt_status tq_conv_check(const void *out, const void *in, const void *w,
+                                  const tq_rt_conv_geom *g, int32_t kind, const tq_rt_requant *rq,
+                                  int32_t omin, int32_t omax) {
+  if (!out || !in || !w || tq_rt_geom_check(g, kind) != TQ_RT_OK ||
+      tq_rt_requant_check(rq, g->out_c, omin, omax) != TQ_RT_OK)
+    return TQ_RT_ERR_ARG;
+  return TQ_RT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------------------
- * conv2d: for every output pixel and block of 4 output channels, one dot4 per valid kernel row over the
- * contiguous segment (valid kw range) x C of both the NHWC input row and the OHWI weight row.
- * Border pixels add z_X times the sum of the padded weights (see tq_rt.h).
+ * Border pixels: acc[j] += z_X * (sum of output channel oc0 + j's weights over the window's padded
+ * taps), j < nb (see "Bias and the input zero point" in tq_rt.h). Per weight and accumulator type.
  * ------------------------------------------------------------------------------------------------------ */
-#define TQ_CONV2D(name, XT, WT, OT, OMIN, OMAX, AT, x, wn, a, o_)                                       \
-  tq_rt_status name##_ref(OT *out, const XT *in, const WT *w, const AT *bias,                         \
-                          const tq_rt_conv_geom *g, int32_t in_zp, const tq_rt_requant *rq) {         \
-    int32_t b, oh, ow;                                                                               \
-    tq_rt_conv_geom G;                                                                               \
-    tq_rt_requant Q;                                                                                 \
-    if (!out || !in || !w || tq_rt_geom_check(g, TQ_RT_GEOM_CONV) != TQ_RT_OK ||                     \
-        tq_rt_requant_check(rq, g->out_c, OMIN, OMAX) != TQ_RT_OK)                                   \
-      return TQ_RT_ERR_ARG;                                                                          \
-    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */             \
-    Q = *rq;                                                                                         \
-    for (b = 0; b < G.n; b++) {                                                                      \
-      for (oh = 0; oh < G.out_h; oh++) {                                                             \
-        const int32_t C = G.in_c, KW = G.k_w, KH = G.k_h, OC = G.out_c;                              \
-        const int32_t rowlen = KW * C, K = KH * rowlen;                                              \
-        const int32_t ih0 = oh * G.stride_h - G.pad_top;                                             \
-        int32_t kh_lo, kh_hi;                                                                        \
-        tq_window(ih0, KH, G.in_h, &kh_lo, &kh_hi);                                                  \
-        for (ow = 0; ow < G.out_w; ow++) {                                                           \
-          const int32_t iw0 = ow * G.stride_w - G.pad_left;                                          \
-          int32_t kw_lo, kw_hi, seg, partial, o, kh;                                                 \
-          OT *op = out + (((size_t)b * G.out_h + oh) * G.out_w + ow) * OC;                           \
-          tq_window(iw0, KW, G.in_w, &kw_lo, &kw_hi);                                                \
-          seg = (kw_hi - kw_lo) * C;                                                                 \
-          partial = in_zp != 0 && (kh_lo > 0 || kh_hi < KH || kw_lo > 0 || kw_hi < KW);             \
-          for (o = 0; o < OC;) {                                                                     \
-            AT acc[4] = {0, 0, 0, 0};                                                                \
-            const int32_t nb = OC - o >= 4 ? 4 : 1;                                                  \
-            int32_t j;                                                                               \
-            if (bias)                                                                                \
-              for (j = 0; j < nb; j++) acc[j] = bias[o + j];                                         \
-            if (seg > 0 && kh_hi > kh_lo) {                                                          \
-              const XT *xp =                                                                         \
-                  in + (((size_t)b * G.in_h + (ih0 + kh_lo)) * G.in_w + (iw0 + kw_lo)) * C;         \
-              const int32_t woff = o * K + kh_lo * rowlen + kw_lo * C;                               \
-              if (nb == 4)                                                                           \
-                tq_rt_i_dot4_##x##_##wn##_##a(acc, xp, G.in_w * C, w, woff, K, rowlen, seg,          \
-                                              kh_hi - kh_lo);                                        \
-              else                                                                                   \
-                tq_rt_i_dot1_##x##_##wn##_##a(acc, xp, G.in_w * C, w, woff, rowlen, seg,             \
-                                              kh_hi - kh_lo);                                        \
-            }                                                                                        \
-            if (partial) {                                                                           \
-              AT ps[4] = {0, 0, 0, 0};                                                               \
-              for (kh = 0; kh < KH; kh++) {                                                          \
-                const int32_t base = o * K + kh * rowlen;                                            \
-                if (kh < kh_lo || kh >= kh_hi || seg == 0) {                                         \
-                  if (nb == 4)                                                                       \
-                    tq_rt_i_wsum4_##wn##_##a(ps, w, base, K, rowlen);                                \
-                  else                                                                               \
-                    tq_rt_i_wsum1_##wn##_##a(ps, w, base, rowlen);                                   \
-                } else {                                                                             \
-                  if (kw_lo > 0) {                                                                   \
-                    if (nb == 4)                                                                     \
-                      tq_rt_i_wsum4_##wn##_##a(ps, w, base, K, kw_lo * C);                           \
-                    else                                                                             \
-                      tq_rt_i_wsum1_##wn##_##a(ps, w, base, kw_lo * C);                              \
-                  }                                                                                  \
-                  if (kw_hi < KW) {                                                                  \
-                    if (nb == 4)                                                                     \
-                      tq_rt_i_wsum4_##wn##_##a(ps, w, base + kw_hi * C, K, (KW - kw_hi) * C);        \
-                    else                                                                             \
-                      tq_rt_i_wsum1_##wn##_##a(ps, w, base + kw_hi * C, (KW - kw_hi) * C);           \
-                  }                                                                                  \
-                }                                                                                    \
-              }                                                                                      \
-              for (j = 0; j < nb; j++) acc[j] += (AT)in_zp * ps[j];                                  \
-            }                                                                                        \
-            tq_rt_i_rq_store_##a##_##o_(op + o, acc, nb, &Q, o);                                  \
-            o += nb;                                                                                 \
-          }                                                                                          \
-        }                                                                                            \
-      }                                                                                              \
-    }                                                                                                \
-    return TQ_RT_OK;                                                                                 \
-  }                                                                                                  \
-  tq_rt_status name(OT *out, const XT *in, const WT *w, const AT *bias, const tq_rt_conv_geom *g,    \
-                    int32_t in_zp, const tq_rt_requant *rq) {                                        \
-    return name##_ref(out, in, w, bias, g, in_zp, rq);                                               \
+/* Weight sums, acc[j] += sum_{i<len} W(off + j*ws + i) for the j < 1 (wsum1) or 4 (wsum4) channels of
+ * a block (ws apart): 4 rows per pass, as the first layers' short rows are loop-overhead bound. */
+#define TQ_WSUM(wn, an) TQ_WSUM_##wn(wn, an)
+#define TQ_WSUM_s4(wn, an) /* nibbles: one row at a time */                                         \
+  static void tq_wsum1_##wn##_##an(TQ_RT_CT(an) *acc, const uint8_t *w, int32_t off, int32_t len) { \
+    TQ_RT_CT(an) a0 = acc[0];                                                                       \
+    int32_t i;                                                                                      \
+    for (i = 0; i < len; i++) a0 += tq_rt_s4_at(w, (size_t)(off + i));                              \
+    acc[0] = a0;                                                                                    \
+  }                                                                                                 \
+  static void tq_wsum4_##wn##_##an(TQ_RT_CT(an) *acc, const uint8_t *w, int32_t off, int32_t ws,    \
+                                   int32_t len) {                                                   \
+    int32_t j;                                                                                      \
+    for (j = 0; j < 4; j++) tq_wsum1_##wn##_##an(acc + j, w, off + j * ws, len);                    \
+  }
+#define TQ_WSUM_s8(wn, an) TQ_WSUM_PLAIN(wn, an)
+#define TQ_WSUM_s16(wn, an) TQ_WSUM_PLAIN(wn, an)
+#define TQ_WSUM_PLAIN(wn, an)                                                                       \
+  static void tq_wsum1_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(wn) *w, int32_t off,           \
+                                   int32_t len) {                                                   \
+    const TQ_RT_CT(wn) *w0 = w + off;                                                               \
+    TQ_RT_CT(an) a0 = acc[0];                                                                       \
+    int32_t i;                                                                                      \
+    for (i = 0; i < len; i++) a0 += w0[i];                                                          \
+    acc[0] = a0;                                                                                    \
+  }                                                                                                 \
+  static void tq_wsum4_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(wn) *w, int32_t off,           \
+                                   int32_t ws, int32_t len) {                                       \
+    const TQ_RT_CT(wn) *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                  \
+    TQ_RT_CT(an) a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                \
+    int32_t i;                                                                                      \
+    for (i = 0; i < len; i++) {                                                                     \
+      a0 += w0[i];                                                                                  \
+      a1 += w1[i];                                                                                  \
+      a2 += w2[i];                                                                                  \
+      a3 += w3[i];                                                                                  \
+    }                                                                                               \
+    acc[0] = a0;                                                                                    \
+    acc[1] = a1;                                                                                    \
+    acc[2] = a2;                                                                                    \
+    acc[3] = a3;                                                                                    \
+  }
+TQ_RT_I_WACC_TYPES(TQ_WSUM)
+
+/* ps[j] += W sums of the block's channels over [off, off + len) of their rows (K apart), j < nb. */
+#define TQ_WSUM_N(wn, an, ps, nb, w, off, K, len)                                                   \
+  ((nb) == 4 ? tq_wsum4_##wn##_##an(ps, w, off, K, len) : tq_wsum1_##wn##_##an(ps, w, off, len))
+
+#define TQ_BORDER(wn, an)                                                                           \
+  /* conv2d, OHWI: channel c's taps are the K = KH*KW*C weights from c*K; a row is KW*C of them */  \
+  static void tq_conv_border_##wn##_##an(TQ_RT_CT(an) *acc, int32_t nb, const TQ_RT_CT(wn) *w,      \
+                                         int32_t oc0, const tq_rt_conv_geom *g,                     \
+                                         const tq_rt_i_window *win, int32_t z) {                    \
+    const int32_t C = g->in_c, KW = g->k_w, rowlen = KW * C, K = g->k_h * rowlen;                   \
+    TQ_RT_CT(an) ps[4] = {0, 0, 0, 0};                                                              \
+    int32_t kh, j;                                                                                  \
+    for (kh = 0; kh < g->k_h; kh++) {                                                               \
+      const int32_t base = oc0 * K + kh * rowlen;                                                   \
+      if (kh < win->kh_lo || kh >= win->kh_hi || win->kw_hi == win->kw_lo) {                        \
+        TQ_WSUM_N(wn, an, ps, nb, w, base, K, rowlen); /* a padded row */                           \
+        continue;                                                                                   \
+      }                                                                                             \
+      if (win->kw_lo > 0) TQ_WSUM_N(wn, an, ps, nb, w, base, K, win->kw_lo * C);                    \
+      if (win->kw_hi < KW)                                                                          \
+        TQ_WSUM_N(wn, an, ps, nb, w, base + win->kw_hi * C, K, (KW - win->kw_hi) * C);              \
+    }                                                                                               \
+    for (j = 0; j < nb; j++) acc[j] += (TQ_RT_CT(an))z * ps[j];                                     \
+  }                                                                                                 \
+  /* depthwise, (KH,KW,OC): tap t of output channel oc is weight t*OC + oc */                       \
+  static void tq_dw_border_##wn##_##an(TQ_RT_CT(an) *acc, int32_t nb, const TQ_RT_CT(wn) *w,        \
+                                       int32_t oc0, const tq_rt_conv_geom *g,                       \
+                                       const tq_rt_i_window *win, int32_t z) {                      \
+    int32_t kh, kw, j;                                                                              \
+    for (kh = 0; kh < g->k_h; kh++)                                                                 \
+      for (kw = 0; kw < g->k_w; kw++) {                                                             \
+        const int32_t t = (kh * g->k_w + kw) * g->out_c + oc0;                                      \
+        if (kh >= win->kh_lo && kh < win->kh_hi && kw >= win->kw_lo && kw < win->kw_hi) continue;   \
+        for (j = 0; j < nb; j++) acc[j] += (TQ_RT_CT(an))z * TQ_RT_I_W(wn, w, t + j);               \
+      }                                                                                             \
+  }
+TQ_RT_I_WACC_TYPES(TQ_BORDER)
+
+/* ------------------------------------------------------------------------------------------------------
+ * Both kernels: arguments checked, then one call of the kernel's pixel function per output pixel with
+ * its window (px: op = the pixel's outputs, xb = the sample's input).
+ * ------------------------------------------------------------------------------------------------------ */
+#define TQ_CONV_KERNEL(name, px, kind, xn, wn, on, an)                                              \
+  tq_rt_status name(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in, const TQ_RT_CT(wn) *w,               \
+                    const TQ_RT_CT(an) *bias, const tq_rt_conv_geom *g, int32_t in_zp,              \
+                    const tq_rt_requant *rq) {                                                      \
+    int32_t b, oh, ow;                                                                              \
+    tq_rt_conv_geom G;                                                                              \
+    tq_rt_requant Q;                                                                                \
+    if (tq_conv_check(out, in, w, g, kind, rq, TQ_RT_MIN(on), TQ_RT_MAX(on)) != TQ_RT_OK)           \
+      return TQ_RT_ERR_ARG;                                                                         \
+    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */            \
+    Q = *rq;                                                                                        \
+    for (b = 0; b < G.n; b++)                                                                       \
+      for (oh = 0; oh < G.out_h; oh++)                                                              \
+        for (ow = 0; ow < G.out_w; ow++) {                                                          \
+          tq_rt_i_window win;                                                                       \
+          tq_rt_i_window_at(&win, &G, oh, ow);                                                      \
+          px(out + (((size_t)b * G.out_h + oh) * G.out_w + ow) * G.out_c,                           \
+             in + (size_t)b * G.in_h * G.in_w * G.in_c, w, bias, &G, &Q, &win, in_zp);              \
+        }                                                                                           \
+    return TQ_RT_OK;                                                                                \
+  }
+
+/* ------------------------------------------------------------------------------------------------------
+ * conv2d: per block of 4 output channels, one dot4 per valid kernel row over the contiguous segment
+ * (valid kw range) x C of both the NHWC input row and the OHWI weight row.
+ * ------------------------------------------------------------------------------------------------------ */
+#define TQ_CONV2D_PX(x, wn, o, a)                                                                   \
+  static void tq_conv2d_px_##x##_##wn##_##o##_##a(                                                  \
+      TQ_RT_CT(o) *op, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w, const TQ_RT_CT(a) *bias,       \
+      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp) { \
+    const int32_t C = G->in_c, rowlen = G->k_w * C, K = G->k_h * rowlen;                            \
+    const int32_t seg = (win->kw_hi - win->kw_lo) * C, rows = win->kh_hi - win->kh_lo;              \
+    const int32_t any = seg > 0 && rows > 0; /* some tap of the window is valid */                  \
+    const TQ_RT_CT(x) *xp =                                                                         \
+        any ? xb + ((size_t)(win->ih0 + win->kh_lo) * G->in_w + (win->iw0 + win->kw_lo)) * C : xb;  \
+    int32_t oc, j;                                                                                  \
+    for (oc = 0; oc < G->out_c;) {                                                                  \
+      TQ_RT_CT(a) acc[4] = {0, 0, 0, 0};                                                            \
+      const int32_t nb = G->out_c - oc >= 4 ? 4 : 1;                                                \
+      const int32_t woff = oc * K + win->kh_lo * rowlen + win->kw_lo * C;                           \
+      if (bias)                                                                                     \
+        for (j = 0; j < nb; j++) acc[j] = bias[oc + j];                                             \
+      if (any && nb == 4)                                                                           \
+        tq_rt_i_dot4_##x##_##wn##_##a(acc, xp, G->in_w * C, w, woff, K, rowlen, seg, rows);         \
+      else if (any)                                                                                 \
+        tq_rt_i_dot1_##x##_##wn##_##a(acc, xp, G->in_w * C, w, woff, rowlen, seg, rows);            \
+      if (in_zp != 0 && win->border) tq_conv_border_##wn##_##a(acc, nb, w, oc, G, win, in_zp);      \
+      tq_rt_i_rq_store_##a##_##o(op + oc, acc, nb, Q, oc);                                          \
+      oc += nb;                                                                                     \
+    }                                                                                               \
   }
 
 /* ------------------------------------------------------------------------------------------------------
@@ -106,149 +159,87 @@ static void tq_window(int32_t p0, int32_t k, int32_t in, int32_t *lo, int32_t *h
  * time (contiguous in both input and weights when M = 1) over the valid taps; border pixels add
  * z_X * W(tap, oc) for each padded tap; then one requantize-and-store pass per block.
  * ------------------------------------------------------------------------------------------------------ */
-#define TQ_DW_HELPERS(x, XT, wn, WT, a, AT)                                                            \
-  /* acc[j] += sum over rows x cols taps of xp[r*xrs + c*xcs + j] * W(t + r*wrs + c*wcs + j), j < nb */ \
-  static void tq_dw_accn_##x##_##wn##_##a(AT *acc, int32_t nb, const XT *xp, int32_t xrs,            \
-                                          int32_t xcs, const WT *w, int32_t t, int32_t wrs,          \
-                                          int32_t wcs, int32_t rows, int32_t cols) {                 \
-    int32_t j;                                                                                       \
-    for (j = 0; j + 4 <= nb; j += 4) {                                                               \
-      AT a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3];                             \
-      const XT *xr = xp + j;                                                                         \
-      int32_t r, c, tr = t + j;                                                                      \
-      for (r = 0; r < rows; r++, xr += xrs, tr += wrs) {                                             \
-        const XT *xc = xr;                                                                           \
-        int32_t tc = tr;                                                                             \
-        for (c = 0; c < cols; c++, xc += xcs, tc += wcs) {                                           \
-          a0 += (AT)((int32_t)xc[0] * TQ_W_##wn(w, tc));                                             \
-          a1 += (AT)((int32_t)xc[1] * TQ_W_##wn(w, tc + 1));                                         \
-          a2 += (AT)((int32_t)xc[2] * TQ_W_##wn(w, tc + 2));                                         \
-          a3 += (AT)((int32_t)xc[3] * TQ_W_##wn(w, tc + 3));                                         \
-        }                                                                                            \
-      }                                                                                              \
-      acc[j] = a0;                                                                                   \
-      acc[j + 1] = a1;                                                                               \
-      acc[j + 2] = a2;                                                                               \
-      acc[j + 3] = a3;                                                                               \
-    }                                                                                                \
-    for (; j < nb; j++) {                                                                            \
-      AT a0 = acc[j];                                                                                \
-      const XT *xr = xp + j;                                                                         \
-      int32_t r, c, tr = t + j;                                                                      \
-      for (r = 0; r < rows; r++, xr += xrs, tr += wrs) {                                             \
-        const XT *xc = xr;                                                                           \
-        int32_t tc = tr;                                                                             \
-        for (c = 0; c < cols; c++, xc += xcs, tc += wcs) a0 += (AT)((int32_t)xc[0] * TQ_W_##wn(w, tc)); \
-      }                                                                                              \
-      acc[j] = a0;                                                                                   \
-    }                                                                                                \
-  }                                                                                                  \
-  static void tq_dw_acc1_##x##_##wn##_##a(AT *acc, const XT *xp, int32_t xrs, int32_t xcs,           \
-                                          const WT *w, int32_t t, int32_t wrs, int32_t wcs,          \
-                                          int32_t rows, int32_t cols) {                              \
-    AT a0 = acc[0];                                                                                  \
-    int32_t r, c;                                                                                    \
-    for (r = 0; r < rows; r++, xp += xrs, t += wrs) {                                                \
-      const XT *xc = xp;                                                                             \
-      int32_t tc = t;                                                                                \
-      for (c = 0; c < cols; c++, xc += xcs, tc += wcs) a0 += (AT)((int32_t)xc[0] * TQ_W_##wn(w, tc)); \
-    }                                                                                                \
-    acc[0] = a0;                                                                                     \
-  }                                                                                                  \
-  /* acc[j] += z * sum of W(tap, oc0 + j) over the padded taps (outside [kh_lo,kh_hi)x[kw_lo,kw_hi)) */ \
-  static void tq_dw_pad_##x##_##wn##_##a(AT *acc, int32_t nb, const WT *w, int32_t oc0, int32_t OC,  \
-                                         int32_t KH, int32_t KW, int32_t kh_lo, int32_t kh_hi,        \
-                                         int32_t kw_lo, int32_t kw_hi, int32_t z) {                  \
-    int32_t kh, kw, j;                                                                               \
-    for (kh = 0; kh < KH; kh++)                                                                      \
-      for (kw = 0; kw < KW; kw++) {                                                                  \
-        const int32_t t = (kh * KW + kw) * OC + oc0;                                                 \
-        if (kh >= kh_lo && kh < kh_hi && kw >= kw_lo && kw < kw_hi) continue;                        \
-        for (j = 0; j < nb; j++) acc[j] += (AT)z * TQ_W_##wn(w, t + j);                              \
-      }                                                                                              \
+#define TQ_DW_ACC(x, wn, a)                                                                         \
+  /* acc[0] += sum over rows x cols taps of xp[r*xrs + c*xcs] * W(t + r*wrs + c*wcs) */             \
+  static void tq_dw_acc1_##x##_##wn##_##a(TQ_RT_CT(a) *acc, const TQ_RT_CT(x) *xp, int32_t xrs,     \
+                                          int32_t xcs, const TQ_RT_CT(wn) *w, int32_t t,            \
+                                          int32_t wrs, int32_t wcs, int32_t rows, int32_t cols) {   \
+    TQ_RT_CT(a) a0 = acc[0];                                                                        \
+    int32_t r, c;                                                                                   \
+    for (r = 0; r < rows; r++, xp += xrs, t += wrs) {                                               \
+      const TQ_RT_CT(x) *xc = xp;                                                                   \
+      int32_t tc = t;                                                                               \
+      for (c = 0; c < cols; c++, xc += xcs, tc += wcs)                                              \
+        a0 += (TQ_RT_CT(a))((int32_t)xc[0] * TQ_RT_I_W(wn, w, tc));                                 \
+    }                                                                                               \
+    acc[0] = a0;                                                                                    \
+  }                                                                                                 \
+  /* the same for channels j < nb (input and weights advance by 1 per channel), 4 at a time */      \
+  static void tq_dw_accn_##x##_##wn##_##a(TQ_RT_CT(a) *acc, int32_t nb, const TQ_RT_CT(x) *xp,      \
+                                          int32_t xrs, int32_t xcs, const TQ_RT_CT(wn) *w,          \
+                                          int32_t t, int32_t wrs, int32_t wcs, int32_t rows,        \
+                                          int32_t cols) {                                           \
+    int32_t j;                                                                                      \
+    for (j = 0; j + 4 <= nb; j += 4) {                                                              \
+      TQ_RT_CT(a) a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3];                   \
+      const TQ_RT_CT(x) *xr = xp + j;                                                               \
+      int32_t r, c, tr = t + j;                                                                     \
+      for (r = 0; r < rows; r++, xr += xrs, tr += wrs) {                                            \
+        const TQ_RT_CT(x) *xc = xr;                                                                 \
+        int32_t tc = tr;                                                                            \
+        for (c = 0; c < cols; c++, xc += xcs, tc += wcs) {                                          \
+          a0 += (TQ_RT_CT(a))((int32_t)xc[0] * TQ_RT_I_W(wn, w, tc));                               \
+          a1 += (TQ_RT_CT(a))((int32_t)xc[1] * TQ_RT_I_W(wn, w, tc + 1));                           \
+          a2 += (TQ_RT_CT(a))((int32_t)xc[2] * TQ_RT_I_W(wn, w, tc + 2));                           \
+          a3 += (TQ_RT_CT(a))((int32_t)xc[3] * TQ_RT_I_W(wn, w, tc + 3));                           \
+        }                                                                                           \
+      }                                                                                             \
+      acc[j] = a0;                                                                                  \
+      acc[j + 1] = a1;                                                                              \
+      acc[j + 2] = a2;                                                                              \
+      acc[j + 3] = a3;                                                                              \
+    }                                                                                               \
+    for (; j < nb; j++)                                                                             \
+      tq_dw_acc1_##x##_##wn##_##a(acc + j, xp + j, xrs, xcs, w, t + j, wrs, wcs, rows, cols);       \
+  }
+TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
+
+#define TQ_DWCONV_PX(x, wn, o, a)                                                                   \
+  static void tq_dwconv_px_##x##_##wn##_##o##_##a(                                                  \
+      TQ_RT_CT(o) *op, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w, const TQ_RT_CT(a) *bias,       \
+      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp) { \
+    const int32_t C = G->in_c, M = G->depth_mult, OC = G->out_c, KW = G->k_w;                       \
+    const int32_t rows = win->kh_hi - win->kh_lo, cols = win->kw_hi - win->kw_lo;                   \
+    const int32_t any = rows > 0 && cols > 0; /* some tap of the window is valid */                 \
+    /* the input at the window's first valid tap, channel 0 */                                      \
+    const TQ_RT_CT(x) *xw =                                                                         \
+        any ? xb + ((size_t)(win->ih0 + win->kh_lo) * G->in_w + (win->iw0 + win->kw_lo)) * C : xb;  \
+    int32_t oc0, j;                                                                                 \
+    for (oc0 = 0; oc0 < OC; oc0 += 16) {                                                            \
+      TQ_RT_CT(a) acc[16];                                                                          \
+      const int32_t nb = OC - oc0 < 16 ? OC - oc0 : 16;                                             \
+      const int32_t t0 = (win->kh_lo * KW + win->kw_lo) * OC + oc0;                                 \
+      for (j = 0; j < nb; j++) acc[j] = bias ? bias[oc0 + j] : 0;                                   \
+      if (any && M == 1)                                                                            \
+        tq_dw_accn_##x##_##wn##_##a(acc, nb, xw + oc0, G->in_w * C, C, w, t0, KW * OC, OC, rows,    \
+                                    cols);                                                          \
+      else if (any)                                                                                 \
+        for (j = 0; j < nb; j++)                                                                    \
+          tq_dw_acc1_##x##_##wn##_##a(acc + j, xw + (oc0 + j) / M, G->in_w * C, C, w, t0 + j,       \
+                                      KW * OC, OC, rows, cols);                                     \
+      if (in_zp != 0 && win->border) tq_dw_border_##wn##_##a(acc, nb, w, oc0, G, win, in_zp);       \
+      tq_rt_i_rq_store_##a##_##o(op + oc0, acc, nb, Q, oc0);                                        \
+    }                                                                                               \
   }
 
-#define TQ_DWCONV(name, XT, WT, OT, OMIN, OMAX, AT, x, wn, a, o_)                                      \
-  tq_rt_status name##_ref(OT *out, const XT *in, const WT *w, const AT *bias,                         \
-                          const tq_rt_conv_geom *g, int32_t in_zp, const tq_rt_requant *rq) {         \
-    int32_t b, oh, ow;                                                                               \
-    tq_rt_conv_geom G;                                                                               \
-    tq_rt_requant Q;                                                                                 \
-    if (!out || !in || !w || tq_rt_geom_check(g, TQ_RT_GEOM_DEPTHWISE) != TQ_RT_OK ||                \
-        tq_rt_requant_check(rq, g->out_c, OMIN, OMAX) != TQ_RT_OK)                                   \
-      return TQ_RT_ERR_ARG;                                                                          \
-    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */             \
-    Q = *rq;                                                                                         \
-    for (b = 0; b < G.n; b++) {                                                                      \
-      const XT *xb = in + (size_t)b * G.in_h * G.in_w * G.in_c;                                      \
-      for (oh = 0; oh < G.out_h; oh++) {                                                             \
-        const int32_t C = G.in_c, M = G.depth_mult, OC = G.out_c, KW = G.k_w, KH = G.k_h;            \
-        const int32_t ih0 = oh * G.stride_h - G.pad_top;                                             \
-        int32_t kh_lo, kh_hi;                                                                        \
-        tq_window(ih0, KH, G.in_h, &kh_lo, &kh_hi);                                                  \
-        for (ow = 0; ow < G.out_w; ow++) {                                                           \
-          const int32_t iw0 = ow * G.stride_w - G.pad_left;                                          \
-          int32_t kw_lo, kw_hi, partial, any, oc0;                                                   \
-          OT *op = out + (((size_t)b * G.out_h + oh) * G.out_w + ow) * OC;                           \
-          const XT *xw; /* input at (ih0 + kh_lo, iw0 + kw_lo), channel 0 */                         \
-          tq_window(iw0, KW, G.in_w, &kw_lo, &kw_hi);                                                \
-          partial = in_zp != 0 && (kh_lo > 0 || kh_hi < KH || kw_lo > 0 || kw_hi < KW);             \
-          any = kh_hi > kh_lo && kw_hi > kw_lo;                                                      \
-          xw = any ? xb + ((size_t)(ih0 + kh_lo) * G.in_w + (iw0 + kw_lo)) * C : xb;                 \
-          for (oc0 = 0; oc0 < OC; oc0 += 16) {                                                       \
-            AT acc[16];                                                                              \
-            const int32_t nb = OC - oc0 < 16 ? OC - oc0 : 16;                                        \
-            const int32_t t0 = (kh_lo * KW + kw_lo) * OC + oc0;                                      \
-            int32_t j;                                                                               \
-            for (j = 0; j < nb; j++) acc[j] = bias ? bias[oc0 + j] : 0;                              \
-            if (any) {                                                                               \
-              if (M == 1) {                                                                          \
-                tq_dw_accn_##x##_##wn##_##a(acc, nb, xw + oc0, G.in_w * C, C, w, t0, KW * OC, OC,    \
-                                            kh_hi - kh_lo, kw_hi - kw_lo);                           \
-              } else {                                                                               \
-                for (j = 0; j < nb; j++)                                                             \
-                  tq_dw_acc1_##x##_##wn##_##a(acc + j, xw + (oc0 + j) / M, G.in_w * C, C, w, t0 + j, \
-                                              KW * OC, OC, kh_hi - kh_lo, kw_hi - kw_lo);            \
-              }                                                                                      \
-            }                                                                                        \
-            if (partial)                                                                             \
-              tq_dw_pad_##x##_##wn##_##a(acc, nb, w, oc0, OC, KH, KW, kh_lo, kh_hi, kw_lo, kw_hi,    \
-                                         in_zp);                                                     \
-            tq_rt_i_rq_store_##a##_##o_(op + oc0, acc, nb, &Q, oc0);                                 \
-          }                                                                                          \
-        }                                                                                            \
-      }                                                                                              \
-    }                                                                                                \
-    return TQ_RT_OK;                                                                                 \
-  }                                                                                                  \
-  tq_rt_status name(OT *out, const XT *in, const WT *w, const AT *bias, const tq_rt_conv_geom *g,    \
-                    int32_t in_zp, const tq_rt_requant *rq) {                                        \
-    return name##_ref(out, in, w, bias, g, in_zp, rq);                                               \
-  }
-
-#define TQ_DW_HELPERS_ALL(x, XT)                   \
-  TQ_DW_HELPERS(x, XT, s4, uint8_t, a32, int32_t)  \
-  TQ_DW_HELPERS(x, XT, s8, int8_t, a32, int32_t)   \
-  TQ_DW_HELPERS(x, XT, s16, int16_t, a32, int32_t) \
-  TQ_DW_HELPERS(x, XT, s4, uint8_t, a64, int64_t)  \
-  TQ_DW_HELPERS(x, XT, s8, int8_t, a64, int64_t)   \
-  TQ_DW_HELPERS(x, XT, s16, int16_t, a64, int64_t)
-TQ_DW_HELPERS_ALL(s8, int8_t)
-TQ_DW_HELPERS_ALL(s16, int16_t)
-
-/* Instantiate one family: 2 activations x 3 weights x 2 outputs x 2 accumulators. */
-#define TQ_FAMILY_W(M_, op, x, XT, wn, WT)                                                          \
-  M_(tq_rt_##op##_##x##_##wn##w_s8, XT, WT, int8_t, -128, 127, int32_t, x, wn, a32, s8)             \
-  M_(tq_rt_##op##_##x##_##wn##w_s16, XT, WT, int16_t, -32768, 32767, int32_t, x, wn, a32, s16)      \
-  M_(tq_rt_##op##_##x##_##wn##w_s8_acc64, XT, WT, int8_t, -128, 127, int64_t, x, wn, a64, s8)       \
-  M_(tq_rt_##op##_##x##_##wn##w_s16_acc64, XT, WT, int16_t, -32768, 32767, int64_t, x, wn, a64, s16)
-#define TQ_FAMILY(M_, op)                          \
-  TQ_FAMILY_W(M_, op, s8, int8_t, s4, uint8_t)     \
-  TQ_FAMILY_W(M_, op, s8, int8_t, s8, int8_t)      \
-  TQ_FAMILY_W(M_, op, s8, int8_t, s16, int16_t)    \
-  TQ_FAMILY_W(M_, op, s16, int16_t, s4, uint8_t)   \
-  TQ_FAMILY_W(M_, op, s16, int16_t, s8, int8_t)    \
-  TQ_FAMILY_W(M_, op, s16, int16_t, s16, int16_t)
-
-TQ_FAMILY(TQ_CONV2D, conv2d)
-TQ_FAMILY(TQ_DWCONV, depthwise_conv2d)
+/* Every combination of TQ_RT_WEIGHTED_TYPES, e.g. tq_rt_conv2d_s8_s4w_s16_acc64(). */
+#define TQ_CONV2D(op, xn, wn, on, an)                                                               \
+  TQ_CONV2D_PX(xn, wn, on, an)                                                                      \
+  TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_conv2d_px_##xn##_##wn##_##on##_##an,           \
+                 TQ_RT_GEOM_CONV, xn, wn, on, an)
+#define TQ_DWCONV(op, xn, wn, on, an)                                                               \
+  TQ_DWCONV_PX(xn, wn, on, an)                                                                      \
+  TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_dwconv_px_##xn##_##wn##_##on##_##an,           \
+                 TQ_RT_GEOM_DEPTHWISE, xn, wn, on, an)
+TQ_RT_WEIGHTED_TYPES(TQ_CONV2D, conv2d)
+TQ_RT_WEIGHTED_TYPES(TQ_DWCONV, depthwise_conv2d)

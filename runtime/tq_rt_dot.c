@@ -1,221 +1,170 @@
-/* Blocked integer dot products: the inner loops of conv2d and dense (see tq_rt.h, "Internal").
+/* Blocked integer dot products: the inner loops of conv2d and dense (declared in tq_rt_internal.h).
  * dot4 shares each input load between 4 output channels (4 independent accumulators); the loops are
  * plain counted loops over contiguous memory so compilers can keep them in registers or vectorise. */
-#include "tq_rt.h"
+#include "tq_rt_internal.h"
 
 /* Two's-complement nibble decode of a byte b in [0, 255] (portable: no shifts of negative values). */
 #define TQ_LO4(b) ((((b) & 15) ^ 8) - 8)
 #define TQ_HI4(b) ((((b) >> 4) ^ 8) - 8)
 
 /* ---- s8 / s16 weights ------------------------------------------------------------------------------ */
-#define TQ_DOT_PLAIN(x, wn, WT, a, AT, XT)                                                         \
-  void tq_rt_i_dot4_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,\
-                                      int32_t ws, int32_t wrs, int32_t len, int32_t rows) {      \
-    AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                       \
-    int32_t r;                                                                                   \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                          \
-      const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                       \
-      int32_t i;                                                                                 \
-      for (i = 0; i + 2 <= len; i += 2) {                                                        \
-        const int32_t x0 = xv[i], x1 = xv[i + 1];                                               \
-        a0 += (AT)(x0 * w0[i]);                                                                  \
-        a1 += (AT)(x0 * w1[i]);                                                                  \
-        a2 += (AT)(x0 * w2[i]);                                                                  \
-        a3 += (AT)(x0 * w3[i]);                                                                  \
-        a0 += (AT)(x1 * w0[i + 1]);                                                              \
-        a1 += (AT)(x1 * w1[i + 1]);                                                              \
-        a2 += (AT)(x1 * w2[i + 1]);                                                              \
-        a3 += (AT)(x1 * w3[i + 1]);                                                              \
-      }                                                                                          \
-      if (i < len) {                                                                             \
-        const int32_t x0 = xv[i];                                                                \
-        a0 += (AT)(x0 * w0[i]);                                                                  \
-        a1 += (AT)(x0 * w1[i]);                                                                  \
-        a2 += (AT)(x0 * w2[i]);                                                                  \
-        a3 += (AT)(x0 * w3[i]);                                                                  \
-      }                                                                                          \
-    }                                                                                            \
-    acc[0] = a0;                                                                                 \
-    acc[1] = a1;                                                                                 \
-    acc[2] = a2;                                                                                 \
-    acc[3] = a3;                                                                                 \
-  }                                                                                              \
-  void tq_rt_i_dot1_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,\
-                                      int32_t wrs, int32_t len, int32_t rows) {                  \
-    AT a0 = acc[0];                                                                              \
-    int32_t r;                                                                                   \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                          \
-      const WT *w0 = w + off;                                                                    \
-      int32_t i;                                                                                 \
-      for (i = 0; i < len; i++) a0 += (AT)((int32_t)xv[i] * w0[i]);                              \
-    }                                                                                            \
-    acc[0] = a0;                                                                                 \
-  }
-
-#define TQ_WSUM_PLAIN(wn, WT, a, AT)                                                               \
-  void tq_rt_i_wsum4_##wn##_##a(AT *acc, const WT *w, int32_t off, int32_t ws, int32_t len) {     \
-    const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                         \
-    AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                       \
-    int32_t i;                                                                                   \
-    for (i = 0; i < len; i++) {                                                                  \
-      a0 += w0[i];                                                                               \
-      a1 += w1[i];                                                                               \
-      a2 += w2[i];                                                                               \
-      a3 += w3[i];                                                                               \
-    }                                                                                            \
-    acc[0] = a0;                                                                                 \
-    acc[1] = a1;                                                                                 \
-    acc[2] = a2;                                                                                 \
-    acc[3] = a3;                                                                                 \
-  }                                                                                              \
-  void tq_rt_i_wsum1_##wn##_##a(AT *acc, const WT *w, int32_t off, int32_t len) {                \
-    const WT *w0 = w + off;                                                                      \
-    AT a0 = acc[0];                                                                              \
-    int32_t i;                                                                                   \
-    for (i = 0; i < len; i++) a0 += w0[i];                                                       \
-    acc[0] = a0;                                                                                 \
+#define TQ_DOT_PLAIN(x, wn, WT, a, AT, XT)                                                          \
+  void tq_rt_i_dot4_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
+                                      int32_t ws, int32_t wrs, int32_t len, int32_t rows) {         \
+    AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                          \
+    int32_t r;                                                                                      \
+    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                             \
+      const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                          \
+      int32_t i;                                                                                    \
+      for (i = 0; i + 2 <= len; i += 2) {                                                           \
+        const int32_t x0 = xv[i], x1 = xv[i + 1];                                                   \
+        a0 += (AT)(x0 * w0[i]);                                                                     \
+        a1 += (AT)(x0 * w1[i]);                                                                     \
+        a2 += (AT)(x0 * w2[i]);                                                                     \
+        a3 += (AT)(x0 * w3[i]);                                                                     \
+        a0 += (AT)(x1 * w0[i + 1]);                                                                 \
+        a1 += (AT)(x1 * w1[i + 1]);                                                                 \
+        a2 += (AT)(x1 * w2[i + 1]);                                                                 \
+        a3 += (AT)(x1 * w3[i + 1]);                                                                 \
+      }                                                                                             \
+      if (i < len) {                                                                                \
+        const int32_t x0 = xv[i];                                                                   \
+        a0 += (AT)(x0 * w0[i]);                                                                     \
+        a1 += (AT)(x0 * w1[i]);                                                                     \
+        a2 += (AT)(x0 * w2[i]);                                                                     \
+        a3 += (AT)(x0 * w3[i]);                                                                     \
+      }                                                                                             \
+    }                                                                                               \
+    acc[0] = a0;                                                                                    \
+    acc[1] = a1;                                                                                    \
+    acc[2] = a2;                                                                                    \
+    acc[3] = a3;                                                                                    \
+  }                                                                                                 \
+  void tq_rt_i_dot1_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
+                                      int32_t wrs, int32_t len, int32_t rows) {                     \
+    AT a0 = acc[0];                                                                                 \
+    int32_t r;                                                                                      \
+    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                             \
+      const WT *w0 = w + off;                                                                       \
+      int32_t i;                                                                                    \
+      for (i = 0; i < len; i++) a0 += (AT)((int32_t)xv[i] * w0[i]);                                 \
+    }                                                                                               \
+    acc[0] = a0;                                                                                    \
   }
 
 /* ---- s4 weights (packed, element e = nibble e) ------------------------------------------------------ */
-#define TQ_DOT_S4(x, a, AT, XT)                                                                    \
-  static void tq_dot1r_##x##_s4_##a(AT *acc, const XT *xv, const uint8_t *w, int32_t off,        \
-                                    int32_t len) {                                               \
-    const uint8_t *p = w + (off >> 1);                                                           \
-    AT a0 = acc[0];                                                                              \
-    int32_t i = 0;                                                                               \
-    if ((off & 1) && len > 0) {                                                                  \
-      a0 += (AT)((int32_t)xv[0] * TQ_HI4((int32_t)p[0]));                                        \
-      p++;                                                                                       \
-      i = 1;                                                                                     \
-    }                                                                                            \
-    for (; i + 2 <= len; i += 2, p++) {                                                          \
-      const int32_t b = *p;                                                                      \
-      a0 += (AT)((int32_t)xv[i] * TQ_LO4(b));                                                    \
-      a0 += (AT)((int32_t)xv[i + 1] * TQ_HI4(b));                                                \
-    }                                                                                            \
-    if (i < len) a0 += (AT)((int32_t)xv[i] * TQ_LO4((int32_t)*p));                               \
-    acc[0] = a0;                                                                                 \
-  }                                                                                              \
-  static void tq_dot4r_##x##_s4_##a(AT *acc, const XT *xv, const uint8_t *w, int32_t off,        \
-                                    int32_t ws, int32_t len) {                                   \
-    const uint8_t *p0, *p1, *p2, *p3;                                                            \
-    AT a0, a1, a2, a3;                                                                           \
-    int32_t i = 0;                                                                               \
-    if (ws & 1) { /* rows of odd length: channel parities alternate */                          \
-      tq_dot1r_##x##_s4_##a(acc, xv, w, off, len);                                           \
-      tq_dot1r_##x##_s4_##a(acc + 1, xv, w, off + ws, len);                                  \
-      tq_dot1r_##x##_s4_##a(acc + 2, xv, w, off + 2 * ws, len);                              \
-      tq_dot1r_##x##_s4_##a(acc + 3, xv, w, off + 3 * ws, len);                              \
-      return;                                                                                    \
-    }                                                                                            \
-    p0 = w + (off >> 1);                                                                         \
-    p1 = p0 + (ws >> 1);                                                                         \
-    p2 = p1 + (ws >> 1);                                                                         \
-    p3 = p2 + (ws >> 1);                                                                         \
-    a0 = acc[0];                                                                                 \
-    a1 = acc[1];                                                                                 \
-    a2 = acc[2];                                                                                 \
-    a3 = acc[3];                                                                                 \
-    if ((off & 1) && len > 0) {                                                                  \
-      const int32_t xi = xv[0];                                                                  \
-      a0 += (AT)(xi * TQ_HI4((int32_t)*p0++));                                                   \
-      a1 += (AT)(xi * TQ_HI4((int32_t)*p1++));                                                   \
-      a2 += (AT)(xi * TQ_HI4((int32_t)*p2++));                                                   \
-      a3 += (AT)(xi * TQ_HI4((int32_t)*p3++));                                                   \
-      i = 1;                                                                                     \
-    }                                                                                            \
-    for (; i + 2 <= len; i += 2) {                                                               \
-      const int32_t x0 = xv[i], x1 = xv[i + 1];                                                  \
-      const int32_t b0 = *p0++, b1 = *p1++, b2 = *p2++, b3 = *p3++;                              \
-      a0 += (AT)(x0 * TQ_LO4(b0));                                                               \
-      a0 += (AT)(x1 * TQ_HI4(b0));                                                               \
-      a1 += (AT)(x0 * TQ_LO4(b1));                                                               \
-      a1 += (AT)(x1 * TQ_HI4(b1));                                                               \
-      a2 += (AT)(x0 * TQ_LO4(b2));                                                               \
-      a2 += (AT)(x1 * TQ_HI4(b2));                                                               \
-      a3 += (AT)(x0 * TQ_LO4(b3));                                                               \
-      a3 += (AT)(x1 * TQ_HI4(b3));                                                               \
-    }                                                                                            \
-    if (i < len) {                                                                               \
-      const int32_t xi = xv[i];                                                                  \
-      a0 += (AT)(xi * TQ_LO4((int32_t)*p0));                                                     \
-      a1 += (AT)(xi * TQ_LO4((int32_t)*p1));                                                     \
-      a2 += (AT)(xi * TQ_LO4((int32_t)*p2));                                                     \
-      a3 += (AT)(xi * TQ_LO4((int32_t)*p3));                                                     \
-    }                                                                                            \
-    acc[0] = a0;                                                                                 \
-    acc[1] = a1;                                                                                 \
-    acc[2] = a2;                                                                                 \
-    acc[3] = a3;                                                                                 \
-  }                                                                                              \
-  void tq_rt_i_dot1_##x##_s4_##a(AT *acc, const XT *xv, int32_t xrs, const uint8_t *w,           \
-                                  int32_t off, int32_t wrs, int32_t len, int32_t rows) {         \
-    int32_t r;                                                                                   \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs) tq_dot1r_##x##_s4_##a(acc, xv, w, off, len);\
-  }                                                                                              \
-  void tq_rt_i_dot4_##x##_s4_##a(AT *acc, const XT *xv, int32_t xrs, const uint8_t *w,           \
-                                  int32_t off, int32_t ws, int32_t wrs, int32_t len,             \
-                                  int32_t rows) {                                                \
-    int32_t r;                                                                                   \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs)                                            \
-      tq_dot4r_##x##_s4_##a(acc, xv, w, off, ws, len);                                           \
+#define TQ_DOT_NIBBLE(x, a, AT, XT)                                                                 \
+  static void tq_dot1r_##x##_s4_##a(AT *acc, const XT *xv, const uint8_t *w, int32_t off,           \
+                                    int32_t len) {                                                  \
+    const uint8_t *p = w + (off >> 1);                                                              \
+    AT a0 = acc[0];                                                                                 \
+    int32_t i = 0;                                                                                  \
+    if ((off & 1) && len > 0) {                                                                     \
+      a0 += (AT)((int32_t)xv[0] * TQ_HI4((int32_t)p[0]));                                           \
+      p++;                                                                                          \
+      i = 1;                                                                                        \
+    }                                                                                               \
+    for (; i + 2 <= len; i += 2, p++) {                                                             \
+      const int32_t b = *p;                                                                         \
+      a0 += (AT)((int32_t)xv[i] * TQ_LO4(b));                                                       \
+      a0 += (AT)((int32_t)xv[i + 1] * TQ_HI4(b));                                                   \
+    }                                                                                               \
+    if (i < len) a0 += (AT)((int32_t)xv[i] * TQ_LO4((int32_t)*p));                                  \
+    acc[0] = a0;                                                                                    \
+  }                                                                                                 \
+  static void tq_dot4r_##x##_s4_##a(AT *acc, const XT *xv, const uint8_t *w, int32_t off,           \
+                                    int32_t ws, int32_t len) {                                      \
+    const uint8_t *p0, *p1, *p2, *p3;                                                               \
+    AT a0, a1, a2, a3;                                                                              \
+    int32_t i = 0;                                                                                  \
+    if (ws & 1) { /* rows of odd length: channel parities alternate */                              \
+      tq_dot1r_##x##_s4_##a(acc, xv, w, off, len);                                                  \
+      tq_dot1r_##x##_s4_##a(acc + 1, xv, w, off + ws, len);                                         \
+      tq_dot1r_##x##_s4_##a(acc + 2, xv, w, off + 2 * ws, len);                                     \
+      tq_dot1r_##x##_s4_##a(acc + 3, xv, w, off + 3 * ws, len);                                     \
+      return;                                                                                       \
+    }                                                                                               \
+    p0 = w + (off >> 1);                                                                            \
+    p1 = p0 + (ws >> 1);                                                                            \
+    p2 = p1 + (ws >> 1);                                                                            \
+    p3 = p2 + (ws >> 1);                                                                            \
+    a0 = acc[0];                                                                                    \
+    a1 = acc[1];                                                                                    \
+    a2 = acc[2];                                                                                    \
+    a3 = acc[3];                                                                                    \
+    if ((off & 1) && len > 0) {                                                                     \
+      const int32_t xi = xv[0];                                                                     \
+      a0 += (AT)(xi * TQ_HI4((int32_t)*p0++));                                                      \
+      a1 += (AT)(xi * TQ_HI4((int32_t)*p1++));                                                      \
+      a2 += (AT)(xi * TQ_HI4((int32_t)*p2++));                                                      \
+      a3 += (AT)(xi * TQ_HI4((int32_t)*p3++));                                                      \
+      i = 1;                                                                                        \
+    }                                                                                               \
+    for (; i + 2 <= len; i += 2) {                                                                  \
+      const int32_t x0 = xv[i], x1 = xv[i + 1];                                                     \
+      const int32_t b0 = *p0++, b1 = *p1++, b2 = *p2++, b3 = *p3++;                                 \
+      a0 += (AT)(x0 * TQ_LO4(b0));                                                                  \
+      a0 += (AT)(x1 * TQ_HI4(b0));                                                                  \
+      a1 += (AT)(x0 * TQ_LO4(b1));                                                                  \
+      a1 += (AT)(x1 * TQ_HI4(b1));                                                                  \
+      a2 += (AT)(x0 * TQ_LO4(b2));                                                                  \
+      a2 += (AT)(x1 * TQ_HI4(b2));                                                                  \
+      a3 += (AT)(x0 * TQ_LO4(b3));                                                                  \
+      a3 += (AT)(x1 * TQ_HI4(b3));                                                                  \
+    }                                                                                               \
+    if (i < len) {                                                                                  \
+      const int32_t xi = xv[i];                                                                     \
+      a0 += (AT)(xi * TQ_LO4((int32_t)*p0));                                                        \
+      a1 += (AT)(xi * TQ_LO4((int32_t)*p1));                                                        \
+      a2 += (AT)(xi * TQ_LO4((int32_t)*p2));                                                        \
+      a3 += (AT)(xi * TQ_LO4((int32_t)*p3));                                                        \
+    }                                                                                               \
+    acc[0] = a0;                                                                                    \
+    acc[1] = a1;                                                                                    \
+    acc[2] = a2;                                                                                    \
+    acc[3] = a3;                                                                                    \
+  }                                                                                                 \
+  void tq_rt_i_dot1_##x##_s4_##a(AT *acc, const XT *xv, int32_t xrs, const uint8_t *w,              \
+                                  int32_t off, int32_t wrs, int32_t len, int32_t rows) {            \
+    int32_t r;                                                                                      \
+    for (r = 0; r < rows; r++, xv += xrs, off += wrs) tq_dot1r_##x##_s4_##a(acc, xv, w, off, len);  \
+  }                                                                                                 \
+  void tq_rt_i_dot4_##x##_s4_##a(AT *acc, const XT *xv, int32_t xrs, const uint8_t *w,              \
+                                  int32_t off, int32_t ws, int32_t wrs, int32_t len,                \
+                                  int32_t rows) {                                                   \
+    int32_t r;                                                                                      \
+    for (r = 0; r < rows; r++, xv += xrs, off += wrs)                                               \
+      tq_dot4r_##x##_s4_##a(acc, xv, w, off, ws, len);                                              \
   }
 
-#define TQ_WSUM_S4(a, AT)                                                                          \
-  void tq_rt_i_wsum1_s4_##a(AT *acc, const uint8_t *w, int32_t off, int32_t len) {               \
-    AT a0 = acc[0];                                                                              \
-    int32_t i;                                                                                   \
-    for (i = 0; i < len; i++) a0 += tq_rt_s4_at(w, (size_t)(off + i));                           \
-    acc[0] = a0;                                                                                 \
-  }                                                                                              \
-  void tq_rt_i_wsum4_s4_##a(AT *acc, const uint8_t *w, int32_t off, int32_t ws, int32_t len) {   \
-    int32_t j;                                                                                   \
-    for (j = 0; j < 4; j++) tq_rt_i_wsum1_s4_##a(acc + j, w, off + j * ws, len);                 \
-  }
-
-TQ_DOT_PLAIN(s8, s8, int8_t, a32, int32_t, int8_t)
-TQ_DOT_PLAIN(s16, s8, int8_t, a32, int32_t, int16_t)
-TQ_DOT_PLAIN(s8, s16, int16_t, a32, int32_t, int8_t)
-TQ_DOT_PLAIN(s16, s16, int16_t, a32, int32_t, int16_t)
-TQ_DOT_PLAIN(s8, s8, int8_t, a64, int64_t, int8_t)
-TQ_DOT_PLAIN(s16, s8, int8_t, a64, int64_t, int16_t)
-TQ_DOT_PLAIN(s8, s16, int16_t, a64, int64_t, int8_t)
-TQ_DOT_PLAIN(s16, s16, int16_t, a64, int64_t, int16_t)
-TQ_WSUM_PLAIN(s8, int8_t, a32, int32_t)
-TQ_WSUM_PLAIN(s16, int16_t, a32, int32_t)
-TQ_WSUM_PLAIN(s8, int8_t, a64, int64_t)
-TQ_WSUM_PLAIN(s16, int16_t, a64, int64_t)
-TQ_DOT_S4(s8, a32, int32_t, int8_t)
-TQ_DOT_S4(s16, a32, int32_t, int16_t)
-TQ_DOT_S4(s8, a64, int64_t, int8_t)
-TQ_DOT_S4(s16, a64, int64_t, int16_t)
-TQ_WSUM_S4(a32, int32_t)
-TQ_WSUM_S4(a64, int64_t)
+/* One instantiation per (activation, weights, accumulator): s4 weights have their own loops. */
+#define TQ_DOT(xn, wn, an) TQ_DOT_##wn(xn, an)
+#define TQ_DOT_s4(xn, an) TQ_DOT_NIBBLE(xn, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+#define TQ_DOT_s8(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+#define TQ_DOT_s16(xn, an) TQ_DOT_PLAIN(xn, s16, int16_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+TQ_RT_I_DOT_TYPES(TQ_DOT)
 
 /* ---- requantize and store a block of accumulators (channels ch0 .. ch0+nb-1 of q) ------------------ */
-#define TQ_RQ_STORE(a, AT, o, OT)                                                                  \
-  void tq_rt_i_rq_store_##a##_##o(OT *out, const AT *acc, int32_t nb, const tq_rt_requant *q,    \
-                                   int32_t ch0) {                                                \
-    const int32_t zp = q->out_zp, pc = q->per_channel;                                           \
-    const int64_t lo = (int64_t)q->act_min - zp, hi = (int64_t)q->act_max - zp;                  \
-    const int8_t *sh = q->shift + (pc ? ch0 : 0);                                                \
-    int32_t j;                                                                                   \
-    if (q->mode == TQ_RT_RQ_PO2) {                                                               \
-      for (j = 0; j < nb; j++) {                                                                 \
-        int64_t v = tq_rt_rshift_round_s64(acc[j], sh[pc ? j : 0]);                              \
-        v = v < lo ? lo : v > hi ? hi : v;                                                       \
-        out[j] = (OT)(v + zp);                                                                   \
-      }                                                                                          \
-    } else {                                                                                     \
-      const int32_t *mu = q->mult + (pc ? ch0 : 0);                                              \
-      for (j = 0; j < nb; j++) {                                                                 \
-        int64_t v = tq_rt_requant_mult_s64(acc[j], mu[pc ? j : 0], sh[pc ? j : 0]);              \
-        v = v < lo ? lo : v > hi ? hi : v;                                                       \
-        out[j] = (OT)(v + zp);                                                                   \
-      }                                                                                          \
-    }                                                                                            \
+#define TQ_RQ_STORE(a, o)                                                                           \
+  void tq_rt_i_rq_store_##a##_##o(TQ_RT_CT(o) *out, const TQ_RT_CT(a) *acc, int32_t nb,             \
+                                  const tq_rt_requant *q, int32_t ch0) {                            \
+    const int32_t zp = q->out_zp, pc = q->per_channel;                                              \
+    const int64_t lo = (int64_t)q->act_min - zp, hi = (int64_t)q->act_max - zp;                     \
+    const int8_t *sh = q->shift + (pc ? ch0 : 0);                                                   \
+    int32_t j;                                                                                      \
+    if (q->mode == TQ_RT_RQ_PO2) {                                                                  \
+      for (j = 0; j < nb; j++) {                                                                    \
+        int64_t v = tq_rt_rshift_round_s64(acc[j], sh[pc ? j : 0]);                                 \
+        v = v < lo ? lo : v > hi ? hi : v;                                                          \
+        out[j] = (TQ_RT_CT(o))(v + zp);                                                             \
+      }                                                                                             \
+    } else {                                                                                        \
+      const int32_t *mu = q->mult + (pc ? ch0 : 0);                                                 \
+      for (j = 0; j < nb; j++) {                                                                    \
+        int64_t v = tq_rt_requant_mult_s64(acc[j], mu[pc ? j : 0], sh[pc ? j : 0]);                 \
+        v = v < lo ? lo : v > hi ? hi : v;                                                          \
+        out[j] = (TQ_RT_CT(o))(v + zp);                                                             \
+      }                                                                                             \
+    }                                                                                               \
   }
-TQ_RQ_STORE(a32, int32_t, s8, int8_t)
-TQ_RQ_STORE(a32, int32_t, s16, int16_t)
-TQ_RQ_STORE(a64, int64_t, s8, int8_t)
-TQ_RQ_STORE(a64, int64_t, s16, int16_t)
+TQ_RT_I_STORE_TYPES(TQ_RQ_STORE)

@@ -7,105 +7,30 @@
 
 #include "data/runtime_golden.h"
 #include "data/runtime_ref.h"
+#include "test_runtime_weighted.h"
 #include "tq_rt.h"
 #include "tq_test.h"
 
 /* ---- type-erased wrappers: int32 data in, typed kernel call, int32 data out ------------------------ */
 typedef tq_rt_status (*conv_wrap)(int32_t *out, const int32_t *x, size_t nx, const int32_t *w,
                                   size_t nw, const int64_t *bias, const tq_rt_conv_geom *g,
-                                  int32_t zx, const tq_rt_requant *rq, int use_ref);
-typedef struct {
-  const char *name;
-  conv_wrap fn;
-  int x16, wbits, o16, acc64;
-} combo;
+                                  int32_t zx, const tq_rt_requant *rq);
+typedef COMBO(conv_wrap) combo;
 
-static void *to_weights(const int32_t *w, size_t nw, int wbits) {
-  size_t i;
-  if (wbits == 4) {
-    uint8_t *p = malloc(nw / 2 + 1);
-    ref_pack4(p, w, nw);
-    return p;
+#define WRAP(op, xn, wn, on, an)                                                                    \
+  static tq_rt_status WRAP_NAME(op, xn, wn, on, an)(                                                \
+      int32_t *out, const int32_t *x, size_t nx, const int32_t *w, size_t nw, const int64_t *bias,  \
+      const tq_rt_conv_geom *g, int32_t zx, const tq_rt_requant *rq) {                              \
+    const size_t no = (size_t)g->n * g->out_h * g->out_w * g->out_c, nb = (size_t)g->out_c;         \
+    tq_rt_status st;                                                                                \
+    TYPED_CALL(xn, wn, on, an, TQ_RT_WNAME(op, xn, wn, on, an)(ot, xt, wt, bt, g, zx, rq));         \
+    return st;                                                                                      \
   }
-  if (wbits == 8) {
-    int8_t *p = malloc(nw + 1);
-    for (i = 0; i < nw; i++) p[i] = (int8_t)w[i];
-    return p;
-  } else {
-    int16_t *p = malloc(2 * nw + 2);
-    for (i = 0; i < nw; i++) p[i] = (int16_t)w[i];
-    return p;
-  }
-}
+TQ_RT_WEIGHTED_TYPES(WRAP, conv2d)
+TQ_RT_WEIGHTED_TYPES(WRAP, depthwise_conv2d)
 
-#define WRAP(fn, XT, WT, wbits, OT, AT)                                                             \
-  static tq_rt_status w_##fn(int32_t *out, const int32_t *x, size_t nx, const int32_t *w,          \
-                             size_t nw, const int64_t *bias, const tq_rt_conv_geom *g, int32_t zx, \
-                             const tq_rt_requant *rq, int use_ref) {                               \
-    const size_t no = (size_t)g->n * g->out_h * g->out_w * g->out_c;                               \
-    XT *xt = malloc(nx * sizeof(XT) + 1);                                                          \
-    void *wt = to_weights(w, nw, wbits);                                                           \
-    AT *bt = malloc((size_t)g->out_c * sizeof(AT));                                                \
-    OT *ot = malloc(no * sizeof(OT));                                                              \
-    size_t i;                                                                                      \
-    tq_rt_status st;                                                                               \
-    for (i = 0; i < nx; i++) xt[i] = (XT)x[i];                                                     \
-    for (i = 0; i < (size_t)g->out_c; i++) bt[i] = (AT)bias[i];                                    \
-    for (i = 0; i < no; i++) ot[i] = (OT)0x5A5A;                                                   \
-    st = use_ref ? fn##_ref(ot, xt, (const WT *)wt, bt, g, zx, rq)                                 \
-                 : fn(ot, xt, (const WT *)wt, bt, g, zx, rq);                                      \
-    for (i = 0; i < no; i++) out[i] = ot[i];                                                       \
-    free(xt);                                                                                      \
-    free(wt);                                                                                      \
-    free(bt);                                                                                      \
-    free(ot);                                                                                      \
-    return st;                                                                                     \
-  }
-
-#define WRAP_FAMILY(op)                                                        \
-  WRAP(tq_rt_##op##_s8_s4w_s8, int8_t, uint8_t, 4, int8_t, int32_t)           \
-  WRAP(tq_rt_##op##_s8_s4w_s16, int8_t, uint8_t, 4, int16_t, int32_t)         \
-  WRAP(tq_rt_##op##_s8_s8w_s8, int8_t, int8_t, 8, int8_t, int32_t)            \
-  WRAP(tq_rt_##op##_s8_s8w_s16, int8_t, int8_t, 8, int16_t, int32_t)          \
-  WRAP(tq_rt_##op##_s8_s16w_s8, int8_t, int16_t, 16, int8_t, int32_t)         \
-  WRAP(tq_rt_##op##_s8_s16w_s16, int8_t, int16_t, 16, int16_t, int32_t)       \
-  WRAP(tq_rt_##op##_s16_s4w_s8, int16_t, uint8_t, 4, int8_t, int32_t)         \
-  WRAP(tq_rt_##op##_s16_s4w_s16, int16_t, uint8_t, 4, int16_t, int32_t)       \
-  WRAP(tq_rt_##op##_s16_s8w_s8, int16_t, int8_t, 8, int8_t, int32_t)          \
-  WRAP(tq_rt_##op##_s16_s8w_s16, int16_t, int8_t, 8, int16_t, int32_t)        \
-  WRAP(tq_rt_##op##_s16_s16w_s8, int16_t, int16_t, 16, int8_t, int32_t)       \
-  WRAP(tq_rt_##op##_s16_s16w_s16, int16_t, int16_t, 16, int16_t, int32_t)     \
-  WRAP(tq_rt_##op##_s8_s4w_s8_acc64, int8_t, uint8_t, 4, int8_t, int64_t)     \
-  WRAP(tq_rt_##op##_s8_s4w_s16_acc64, int8_t, uint8_t, 4, int16_t, int64_t)   \
-  WRAP(tq_rt_##op##_s8_s8w_s8_acc64, int8_t, int8_t, 8, int8_t, int64_t)      \
-  WRAP(tq_rt_##op##_s8_s8w_s16_acc64, int8_t, int8_t, 8, int16_t, int64_t)    \
-  WRAP(tq_rt_##op##_s8_s16w_s8_acc64, int8_t, int16_t, 16, int8_t, int64_t)   \
-  WRAP(tq_rt_##op##_s8_s16w_s16_acc64, int8_t, int16_t, 16, int16_t, int64_t) \
-  WRAP(tq_rt_##op##_s16_s4w_s8_acc64, int16_t, uint8_t, 4, int8_t, int64_t)   \
-  WRAP(tq_rt_##op##_s16_s4w_s16_acc64, int16_t, uint8_t, 4, int16_t, int64_t) \
-  WRAP(tq_rt_##op##_s16_s8w_s8_acc64, int16_t, int8_t, 8, int8_t, int64_t)    \
-  WRAP(tq_rt_##op##_s16_s8w_s16_acc64, int16_t, int8_t, 8, int16_t, int64_t)  \
-  WRAP(tq_rt_##op##_s16_s16w_s8_acc64, int16_t, int16_t, 16, int8_t, int64_t) \
-  WRAP(tq_rt_##op##_s16_s16w_s16_acc64, int16_t, int16_t, 16, int16_t, int64_t)
-WRAP_FAMILY(conv2d)
-WRAP_FAMILY(depthwise_conv2d)
-
-#define ENTRY(op, sfx, x16, wb, o16, a64) {"tq_rt_" #op "_" #sfx, w_tq_rt_##op##_##sfx, x16, wb, o16, a64}
-#define TABLE(op)                                                                                   \
-  {ENTRY(op, s8_s4w_s8, 0, 4, 0, 0),         ENTRY(op, s8_s4w_s16, 0, 4, 1, 0),                    \
-   ENTRY(op, s8_s8w_s8, 0, 8, 0, 0),         ENTRY(op, s8_s8w_s16, 0, 8, 1, 0),                    \
-   ENTRY(op, s8_s16w_s8, 0, 16, 0, 0),       ENTRY(op, s8_s16w_s16, 0, 16, 1, 0),                  \
-   ENTRY(op, s16_s4w_s8, 1, 4, 0, 0),        ENTRY(op, s16_s4w_s16, 1, 4, 1, 0),                   \
-   ENTRY(op, s16_s8w_s8, 1, 8, 0, 0),        ENTRY(op, s16_s8w_s16, 1, 8, 1, 0),                   \
-   ENTRY(op, s16_s16w_s8, 1, 16, 0, 0),      ENTRY(op, s16_s16w_s16, 1, 16, 1, 0),                 \
-   ENTRY(op, s8_s4w_s8_acc64, 0, 4, 0, 1),   ENTRY(op, s8_s4w_s16_acc64, 0, 4, 1, 1),              \
-   ENTRY(op, s8_s8w_s8_acc64, 0, 8, 0, 1),   ENTRY(op, s8_s8w_s16_acc64, 0, 8, 1, 1),              \
-   ENTRY(op, s8_s16w_s8_acc64, 0, 16, 0, 1), ENTRY(op, s8_s16w_s16_acc64, 0, 16, 1, 1),            \
-   ENTRY(op, s16_s4w_s8_acc64, 1, 4, 0, 1),  ENTRY(op, s16_s4w_s16_acc64, 1, 4, 1, 1),             \
-   ENTRY(op, s16_s8w_s8_acc64, 1, 8, 0, 1),  ENTRY(op, s16_s8w_s16_acc64, 1, 8, 1, 1),             \
-   ENTRY(op, s16_s16w_s8_acc64, 1, 16, 0, 1), ENTRY(op, s16_s16w_s16_acc64, 1, 16, 1, 1)}
-static const combo conv_combos[24] = TABLE(conv2d);
-static const combo dw_combos[24] = TABLE(depthwise_conv2d);
+static const combo conv_combos[24] = {TQ_RT_WEIGHTED_TYPES(COMBO_ENTRY, conv2d)};
+static const combo dw_combos[24] = {TQ_RT_WEIGHTED_TYPES(COMBO_ENTRY, depthwise_conv2d)};
 
 /* ---- naive reference: weights in the kernel layout (OHWI for conv, (KH,KW,OC) for depthwise) ------ */
 static void ref_conv(int32_t *out, const int32_t *x, const int32_t *w, const int64_t *bias,
@@ -240,22 +165,16 @@ static int random_case(const combo *c, int dw, int force_mult) {
     }
   }
   ref_conv(want, x, w, bias, &g, zx, &rq, dw);
-  {
-    int use_ref;
-    for (use_ref = 0; use_ref < 2; use_ref++) {
-      const tq_rt_status st = c->fn(got, x, nx, w, nw, be, &g, zx, &rq, use_ref);
-      CHECK_EQ_INT(st, TQ_RT_OK);
-      for (i = 0; i < no; i++)
-        if (got[i] != want[i]) {
-          if (bad < 3)
-            fprintf(stderr, "%s: mismatch at %zu: got %d want %d (n%d %dx%dx%d->%dx%dx%d k%dx%d s%d,%d p%d,%d,%d,%d zx %d mode %d)\n",
-                    c->name, i, got[i], want[i], g.n, g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c,
-                    g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_bottom, g.pad_left,
-                    g.pad_right, zx, rq.mode);
-          bad++;
-        }
+  CHECK_EQ_INT(c->fn(got, x, nx, w, nw, be, &g, zx, &rq), TQ_RT_OK);
+  for (i = 0; i < no; i++)
+    if (got[i] != want[i]) {
+      if (bad < 3)
+        fprintf(stderr, "%s: mismatch at %zu: got %d want %d (n%d %dx%dx%d->%dx%dx%d k%dx%d s%d,%d p%d,%d,%d,%d zx %d mode %d)\n",
+                c->name, i, got[i], want[i], g.n, g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c,
+                g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_bottom, g.pad_left,
+                g.pad_right, zx, rq.mode);
+      bad++;
     }
-  }
   free(x);
   free(w);
   free(got);
@@ -413,7 +332,7 @@ static void test_s4_odd(void) {
   for (i = 0; i < OC; i++) bias[i] = i - 2;
   fold(be, bias, w32, &g, 2, 0);
   ref_conv(want, x32, w32, bias, &g, 2, &rq, 0);
-  CHECK_EQ_INT(w_tq_rt_conv2d_s8_s4w_s8(got, x32, 3 * 3 * C, w32, OC * K, be, &g, 2, &rq, 0), TQ_RT_OK);
+  CHECK_EQ_INT(w_conv2d_s8_s4_s8_a32(got, x32, 3 * 3 * C, w32, OC * K, be, &g, 2, &rq), TQ_RT_OK);
   for (i = 0; i < 3 * 3 * OC; i++) CHECK_EQ_INT(got[i], want[i]);
 }
 

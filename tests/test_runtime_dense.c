@@ -6,82 +6,30 @@
 
 #include "data/runtime_golden.h"
 #include "data/runtime_ref.h"
+#include "test_runtime_weighted.h"
 #include "tq_rt.h"
 #include "tq_test.h"
 
 typedef tq_rt_status (*dense_wrap)(int32_t *out, const int32_t *x, const int32_t *w,
                                    const int64_t *bias, int32_t n, int32_t in_dim, int32_t out_dim,
-                                   const tq_rt_requant *rq, int use_ref);
-typedef struct {
-  const char *name;
-  dense_wrap fn;
-  int x16, wbits, o16, acc64;
-} combo;
+                                   const tq_rt_requant *rq);
+typedef COMBO(dense_wrap) combo;
 
-#define WRAP(fn, XT, WT, wbits, OT, AT)                                                            \
-  static tq_rt_status w_##fn(int32_t *out, const int32_t *x, const int32_t *w, const int64_t *bias, \
-                             int32_t n, int32_t in_dim, int32_t out_dim, const tq_rt_requant *rq, \
-                             int use_ref) {                                                       \
-    const size_t nx = (size_t)n * in_dim, nw = (size_t)in_dim * out_dim, no = (size_t)n * out_dim; \
-    XT *xt = malloc(nx * sizeof(XT));                                                             \
-    void *wt = malloc(nw * sizeof(int16_t) + 1);                                                  \
-    AT *bt = malloc((size_t)out_dim * sizeof(AT));                                                \
-    OT *ot = malloc(no * sizeof(OT));                                                             \
-    size_t i;                                                                                     \
-    tq_rt_status st;                                                                              \
-    for (i = 0; i < nx; i++) xt[i] = (XT)x[i];                                                    \
-    if (wbits == 4) ref_pack4((uint8_t *)wt, w, nw);                                              \
-    else if (wbits == 8) for (i = 0; i < nw; i++) ((int8_t *)wt)[i] = (int8_t)w[i];               \
-    else for (i = 0; i < nw; i++) ((int16_t *)wt)[i] = (int16_t)w[i];                             \
-    for (i = 0; i < (size_t)out_dim; i++) bt[i] = (AT)bias[i];                                    \
-    st = use_ref ? fn##_ref(ot, xt, (const WT *)wt, bt, n, in_dim, out_dim, rq)                   \
-                 : fn(ot, xt, (const WT *)wt, bt, n, in_dim, out_dim, rq);                        \
-    for (i = 0; i < no; i++) out[i] = ot[i];                                                      \
-    free(xt);                                                                                     \
-    free(wt);                                                                                     \
-    free(bt);                                                                                     \
-    free(ot);                                                                                     \
-    return st;                                                                                    \
+#define WRAP(op, xn, wn, on, an)                                                                    \
+  static tq_rt_status WRAP_NAME(op, xn, wn, on, an)(int32_t *out, const int32_t *x,                 \
+                                                    const int32_t *w, const int64_t *bias,          \
+                                                    int32_t n, int32_t in_dim, int32_t out_dim,     \
+                                                    const tq_rt_requant *rq) {                      \
+    const size_t nx = (size_t)n * in_dim, nw = (size_t)in_dim * out_dim, no = (size_t)n * out_dim;  \
+    const size_t nb = (size_t)out_dim;                                                              \
+    tq_rt_status st;                                                                                \
+    TYPED_CALL(xn, wn, on, an,                                                                      \
+               TQ_RT_WNAME(op, xn, wn, on, an)(ot, xt, wt, bt, n, in_dim, out_dim, rq));            \
+    return st;                                                                                      \
   }
-WRAP(tq_rt_dense_s8_s4w_s8, int8_t, uint8_t, 4, int8_t, int32_t)
-WRAP(tq_rt_dense_s8_s4w_s16, int8_t, uint8_t, 4, int16_t, int32_t)
-WRAP(tq_rt_dense_s8_s8w_s8, int8_t, int8_t, 8, int8_t, int32_t)
-WRAP(tq_rt_dense_s8_s8w_s16, int8_t, int8_t, 8, int16_t, int32_t)
-WRAP(tq_rt_dense_s8_s16w_s8, int8_t, int16_t, 16, int8_t, int32_t)
-WRAP(tq_rt_dense_s8_s16w_s16, int8_t, int16_t, 16, int16_t, int32_t)
-WRAP(tq_rt_dense_s16_s4w_s8, int16_t, uint8_t, 4, int8_t, int32_t)
-WRAP(tq_rt_dense_s16_s4w_s16, int16_t, uint8_t, 4, int16_t, int32_t)
-WRAP(tq_rt_dense_s16_s8w_s8, int16_t, int8_t, 8, int8_t, int32_t)
-WRAP(tq_rt_dense_s16_s8w_s16, int16_t, int8_t, 8, int16_t, int32_t)
-WRAP(tq_rt_dense_s16_s16w_s8, int16_t, int16_t, 16, int8_t, int32_t)
-WRAP(tq_rt_dense_s16_s16w_s16, int16_t, int16_t, 16, int16_t, int32_t)
-WRAP(tq_rt_dense_s8_s4w_s8_acc64, int8_t, uint8_t, 4, int8_t, int64_t)
-WRAP(tq_rt_dense_s8_s4w_s16_acc64, int8_t, uint8_t, 4, int16_t, int64_t)
-WRAP(tq_rt_dense_s8_s8w_s8_acc64, int8_t, int8_t, 8, int8_t, int64_t)
-WRAP(tq_rt_dense_s8_s8w_s16_acc64, int8_t, int8_t, 8, int16_t, int64_t)
-WRAP(tq_rt_dense_s8_s16w_s8_acc64, int8_t, int16_t, 16, int8_t, int64_t)
-WRAP(tq_rt_dense_s8_s16w_s16_acc64, int8_t, int16_t, 16, int16_t, int64_t)
-WRAP(tq_rt_dense_s16_s4w_s8_acc64, int16_t, uint8_t, 4, int8_t, int64_t)
-WRAP(tq_rt_dense_s16_s4w_s16_acc64, int16_t, uint8_t, 4, int16_t, int64_t)
-WRAP(tq_rt_dense_s16_s8w_s8_acc64, int16_t, int8_t, 8, int8_t, int64_t)
-WRAP(tq_rt_dense_s16_s8w_s16_acc64, int16_t, int8_t, 8, int16_t, int64_t)
-WRAP(tq_rt_dense_s16_s16w_s8_acc64, int16_t, int16_t, 16, int8_t, int64_t)
-WRAP(tq_rt_dense_s16_s16w_s16_acc64, int16_t, int16_t, 16, int16_t, int64_t)
+TQ_RT_WEIGHTED_TYPES(WRAP, dense)
 
-#define E(sfx, x16, wb, o16, a64) {"tq_rt_dense_" #sfx, w_tq_rt_dense_##sfx, x16, wb, o16, a64}
-static const combo combos[24] = {
-    E(s8_s4w_s8, 0, 4, 0, 0),          E(s8_s4w_s16, 0, 4, 1, 0),
-    E(s8_s8w_s8, 0, 8, 0, 0),          E(s8_s8w_s16, 0, 8, 1, 0),
-    E(s8_s16w_s8, 0, 16, 0, 0),        E(s8_s16w_s16, 0, 16, 1, 0),
-    E(s16_s4w_s8, 1, 4, 0, 0),         E(s16_s4w_s16, 1, 4, 1, 0),
-    E(s16_s8w_s8, 1, 8, 0, 0),         E(s16_s8w_s16, 1, 8, 1, 0),
-    E(s16_s16w_s8, 1, 16, 0, 0),       E(s16_s16w_s16, 1, 16, 1, 0),
-    E(s8_s4w_s8_acc64, 0, 4, 0, 1),    E(s8_s4w_s16_acc64, 0, 4, 1, 1),
-    E(s8_s8w_s8_acc64, 0, 8, 0, 1),    E(s8_s8w_s16_acc64, 0, 8, 1, 1),
-    E(s8_s16w_s8_acc64, 0, 16, 0, 1),  E(s8_s16w_s16_acc64, 0, 16, 1, 1),
-    E(s16_s4w_s8_acc64, 1, 4, 0, 1),   E(s16_s4w_s16_acc64, 1, 4, 1, 1),
-    E(s16_s8w_s8_acc64, 1, 8, 0, 1),   E(s16_s8w_s16_acc64, 1, 8, 1, 1),
-    E(s16_s16w_s8_acc64, 1, 16, 0, 1), E(s16_s16w_s16_acc64, 1, 16, 1, 1)};
+static const combo combos[24] = {TQ_RT_WEIGHTED_TYPES(COMBO_ENTRY, dense)};
 
 /* naive reference with the raw bias and the zero point inside the sum */
 static void ref_dense(int32_t *out, const int32_t *x, const int32_t *w, const int64_t *bias,
@@ -105,7 +53,7 @@ static int random_case(const combo *c) {
   int32_t *x = malloc((size_t)n * in_dim * 4), *w = malloc((size_t)in_dim * out_dim * 4);
   int32_t *got = malloc((size_t)n * out_dim * 4), *want = malloc((size_t)n * out_dim * 4);
   int64_t *bias = malloc((size_t)out_dim * 8), *be = malloc((size_t)out_dim * 8);
-  int32_t mult[16], zx, i, o, bad = 0, use_ref;
+  int32_t mult[16], zx, i, o, bad = 0;
   int8_t shift[16];
   int64_t accmag;
   int lg = 0;
@@ -139,10 +87,8 @@ static int random_case(const combo *c) {
     mult[i] = (int32_t)ref_randi(1 << 30, INT32_MAX);
   }
   ref_dense(want, x, w, bias, n, in_dim, out_dim, zx, &rq);
-  for (use_ref = 0; use_ref < 2; use_ref++) {
-    CHECK_EQ_INT(c->fn(got, x, w, be, n, in_dim, out_dim, &rq, use_ref), TQ_RT_OK);
-    for (i = 0; i < n * out_dim; i++) bad += got[i] != want[i];
-  }
+  CHECK_EQ_INT(c->fn(got, x, w, be, n, in_dim, out_dim, &rq), TQ_RT_OK);
+  for (i = 0; i < n * out_dim; i++) bad += got[i] != want[i];
   free(x);
   free(w);
   free(got);

@@ -1,0 +1,62 @@
+/* tq_rt_internal.h — shared by the runtime's own sources, not part of the API (generated code and
+ * exporters include tq_rt.h only). Ships with the runtime: the export copies every tq_rt* file. */
+#ifndef TQ_RT_INTERNAL_H
+#define TQ_RT_INTERNAL_H
+
+#include "tq_rt.h"
+
+/* Element e of a weight array of type name wn, as int32 (nibble e for s4). */
+#define TQ_RT_I_W(wn, w, e) TQ_RT_I_W_##wn(w, e)
+#define TQ_RT_I_W_s4(w, e) tq_rt_s4_at((w), (size_t)(e))
+#define TQ_RT_I_W_s8(w, e) ((int32_t)(w)[e])
+#define TQ_RT_I_W_s16(w, e) ((int32_t)(w)[e])
+
+/* The inner loops' type combinations: activation in x weights x accumulator (12). X(xn, wn, an). */
+#define TQ_RT_I_DOT_TYPES(X)                                                                        \
+  X(s8, s4, a32) X(s8, s8, a32) X(s8, s16, a32) X(s16, s4, a32) X(s16, s8, a32) X(s16, s16, a32)    \
+  X(s8, s4, a64) X(s8, s8, a64) X(s8, s16, a64) X(s16, s4, a64) X(s16, s8, a64) X(s16, s16, a64)
+/* Weights x accumulator (6), accumulator x activation out (4): X(wn, an), X(an, on). */
+#define TQ_RT_I_WACC_TYPES(X) X(s4, a32) X(s8, a32) X(s16, a32) X(s4, a64) X(s8, a64) X(s16, a64)
+#define TQ_RT_I_STORE_TYPES(X) X(a32, s8) X(a32, s16) X(a64, s8) X(a64, s16)
+
+/* Blocked dot products over contiguous segments (tq_rt_dot.c):
+ * dot4: acc[j] += sum_{r<rows} sum_{i<len} x[r*xrs + i] * W(off + r*wrs + j*ws + i), j = 0..3;
+ * dot1: the same for j = 0 only. */
+#define TQ_RT_I_DECL_DOT(xn, wn, an)                                                                \
+  void tq_rt_i_dot4_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xv, int32_t xrs,      \
+                                       const TQ_RT_CT(wn) *w, int32_t off, int32_t ws,              \
+                                       int32_t wrs, int32_t len, int32_t rows);                     \
+  void tq_rt_i_dot1_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xv, int32_t xrs,      \
+                                       const TQ_RT_CT(wn) *w, int32_t off, int32_t wrs,             \
+                                       int32_t len, int32_t rows);
+/* out[j] = requantized acc[j] for channel ch0 + j of q, j < nb (q already checked). */
+#define TQ_RT_I_DECL_STORE(an, on)                                                                  \
+  void tq_rt_i_rq_store_##an##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *acc, int32_t nb,         \
+                                    const tq_rt_requant *q, int32_t ch0);
+TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DOT)
+TQ_RT_I_STORE_TYPES(TQ_RT_I_DECL_STORE)
+
+/* The valid taps of the window of output pixel (oh, ow) of g: rows [kh_lo, kh_hi) and columns
+ * [kw_lo, kw_hi) of the window, whose top-left tap sits at input position (ih0, iw0) (negative: in the
+ * padding). border: some tap of the window is padding. */
+typedef struct {
+  int32_t ih0, iw0, kh_lo, kh_hi, kw_lo, kw_hi, border;
+} tq_rt_i_window;
+
+static inline void tq_rt_i_axis(int32_t p0, int32_t k, int32_t in, int32_t *lo, int32_t *hi) {
+  *lo = p0 < 0 ? -p0 : 0;
+  *hi = in - p0 < k ? in - p0 : k;
+  if (*lo > k) *lo = k;
+  if (*hi < *lo) *hi = *lo;
+}
+
+static inline void tq_rt_i_window_at(tq_rt_i_window *win, const tq_rt_conv_geom *g, int32_t oh,
+                                     int32_t ow) {
+  win->ih0 = oh * g->stride_h - g->pad_top;
+  win->iw0 = ow * g->stride_w - g->pad_left;
+  tq_rt_i_axis(win->ih0, g->k_h, g->in_h, &win->kh_lo, &win->kh_hi);
+  tq_rt_i_axis(win->iw0, g->k_w, g->in_w, &win->kw_lo, &win->kw_hi);
+  win->border = win->kh_lo > 0 || win->kh_hi < g->k_h || win->kw_lo > 0 || win->kw_hi < g->k_w;
+}
+
+#endif /* TQ_RT_INTERNAL_H */
