@@ -1,23 +1,27 @@
 /* Integer deployment: the lowered model computes what the fake-quantized model with the same
  * static scales computes (its static-mode forward simulates the lowering's rounding), the
- * agreement check finds a broken layer, the memory plan never overlaps live tensors, and models
- * that cannot be lowered are refused. */
+ * agreement check finds a broken layer, the memory plan never overlaps live tensors, the generated
+ * C gives the integer graph's codes, and models that cannot be lowered are refused. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deploy/dmodel.h"
 #include "tinyq/qconfig.h"
 #include "tq_test.h"
 
 /* A small network with every construct the zoo uses: input slot, conv+BN+ReLU, depthwise,
- * residual add, average pool, dense. */
-static tq_model *net(tq_act middle) {
+ * residual add, average pool, dense; with zeropad, the depthwise's 'same' padding is a
+ * ZeroPadding2D layer before a 'valid' depthwise instead (MobileNetV2's block_N_pad). */
+static tq_model *net(tq_act middle, int zeropad) {
   tq_model *m = tq_model_new("deploy_net", (tq_shape3){9, 7, 2});
   int x = tq_activation(m, 0, TQ_ACT_LINEAR);
   int c = tq_conv2d(m, x, 6, 3, 3, 2, 2, TQ_PAD_SAME);
   c = tq_batchnorm(m, c);
   c = tq_relu(m, c, 0);
   int s = tq_activation(m, c, middle);
-  int d = tq_depthwise(m, s, 3, 3, 1, 1, TQ_PAD_SAME, 1);
+  int d = zeropad ? tq_depthwise(m, tq_zeropad(m, s, 1, 1, 1, 1), 3, 3, 1, 1, TQ_PAD_VALID, 1)
+                  : tq_depthwise(m, s, 3, 3, 1, 1, TQ_PAD_SAME, 1);
   d = tq_batchnorm(m, d);
   d = tq_relu(m, d, 6.0f);
   d = tq_activation(m, d, TQ_ACT_LINEAR);
@@ -56,9 +60,57 @@ static float *samples(int n, uint64_t seed) {
   return x;
 }
 
+/* The generated C (tq_deploy_emit_c), compiled with cc -std=c99, gives the codes tq_deploy_run gave
+ * for the first n samples of x (skipped without a C compiler, or outside ctest, which sets TQ_SRC). */
+static void check_emitted_c(const tq_dmodel *d, const float *x, int n, const int32_t *codes) {
+  const char *src = getenv("TQ_SRC");
+  char dir[] = "/tmp/tq_test_deploy_XXXXXX", cmd[4096], rt[2048];
+  if (!src || system("command -v cc > /dev/null 2>&1") != 0) {
+    printf("  emitted C: skipped (no cc, or TQ_SRC unset)\n");
+    return;
+  }
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(rt, sizeof rt, "%s/runtime", src);
+  tq_status st = tq_deploy_emit_c(d, dir, rt);
+  if (st) fprintf(stderr, "emit: %s\n", tq_last_error());
+  CHECK(st == TQ_OK);
+  snprintf(cmd, sizeof cmd, "%s/in.f32", dir);
+  FILE *f = fopen(cmd, "wb");
+  CHECK(f && fwrite(x, sizeof(float) * tq_deploy_input_size(d), (size_t)n, f) == (size_t)n);
+  if (f) fclose(f);
+  snprintf(cmd, sizeof cmd,
+           "cd %s && make -s CC=cc CFLAGS='-std=c99 -O0 -Wall -Wextra -Werror' > build.txt 2>&1 && "
+           "./model_test in.f32 > codes.txt",
+           dir);
+  CHECK(system(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "%s/codes.txt", dir);
+  f = fopen(cmd, "r");
+  const size_t k = tq_deploy_output_size(d);
+  int bad = !f;
+  for (size_t i = 0; f && i < (size_t)n * k; i++) {
+    long v;
+    bad += fscanf(f, "%ld", &v) != 1 || v != codes[i];
+  }
+  if (f) fclose(f);
+  CHECK(bad == 0);
+  printf("  emitted C: %s on %d samples\n", bad ? "DIFFERS" : "the same codes", n);
+  /* A runtime source including a header the export would not copy is refused, naming both. */
+  snprintf(cmd, sizeof cmd,
+           "mkdir %s/rt && cp -r %s/* %s/rt/ && echo '#include \"extra.h\"' >> %s/rt/tq_rt_act.c", dir,
+           rt, dir, dir);
+  CHECK(system(cmd) == 0);
+  snprintf(rt, sizeof rt, "%s/rt", dir);
+  snprintf(cmd, sizeof cmd, "%s/out2", dir);
+  CHECK(tq_deploy_emit_c(d, cmd, rt) != TQ_OK);
+  CHECK(strstr(tq_last_error(), "tq_rt_act.c includes \"extra.h\"") != NULL);
+  CHECK(access(cmd, F_OK) != 0); /* nothing written */
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK(system(cmd) == 0);
+}
+
 /* Lowers m under `config` and compares the integer outputs with the static fake-quant forward. */
-static void compare(const char *config, int flat, const char *alpha, double min_agree) {
-  tq_model *m = net(TQ_ACT_LINEAR);
+static void compare(const char *config, int flat, const char *alpha, double min_agree, int zeropad) {
+  tq_model *m = net(TQ_ACT_LINEAR, zeropad);
   tq_status st = config ? tq_qconfig_apply_json(m, config, "test") : tq_qconfig_apply_flat(m, flat, alpha);
   CHECK(st == TQ_OK);
   const int n = 64;
@@ -88,8 +140,8 @@ static void compare(const char *config, int flat, const char *alpha, double min_
   }
   /* The static-mode forward simulates the lowering: the same codes, up to float rounding of
    * accumulators too wide for a float (16 bits), which may move a value by one step. */
-  printf("%-40s agree %d/%d, max |diff| %.4g (%.1f output steps)\n", config ? "config" : alpha,
-         agree, n, maxdiff, maxdiff / out->scale);
+  printf("%-40s agree %d/%d, max |diff| %.4g (%.1f output steps)%s\n", config ? "config" : alpha,
+         agree, n, maxdiff, maxdiff / out->scale, zeropad ? ", ZeroPadding2D" : "");
   CHECK(agree >= min_agree * n);
   CHECK(maxdiff <= 1.0001 * out->scale + 1e-6);
 
@@ -128,6 +180,12 @@ static void compare(const char *config, int flat, const char *alpha, double min_
         ((int32_t *)broken->bias)[c] -= 40 << 20;
     }
   }
+  if (zeropad) { /* the padding is an operation of its own, and the generated C runs it too */
+    int pads = 0;
+    for (int k = 0; k < d->nops; k++) pads += d->ops[k].kind == D_PAD;
+    CHECK(pads == 1);
+    check_emitted_c(d, x, 8, codes);
+  }
   /* The same integers on every run, and batch size does not matter. */
   int32_t one[5];
   CHECK(tq_deploy_run(d, x + 3 * 126, 1, one, NULL) == TQ_OK);
@@ -158,11 +216,11 @@ static void expect_refusal(tq_model *m, const char *needle) {
 }
 
 int main(void) {
-  compare(NULL, 8, "auto_po2", 1.0);  /* shifts only */
-  compare(NULL, 16, "auto_po2", 1.0); /* int16 activations and weights */
-  compare(NULL, 8, "auto", 1.0);      /* fixed-point multipliers */
-  compare(NULL, 4, "auto_po2", 1.0);  /* 4-bit packed weights and activations */
-  compare(NULL, 4, "auto", 1.0);
+  compare(NULL, 8, "auto_po2", 1.0, 0);  /* shifts only */
+  compare(NULL, 16, "auto_po2", 1.0, 0); /* int16 activations and weights */
+  compare(NULL, 8, "auto", 1.0, 0);      /* fixed-point multipliers */
+  compare(NULL, 4, "auto_po2", 1.0, 0);  /* 4-bit packed weights and activations */
+  compare(NULL, 4, "auto", 1.0, 0);
   /* Mixed precision as the study's configurations mix it. */
   compare("{\"Conv2D\": {\"kernel_quantizer\": \"quantized_bits(4,4,1,alpha='auto_po2')\","
           "  \"bias_quantizer\": \"quantized_bits(16,16,1,alpha='auto_po2')\"},"
@@ -172,10 +230,14 @@ int main(void) {
           "  \"bias_quantizer\": \"quantized_bits(31,31,1,alpha='auto_po2')\"},"
           " \"Activation\": \"quantized_bits_featuremap(8,8,1,1,alpha='auto_po2',scale_axis=0)\","
           " \"activation_2\": \"quantized_bits_featuremap(16,16,1,1,alpha='auto_po2',scale_axis=0)\"}",
-          0, NULL, 1.0);
+          0, NULL, 1.0, 0);
+  /* ZeroPadding2D: its own operation (tq_rt_pad_s8/s16), in int8, int16 and with multipliers. */
+  compare(NULL, 8, "auto_po2", 1.0, 1);
+  compare(NULL, 16, "auto_po2", 1.0, 1);
+  compare(NULL, 8, "auto", 1.0, 1);
 
   /* Refusals, each naming the layer and the reason. */
-  tq_model *m = net(TQ_ACT_LINEAR);
+  tq_model *m = net(TQ_ACT_LINEAR, 0);
   expect_refusal(m, "no quantizers");
   CHECK(tq_qconfig_apply_flat(m, 8, "auto_po2") == TQ_OK);
   expect_refusal(m, "not static");
@@ -190,7 +252,7 @@ int main(void) {
   tq_layer_set_quantizers(m, tq_model_find(m, "conv2d_1"), &wide, &none);
   expect_refusal(m, "24-bit weights are beyond the runtime");
   tq_model_free(m);
-  m = net(TQ_ACT_SWISH);
+  m = net(TQ_ACT_SWISH, 0);
   CHECK(tq_qconfig_apply_flat(m, 8, "auto_po2") == TQ_OK);
   CHECK(tq_model_calibrate(m, calib, 32) == TQ_OK);
   CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);

@@ -10,10 +10,6 @@
 
 typedef struct tq_dmodel tq_dmodel; /* the integer graph */
 
-typedef struct {
-  int arena_bytes_check; /* unused; reserved */
-} tq_deploy_options;
-
 /* Lowers m (which must use static activation scales, tq_model_set_static) to integer operations.
  * Tensors that have no activation quantizer of their own (e.g. a convolution feeding a residual
  * Add) get a symmetric power-of-two scale from their calibrated range (tq_model_calibrate) at the

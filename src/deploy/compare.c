@@ -16,7 +16,7 @@ static int argmax_codes(const int32_t *c, size_t k) {
 static tq_status init_tensors(tq_agreement *a, const tq_dmodel *d) {
   if (a->tensors) return a->ntensors == d->nt ? TQ_OK : tq_fail(TQ_ERR_ARG, "agreement: another model");
   a->tensors = calloc((size_t)d->nt, sizeof *a->tensors);
-  if (!a->tensors) return tq_fail(TQ_ERR_MEMORY, "out of memory");
+  if (!a->tensors) return tq_deploy_oom(d->arch);
   a->ntensors = d->nt;
   for (int t = 0; t < d->nt; t++) snprintf(a->tensors[t].name, sizeof a->tensors[t].name, "%s", d->t[t].name);
   for (int k = 0; k < d->nops; k++)
@@ -56,7 +56,7 @@ static tq_status compare_batch(tq_agreement *a, tq_dmodel *d, tq_model *m, const
   }
   size_t k = d->t[d->output].size;
   int32_t *ci = malloc(sizeof(int32_t) * k);
-  if (!ci) return tq_fail(TQ_ERR_MEMORY, "out of memory");
+  if (!ci) return tq_deploy_oom(d->arch);
   for (int i = 0; i < n; i++) {
     for (size_t j = 0; j < k; j++) ci[j] = tq_dtensor_code(d, bufs, d->output, (size_t)i * k + j);
     a->top1_same += argmax_codes(ci, k) == argmax_codes(fq_out + (size_t)i * k, k);
@@ -76,7 +76,7 @@ tq_status tq_deploy_agreement(tq_agreement *a, tq_dmodel *d, tq_model *m, const 
   int mb = tq_model_max_batch(m);
   void **bufs = calloc((size_t)d->nt, sizeof(void *));
   int32_t *fq = malloc(sizeof(int32_t) * d->t[d->output].size * (size_t)mb);
-  if (!bufs || !fq) st = tq_fail(TQ_ERR_MEMORY, "out of memory");
+  if (!bufs || !fq) st = tq_deploy_oom(d->arch);
   for (int s = 0; s < n && !st; s += mb) {
     int b = n - s < mb ? n - s : mb;
     size_t o = (size_t)s * d->t[d->output].size;

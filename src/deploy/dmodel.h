@@ -18,16 +18,28 @@ typedef struct {
   size_t offset;   /* in the arena (batch 1) */
 } dtensor;
 
-typedef enum { D_QUANTIZE, D_CONV, D_DW, D_DENSE, D_AVGPOOL, D_MAXPOOL, D_GAP, D_ADD, D_REQUANT,
-               D_MULB } dop_kind;
+/* The operations of the integer graph; each runs one runtime kernel (exec.c's table lists them). */
+typedef enum {
+  D_QUANTIZE, /* float input -> codes */
+  D_CONV,
+  D_DW,
+  D_DENSE,
+  D_AVGPOOL,
+  D_MAXPOOL,
+  D_GAP,
+  D_ADD,
+  D_REQUANT,
+  D_PAD, /* zero padding: the input's codes inside, its zero point around */
+  D_COUNT
+} dop_kind;
 
 typedef struct {
   dop_kind kind;
   char layer[64];
   int in0, in1, out;
-  tq_rt_conv_geom geom; /* n = 1 */
+  tq_rt_conv_geom geom; /* n = 1; conv, depthwise, pools, pad; GAP: in_h, in_w, in_c */
   int in_dim, out_dim;  /* dense */
-  int wbits;            /* 4, 8, 16 */
+  int wbits;            /* conv, depthwise, dense: 4, 8, 16; 0 for the other operations */
   void *w;              /* packed codes in the runtime's layout */
   size_t w_bytes;
   int acc64;
@@ -37,7 +49,6 @@ typedef struct {
   int8_t *shift;
   tq_rt_requant rq;
   tq_rt_add_params add;
-  double acc_bound;     /* worst-case |accumulator| */
 } dop;
 
 struct tq_dmodel {
@@ -51,14 +62,20 @@ struct tq_dmodel {
   size_t arena;
 };
 
-/* The runtime kernel name of an operation (e.g. "tq_rt_conv2d_s8_s8w_s8"). */
-void tq_dop_kernel_name(const tq_dmodel *d, const dop *o, char *buf, size_t n);
+/* The one out-of-memory error of src/deploy: "<where>: out of memory" (where: a layer, tensor or model). */
+static inline tq_status tq_deploy_oom(const char *where) {
+  return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", where);
+}
+
+/* The runtime kernel name of an operation (e.g. "tq_rt_conv2d_s8_s8w_s8"), or NULL when the runtime
+ * has none for its operand types (tq_deploy_lower refuses such an operation). */
+const char *tq_dop_kernel_name(const tq_dmodel *d, const dop *o);
 /* Runs n samples through the graph into bufs (d->nt pointers, each malloc'ed here, also on error;
  * the caller frees them): every tensor's codes, for the agreement check. */
 tq_status tq_deploy_exec(tq_dmodel *d, const float *x, int n, void **bufs);
 /* Code i of tensor t in bufs (int8 or int16 storage). */
 int32_t tq_dtensor_code(const tq_dmodel *d, void *const *bufs, int t, size_t i);
 /* Liveness-based arena offsets for batch 1. */
-void tq_deploy_plan(tq_dmodel *d);
+tq_status tq_deploy_plan(tq_dmodel *d);
 
 #endif

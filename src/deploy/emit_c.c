@@ -75,11 +75,11 @@ static void put_array_i64(sbuf *b, const char *type, const char *name, const voi
   put(b, "\n};\n");
 }
 
-static void put_geom(sbuf *b, const char *name, const tq_rt_conv_geom *g) {
+static void put_geom(sbuf *b, const char *id, const tq_rt_conv_geom *g) {
   put(b,
-      "static const tq_rt_conv_geom %s = {1, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+      "static const tq_rt_conv_geom g_%s = {1, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
       "%d, %d};\n",
-      name, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c, g->k_h, g->k_w, g->stride_h,
+      id, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c, g->k_h, g->k_w, g->stride_h,
       g->stride_w, g->pad_top, g->pad_bottom, g->pad_left, g->pad_right, g->depth_mult);
 }
 
@@ -99,8 +99,111 @@ static void put_rq(sbuf *b, const char *id, const dop *o) {
       o->rq.out_zp, o->rq.act_min, o->rq.act_max);
 }
 
-static void generate(const tq_dmodel *d, sbuf *h, sbuf *c) {
-  const dtensor *in = &d->t[d->input], *out = &d->t[d->output];
+static void put_weights(sbuf *b, const tq_dmodel *d, const char *id, const dop *o) {
+  char nm[128];
+  snprintf(nm, sizeof nm, "w_%s", id);
+  if (o->wbits == 4) put_array_i64(b, "uint8_t", nm, o->w, o->w_bytes, 1, 1);
+  else if (o->wbits == 8) put_array_i64(b, "int8_t", nm, o->w, o->w_bytes, 1, 0);
+  else put_array_i64(b, "int16_t", nm, o->w, o->w_bytes / 2, 2, 0);
+  snprintf(nm, sizeof nm, "b_%s", id);
+  put_array_i64(b, o->acc64 ? "int64_t" : "int32_t", nm, o->bias, (size_t)d->t[o->out].c,
+                o->acc64 ? 8 : 4, 0);
+}
+
+static void put_add(sbuf *b, const char *id, const tq_rt_add_params *p) {
+  put(b,
+      "static const tq_rt_add_params add_%s = {%s, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
+      "%d};\n",
+      id, p->mode == TQ_RT_RQ_PO2 ? "TQ_RT_RQ_PO2" : "TQ_RT_RQ_MULT", p->a_zp, p->b_zp, p->out_zp,
+      p->a_mult, p->a_shift, p->b_mult, p->b_shift, p->out_mult, p->out_shift, p->left_shift,
+      p->act_min, p->act_max);
+}
+
+/* The constant parameters of operation o (weights, geometry, requantization), named after id. */
+static void put_params(sbuf *b, const tq_dmodel *d, const char *id, const dop *o) {
+  switch (o->kind) {
+    case D_CONV:
+    case D_DW:
+      put_weights(b, d, id, o);
+      put_geom(b, id, &o->geom);
+      put_rq(b, id, o);
+      return;
+    case D_DENSE:
+      put_weights(b, d, id, o);
+      put_rq(b, id, o);
+      return;
+    case D_AVGPOOL:
+    case D_MAXPOOL:
+      put_geom(b, id, &o->geom);
+      put_rq(b, id, o);
+      return;
+    case D_GAP:
+    case D_REQUANT:
+      put_rq(b, id, o);
+      return;
+    case D_ADD:
+      put_add(b, id, &o->add);
+      return;
+    case D_PAD:
+      put_geom(b, id, &o->geom);
+      return;
+    case D_QUANTIZE:
+    case D_COUNT:
+      return;
+  }
+}
+
+/* The statement that runs operation o; an error for an operation the emitter does not know. */
+static tq_status put_call(sbuf *c, const tq_dmodel *d, const char *id, const dop *o) {
+  const dtensor *Y = &d->t[o->out], *X = o->in0 >= 0 ? &d->t[o->in0] : NULL;
+  const char *fn = tq_dop_kernel_name(d, o);
+  char yv[96], xv[96] = "";
+  if (!fn) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: no runtime kernel to emit", o->layer);
+  snprintf(yv, sizeof yv, "T(%s, %zu)", ctype(Y->bits), Y->offset);
+  if (X) snprintf(xv, sizeof xv, "T(%s, %zu)", ctype(X->bits), X->offset);
+  put(c, "  /* %s -> %s (scale %.6g, zero point %d) */\n", o->layer, Y->name, Y->scale, Y->zp);
+  switch (o->kind) {
+    case D_QUANTIZE:
+      put(c, "  if (%s(%s, input, %zu, %.9gf, %d, %d, %d)) return -1;\n", fn, yv, Y->size, Y->scale,
+          Y->zp, Y->qmin, Y->qmax);
+      return TQ_OK;
+    case D_CONV:
+    case D_DW:
+      put(c, "  if (%s(%s, %s, w_%s, b_%s, &g_%s, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, id, id,
+          X->zp, id);
+      return TQ_OK;
+    case D_DENSE:
+      put(c, "  if (%s(%s, %s, w_%s, b_%s, 1, %d, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, id,
+          o->in_dim, o->out_dim, id);
+      return TQ_OK;
+    case D_AVGPOOL:
+    case D_MAXPOOL:
+      put(c, "  if (%s(%s, %s, &g_%s, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, X->zp, id);
+      return TQ_OK;
+    case D_GAP:
+      put(c, "  if (%s(%s, %s, 1, %d, %d, %d, &rq_%s)) return -1;\n", fn, yv, xv,
+          o->geom.in_h * o->geom.in_w, o->geom.in_c, X->zp, id);
+      return TQ_OK;
+    case D_REQUANT:
+      put(c, "  if (%s(%s, %s, %zu, %d, &rq_%s)) return -1;\n", fn, yv, xv, Y->size, X->zp, id);
+      return TQ_OK;
+    case D_ADD: {
+      const dtensor *B = &d->t[o->in1];
+      put(c, "  if (%s(%s, %s, T(%s, %zu), %zu, &add_%s)) return -1;\n", fn, yv, xv, ctype(B->bits),
+          B->offset, Y->size, id);
+      return TQ_OK;
+    }
+    case D_PAD:
+      put(c, "  if (%s(%s, %s, &g_%s, %d)) return -1;\n", fn, yv, xv, id, X->zp);
+      return TQ_OK;
+    case D_COUNT:
+      break;
+  }
+  return tq_fail(TQ_ERR_UNSUPPORTED, "%s: operation kind %d cannot be emitted", o->layer, (int)o->kind);
+}
+
+static tq_status generate(const tq_dmodel *d, sbuf *h, sbuf *c) {
+  const dtensor *out = &d->t[d->output];
   put(h,
       "/* Generated by tinyq export: %s as integer-only arithmetic. Do not edit. */\n"
       "#ifndef TQ_MODEL_H\n#define TQ_MODEL_H\n#include <stdint.h>\n\n"
@@ -124,80 +227,17 @@ static void generate(const tq_dmodel *d, sbuf *h, sbuf *c) {
       "static union { int64_t align; uint8_t bytes[%zu]; } arena;\n"
       "const float tq_model_output_scale = %.9gf;\nconst int32_t tq_model_output_zp = %d;\n\n",
       d->arch, d->nops, d->arena, d->arena ? d->arena : 1, out->scale, out->zp);
-  char id[80], nm[128];
+  char id[80];
   for (int k = 0; k < d->nops; k++) {
-    const dop *o = &d->ops[k];
-    ident(id, sizeof id, o->layer);
-    if (o->kind == D_CONV || o->kind == D_DW || o->kind == D_DENSE) {
-      snprintf(nm, sizeof nm, "w_%s", id);
-      if (o->wbits == 4) put_array_i64(c, "uint8_t", nm, o->w, o->w_bytes, 1, 1);
-      else if (o->wbits == 8) put_array_i64(c, "int8_t", nm, o->w, o->w_bytes, 1, 0);
-      else put_array_i64(c, "int16_t", nm, o->w, o->w_bytes / 2, 2, 0);
-      snprintf(nm, sizeof nm, "b_%s", id);
-      put_array_i64(c, o->acc64 ? "int64_t" : "int32_t", nm, o->bias, (size_t)d->t[o->out].c,
-                    o->acc64 ? 8 : 4, 0);
-    }
-    if (o->kind == D_CONV || o->kind == D_DW || o->kind == D_AVGPOOL || o->kind == D_MAXPOOL) {
-      snprintf(nm, sizeof nm, "g_%s", id);
-      put_geom(c, nm, &o->geom);
-    }
-    if (o->kind == D_ADD) {
-      const tq_rt_add_params *p = &o->add;
-      put(c,
-          "static const tq_rt_add_params add_%s = {%s, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
-          "%d};\n",
-          id, p->mode == TQ_RT_RQ_PO2 ? "TQ_RT_RQ_PO2" : "TQ_RT_RQ_MULT", p->a_zp, p->b_zp,
-          p->out_zp, p->a_mult, p->a_shift, p->b_mult, p->b_shift, p->out_mult, p->out_shift,
-          p->left_shift, p->act_min, p->act_max);
-    } else if (o->kind != D_QUANTIZE) {
-      put_rq(c, id, o);
-    }
+    ident(id, sizeof id, d->ops[k].layer);
+    put_params(c, d, id, &d->ops[k]);
   }
   put(c, "\n#define T(type, offset) ((type *)(arena.bytes + (offset)))\n\n");
   put(c, "int tq_model_run_codes(const float *input, int32_t *output_codes) {\n  int i;\n");
   for (int k = 0; k < d->nops; k++) {
-    const dop *o = &d->ops[k];
-    const dtensor *Y = &d->t[o->out], *X = o->in0 >= 0 ? &d->t[o->in0] : NULL;
-    char fn[96], yv[96], xv[96] = "";
-    tq_dop_kernel_name(d, o, fn, sizeof fn);
-    ident(id, sizeof id, o->layer);
-    snprintf(yv, sizeof yv, "T(%s, %zu)", ctype(Y->bits), Y->offset);
-    if (X) snprintf(xv, sizeof xv, "T(%s, %zu)", ctype(X->bits), X->offset);
-    put(c, "  /* %s -> %s (scale %.6g, zero point %d) */\n", o->layer, Y->name, Y->scale, Y->zp);
-    switch (o->kind) {
-      case D_QUANTIZE:
-        put(c, "  if (%s(%s, input, %zu, %.9gf, %d, %d, %d)) return -1;\n", fn, yv, Y->size, Y->scale,
-            Y->zp, Y->qmin, Y->qmax);
-        break;
-      case D_CONV:
-      case D_DW:
-        put(c, "  if (%s(%s, %s, w_%s, b_%s, &g_%s, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, id,
-            id, X->zp, id);
-        break;
-      case D_DENSE:
-        put(c, "  if (%s(%s, %s, w_%s, b_%s, 1, %d, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, id,
-            o->in_dim, o->out_dim, id);
-        break;
-      case D_AVGPOOL:
-      case D_MAXPOOL:
-        put(c, "  if (%s(%s, %s, &g_%s, %d, &rq_%s)) return -1;\n", fn, yv, xv, id, X->zp, id);
-        break;
-      case D_GAP:
-        put(c, "  if (%s(%s, %s, 1, %d, %d, %d, &rq_%s)) return -1;\n", fn, yv, xv, X->h * X->w, X->c,
-            X->zp, id);
-        break;
-      case D_REQUANT:
-        put(c, "  if (%s(%s, %s, %zu, %d, &rq_%s)) return -1;\n", fn, yv, xv, Y->size, X->zp, id);
-        break;
-      case D_ADD: {
-        const dtensor *B = &d->t[o->in1];
-        put(c, "  if (%s(%s, %s, T(%s, %zu), %zu, &add_%s)) return -1;\n", fn, yv, xv, ctype(B->bits),
-            B->offset, Y->size, id);
-        break;
-      }
-      default:
-        break;
-    }
+    ident(id, sizeof id, d->ops[k].layer);
+    tq_status st = put_call(c, d, id, &d->ops[k]);
+    if (st) return st;
   }
   put(c, "  for (i = 0; i < %zu; i++) output_codes[i] = T(%s, %zu)[i];\n  return 0;\n}\n\n",
       out->size, ctype(out->bits), out->offset);
@@ -212,7 +252,7 @@ static void generate(const tq_dmodel *d, sbuf *h, sbuf *c) {
       "  if (tq_model_run_codes(input, codes)) return -1;\n"
       "  for (i = 1; i < %zu; i++) if (codes[i] > codes[best]) best = i;\n  return best;\n}\n",
       out->size, out->size, out->size, out->size);
-  (void)in;
+  return TQ_OK;
 }
 
 static const char *MAIN_HOST =
@@ -315,16 +355,36 @@ static tq_status read_sources(const char *dir, const char *prefix, int with_ld, 
   return st;
 }
 
+/* Every quoted #include of the copied sources names a file that is copied too (or model.h), so the
+ * exported folder builds on its own; a runtime header outside the tq_rt* names would fail here. */
+static tq_status check_includes(const src_file *files, int nf, const char *runtime_dir) {
+  static const char directive[] = "#include \"";
+  const size_t dl = sizeof directive - 1;
+  for (int i = 0; i < nf; i++) {
+    const char *p = (const char *)files[i].data, *end = p + files[i].size;
+    for (; (p = memchr(p, '#', (size_t)(end - p))) != NULL; p++) {
+      const char *q = p + dl, *close = (size_t)(end - p) > dl && !memcmp(p, directive, dl)
+                                           ? memchr(q, '"', (size_t)(end - q))
+                                           : NULL;
+      if (!close) continue;
+      int found = close - q == 7 && !memcmp(q, "model.h", 7);
+      for (int j = 0; j < nf && !found; j++)
+        found = strlen(files[j].name) == (size_t)(close - q) && !memcmp(q, files[j].name, close - q);
+      if (!found)
+        return tq_fail(TQ_ERR_IO, "%s: %s includes \"%.*s\", which the export would not copy",
+                       runtime_dir, files[i].name, (int)(close - q), q);
+    }
+  }
+  return TQ_OK;
+}
+
 tq_status tq_deploy_emit_c(const tq_dmodel *d, const char *dir, const char *runtime_dir) {
   sbuf h = {0}, c = {0};
   src_file files[MAX_SRC_FILES];
   int nf = 0;
-  generate(d, &h, &c);
-  tq_status st = TQ_OK;
-  if (h.oom || c.oom) {
-    st = tq_fail(TQ_ERR_MEMORY, "code generation: out of memory");
-    goto done;
-  }
+  tq_status st = generate(d, &h, &c);
+  if (!st && (h.oom || c.oom)) st = tq_deploy_oom("code generation");
+  if (st) goto done;
   /* Read every source before writing anything: the runtime, and the Cortex-M4F startup, linker script
    * and driver of `make qemu` (runtime/arm/, kept apart so that the runtime sources stay device-neutral). */
   st = read_sources(runtime_dir, "tq_rt", 0, files, &nf);
@@ -337,6 +397,7 @@ tq_status tq_deploy_emit_c(const tq_dmodel *d, const char *dir, const char *runt
     if (!st) st = read_sources(arm, "tq_m4", 1, files, &nf);
     if (!st && nf == before) st = tq_fail(TQ_ERR_IO, "%s: no Cortex-M4 support files found", arm);
   }
+  if (!st) st = check_includes(files, nf, runtime_dir);
   if (!st) st = tq_mkdirs(dir);
   if (!st) st = write_text(dir, "model.h", h.s, h.len);
   if (!st) st = write_text(dir, "model.c", c.s, c.len);

@@ -2,7 +2,8 @@
  * Each conv/dense/pool/add starts a chain through the layers that need no arithmetic of their own
  * (folded batch norm, ReLU/ReLU6 as clamps, dropout, flatten) up to the activation-quantizer slot
  * that fixes its output's scale and zero point; power-of-two scales become rounding shifts, free
- * scales a fixed-point multiplier and shift. */
+ * scales a fixed-point multiplier and shift. Each layer type's lowering is one entry of the table at
+ * the end of this file. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +84,6 @@ typedef struct {
 
 typedef tq_chain chain;
 
-static chain follow(lowering *L, int start) {
-  chain c;
-  tq_chain_follow(L->m, start, &c);
-  return c;
-}
-
 /* The output tensor of a chain: the slot's static parameters, or a symmetric power-of-two scale
  * from the calibrated range of the chain's last layer. */
 static tq_status chain_tensor(lowering *L, const chain *c, tq_shape3 shape, int *out) {
@@ -117,15 +112,28 @@ static tq_status chain_tensor(lowering *L, const chain *c, tq_shape3 shape, int 
     tq_chain_implicit_params(last->range_lo, last->range_hi, L->act_bits, &q);
     t = add_tensor(L->d, last->name, L->act_bits, q.step, 0, q.zmin, q.zmax, shape);
   }
-  if (t < 0) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", first->name);
+  if (t < 0) return tq_deploy_oom(first->name);
   for (int i = 0; i < c->nmembers; i++) L->map[c->members[i]] = t;
   *out = t;
   return TQ_OK;
 }
 
-/* Output clamp in codes, with a fused ReLU / ReLU6. */
-static void clamp_range(const dtensor *t, const chain *c, int32_t *lo, int32_t *hi) {
-  tq_chain_clamp(c, t->zp, t->qmin, t->qmax, t->scale, lo, hi);
+/* The tensor layer l reads as its first input; an error when that input is not quantized. */
+static tq_status input_tensor(const lowering *L, const tq_layer *l, int *t) {
+  *t = L->map[l->inputs[0]];
+  return *t >= 0 ? TQ_OK : tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
+}
+
+/* The operation that layer li starts: its chain, the chain's output tensor, and the operation
+ * reading in0 (and in1) and writing that tensor. */
+static tq_status start_op(lowering *L, int li, dop_kind kind, int in0, int in1, chain *c, dop **o) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  int out;
+  tq_chain_follow(L->m, li, c);
+  tq_status st = chain_tensor(L, c, l->out_shape, &out);
+  if (st) return st;
+  *o = add_op(L->d, kind, l->name, in0, in1, out);
+  return *o ? TQ_OK : tq_deploy_oom(l->name);
 }
 
 /* Per-channel requantization from accumulator scales acc_scale[c] to the output tensor. */
@@ -134,7 +142,7 @@ static tq_status make_requant(dop *o, const double *acc_scale, int channels, con
   o->channels = channels;
   o->mult = calloc((size_t)channels, sizeof(int32_t));
   o->shift = calloc((size_t)channels, sizeof(int8_t));
-  if (!o->mult || !o->shift) return tq_fail(TQ_ERR_MEMORY, "out of memory");
+  if (!o->mult || !o->shift) return tq_deploy_oom(o->layer);
   int po2 = allow_po2 && out->po2;
   for (int k = 0; k < channels; k++) po2 &= acc_scale[k] == 0 || is_po2(acc_scale[k]);
   for (int k = 0; k < channels; k++) {
@@ -158,7 +166,7 @@ static tq_status make_requant(dop *o, const double *acc_scale, int channels, con
   o->rq.mult = o->mult;
   o->rq.shift = o->shift;
   o->rq.out_zp = out->zp;
-  clamp_range(out, c, &o->rq.act_min, &o->rq.act_max);
+  tq_chain_clamp(c, out->zp, out->qmin, out->qmax, out->scale, &o->rq.act_min, &o->rq.act_max);
   return TQ_OK;
 }
 
@@ -194,13 +202,10 @@ static tq_rt_conv_geom geom_of(const tq_layer *l) {
   return g;
 }
 
-/* ---- Weighted layers */
+/* ---- Weighted layers (conv, depthwise, dense), one step per function. */
 
-static tq_status lower_weighted(lowering *L, int li) {
-  const tq_model *m = L->m;
-  const tq_layer *l = tq_model_layer_c(m, li);
-  int in = L->map[l->inputs[0]];
-  if (in < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
+/* 1. What the runtime cannot run. */
+static tq_status weighted_checks(const tq_layer *l) {
   if (l->kernel_q.kind == TQ_Q_NONE)
     return tq_fail(TQ_ERR_UNSUPPORTED,
                    "%s: float kernel: an integer model needs a kernel quantizer on every layer",
@@ -211,156 +216,163 @@ static tq_status lower_weighted(lowering *L, int li) {
                    l->name, wb);
   if (l->kernel_q.kind == TQ_Q_PO2)
     return tq_fail(TQ_ERR_UNSUPPORTED, "%s: quantized_po2 kernels are not lowered yet", l->name);
-  chain c = follow(L, li);
-  int out;
-  tq_status st = chain_tensor(L, &c, l->out_shape, &out);
-  if (st) return st;
-  dop *o = add_op(L->d, l->type == TQ_L_CONV2D ? D_CONV : l->type == TQ_L_DEPTHWISE ? D_DW : D_DENSE,
-                  l->name, in, -1, out);
-  if (!o) return tq_fail(TQ_ERR_MEMORY, "out of memory");
-  size_t ks = l->kernel.size;
+  return TQ_OK;
+}
+
+/* 2. The kernel's codes (Keras layout), each output channel's accumulator scale s_X * s_W[c], and
+ * the bias rounded to that scale (the zero point not yet folded in). */
+static tq_status quantize_weights(const lowering *L, int li, double x_scale, int32_t *codes,
+                                  double *acc_scale, int64_t *bias) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  const size_t ks = l->kernel.size;
   int oc = l->out_shape.c;
   float *wf = malloc(ks * sizeof(float)), *bf = malloc((size_t)oc * sizeof(float));
   float *bq = malloc((size_t)oc * sizeof(float)), *steps = malloc(ks * sizeof(float));
-  int32_t *codes = malloc(ks * sizeof(int32_t));
-  double *acc_scale = malloc((size_t)oc * sizeof(double));
-  int64_t *bias = calloc((size_t)oc, sizeof(int64_t));
-  if (!wf || !bf || !bq || !steps || !codes || !acc_scale || !bias) {
-    st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", l->name);
-    goto done;
-  }
-  if ((st = tq_layer_folded_weights(m, li, wf, bf))) goto done;
-  if ((st = tq_quantize_codes(&l->kernel_q, codes, steps, NULL, wf, l->kernel.dims,
-                              l->kernel.rank))) {
+  tq_status st = TQ_OK;
+  if (!wf || !bf || !bq || !steps) st = tq_deploy_oom(l->name);
+  if (!st) st = tq_layer_folded_weights(L->m, li, wf, bf);
+  if (!st && (st = tq_quantize_codes(&l->kernel_q, codes, steps, NULL, wf, l->kernel.dims,
+                                     l->kernel.rank)))
     st = tq_fail_prefix(st, "%s: kernel", l->name);
-    goto done;
-  }
-  size_t nsteps = tq_quantizer_num_scales(&l->kernel_q, l->kernel.dims, l->kernel.rank);
-  if (l->bias_q.kind != TQ_Q_NONE) {
-    if ((st = tq_quantize_forward(&l->bias_q, bq, NULL, bf, &oc, 1, 0, NULL))) {
-      st = tq_fail_prefix(st, "%s: bias", l->name);
-      goto done;
-    }
-  } else {
-    memcpy(bq, bf, (size_t)oc * sizeof(float));
-  }
-  const dtensor *X = &L->d->t[in], *Y = &L->d->t[out];
-  for (int k = 0; k < oc; k++) {
+  if (!st && l->bias_q.kind != TQ_Q_NONE &&
+      (st = tq_quantize_forward(&l->bias_q, bq, NULL, bf, &oc, 1, 0, NULL)))
+    st = tq_fail_prefix(st, "%s: bias", l->name);
+  if (!st && l->bias_q.kind == TQ_Q_NONE) memcpy(bq, bf, (size_t)oc * sizeof(float));
+  const size_t nsteps = tq_quantizer_num_scales(&l->kernel_q, l->kernel.dims, l->kernel.rank);
+  for (int k = 0; k < oc && !st; k++) {
     /* Weight step of output channel k: per channel (nsteps == oc), or one for all. */
     double sw = nsteps == (size_t)oc ? steps[k] : steps[nsteps > 1 && l->type == TQ_L_DEPTHWISE
                                                        ? (size_t)k % nsteps : 0];
-    acc_scale[k] = X->scale * sw;
+    acc_scale[k] = x_scale * sw;
     double b = acc_scale[k] > 0 ? bq[k] / acc_scale[k] : 0;
-    if (fabs(b) > 4e18) {
+    if (fabs(b) > 4e18)
       st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: bias does not fit the accumulator", l->name);
-      goto done;
-    }
-    bias[k] = (int64_t)(b < 0 ? -floor(-b + 0.5) : floor(b + 0.5));
+    else
+      bias[k] = (int64_t)(b < 0 ? -floor(-b + 0.5) : floor(b + 0.5));
   }
-  /* Runtime layout: conv OHWI, dense (O,I), depthwise as Keras. */
-  int kh = l->kh, kw = l->kw, cin = l->in_shape.c;
-  size_t per = ks / (size_t)oc; /* weights per output channel */
-  int8_t *w8 = NULL;
-  int16_t *w16 = malloc(ks * sizeof(int16_t));
-  if (!w16) {
-    st = TQ_ERR_MEMORY;
-    goto done;
-  }
-  for (size_t i = 0; i < ks; i++) {
-    size_t src = i;
-    if (l->type == TQ_L_CONV2D) {
-      size_t o_ = i / per, r = i % per; /* r = (kh*KW + kw)*C + c */
-      src = r * (size_t)oc + o_;
-    } else if (l->type == TQ_L_DENSE) {
-      size_t o_ = i / (size_t)cin, c_ = i % (size_t)cin;
-      src = c_ * (size_t)oc + o_;
-    }
-    w16[i] = (int16_t)codes[src];
-  }
-  (void)kh;
-  (void)kw;
-  o->wbits = wb <= 4 ? 4 : wb <= 8 ? 8 : 16;
-  if (o->wbits == 16) {
-    o->w = w16;
-    o->w_bytes = ks * 2;
-    w16 = NULL;
-  } else {
-    w8 = malloc(ks);
-    if (!w8) {
-      free(w16);
-      st = TQ_ERR_MEMORY;
-      goto done;
-    }
-    for (size_t i = 0; i < ks; i++) w8[i] = (int8_t)w16[i];
-    if (o->wbits == 4) {
-      o->w_bytes = (ks + 1) / 2;
-      o->w = calloc(o->w_bytes, 1);
-      if (!o->w || tq_rt_pack_s4(o->w, w8, ks) != TQ_RT_OK) {
-        st = tq_fail(TQ_ERR_ARG, "%s: 4-bit packing failed", l->name);
-        free(w8);
-        free(w16);
-        goto done;
-      }
-      free(w8);
-    } else {
-      o->w = w8;
-      o->w_bytes = ks;
-    }
-  }
-  free(w16);
-  /* Fold the input zero point into the bias and bound the accumulator (int32 or int64). */
-  int32_t k_len, c_stride, k_stride;
-  if (l->type == TQ_L_DEPTHWISE) {
-    k_len = l->kh * l->kw;
-    c_stride = 1;
-    k_stride = oc;
-  } else {
-    k_len = (int32_t)per;
-    c_stride = (int32_t)per;
-    k_stride = 1;
-  }
-  int32_t xmax = abs(X->qmin) > abs(X->qmax) ? abs(X->qmin) : abs(X->qmax);
-  if (abs(X->zp) > xmax) xmax = abs(X->zp);
-  double worst = 0;
-  for (int k = 0; k < oc; k++) {
-    double s = fabs((double)bias[k]);
-    for (int32_t j = 0; j < k_len; j++) {
-      size_t e = (size_t)k * c_stride + (size_t)j * k_stride;
-      int32_t w = o->wbits == 4 ? tq_rt_s4_at(o->w, e)
-                  : o->wbits == 8 ? ((int8_t *)o->w)[e]
-                                  : ((int16_t *)o->w)[e];
-      bias[k] -= (int64_t)X->zp * w;
-      s += fabs((double)w) * xmax + fabs((double)X->zp * w);
-    }
-    worst = s > worst ? s : worst;
-  }
-  o->acc_bound = worst;
-  o->acc64 = worst > 2147483647.0;
-  if (o->acc64) {
-    o->bias = bias;
-    bias = NULL;
-  } else {
-    int32_t *b32 = malloc((size_t)oc * sizeof(int32_t));
-    if (!b32) {
-      st = TQ_ERR_MEMORY;
-      goto done;
-    }
-    for (int k = 0; k < oc; k++) b32[k] = (int32_t)bias[k];
-    o->bias = b32;
-  }
-  if ((st = make_requant(o, acc_scale, oc, Y, &c, 1))) goto done;
-  if (l->type == TQ_L_DENSE) {
-    o->in_dim = cin;
-    o->out_dim = oc;
-  } else {
-    o->geom = geom_of(l);
-  }
-done:
   free(wf);
   free(bf);
   free(bq);
   free(steps);
+  return st;
+}
+
+/* 3. The runtime's layout (tq_rt.h): conv OHWI, dense (O,I), depthwise as Keras (KH,KW,C*M). */
+static void runtime_layout(const tq_layer *l, const int32_t *keras, int32_t *w) {
+  const size_t ks = l->kernel.size, oc = (size_t)l->out_shape.c, per = ks / oc;
+  const size_t cin = (size_t)l->in_shape.c;
+  for (size_t i = 0; i < ks; i++) {
+    size_t src = i;
+    if (l->type == TQ_L_CONV2D) src = (i % per) * oc + i / per; /* i % per = (kh*KW + kw)*C + c */
+    else if (l->type == TQ_L_DENSE) src = (i % cin) * oc + i / cin;
+    w[i] = keras[src];
+  }
+}
+
+/* 4. Storage at the weights' width: two's-complement nibbles packed two per byte, int8 or int16. */
+static tq_status store_weights(dop *o, const int32_t *w, size_t n) {
+  if (o->wbits == 16) {
+    int16_t *p = malloc(n * sizeof *p);
+    if (!p) return tq_deploy_oom(o->layer);
+    for (size_t i = 0; i < n; i++) p[i] = (int16_t)w[i];
+    o->w = p;
+    o->w_bytes = n * sizeof *p;
+    return TQ_OK;
+  }
+  int8_t *p = malloc(n ? n : 1);
+  if (!p) return tq_deploy_oom(o->layer);
+  for (size_t i = 0; i < n; i++) p[i] = (int8_t)w[i];
+  if (o->wbits == 8) {
+    o->w = p;
+    o->w_bytes = n;
+    return TQ_OK;
+  }
+  o->w_bytes = (n + 1) / 2;
+  o->w = calloc(o->w_bytes, 1);
+  tq_status st = TQ_OK;
+  if (!o->w) st = tq_deploy_oom(o->layer);
+  else if (tq_rt_pack_s4(o->w, p, n) != TQ_RT_OK)
+    st = tq_fail(TQ_ERR_ARG, "%s: 4-bit packing failed", o->layer);
+  free(p);
+  return st;
+}
+
+/* 5. The input zero point folded into the bias and the accumulator width, by the runtime's own
+ * tq_rt_fold_bias_* and tq_rt_acc_bound_* (the contract's "Bias" and "Accumulator width"): int32
+ * when every channel's worst-case partial sum fits, else int64. Takes ownership of bias. */
+#define FOLD_AND_BOUND(wn, WT)                                                                       \
+  do {                                                                                              \
+    const WT *w = o->w;                                                                             \
+    folded = tq_rt_fold_bias_##wn##w_acc64(bias, bias, w, oc, k, c_stride, k_stride, X->zp);        \
+    for (int c = 0; c < oc && folded == TQ_RT_OK; c++) {                                            \
+      const int64_t b = tq_rt_acc_bound_##wn##w(bias[c], w, c, k, c_stride, k_stride, xmax);        \
+      worst = b > worst ? b : worst;                                                                \
+    }                                                                                               \
+  } while (0)
+
+static tq_status fold_bias(dop *o, int64_t *bias, int oc, const tq_layer *l, const dtensor *X) {
+  /* channel c's weights: k of them, from c * c_stride, k_stride apart */
+  const int32_t k = o->kind == D_DW ? l->kh * l->kw : (int32_t)(l->kernel.size / (size_t)oc);
+  const int32_t c_stride = o->kind == D_DW ? 1 : k, k_stride = o->kind == D_DW ? oc : 1;
+  int32_t xmax = abs(X->qmin) > abs(X->qmax) ? abs(X->qmin) : abs(X->qmax);
+  if (abs(X->zp) > xmax) xmax = abs(X->zp);
+  tq_rt_status folded;
+  int64_t worst = 0;
+  if (o->wbits == 4) FOLD_AND_BOUND(s4, uint8_t);
+  else if (o->wbits == 8) FOLD_AND_BOUND(s8, int8_t);
+  else FOLD_AND_BOUND(s16, int16_t);
+  if (folded != TQ_RT_OK) {
+    free(bias);
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: bias does not fit the accumulator", l->name);
+  }
+  o->acc64 = worst > INT32_MAX;
+  if (o->acc64) {
+    o->bias = bias;
+    return TQ_OK;
+  }
+  int32_t *b32 = malloc((size_t)oc * sizeof(int32_t));
+  if (b32)
+    for (int c = 0; c < oc; c++) b32[c] = (int32_t)bias[c]; /* |bias[c]| <= worst */
+  free(bias);
+  o->bias = b32;
+  return b32 ? TQ_OK : tq_deploy_oom(l->name);
+}
+
+static tq_status lower_weighted(lowering *L, int li, dop_kind kind) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  int in;
+  tq_status st = input_tensor(L, l, &in);
+  if (!st) st = weighted_checks(l);
+  chain c;
+  dop *o = NULL;
+  if (!st) st = start_op(L, li, kind, in, -1, &c, &o);
+  if (st) return st;
+  const size_t ks = l->kernel.size;
+  const int oc = l->out_shape.c, wb = tq_quantizer_bits(&l->kernel_q);
+  const dtensor *X = &L->d->t[in], *Y = &L->d->t[o->out];
+  int32_t *codes = malloc(ks * sizeof(int32_t)), *w = malloc(ks * sizeof(int32_t));
+  double *acc_scale = malloc((size_t)oc * sizeof(double));
+  int64_t *bias = calloc((size_t)oc, sizeof(int64_t));
+  if (!codes || !w || !acc_scale || !bias) st = tq_deploy_oom(l->name);
+  if (!st) st = quantize_weights(L, li, X->scale, codes, acc_scale, bias);
+  if (!st) {
+    runtime_layout(l, codes, w);
+    o->wbits = wb <= 4 ? 4 : wb <= 8 ? 8 : 16;
+    st = store_weights(o, w, ks);
+  }
+  if (!st) {
+    st = fold_bias(o, bias, oc, l, X);
+    bias = NULL;
+  }
+  if (!st) st = make_requant(o, acc_scale, oc, Y, &c, 1);
+  if (kind == D_DENSE) {
+    o->in_dim = l->in_shape.c;
+    o->out_dim = oc;
+  } else {
+    o->geom = geom_of(l);
+  }
   free(codes);
+  free(w);
   free(acc_scale);
   free(bias);
   return st;
@@ -368,54 +380,43 @@ done:
 
 /* ---- Other layers */
 
-static tq_status lower_pool(lowering *L, int li) {
+static tq_status lower_pool(lowering *L, int li, dop_kind kind) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
-  int in = L->map[l->inputs[0]];
-  if (in < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
-  chain c = follow(L, li);
-  int out;
-  tq_status st = chain_tensor(L, &c, l->out_shape, &out);
+  int in;
+  chain c;
+  dop *o = NULL;
+  tq_status st = input_tensor(L, l, &in);
+  if (!st) st = start_op(L, li, kind, in, -1, &c, &o);
   if (st) return st;
-  dop *o = add_op(L->d, l->type == TQ_L_AVGPOOL ? D_AVGPOOL : l->type == TQ_L_MAXPOOL ? D_MAXPOOL : D_GAP,
-                  l->name, in, -1, out);
-  if (!o) return TQ_ERR_MEMORY;
-  if (l->type != TQ_L_GAP) {
-    o->geom = geom_of(l);
-    o->geom.out_c = l->in_shape.c;
-    if (l->type == TQ_L_AVGPOOL && !(L->d->t[in].po2 && L->d->t[out].po2) &&
-        (o->geom.pad_top || o->geom.pad_bottom || o->geom.pad_left || o->geom.pad_right))
-      return tq_fail(TQ_ERR_UNSUPPORTED,
-                     "%s: padded average pooling needs power-of-two scales", l->name);
-  }
-  const dtensor *X = &L->d->t[in], *Y = &L->d->t[out];
+  o->geom = geom_of(l); /* GAP: the plane (in_h, in_w) and channels (in_c) */
+  o->geom.out_c = l->in_shape.c;
+  if (kind == D_AVGPOOL && !(L->d->t[in].po2 && L->d->t[o->out].po2) &&
+      (o->geom.pad_top || o->geom.pad_bottom || o->geom.pad_left || o->geom.pad_right))
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: padded average pooling needs power-of-two scales",
+                   l->name);
+  const dtensor *X = &L->d->t[in], *Y = &L->d->t[o->out];
   double ratio = X->scale;
   /* MULT average pools fold 1/count into the multiplier (the runtime divides only in PO2 mode). */
   int po2 = X->po2 && Y->po2;
-  if (!po2 && l->type != TQ_L_MAXPOOL)
-    ratio /= (l->type == TQ_L_GAP ? (double)l->in_shape.h * l->in_shape.w : (double)l->kh * l->kw);
+  if (!po2 && kind != D_MAXPOOL)
+    ratio /= (kind == D_GAP ? (double)l->in_shape.h * l->in_shape.w : (double)l->kh * l->kw);
   return make_requant1(o, ratio, po2, Y, &c);
 }
 
-static tq_status lower_add(lowering *L, int li) {
+static tq_status lower_add(lowering *L, int li, dop_kind kind) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
   int a = L->map[l->inputs[0]], b = L->map[l->inputs[1]];
   if (a < 0 || b < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its inputs are not quantized", l->name);
-  chain c = follow(L, li);
-  int out;
-  tq_status st = chain_tensor(L, &c, l->out_shape, &out);
+  chain c;
+  dop *o = NULL;
+  tq_status st = start_op(L, li, kind, a, b, &c, &o);
   if (st) return st;
-  dop *o = add_op(L->d, D_ADD, l->name, a, b, out);
-  if (!o) return TQ_ERR_MEMORY;
-  const dtensor *A = &L->d->t[a], *B = &L->d->t[b], *Y = &L->d->t[out];
+  const dtensor *A = &L->d->t[a], *B = &L->d->t[b], *Y = &L->d->t[o->out];
   tq_rt_add_params *p = &o->add;
   p->a_zp = A->zp;
   p->b_zp = B->zp;
   p->out_zp = Y->zp;
-  dtensor tmp = *Y;
-  int32_t lo, hi;
-  clamp_range(&tmp, &c, &lo, &hi);
-  p->act_min = lo;
-  p->act_max = hi;
+  tq_chain_clamp(&c, Y->zp, Y->qmin, Y->qmax, Y->scale, &p->act_min, &p->act_max);
   if (A->po2 && B->po2 && Y->po2) {
     int ea = log2_exact(A->scale), eb = log2_exact(B->scale), ey = log2_exact(Y->scale);
     int e0 = ea < eb ? ea : eb;
@@ -441,7 +442,8 @@ static tq_status lower_add(lowering *L, int li) {
 
 static tq_status lower_requant(lowering *L, int li, int src) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
-  chain c = follow(L, li);
+  chain c;
+  tq_chain_follow(L->m, li, &c);
   int out;
   tq_status st = chain_tensor(L, &c, l->out_shape, &out);
   if (st) return st;
@@ -454,69 +456,114 @@ static tq_status lower_requant(lowering *L, int li, int src) {
     return TQ_OK;
   }
   dop *o = add_op(L->d, D_REQUANT, l->name, src, -1, out);
-  if (!o) return TQ_ERR_MEMORY;
+  if (!o) return tq_deploy_oom(l->name);
   return make_requant1(o, X->scale, X->po2 && Y->po2, Y, &c);
 }
 
-static tq_status lower_layer(lowering *L, int li) {
-  const tq_model *m = L->m;
-  const tq_layer *l = tq_model_layer_c(m, li);
-  if (L->map[li] >= 0) return TQ_OK; /* already part of a chain */
-  switch (l->type) {
-    case TQ_L_CONV2D:
-    case TQ_L_DEPTHWISE:
-    case TQ_L_DENSE:
-      return lower_weighted(L, li);
-    case TQ_L_AVGPOOL:
-    case TQ_L_MAXPOOL:
-    case TQ_L_GAP:
-      return lower_pool(L, li);
-    case TQ_L_ADD:
-      return lower_add(L, li);
-    case TQ_L_ACTIVATION:
-      if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_RELU && l->act != TQ_ACT_RELU6)
-        return tq_fail(TQ_ERR_UNSUPPORTED,
-                       "%s: float-only activation (%s) has no integer lowering yet", l->name,
-                       l->act == TQ_ACT_SOFTMAX ? "softmax" : "sigmoid/swish");
-      /* fallthrough */
-    case TQ_L_RELU: {
-      int src = L->map[l->inputs[0]];
-      if (src < 0 && l->inputs[0] == 0 && l->act_q.kind != TQ_Q_NONE) {
-        /* The model input: quantized by the input slot's static parameters. */
-        if (!l->has_static) return tq_fail(TQ_ERR_ARG, "%s: no static scale", l->name);
-        /* The runtime's input quantization has no clamp for a ReLU (the simulation applies it). */
-        if (l->type != TQ_L_ACTIVATION || l->act != TQ_ACT_LINEAR)
-          return tq_fail(TQ_ERR_UNSUPPORTED, "%s: a ReLU on the model input has no lowering",
-                         l->name);
-        int qb = tq_quantizer_bits(&l->act_q);
-        int t = add_tensor(L->d, l->name, qb, l->qstatic.step, l->qstatic.zero_point,
-                           l->qstatic.zmin, l->qstatic.zmax, l->out_shape);
-        if (t < 0 || !add_op(L->d, D_QUANTIZE, l->name, -1, -1, t)) return TQ_ERR_MEMORY;
-        L->map[li] = t;
-        return TQ_OK;
-      }
-      if (src < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
-      if (l->type == TQ_L_ACTIVATION && l->act_q.kind == TQ_Q_NONE && l->act == TQ_ACT_LINEAR) {
-        L->map[li] = src;
-        return TQ_OK;
-      }
-      return lower_requant(L, li, src);
-    }
-    case TQ_L_DROPOUT:
-    case TQ_L_FLATTEN:
-    case TQ_L_RESHAPE:
-      if (L->map[l->inputs[0]] < 0 && l->inputs[0] != 0)
-        return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
-      L->map[li] = L->map[l->inputs[0]];
-      return TQ_OK;
-    case TQ_L_BATCHNORM:
-      return tq_fail(TQ_ERR_UNSUPPORTED,
-                     "%s: batch normalization that is not folded into a conv/dense layer",
-                     l->name);
-    default:
-      return tq_fail(TQ_ERR_UNSUPPORTED, "%s: %s layers have no integer lowering", l->name,
-                     tq_layer_type_name(l->type));
+/* The model input's slot: float input quantized by the slot's static parameters. */
+static tq_status lower_input_slot(lowering *L, int li) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  if (!l->has_static) return tq_fail(TQ_ERR_ARG, "%s: no static scale", l->name);
+  /* The runtime's input quantization has no clamp for a ReLU (the simulation applies it). */
+  if (l->type != TQ_L_ACTIVATION || l->act != TQ_ACT_LINEAR)
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: a ReLU on the model input has no lowering", l->name);
+  int t = add_tensor(L->d, l->name, tq_quantizer_bits(&l->act_q), l->qstatic.step,
+                     l->qstatic.zero_point, l->qstatic.zmin, l->qstatic.zmax, l->out_shape);
+  if (t < 0 || !add_op(L->d, D_QUANTIZE, l->name, -1, -1, t)) return tq_deploy_oom(l->name);
+  L->map[li] = t;
+  return TQ_OK;
+}
+
+/* Activation (slot, ReLU, ReLU6) and ReLU layers that no chain absorbed: the input's quantization,
+ * an alias, or a requantization (with the clamp of a ReLU). */
+static tq_status lower_activation(lowering *L, int li, dop_kind kind) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  (void)kind;
+  if (l->type == TQ_L_ACTIVATION && l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_RELU &&
+      l->act != TQ_ACT_RELU6)
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: float-only activation (%s) has no integer lowering yet",
+                   l->name, l->act == TQ_ACT_SOFTMAX ? "softmax" : "sigmoid/swish");
+  int src = L->map[l->inputs[0]];
+  if (src < 0 && l->inputs[0] == 0 && l->act_q.kind != TQ_Q_NONE) return lower_input_slot(L, li);
+  if (src < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
+  if (l->type == TQ_L_ACTIVATION && l->act_q.kind == TQ_Q_NONE && l->act == TQ_ACT_LINEAR) {
+    L->map[li] = src;
+    return TQ_OK;
   }
+  return lower_requant(L, li, src);
+}
+
+/* Layers that only reinterpret their input (dropout at inference, flatten, reshape: NHWC memory
+ * is already in the order Keras flattens it): the output is the input's tensor. */
+static tq_status lower_alias(lowering *L, int li, dop_kind kind) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  (void)kind;
+  if (L->map[l->inputs[0]] < 0 && l->inputs[0] != 0)
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
+  L->map[li] = L->map[l->inputs[0]];
+  return TQ_OK;
+}
+
+/* ZeroPadding2D: a new tensor with the input's quantization, the zero point (real 0) around it. */
+static tq_status lower_zeropad(lowering *L, int li, dop_kind kind) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  int in;
+  tq_status st = input_tensor(L, l, &in);
+  if (st) return st;
+  const dtensor X = L->d->t[in]; /* a copy: add_tensor may move the tensors */
+  int out = add_tensor(L->d, l->name, X.qbits, X.scale, X.zp, X.qmin, X.qmax, l->out_shape);
+  dop *o = out < 0 ? NULL : add_op(L->d, kind, l->name, in, -1, out);
+  if (!o) return tq_deploy_oom(l->name);
+  o->geom = (tq_rt_conv_geom){.n = 1, .in_h = l->in_shape.h, .in_w = l->in_shape.w,
+                              .in_c = l->in_shape.c, .out_h = l->out_shape.h,
+                              .out_w = l->out_shape.w, .out_c = l->out_shape.c, .k_h = 1, .k_w = 1,
+                              .stride_h = 1, .stride_w = 1, .pad_top = l->pad[0],
+                              .pad_bottom = l->pad[1], .pad_left = l->pad[2],
+                              .pad_right = l->pad[3], .depth_mult = 1};
+  L->map[li] = out;
+  return TQ_OK;
+}
+
+static tq_status lower_unfolded_bn(lowering *L, int li, dop_kind kind) {
+  (void)kind;
+  return tq_fail(TQ_ERR_UNSUPPORTED,
+                 "%s: batch normalization that is not folded into a conv/dense layer",
+                 tq_model_layer_c(L->m, li)->name);
+}
+
+/* ---- The lowering hook of each layer type (NULL: no integer lowering) and the operation kind it
+ * creates. A new layer type adds its entry here; the static_assert keeps the table complete. */
+static const struct {
+  tq_status (*lower)(lowering *L, int li, dop_kind kind);
+  dop_kind kind;
+} lowering_of[] = {
+    [TQ_L_INPUT] = {NULL, D_QUANTIZE}, /* layer 0: its slot (an activation) quantizes it */
+    [TQ_L_CONV2D] = {lower_weighted, D_CONV},
+    [TQ_L_DEPTHWISE] = {lower_weighted, D_DW},
+    [TQ_L_DENSE] = {lower_weighted, D_DENSE},
+    [TQ_L_BATCHNORM] = {lower_unfolded_bn, D_COUNT},
+    [TQ_L_RELU] = {lower_activation, D_REQUANT},
+    [TQ_L_ACTIVATION] = {lower_activation, D_REQUANT},
+    [TQ_L_MAXPOOL] = {lower_pool, D_MAXPOOL},
+    [TQ_L_AVGPOOL] = {lower_pool, D_AVGPOOL},
+    [TQ_L_GAP] = {lower_pool, D_GAP},
+    [TQ_L_ADD] = {lower_add, D_ADD},
+    [TQ_L_MULTIPLY] = {NULL, D_COUNT},
+    [TQ_L_FLATTEN] = {lower_alias, D_COUNT},
+    [TQ_L_DROPOUT] = {lower_alias, D_COUNT},
+    [TQ_L_ZEROPAD] = {lower_zeropad, D_PAD},
+    [TQ_L_RESHAPE] = {lower_alias, D_COUNT},
+};
+_Static_assert(sizeof lowering_of / sizeof lowering_of[0] == TQ_L_COUNT,
+               "one lowering entry per tq_layer_type");
+
+static tq_status lower_layer(lowering *L, int li) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  if (L->map[li] >= 0) return TQ_OK; /* already part of a chain */
+  if ((unsigned)l->type >= TQ_L_COUNT || !lowering_of[l->type].lower)
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: %s layers have no integer lowering", l->name,
+                   tq_layer_type_name(l->type));
+  return lowering_of[l->type].lower(L, li, lowering_of[l->type].kind);
 }
 
 tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
@@ -531,15 +578,16 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
   int nl = tq_model_num_layers(m);
   lowering L = {m, calloc((size_t)nl, sizeof(int)), tq_chain_implicit_bits(m),
                 calloc(1, sizeof(tq_dmodel))};
-  tq_status st = TQ_OK;
-  if (!L.map || !L.d) {
-    st = tq_fail(TQ_ERR_MEMORY, "out of memory");
-    goto done;
-  }
+  tq_status st = !L.map || !L.d ? tq_deploy_oom(tq_model_arch(m)) : TQ_OK;
+  if (st) goto done;
   snprintf(L.d->arch, sizeof L.d->arch, "%s", tq_model_arch(m));
   L.d->in_size = tq_shape_size(tq_model_input_shape(m));
   for (int i = 0; i < nl; i++) L.map[i] = -1;
   for (int i = 1; i < nl && !st; i++) st = lower_layer(&L, i);
+  for (int k = 0; k < L.d->nops && !st; k++)
+    if (!tq_dop_kernel_name(L.d, &L.d->ops[k]))
+      st = tq_fail(TQ_ERR_UNSUPPORTED, "%s: the runtime has no kernel for its operand types",
+                   L.d->ops[k].layer);
   if (st) goto done;
   L.d->output = L.map[nl - 1];
   if (L.d->output < 0 || L.d->nops == 0 || L.d->ops[0].kind != D_QUANTIZE) {
@@ -549,7 +597,7 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
     goto done;
   }
   L.d->input = L.d->ops[0].out;
-  tq_deploy_plan(L.d);
+  st = tq_deploy_plan(L.d);
 done:
   free(L.map);
   if (st) {

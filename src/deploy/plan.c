@@ -7,7 +7,7 @@
 
 static size_t bytes_of(const dtensor *t) { return t->size * (size_t)(t->bits / 8); }
 
-void tq_deploy_plan(tq_dmodel *d) {
+tq_status tq_deploy_plan(tq_dmodel *d) {
   for (int i = 0; i < d->nt; i++) d->t[i].first_op = d->t[i].last_op = -1;
   for (int k = 0; k < d->nops; k++) {
     const dop *o = &d->ops[k];
@@ -23,8 +23,7 @@ void tq_deploy_plan(tq_dmodel *d) {
   if (!order || !placed) {
     free(order);
     free(placed);
-    d->arena = 0;
-    return;
+    return tq_deploy_oom(d->arch);
   }
   int n = 0;
   for (int i = 0; i < d->nt; i++)
@@ -62,4 +61,5 @@ void tq_deploy_plan(tq_dmodel *d) {
   d->arena = arena;
   free(order);
   free(placed);
+  return TQ_OK;
 }
