@@ -53,10 +53,7 @@ static tq_rt_status tq_conv_check(const void *out, const void *in, const void *w
       a2 += w2[i];                                                                                  \
       a3 += w3[i];                                                                                  \
     }                                                                                               \
-    acc[0] = a0;                                                                                    \
-    acc[1] = a1;                                                                                    \
-    acc[2] = a2;                                                                                    \
-    acc[3] = a3;                                                                                    \
+    TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
   }
 TQ_RT_I_WACC_TYPES(TQ_WSUM)
 
@@ -194,10 +191,7 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
           a3 += (TQ_RT_CT(a))((int32_t)xc[3] * TQ_RT_I_W(wn, w, tc + 3));                           \
         }                                                                                           \
       }                                                                                             \
-      acc[j] = a0;                                                                                  \
-      acc[j + 1] = a1;                                                                              \
-      acc[j + 2] = a2;                                                                              \
-      acc[j + 3] = a3;                                                                              \
+      TQ_RT_I_PUT4(acc + j, a0, a1, a2, a3);                                                        \
     }                                                                                               \
     for (; j < nb; j++)                                                                             \
       tq_dw_acc1_##x##_##wn##_##a(acc + j, xp + j, xrs, xcs, w, t + j, wrs, wcs, rows, cols);       \

@@ -35,10 +35,7 @@
         a3 += (AT)(x0 * w3[i]);                                                                     \
       }                                                                                             \
     }                                                                                               \
-    acc[0] = a0;                                                                                    \
-    acc[1] = a1;                                                                                    \
-    acc[2] = a2;                                                                                    \
-    acc[3] = a3;                                                                                    \
+    TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
   }                                                                                                 \
   void tq_rt_i_dot1_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
                                       int32_t wrs, int32_t len, int32_t rows) {                     \
@@ -119,10 +116,7 @@
       a2 += (AT)(xi * TQ_LO4((int32_t)*p2));                                                        \
       a3 += (AT)(xi * TQ_LO4((int32_t)*p3));                                                        \
     }                                                                                               \
-    acc[0] = a0;                                                                                    \
-    acc[1] = a1;                                                                                    \
-    acc[2] = a2;                                                                                    \
-    acc[3] = a3;                                                                                    \
+    TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
   }                                                                                                 \
   void tq_rt_i_dot1_##x##_s4_##a(AT *acc, const XT *xv, int32_t xrs, const uint8_t *w,              \
                                   int32_t off, int32_t wrs, int32_t len, int32_t rows) {            \

@@ -19,6 +19,10 @@
 #define TQ_RT_I_WACC_TYPES(X) X(s4, a32) X(s8, a32) X(s16, a32) X(s4, a64) X(s8, a64) X(s16, a64)
 #define TQ_RT_I_STORE_TYPES(X) X(a32, s8) X(a32, s16) X(a64, s8) X(a64, s16)
 
+/* acc[0..3] = a0..a3: the stores that end a block of 4 register accumulators. */
+#define TQ_RT_I_PUT4(acc, a0, a1, a2, a3)                                                           \
+  ((acc)[0] = (a0), (acc)[1] = (a1), (acc)[2] = (a2), (acc)[3] = (a3))
+
 /* Blocked dot products over contiguous segments (tq_rt_dot.c):
  * dot4: acc[j] += sum_{r<rows} sum_{i<len} x[r*xrs + i] * W(off + r*wrs + j*ws + i), j = 0..3;
  * dot1: the same for j = 0 only. */
