@@ -70,6 +70,9 @@ static inline tq_status tq_deploy_oom(const char *where) {
 /* The runtime kernel name of an operation (e.g. "tq_rt_conv2d_s8_s8w_s8"), or NULL when the runtime
  * has none for its operand types (tq_deploy_lower refuses such an operation). */
 const char *tq_dop_kernel_name(const tq_dmodel *d, const dop *o);
+/* The bytes of an operation's weights, biases and requantization tables (tq_deploy_weight_bytes
+ * sums them). */
+size_t tq_dop_weight_bytes(const tq_dmodel *d, const dop *o);
 /* Runs n samples through the graph into bufs (d->nt pointers, each malloc'ed here, also on error;
  * the caller frees them): every tensor's codes, for the agreement check. */
 tq_status tq_deploy_exec(tq_dmodel *d, const float *x, int n, void **bufs);

@@ -159,14 +159,15 @@ size_t tq_deploy_input_size(const tq_dmodel *d) { return d->in_size; }
 size_t tq_deploy_output_size(const tq_dmodel *d) { return d->t[d->output].size; }
 size_t tq_deploy_arena_bytes(const tq_dmodel *d) { return d->arena; }
 
+size_t tq_dop_weight_bytes(const tq_dmodel *d, const dop *o) {
+  size_t s = o->w_bytes;
+  if (o->bias) s += (size_t)d->t[o->out].c * (o->acc64 ? 8 : 4);
+  return s + (size_t)o->channels * (o->rq.mode == TQ_RT_RQ_MULT ? 5 : 1);
+}
+
 size_t tq_deploy_weight_bytes(const tq_dmodel *d) {
   size_t s = 0;
-  for (int k = 0; k < d->nops; k++) {
-    const dop *o = &d->ops[k];
-    s += o->w_bytes;
-    if (o->bias) s += (size_t)d->t[o->out].c * (o->acc64 ? 8 : 4);
-    s += (size_t)o->channels * (o->rq.mode == TQ_RT_RQ_MULT ? 5 : 1);
-  }
+  for (int k = 0; k < d->nops; k++) s += tq_dop_weight_bytes(d, &d->ops[k]);
   return s;
 }
 

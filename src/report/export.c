@@ -6,38 +6,17 @@
 #include "deploy/dmodel.h"
 #include "report/report_internal.h"
 
-/* As tq_deploy_weight_bytes counts them, per operation. */
-static size_t op_weight_bytes(const tq_dmodel *d, const dop *o) {
-  size_t s = o->w_bytes;
-  if (o->bias) s += (size_t)d->t[o->out].c * (o->acc64 ? 8 : 4);
-  return s + (size_t)o->channels * (o->rq.mode == TQ_RT_RQ_MULT ? 5 : 1);
-}
-
-static const char *acc_name(const dop *o) {
-  switch (o->kind) {
-    case D_CONV:
-    case D_DW:
-    case D_DENSE: return o->acc64 ? "int64" : "int32";
-    case D_QUANTIZE:
-    case D_AVGPOOL:
-    case D_MAXPOOL:
-    case D_GAP:
-    case D_ADD:
-    case D_REQUANT:
-    case D_MULB: return "";
-  }
-  return "";
-}
+/* The accumulator of an operation with weights (wbits: 4, 8 or 16; 0 for the others). */
+static const char *acc_name(const dop *o) { return o->wbits ? (o->acc64 ? "int64" : "int32") : ""; }
 
 static cJSON *op_json(const tq_dmodel *d, int k) {
   const dop *o = &d->ops[k];
   const dtensor *t = &d->t[o->out];
-  char kernel[96];
-  tq_dop_kernel_name(d, o, kernel, sizeof kernel);
+  const char *kernel = tq_dop_kernel_name(d, o);
   cJSON *j = cJSON_CreateObject();
   cJSON_AddNumberToObject(j, "index", k);
   cJSON_AddStringToObject(j, "layer", o->layer);
-  cJSON_AddStringToObject(j, "kernel", kernel);
+  cJSON_AddStringToObject(j, "kernel", kernel ? kernel : "?");
   cJSON_AddStringToObject(j, "output", t->name);
   int shape[3] = {t->h, t->w, t->c};
   cJSON_AddItemToObject(j, "shape", cJSON_CreateIntArray(shape, 3));
@@ -46,7 +25,7 @@ static cJSON *op_json(const tq_dmodel *d, int k) {
   cJSON_AddNumberToObject(j, "scale", t->scale);
   cJSON_AddNumberToObject(j, "zp", t->zp);
   cJSON_AddStringToObject(j, "acc", acc_name(o));
-  cJSON_AddNumberToObject(j, "weight_bytes", (double)op_weight_bytes(d, o));
+  cJSON_AddNumberToObject(j, "weight_bytes", (double)tq_dop_weight_bytes(d, o));
   return j;
 }
 
