@@ -300,6 +300,9 @@ TQ_RT_WEIGHTED_TYPES(TQ_RT_DECL_DENSE, dense)
   tq_rt_status tq_rt_##op##_##xn##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in, int32_t n,       \
                                         int32_t hw, int32_t c, int32_t in_zp,                       \
                                         const tq_rt_requant *rq);
+/* The PO2 average's one rounding, floor(S * 2^max(-n,0) / (cnt * 2^max(n,0)) + 1/2) for cnt >= 1 and
+ * |S| < 2^33, saturated to int64; for host code that reproduces the pools (as tq_rt_requant_mult_s64). */
+int64_t tq_rt_avg_po2_s64(int64_t s, int32_t cnt, int32_t n);
 TQ_RT_IO_TYPES(TQ_RT_DECL_POOL, max_pool2d)       /* tq_rt_max_pool2d_s8_s8() ... */
 TQ_RT_IO_TYPES(TQ_RT_DECL_POOL, avg_pool2d)       /* tq_rt_avg_pool2d_s8_s8() ... */
 TQ_RT_IO_TYPES(TQ_RT_DECL_GPOOL, global_avg_pool) /* tq_rt_global_avg_pool_s8_s8() ... */

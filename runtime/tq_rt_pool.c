@@ -9,8 +9,8 @@ static int64_t tq_floor_div(int64_t a, int64_t d) {
   return q;
 }
 
-/* PO2 average: floor(S * 2^max(-n,0) / (cnt * 2^max(n,0)) + 1/2), exact (see tq_rt.h). */
-static int64_t tq_avg_po2(int64_t s, int32_t cnt, int32_t n) {
+/* The PO2 average (tq_rt.h, "Pools"): exact, no intermediate beyond int64. */
+int64_t tq_rt_avg_po2_s64(int64_t s, int32_t cnt, int32_t n) {
   if (n > 0) {
     int64_t den;
     if (n >= 35) return 0; /* |s| < 2^33 <= den/4: rounds to 0 */
@@ -73,7 +73,7 @@ static int tq_pool_rq_ok(const tq_rt_requant *rq, int32_t c, int32_t tmin, int32
               continue;                                                                             \
             }                                                                                       \
             s = (int64_t)sx - (int64_t)cnt * in_zp;                                                 \
-            v = Q.mode == TQ_RT_RQ_PO2 ? tq_avg_po2(s, cnt, Q.shift[i])                             \
+            v = Q.mode == TQ_RT_RQ_PO2 ? tq_rt_avg_po2_s64(s, cnt, Q.shift[i])                      \
                                        : tq_rt_requant_mult_s64(s, Q.mult[i], Q.shift[i]);          \
             y[c] = (TQ_RT_CT(on))tq_rt_clamp_zp(v, Q.out_zp, Q.act_min, Q.act_max);                 \
           }                                                                                         \

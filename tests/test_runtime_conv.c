@@ -175,12 +175,7 @@ static int random_case(const combo *c, int dw, int force_mult) {
                 g.pad_right, zx, rq.mode);
       bad++;
     }
-  free(x);
-  free(w);
-  free(got);
-  free(want);
-  free(bias);
-  free(be);
+  free_n(6, x, w, got, want, bias, be);
   return bad;
 }
 

@@ -89,12 +89,7 @@ static int random_case(const combo *c) {
   ref_dense(want, x, w, bias, n, in_dim, out_dim, zx, &rq);
   CHECK_EQ_INT(c->fn(got, x, w, be, n, in_dim, out_dim, &rq), TQ_RT_OK);
   for (i = 0; i < n * out_dim; i++) bad += got[i] != want[i];
-  free(x);
-  free(w);
-  free(got);
-  free(want);
-  free(bias);
-  free(be);
+  free_n(6, x, w, got, want, bias, be);
   return bad;
 }
 

@@ -4,6 +4,7 @@
  * widens its output back, and a table entry naming it. */
 #ifndef TQ_TEST_RUNTIME_WEIGHTED_H
 #define TQ_TEST_RUNTIME_WEIGHTED_H
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -23,6 +24,14 @@ static void *typed_copy(const int32_t *v32, const int64_t *v64, size_t n, int bi
     else ((int64_t *)p)[i] = v;
   }
   return p;
+}
+
+/* Frees n buffers (a random case's inputs, weights, biases and outputs). */
+static void free_n(int n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  while (n-- > 0) free(va_arg(ap, void *));
+  va_end(ap);
 }
 
 /* Output buffer of n codes, prefilled with a pattern the kernel must overwrite. */
