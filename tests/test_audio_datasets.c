@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tinyq/audio.h"
+#include "tinyq/zoo.h"
 #include "tq_test.h"
 
 static char root[256];
@@ -102,6 +103,16 @@ static void kws_splits(const char *dir) {
   memcpy(c, d.x + 5 * 490, 490 * sizeof(float));
   CHECK(tq_kws_mix_batch(s, c, rows + 5, 1, 3, 42) == TQ_OK);
   CHECK(memcmp(c, a + 5 * 490, 490 * sizeof(float)) == 0);
+  /* The mixer: an epoch's rows are the batch mix of that epoch, on a prefix of the split. */
+  tq_dataset head;
+  CHECK(tq_dataset_slice(&head, &d, 0, 20) == TQ_OK);
+  tq_kws_mixer *mx;
+  CHECK(tq_kws_mixer_create(&mx, dir, &head, 42) == TQ_OK);
+  CHECK(tq_kws_mixer_epoch(mx, 4) == TQ_OK);
+  CHECK(tq_kws_mixer_epoch(mx, 3) == TQ_OK);
+  CHECK(memcmp(head.x, a, 20 * 490 * sizeof(float)) == 0);
+  tq_kws_mixer_free(mx);
+  tq_dataset_free(&head);
   free(a), free(b), free(c);
   tq_dataset_free(&d);
   tq_kws_close(s);
@@ -199,6 +210,15 @@ static void dcase(const char *dir) {
   CHECK(sc[0].id == 0 && sc[0].normal == 2 && sc[0].anomalous == 2 && sc[0].auc == 1.0 && sc[0].pauc == 1.0);
   CHECK(sc[1].id == 3 && sc[1].normal == 2 && sc[1].anomalous == 0 && isnan(sc[1].auc) && isnan(sc[1].pauc));
   free(err);
+  /* Through an (untrained) auto-encoder: the same ids, the same undefined one. */
+  tq_model *m = NULL;
+  tq_zoo_options zo = {{1, 1, 640}, 0};
+  CHECK(tq_zoo_build(&m, "fc_autoencoder", &zo) == TQ_OK && tq_model_finalize(m, 64, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  CHECK(tq_dcase_evaluate(m, &te, 64, sc, 4, &ids) == TQ_OK);
+  CHECK(ids == 2 && sc[0].anomalous == 2 && !isnan(sc[0].auc) && isnan(sc[1].auc));
+  tq_dcase_print(stdout, sc, ids);
+  CHECK(tq_dcase_evaluate(m, &tr, 64, sc, 4, &ids) != TQ_OK); /* the training split has no labels */
+  tq_model_free(m);
   tq_dataset_free(&tr);
   tq_dataset_free(&te);
   /* Bad machine folders. */

@@ -104,6 +104,15 @@ tq_status tq_kws_features(const tq_kws_set *s, tq_dataset *out);
 tq_status tq_kws_mix_batch(const tq_kws_set *s, float *x, const int *rows, int n, int epoch,
                            uint64_t seed);
 
+/* Per-epoch mixing of a training run's rows: train holds the first train->n rows of the
+ * "speech-commands:DIR" training split as loaded (a Keras tail split and --train-limit keep a
+ * prefix); their unmixed features are copied aside, and tq_kws_mixer_epoch rewrites train->x
+ * with the given epoch's mix (rows not mixed get their unmixed features back). */
+typedef struct tq_kws_mixer tq_kws_mixer;
+tq_status tq_kws_mixer_create(tq_kws_mixer **out, const char *dir, tq_dataset *train, uint64_t seed);
+tq_status tq_kws_mixer_epoch(tq_kws_mixer *mx, int epoch);
+void tq_kws_mixer_free(tq_kws_mixer *mx); /* safe on NULL */
+
 /* The registry's "speech-commands:DIR" (scaling does not apply to audio). */
 tq_status tq_dataset_load_speech_commands(tq_dataset *out, const char *dir, int train_split,
                                           tq_input_scaling scaling);
@@ -128,5 +137,13 @@ typedef struct {
 /* row_err, y: rows entries (rows a multiple of 196). Fills out[0..*n_ids) in id order. */
 tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase_score *out,
                           int max_ids, int *n_ids);
+/* The auto-encoder m (inference mode) over a DCASE test split, batch rows at a time: each row's
+ * mean squared reconstruction error, then tq_dcase_scores. */
+struct tq_model;
+tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batch, tq_dcase_score *out,
+                            int max_ids, int *n_ids);
+/* One line per id ("id 01: AUC 0.9512  pAUC 0.8120  (13 normal, 13 anomalous files)", or why it
+ * is undefined), then the mean over the ids where both are defined. */
+void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids);
 
 #endif

@@ -83,3 +83,47 @@ tq_status tq_kws_mix_batch(const tq_kws_set *s, float *x, const int *rows, int n
   }
   return tq_first_error_raise(&e);
 }
+
+struct tq_kws_mixer {
+  tq_kws_set *set;
+  tq_dataset *train;
+  float *clean; /* the unmixed features of train's rows */
+  int *rows;    /* 0..n-1 */
+  uint64_t seed;
+};
+
+tq_status tq_kws_mixer_create(tq_kws_mixer **out, const char *dir, tq_dataset *train, uint64_t seed) {
+  *out = NULL;
+  tq_kws_mixer *mx = tq_alloc(sizeof *mx);
+  if (!mx) return tq_fail_prefix(TQ_ERR_MEMORY, "speech-commands:%s", dir);
+  mx->train = train;
+  mx->seed = seed;
+  tq_status st = tq_kws_open(&mx->set, dir, 1);
+  if (!st && (train->n > mx->set->n_rows || train->h * train->w * train->c != MFCC_SIZE))
+    st = tq_fail(TQ_ERR_ARG, "speech-commands:%s: %d rows of %dx%dx%d are not the training split's", dir,
+                 train->n, train->h, train->w, train->c);
+  size_t bytes = sizeof(float) * (size_t)train->n * MFCC_SIZE;
+  if (!st && (!(mx->clean = tq_alloc(bytes)) || !(mx->rows = tq_alloc(sizeof(int) * (size_t)(train->n + 1)))))
+    st = tq_fail_prefix(TQ_ERR_MEMORY, "speech-commands:%s", dir);
+  if (st) {
+    tq_kws_mixer_free(mx);
+    return st;
+  }
+  memcpy(mx->clean, train->x, bytes);
+  for (int i = 0; i < train->n; i++) mx->rows[i] = i;
+  *out = mx;
+  return TQ_OK;
+}
+
+tq_status tq_kws_mixer_epoch(tq_kws_mixer *mx, int epoch) {
+  memcpy(mx->train->x, mx->clean, sizeof(float) * (size_t)mx->train->n * MFCC_SIZE);
+  return tq_kws_mix_batch(mx->set, mx->train->x, mx->rows, mx->train->n, epoch, mx->seed);
+}
+
+void tq_kws_mixer_free(tq_kws_mixer *mx) {
+  if (!mx) return;
+  tq_kws_close(mx->set);
+  tq_free(mx->clean);
+  tq_free(mx->rows);
+  tq_free(mx);
+}

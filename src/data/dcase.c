@@ -7,6 +7,7 @@
 
 #include "audio/audio_internal.h"
 #include "tinyq/audio.h"
+#include "tinyq/model.h"
 #include "tinyq/train.h"
 
 #define DCASE_MAX_SECONDS 60
@@ -182,4 +183,54 @@ tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase
   free(score);
   free(fy);
   return st;
+}
+
+tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batch, tq_dcase_score *out,
+                            int max_ids, int *n_ids) {
+  *n_ids = 0;
+  size_t k = (size_t)test->h * test->w * test->c;
+  tq_shape3 in = tq_model_input_shape(m), o = tq_model_output_shape(m);
+  if (!test->y || tq_shape_size(in) != k || tq_shape_size(o) != k)
+    return tq_fail(TQ_ERR_ARG, "AUC needs a DCASE test split and an auto-encoder of %zu values", k);
+  if (batch > tq_model_max_batch(m)) batch = tq_model_max_batch(m);
+  float *err = tq_alloc_floats((size_t)(test->n ? test->n : 1));
+  if (!err) return tq_fail_prefix(TQ_ERR_MEMORY, "AUC");
+  for (int i = 0; i < test->n; i += batch) {
+    int n = test->n - i < batch ? test->n - i : batch;
+    const float *x = test->x + (size_t)i * k, *y = tq_model_forward(m, x, n, 0, NULL);
+    if (!y) {
+      tq_free(err);
+      return tq_fail_prefix(TQ_ERR_ARG, "AUC: rows %d..%d", i, i + n - 1);
+    }
+    for (int r = 0; r < n; r++) {
+      double e = 0.0;
+      for (size_t j = 0; j < k; j++) {
+        double d = (double)y[(size_t)r * k + j] - x[(size_t)r * k + j];
+        e += d * d;
+      }
+      err[i + r] = (float)(e / (double)k);
+    }
+  }
+  tq_status st = tq_dcase_scores(err, test->y, test->n, out, max_ids, n_ids);
+  tq_free(err);
+  return st;
+}
+
+void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids) {
+  double auc = 0.0, pauc = 0.0;
+  int defined = 0;
+  for (int i = 0; i < n_ids; i++) {
+    if (isnan(s[i].auc)) {
+      fprintf(f, "id %02d: AUC undefined (%d normal, %d anomalous files: both kinds are needed)\n", s[i].id,
+              s[i].normal, s[i].anomalous);
+      continue;
+    }
+    fprintf(f, "id %02d: AUC %.4f  pAUC %.4f  (%d normal, %d anomalous files)\n", s[i].id, s[i].auc, s[i].pauc,
+            s[i].normal, s[i].anomalous);
+    auc += s[i].auc;
+    pauc += s[i].pauc;
+    defined++;
+  }
+  if (defined) fprintf(f, "mean over %d id%s: AUC %.4f  pAUC %.4f\n", defined, defined == 1 ? "" : "s", auc / defined, pauc / defined);
+  else fprintf(f, "AUC undefined for every id: the test folder needs normal and anomalous clips\n");
 }
