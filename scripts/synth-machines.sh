@@ -17,10 +17,11 @@
 #     band-pass, at an id-specific level.
 # Each normal clip varies: fundamental within ±1 %, noise level within ±15 %, modulation rate ±10 %,
 # and a fresh stretch of noise (train and test clips cut from different noise recordings).
-# Anomalous clips take one of four faults in turn, at a random strength:
-#   shifted harmonics (fundamental +4..9 %, partials stretched), clicks or rattles (a 6-15 Hz square
-#   wave high-passed at 2.5 kHz), bearing-like amplitude modulation (tremolo 25-60 Hz, depth
-#   40-70 %), more noise (x2.5..4).
+# Anomalous clips take one of four faults in turn, at a random strength, from barely beyond the
+# normal variation to plain:
+#   shifted harmonics (fundamental +1.5..6 %, partials stretched by up to 0.5 % each), clicks or
+#   rattles (a 4-12 Hz square wave high-passed at 2.5 kHz, volume 0.03-0.15), bearing-like
+#   amplitude modulation (tremolo 25-60 Hz, depth 15-50 %), more noise (x1.5..3).
 #
 # Deterministic for a given SEED (bash's RANDOM seeded by it draws every choice; sox runs with -R,
 # its repeatable mode, and different noise comes from different offsets of longer noise
@@ -52,8 +53,9 @@ f() { F=$(printf '%d.%04d' $(($1 / $2)) $(((($1 % $2) * 10000) / $2))); }
 
 # One clip: harmonics (+ modulation) mixed with a stretch of noise and, for clicks, a rattle.
 #   out f0_mHz stretch_permille decay_permille trem_rate trem_depth bed offset noise_vol click_rate
+#   click_vol
 make_clip() {
-  local out=$1 f0m=$2 stretch=$3 decay=$4 trate=$5 tdepth=$6 bed=$7 off=$8 nvol=$9 click=${10}
+  local out=$1 f0m=$2 stretch=$3 decay=$4 trate=$5 tdepth=$6 bed=$7 off=$8 nvol=$9 click=${10} cvol=${11}
   local synth=() remix="" amp=1000 h
   for h in 1 2 3 4 5 6; do
     # partial h at h * f0 * (1 + stretch * (h - 1)), amplitude 0.3 * (decay/1000)^(h-1)
@@ -66,7 +68,7 @@ make_clip() {
   local inputs=(-v 1 "|sox -R -c 6 -n -r 16000 -c 1 -p synth 10 ${synth[*]} remix $remix tremolo $trate $tdepth"
                 -v 1 "|sox -R $bed -p trim $off 10 vol $nvol")
   if [ "$click" != 0 ]; then
-    inputs+=(-v 1 "|sox -R -n -r 16000 -c 1 -p synth 10 square $click highpass 2500 vol 0.25")
+    inputs+=(-v 1 "|sox -R -n -r 16000 -c 1 -p synth 10 square $click highpass 2500 vol $cvol")
   fi
   sox -R -m "${inputs[@]}" -r 16000 -c 1 -b 16 "$out" 2>/dev/null
 }
@@ -78,19 +80,19 @@ plan_clips() { # kind part count
     r -10 10; local f0m=$((base * (1000 + R)))  # base Hz * 1000 * (1 +- 1 %)
     r 90 110; f $((trate * R / 100)) 10; local rate=$F
     r 85 115; local nv=$((nlevel * R / 100))
-    local stretch=0 depth=$tdepth click=0
+    local stretch=0 depth=$tdepth click=0 cvol=0
     if [ "$1" = anomaly ]; then
       case $((idx % 4)) in
-        0) r 40 90; f0m=$((f0m * (1000 + R) / 1000)); r 2 8; stretch=$R ;;
-        1) r 6 15; click=$R ;;
-        2) r 250 600; f "$R" 10; rate=$F; r 40 70; depth=$R ;;
-        *) r 250 400; nv=$((nv * R / 100)) ;;
+        0) r 15 60; f0m=$((f0m * (1000 + R) / 1000)); r 0 5; stretch=$R ;;
+        1) r 4 12; click=$R; r 30 150; f "$R" 1000; cvol=$F ;;
+        2) r 250 600; f "$R" 10; rate=$F; r 15 50; depth=$R ;;
+        *) r 150 300; nv=$((nv * R / 100)) ;;
       esac
     fi
     f "$nv" 1000; local nvol=$F
     r 0 $((BED_SECONDS - 11)); local off=$R
     printf -v name '%s/%s/%s/%s_id_%s_%08d.wav' "$OUT" "$machine" "$2" "$1" "$id" "$k"
-    echo "$name $f0m $stretch $decay $rate $depth $work/$machine-$id-$2.wav $off $nvol $click" >> "$jobs_file"
+    echo "$name $f0m $stretch $decay $rate $depth $work/$machine-$id-$2.wav $off $nvol $click $cvol" >> "$jobs_file"
   done
 }
 
@@ -124,6 +126,6 @@ for machine in $MACHINES; do
     plan_clips anomaly test "$TEST"
   done
 done
-xargs -P "$JOBS" -n 10 bash -c 'make_clip "$@"' _ < "$jobs_file"
+xargs -P "$JOBS" -n 11 bash -c 'make_clip "$@"' _ < "$jobs_file"
 clips=$(wc -l < "$jobs_file")
 echo "synth-machines: $clips clips ($N normal training, $TEST normal and $TEST anomalous test clips per id) in $OUT"
