@@ -145,5 +145,8 @@ tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batc
 /* One line per id ("id 01: AUC 0.9512  pAUC 0.8120  (13 normal, 13 anomalous files)", or why it
  * is undefined), then the mean over the ids where both are defined. */
 void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids);
+/* tq_dcase_evaluate then tq_dcase_print to stdout, for up to 100 ids; a split without labels
+ * (training: normal clips only) prints that AUC is undefined there. */
+tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch);
 
 #endif

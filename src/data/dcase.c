@@ -234,3 +234,16 @@ void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids) {
   if (defined) fprintf(f, "mean over %d id%s: AUC %.4f  pAUC %.4f\n", defined, defined == 1 ? "" : "s", auc / defined, pauc / defined);
   else fprintf(f, "AUC undefined for every id: the test folder needs normal and anomalous clips\n");
 }
+
+tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch) {
+  if (!d->y) {
+    printf("AUC undefined on the training split (normal clips only)\n");
+    return TQ_OK;
+  }
+  tq_dcase_score sc[100];
+  int ids = 0;
+  tq_status st = tq_dcase_evaluate(m, d, batch, sc, 100, &ids);
+  if (!st) tq_dcase_print(stdout, sc, ids);
+  fflush(stdout);
+  return st;
+}
