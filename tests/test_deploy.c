@@ -11,9 +11,12 @@
 #include "tq_test.h"
 
 /* A small network with every construct the zoo uses: input slot, conv+BN+ReLU, depthwise,
- * residual add, average pool, dense; with zeropad, the depthwise's 'same' padding is a
- * ZeroPadding2D layer before a 'valid' depthwise instead (MobileNetV2's block_N_pad). */
-static tq_model *net(tq_act middle, int zeropad) {
+ * residual add, average pool, dense. Variants: ZEROPAD, the depthwise's 'same' padding is a
+ * ZeroPadding2D layer before a 'valid' depthwise instead (MobileNetV2's block_N_pad); RESHAPE,
+ * the pool is a global average over the sum reshaped from 5x4x6 to 10x4x3. */
+enum { ZEROPAD = 1, RESHAPE = 2 };
+static tq_model *net(tq_act middle, int variant) {
+  const int zeropad = variant & ZEROPAD;
   tq_model *m = tq_model_new("deploy_net", (tq_shape3){9, 7, 2});
   int x = tq_activation(m, 0, TQ_ACT_LINEAR);
   int c = tq_conv2d(m, x, 6, 3, 3, 2, 2, TQ_PAD_SAME);
@@ -30,7 +33,8 @@ static tq_model *net(tq_act middle, int zeropad) {
   int a = tq_add(m, p, s);
   a = tq_relu(m, a, 0);
   a = tq_activation(m, a, TQ_ACT_LINEAR);
-  a = tq_avgpool(m, a, 5, 4, 5, 4, TQ_PAD_VALID);
+  a = variant & RESHAPE ? tq_gap(m, tq_reshape(m, a, 10, 4, 3))
+                        : tq_avgpool(m, a, 5, 4, 5, 4, TQ_PAD_VALID);
   a = tq_activation(m, a, TQ_ACT_LINEAR);
   a = tq_flatten(m, a);
   a = tq_dense(m, a, 5);
@@ -109,8 +113,9 @@ static void check_emitted_c(const tq_dmodel *d, const float *x, int n, const int
 }
 
 /* Lowers m under `config` and compares the integer outputs with the static fake-quant forward. */
-static void compare(const char *config, int flat, const char *alpha, double min_agree, int zeropad) {
-  tq_model *m = net(TQ_ACT_LINEAR, zeropad);
+static void compare(const char *config, int flat, const char *alpha, double min_agree, int variant) {
+  const int zeropad = variant & ZEROPAD;
+  tq_model *m = net(TQ_ACT_LINEAR, variant);
   tq_status st = config ? tq_qconfig_apply_json(m, config, "test") : tq_qconfig_apply_flat(m, flat, alpha);
   CHECK(st == TQ_OK);
   const int n = 64;
@@ -141,7 +146,8 @@ static void compare(const char *config, int flat, const char *alpha, double min_
   /* The static-mode forward simulates the lowering: the same codes, up to float rounding of
    * accumulators too wide for a float (16 bits), which may move a value by one step. */
   printf("%-40s agree %d/%d, max |diff| %.4g (%.1f output steps)%s\n", config ? "config" : alpha,
-         agree, n, maxdiff, maxdiff / out->scale, zeropad ? ", ZeroPadding2D" : "");
+         agree, n, maxdiff, maxdiff / out->scale,
+         zeropad ? ", ZeroPadding2D" : variant & RESHAPE ? ", Reshape" : "");
   CHECK(agree >= min_agree * n);
   CHECK(maxdiff <= 1.0001 * out->scale + 1e-6);
 
@@ -180,6 +186,7 @@ static void compare(const char *config, int flat, const char *alpha, double min_
         ((int32_t *)broken->bias)[c] -= 40 << 20;
     }
   }
+  if (variant & RESHAPE) check_emitted_c(d, x, 8, codes); /* GAP over the reshaped plane */
   if (zeropad) { /* the padding is an operation of its own, and the generated C runs it too */
     int pads = 0;
     for (int k = 0; k < d->nops; k++) pads += d->ops[k].kind == D_PAD;
@@ -232,9 +239,12 @@ int main(void) {
           " \"activation_2\": \"quantized_bits_featuremap(16,16,1,1,alpha='auto_po2',scale_axis=0)\"}",
           0, NULL, 1.0, 0);
   /* ZeroPadding2D: its own operation (tq_rt_pad_s8/s16), in int8, int16 and with multipliers. */
-  compare(NULL, 8, "auto_po2", 1.0, 1);
-  compare(NULL, 16, "auto_po2", 1.0, 1);
-  compare(NULL, 8, "auto", 1.0, 1);
+  compare(NULL, 8, "auto_po2", 1.0, ZEROPAD);
+  compare(NULL, 16, "auto_po2", 1.0, ZEROPAD);
+  compare(NULL, 8, "auto", 1.0, ZEROPAD);
+  /* Reshape: an alias of its input's tensor, read by a GAP with the reshaped plane. */
+  compare(NULL, 8, "auto_po2", 1.0, RESHAPE);
+  compare(NULL, 8, "auto", 1.0, RESHAPE);
 
   /* Refusals, each naming the layer and the reason. */
   tq_model *m = net(TQ_ACT_LINEAR, 0);
