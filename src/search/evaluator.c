@@ -97,7 +97,7 @@ tq_status tq_evaluator_init(tq_evaluator *ev, const tq_search_settings *s,
   ev->train.x = tq_alloc_floats((size_t)k * part.h * part.w * part.c);
   ev->train.y = part.y ? tq_alloc(sizeof(int) * (size_t)k) : NULL;
   if (!ev->train.x || (part.y && !ev->train.y)) {
-    st = TQ_ERR_MEMORY;
+    st = tq_fail_prefix(TQ_ERR_MEMORY, "training subset");
     goto done;
   }
   tq_dataset_gather(ev->train.x, ev->train.y, &part, idx, k);
@@ -136,7 +136,7 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
   snprintf(where, sizeof where, "trial %d", trial);
   tq_status st = build_model(ev, ev->tc.batch, &m);
   if (!st && ev->float_model) st = tq_model_copy_weights(m, ev->float_model);
-  if (!st && !(cfg = tq_space_config_json(ev->space, choice, 0))) st = TQ_ERR_MEMORY;
+  if (!st && !(cfg = tq_space_config_json(ev->space, choice, 0))) st = TQ_ERR_MEMORY; /* the message says why */
   if (!st) st = tq_qconfig_apply_json(m, cfg, where);
   tq_train_state ts;
   tq_train_state_init(&ts, &ev->tc);

@@ -110,7 +110,8 @@ static double get_num(const cJSON *o, const char *k) {
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* Parses one line into r. Returns 0 and a reason in why on failure. */
+/* Parses one line into r. Returns 1; 0 and a reason in why when the line is not a record; -1 when
+ * memory ran out (not the line's fault: it must not be taken for a torn line and cut off). */
 static int parse_record(tq_trial_record *r, const char *line, size_t len, int ndims, const int *counts,
                         char *why, size_t nwhy) {
   memset(r, 0, sizeof *r);
@@ -146,7 +147,7 @@ static int parse_record(tq_trial_record *r, const char *line, size_t len, int nd
   r->ndims = ndims;
   r->choice = malloc(sizeof(int) * (size_t)(ndims ? ndims : 1));
   if (!r->choice) {
-    snprintf(why, nwhy, "out of memory");
+    ok = -1;
     goto done;
   }
   int d = 0;
@@ -160,12 +161,12 @@ static int parse_record(tq_trial_record *r, const char *line, size_t len, int nd
   }
   const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(o, "config");
   if (cJSON_IsObject(cfg) && !(r->config = cJSON_PrintUnformatted(cfg))) {
-    snprintf(why, nwhy, "out of memory");
+    ok = -1;
     goto done;
   }
   const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
   if (cJSON_IsString(err) && !(r->error = strdup(err->valuestring))) {
-    snprintf(why, nwhy, "out of memory");
+    ok = -1;
     goto done;
   }
   r->trial_size = get_num(o, "trial_size");
@@ -182,7 +183,7 @@ static int parse_record(tq_trial_record *r, const char *line, size_t len, int nd
   ok = 1;
 done:
   cJSON_Delete(o);
-  if (!ok) tq_trial_record_clear(r);
+  if (ok != 1) tq_trial_record_clear(r);
   return ok;
 }
 
@@ -222,7 +223,11 @@ tq_status tq_journal_load(const char *path, int ndims, const int *counts, int re
     if (!blank) {
       char why[160];
       tq_trial_record r;
-      int ok = nl && parse_record(&r, text + pos, len, ndims, counts, why, sizeof why);
+      int ok = nl ? parse_record(&r, text + pos, len, ndims, counts, why, sizeof why) : 0;
+      if (ok < 0) {
+        st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", path);
+        goto fail;
+      }
       if (!ok) {
         if (last) { /* a write cut short by a crash */
           cut = 1;

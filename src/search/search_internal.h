@@ -1,9 +1,15 @@
-/* Internal to the search driver (src/search/search.c, evaluator.c, settings.c, journal.c,
- * mpi_driver.c). Not a public header. */
+/* Internal to the search driver (src/search/search.c, coordinator.c, worker.c, results.c, evaluator.c,
+ * settings.c, journal.c, lock.c, mpi_driver.c). Not a public header.
+ *
+ * Out of memory, everywhere in src/search: reported once, where the allocation fails, as
+ * "WHERE: out of memory" with TQ_ERR_MEMORY — tq_fail after malloc, cJSON or strdup; tq_fail_prefix
+ * after tq_alloc, which has already said how much and whether the --max-memory limit was reached.
+ * Callers pass such a status up unchanged. */
 #ifndef TINYQ_SEARCH_INTERNAL_H
 #define TINYQ_SEARCH_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 
 #include "tinyq/data.h"
 #include "tinyq/search.h"
@@ -33,7 +39,7 @@ int tq_comm_poll(const tq_search_comm *c, int src, int tag, int *from, int *tag_
 /* Sleeps (waiting ranks poll instead of spinning in MPI, which would take a core). */
 void tq_comm_sleep_ms(int ms);
 
-/* Small helpers shared by settings.c and search.c (JSON fields; 0 when absent or of the wrong type). */
+/* Small helpers shared by settings.c and the rest (JSON fields; 0 when absent or of the wrong type). */
 void tq_search_copy(char *dst, size_t n, const char *src);
 int tq_search_js_str(const cJSON *o, const char *k, char *dst, size_t n);
 int tq_search_js_num(const cJSON *o, const char *k, double *dst);
@@ -66,6 +72,65 @@ void tq_evaluator_free(tq_evaluator *ev);
 /* Builds, initialises, configures, trains and evaluates one trial. Thread-safe against rank 0's
  * main thread (which only reads the shared evaluator and uses stats_model). */
 void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_trial_outcome *o);
+
+/* The wire format between rank 0 and the worker ranks (worker.c): a task is sent to rank `rank`; an
+ * outcome received from a worker is parsed (1 when it is well-formed). */
+tq_status tq_search_send_task(const tq_search_comm *c, int rank, int trial, const int *choice, int ndims);
+int tq_search_parse_outcome(const char *text, int *trial, tq_trial_outcome *o);
+
+/* Rank 0's own evaluation of trials (worker.c): inline in a world of one (a trial is evaluated when it
+ * is given), on a second thread in an MPI world whose library allows it (rank 0's main thread keeps
+ * coordinating), or none (rank 0 only coordinates). */
+typedef enum { TQ_LOCAL_NONE = 0, TQ_LOCAL_INLINE, TQ_LOCAL_THREAD } tq_local_mode;
+typedef struct {
+  const tq_evaluator *ev;
+  int ndims;
+  tq_local_mode mode;
+  int threads; /* OpenMP threads of the evaluation thread */
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int has_task, has_result, stop; /* under mu on a thread */
+  int trial;
+  int *choice;
+  tq_trial_outcome out;
+} tq_local_worker;
+
+/* Prepared with mode none; tq_local_worker_start makes it evaluate (on_thread: on its own thread with
+ * `threads` OpenMP threads, else inline). */
+tq_status tq_local_worker_init(tq_local_worker *w, const tq_evaluator *ev, int ndims);
+tq_status tq_local_worker_start(tq_local_worker *w, int threads, int on_thread);
+void tq_local_worker_give(tq_local_worker *w, int trial, const int *choice);
+/* 1 and *o when the given trial is done (a thread is waited for up to wait_ms), else 0. */
+int tq_local_worker_take(tq_local_worker *w, int wait_ms, tq_trial_outcome *o);
+void tq_local_worker_stop(tq_local_worker *w); /* joins the thread; mode none afterwards */
+void tq_local_worker_free(tq_local_worker *w);
+
+/* The files of a search directory. */
+typedef struct {
+  const char *dir;
+  char settings[1100]; /* search.json */
+  char trials[1100];   /* trials.jsonl: the finished trials */
+  char started[1100];  /* started.jsonl: every trial handed out */
+  char best[1100];     /* best.json */
+  char pareto[1100];   /* pareto.csv */
+} tq_search_paths;
+void tq_search_paths_init(tq_search_paths *p, const char *dir);
+
+/* Rank 0's coordinator (coordinator.c). open: the tuner, the journals replayed on --resume, search.json
+ * and the header lines; run: the trials, then the results and the summary. */
+typedef struct tq_coordinator tq_coordinator;
+tq_status tq_coordinator_open(tq_coordinator **out, const tq_search_comm *c, const tq_search_settings *s,
+                              const tq_evaluator *ev, const tq_search_paths *p, int resume, FILE *log);
+tq_status tq_coordinator_run(tq_coordinator *co, int threads);
+void tq_coordinator_free(tq_coordinator *co); /* NULL is fine */
+
+/* Results (results.c): the index of the best successful record or -1; best.json and pareto.csv from the
+ * finished trials (*npareto: trials in pareto.csv); the closing summary. */
+int tq_search_best(const tq_trial_record *recs, int n);
+tq_status tq_search_write_results(const tq_search_paths *p, const tq_trial_record *recs, int n, int *npareto);
+void tq_search_print_summary(FILE *log, const tq_search_paths *p, const tq_search_settings *s,
+                             const tq_trial_record *recs, int n, int npareto);
 
 /* Locks DIR/search.lock for this process (lock.c); returns the descriptor to keep open until the
  * journal is complete, or -1 with *st set ("search: DIR is in use by process N"). */

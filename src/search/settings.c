@@ -100,6 +100,7 @@ tq_status tq_search_settings_parse(tq_search_settings *s, const char *json, cons
     return tq_fail(TQ_ERR_FORMAT, "%s: not a tinyq search settings file (not a JSON object)", source);
   }
   const char *bad = NULL;
+  int oom = 0;
   double d = 0;
   char tuner[32] = "";
   const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "goal");
@@ -130,12 +131,14 @@ tq_status tq_search_settings_parse(tq_search_settings *s, const char *json, cons
            !tq_search_js_int(g, "ref_bias_bits", &s->goal.ref_bias_bits) || !tq_search_js_int(g, "input_bits", &s->goal.input_bits))
     bad = "goal";
   else if (!tq_search_js_str(o, "space_file", s->space_file, sizeof s->space_file)) bad = "space_file";
-  else if (!cJSON_IsObject(space) || !(s->space_json = cJSON_Print(space))) bad = "space";
+  else if (!cJSON_IsObject(space)) bad = "space";
+  else if (!(s->space_json = cJSON_Print(space))) oom = 1;
   s->max_steps = (long)d;
   cJSON_Delete(o);
-  if (bad) {
+  if (bad || oom) {
     tq_search_settings_free(s);
-    return tq_fail(TQ_ERR_FORMAT, "%s: missing or invalid \"%s\"", source, bad);
+    return oom ? tq_fail(TQ_ERR_MEMORY, "%s: out of memory", source)
+               : tq_fail(TQ_ERR_FORMAT, "%s: missing or invalid \"%s\"", source, bad);
   }
   return TQ_OK;
 }
