@@ -11,6 +11,7 @@
 
 #include "tinyq/qconfig.h"
 #include "tinyq/train.h"
+#include "tinyq/zoo.h"
 
 typedef struct {
   const char *name;

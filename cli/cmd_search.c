@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "task.h"
 #include "tinyq/search.h"
+#include "tinyq/zoo.h"
 
 static const char *USAGE =
     "usage: tinyq search --model NAME --data SPEC --space SPACE.json --out DIR [options]\n"

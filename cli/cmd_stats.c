@@ -6,6 +6,7 @@
 #include "qsetup.h"
 #include "task.h"
 #include "tinyq/cost.h"
+#include "tinyq/zoo.h"
 
 static const char *USAGE =
     "usage: tinyq stats --model NAME (--quant CONFIG | --flat BITS) [options]\n"

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "qsetup.h"
 #include "task.h"
+#include "tinyq/zoo.h"
 
 static const char *USAGE =
     "usage: tinyq summary --model NAME [--input HxWxC] [--classes N] [--quant CONFIG | --flat BITS]\n"

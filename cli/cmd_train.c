@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "qsetup.h"
 #include "task.h"
+#include "tinyq/zoo.h"
 
 static const char *USAGE =
     "usage: tinyq train --model NAME --data SPEC --out RUN_DIR [options]\n"

@@ -1,11 +1,10 @@
 /* Training: optimizers, learning-rate schedules, losses and metrics, the epoch loop with its
- * callbacks (CSV log, best checkpoint, early stopping, resume), evaluation. */
+ * callbacks (CSV log, best checkpoint, early stopping, resume, a per-epoch hook), evaluation. */
 #ifndef TINYQ_TRAIN_H
 #define TINYQ_TRAIN_H
 
 #include "tinyq/data.h"
 #include "tinyq/model.h"
-#include "tinyq/zoo.h"
 
 /* ---- Optimizers (Keras semantics). */
 typedef enum { TQ_OPT_ADAM = 0, TQ_OPT_SGD } tq_opt_kind;
@@ -35,6 +34,7 @@ float tq_schedule_lr(const tq_schedule *s, float base_lr, int epoch);
 void tq_schedule_format(const tq_schedule *s, char *buf, size_t n);
 
 /* ---- Losses and metrics. */
+typedef enum { TQ_LOSS_SPARSE_XENT = 0, TQ_LOSS_CATEGORICAL_XENT, TQ_LOSS_MSE } tq_loss;
 tq_status tq_loss_parse(const char *s, tq_loss *out); /* sparse_categorical_crossentropy (sparse_ce),
                                                          categorical_crossentropy (ce), mse */
 const char *tq_loss_name(tq_loss l);

@@ -4,13 +4,12 @@
 #define TINYQ_ZOO_H
 
 #include "tinyq/model.h"
+#include "tinyq/train.h" /* tq_loss: a model's natural loss */
 
 typedef struct {
   tq_shape3 input; /* 0 = the model's reference input */
   int classes;     /* 0 = the model's reference class count */
 } tq_zoo_options;
-
-typedef enum { TQ_LOSS_SPARSE_XENT = 0, TQ_LOSS_CATEGORICAL_XENT, TQ_LOSS_MSE } tq_loss;
 
 typedef struct {
   const char *name;        /* CLI name: resnet8, dscnn, fc_autoencoder */
