@@ -215,14 +215,12 @@ static double log_posterior(fit_ws *ws, const double *theta, double mu_prior, in
   return f;
 }
 
-/* Fits θ. Returns 0; -1 if no grid point was positive definite; -2 on allocation failure. */
-static int fit_hyper(fit_ws *ws, double *theta) {
-  int n = ws->n, D = ws->D, NP = D + 2;
-  int deff = 0;
-  for (int d = 0; d < D; d++) deff += ws->active[d];
-  if (deff < 1) deff = 1;
-  /* 1. grid; R holds the unscaled squared distances meanwhile */
-  double *D2 = ws->R;
+/* Fit, step 1: a grid over an isotropic lengthscale × noise ratio × mixing weight (one Cholesky per
+ * point); θ starts at the best point, every ℓ_d the isotropic one. Returns log ℓ_iso (the prior's
+ * centre for step 2), or NAN if no grid point was positive definite. */
+static double fit_grid(fit_ws *ws, int deff, double *theta) {
+  const int n = ws->n, D = ws->D;
+  double *D2 = ws->R; /* R holds the unscaled squared distances meanwhile */
   for (int i = 0; i < n; i++) {
     D2[(size_t)i * n + i] = 0;
     for (int j = 0; j < i; j++) {
@@ -259,13 +257,18 @@ static int fit_hyper(fit_ws *ws, double *theta) {
       }
     }
   }
-  if (!isfinite(best)) return -1;
+  if (!isfinite(best)) return NAN;
   double mu = log(best_ls);
   for (int d = 0; d < D; d++) theta[d] = mu;
   theta[TH_TAU(D)] = log(best_tau);
   theta[TH_WADD(D)] = log(best_wa / (1.0 - best_wa));
+  return mu;
+}
 
-  /* 2. ARD refinement: iRprop- on the log posterior; keep the best point seen. */
+/* Fit, step 2: ARD refinement, iRprop- on the log posterior (prior centre mu) from θ; θ ends at the
+ * best point seen. Returns 0, -2 on allocation failure. */
+static int fit_ard(fit_ws *ws, int deff, double mu, double *theta) {
+  const int D = ws->D, NP = D + 2;
   double lo[3] = {log(0.02), log(TAU_MIN), -LOGIT_MAX}, hi[3] = {log(50.0 * sqrt((double)deff)), log(TAU_MAX), LOGIT_MAX};
   double *step = tq_alloc(sizeof(double) * (size_t)NP * 3);
   if (!step) return -2;
@@ -304,8 +307,17 @@ static int fit_hyper(fit_ws *ws, double *theta) {
   }
   memcpy(theta, best_theta, sizeof(double) * (size_t)NP);
   tq_free(step);
-  (void)n;
   return 0;
+}
+
+/* Fits θ. Returns 0; -1 if no grid point was positive definite; -2 on allocation failure. */
+static int fit_hyper(fit_ws *ws, double *theta) {
+  int deff = 0;
+  for (int d = 0; d < ws->D; d++) deff += ws->active[d];
+  if (deff < 1) deff = 1;
+  double mu = fit_grid(ws, deff, theta);
+  if (isnan(mu)) return -1;
+  return fit_ard(ws, deff, mu, theta);
 }
 
 /* ---- the fitted model and the acquisition ----------------------------------------------------- */
@@ -452,19 +464,42 @@ static int cmp_ranked(const void *a, const void *b) {
   return x->idx - y->idx;
 }
 
-/* ---- the suggestion --------------------------------------------------------------------------- */
+/* ---- the suggestion, phase by phase ----------------------------------------------------------- */
 
-int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice) {
-  const int D = t->ndims, mc = t->maxcount, nobs = t->n_obs;
-  int result = 0;
-  /* Observations used by the GP: all, or the best half + the most recent when over the cap. */
-  ranked *rk = tq_alloc(sizeof(ranked) * (size_t)nobs);
-  int *sel = tq_alloc(sizeof(int) * (size_t)nobs);
-  char *mark = tq_alloc((size_t)nobs);
-  if (!rk || !sel || !mark) {
-    tq_free(rk), tq_free(sel), tq_free(mark);
-    return -1;
-  }
+/* What one suggestion works on: the GP's m = n + np points (n observations, then np pending
+ * fantasies), the fitted model and the acquisition's scratch. */
+typedef struct {
+  int D, n, np, p0, m; /* p0: the first pending entry used as a fantasy */
+  ranked *rk;          /* (nobs) every observation by score, best first */
+  int *sel;            /* (nobs) the observations in the GP, the first n */
+  char *mark;          /* (nobs) */
+  double *X, *Xt;      /* (m, D) encoded inputs, and transposed (D, m) */
+  double *y;           /* (m) standardised scores, then the fantasies */
+  double *A;           /* (m, m) additive correlation */
+  double *C, *R, *Cinv, *work, *alpha, *grad, *theta, *w; /* the fit's workspace (fit_ws) */
+  double *kb, *vb, *r2a, *saa, *r2b, *sab;                 /* (m) the acquisition's scratch */
+  double *ktab;
+  int *active, *cur, *cand, *tlc;
+  int *CI, *Ct;        /* (m, D) option indices, and transposed (D, m) */
+  size_t *koff;
+  double *dbuf;
+  int *ibuf;
+  int deff;            /* dimensions with more than one option (at least 1) */
+  kappa_t kp;
+  fit_ws fit;
+  gp_model gm;
+} suggestion;
+
+/* Phase 1. The observations the GP is fitted to: all, or the best half + the most recent when over
+ * the cap. Fills sg->rk (the seeds of the local search) and sg->sel; returns 0 on allocation failure. */
+static int select_points(suggestion *sg, const tq_tuner *t) {
+  const int nobs = t->n_obs;
+  sg->rk = tq_alloc(sizeof(ranked) * (size_t)nobs);
+  sg->sel = tq_alloc(sizeof(int) * (size_t)nobs);
+  sg->mark = tq_alloc((size_t)nobs);
+  if (!sg->rk || !sg->sel || !sg->mark) return 0;
+  ranked *rk = sg->rk;
+  char *mark = sg->mark;
   for (int i = 0; i < nobs; i++) rk[i] = (ranked){t->obs[i].score, i};
   qsort(rk, (size_t)nobs, sizeof(ranked), cmp_ranked);
   if (nobs <= GP_MAX_POINTS) {
@@ -477,244 +512,310 @@ int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice) {
   }
   int nsel = 0;
   for (int i = 0; i < nobs; i++)
-    if (mark[i]) sel[nsel++] = i;
-
+    if (mark[i]) sg->sel[nsel++] = i;
   /* Pending fantasies: the most recent MAX_FANTASIES (older pending ones are still excluded). */
-  const int np = t->n_pending < MAX_FANTASIES ? t->n_pending : MAX_FANTASIES, p0 = t->n_pending - np;
-  const int n = nsel, m = nsel + np;
+  sg->D = t->ndims;
+  sg->n = nsel;
+  sg->np = t->n_pending < MAX_FANTASIES ? t->n_pending : MAX_FANTASIES;
+  sg->p0 = t->n_pending - sg->np;
+  sg->m = sg->n + sg->np;
+  return 1;
+}
+
+/* The arrays of the GP's m points; 0 on allocation failure. */
+static int alloc_model(suggestion *sg, const tq_tuner *t) {
+  const int D = sg->D, m = sg->m;
   size_t ktab_size = 0;
   for (int d = 0; d < D; d++) ktab_size += (size_t)t->counts[d] * t->counts[d];
   if (ktab_size > KTAB_MAX) ktab_size = 0;
   size_t nd = 2 * (size_t)m * D /* X, Xt */ + (size_t)m /* y */ + 5 * (size_t)m * m /* A C R Cinv work */ +
               (size_t)m /* alpha */ + 2 * (size_t)(D + 2) /* grad theta */ + (size_t)D /* w */ +
               6 * (size_t)m /* k v r2a saa r2b sab */ + ktab_size;
-  double *buf = tq_alloc(sizeof(double) * nd);
-  int *ibuf = tq_alloc(sizeof(int) * ((size_t)D * (3 + N_LS_STARTS) + 2 * (size_t)m * D));
-  size_t *koff = tq_alloc(sizeof(size_t) * (size_t)D);
-  if (!buf || !ibuf || !koff) {
-    result = -1;
-    goto done;
-  }
-  double *X = buf, *Xt = X + (size_t)m * D, *y = Xt + (size_t)m * D, *A = y + m, *C = A + (size_t)m * m,
-         *R = C + (size_t)m * m, *Cinv = R + (size_t)m * m, *work = Cinv + (size_t)m * m, *alpha = work + (size_t)m * m,
-         *grad = alpha + m, *theta = grad + (D + 2), *w = theta + (D + 2), *kb = w + D, *vb = kb + m, *r2a = vb + m,
-         *saa = r2a + m, *r2b = saa + m, *sab = r2b + m, *ktab = sab + m;
-  int *active = ibuf, *cur = active + D, *cand = cur + D, *tlc = cand + D, *CI = tlc + (size_t)D * N_LS_STARTS,
-      *Ct = CI + (size_t)m * D;
-  int deff = 0;
-  for (int d = 0; d < D; d++) deff += active[d] = t->counts[d] > 1;
-  if (deff < 1) deff = 1;
-  kappa_t kp = {.pos = t->pos, .counts = t->counts, .maxcount = mc, .tab = ktab_size ? ktab : NULL, .off = koff};
-  if (ktab_size) {
+  sg->dbuf = tq_alloc(sizeof(double) * nd);
+  sg->ibuf = tq_alloc(sizeof(int) * ((size_t)D * (3 + N_LS_STARTS) + 2 * (size_t)m * D));
+  sg->koff = tq_alloc(sizeof(size_t) * (size_t)D);
+  if (!sg->dbuf || !sg->ibuf || !sg->koff) return 0;
+  sg->X = sg->dbuf;
+  sg->Xt = sg->X + (size_t)m * D;
+  sg->y = sg->Xt + (size_t)m * D;
+  sg->A = sg->y + m;
+  sg->C = sg->A + (size_t)m * m;
+  sg->R = sg->C + (size_t)m * m;
+  sg->Cinv = sg->R + (size_t)m * m;
+  sg->work = sg->Cinv + (size_t)m * m;
+  sg->alpha = sg->work + (size_t)m * m;
+  sg->grad = sg->alpha + m;
+  sg->theta = sg->grad + (D + 2);
+  sg->w = sg->theta + (D + 2);
+  sg->kb = sg->w + D;
+  sg->vb = sg->kb + m;
+  sg->r2a = sg->vb + m;
+  sg->saa = sg->r2a + m;
+  sg->r2b = sg->saa + m;
+  sg->sab = sg->r2b + m;
+  sg->ktab = ktab_size ? sg->sab + m : NULL;
+  sg->active = sg->ibuf;
+  sg->cur = sg->active + D;
+  sg->cand = sg->cur + D;
+  sg->tlc = sg->cand + D;
+  sg->CI = sg->tlc + (size_t)D * N_LS_STARTS;
+  sg->Ct = sg->CI + (size_t)m * D;
+  return 1;
+}
+
+static void free_suggestion(suggestion *sg) {
+  void *blocks[] = {sg->rk, sg->sel, sg->mark, sg->dbuf, sg->ibuf, sg->koff};
+  for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) tq_free(blocks[i]);
+}
+
+/* Phase 2. The GP's inputs: the kernel tables, the encoded points, the standardised scores (the
+ * incumbent in gm.fbest) and the additive correlation of all m points. */
+static void prepare_inputs(suggestion *sg, const tq_tuner *t) {
+  const int D = sg->D, mc = t->maxcount, n = sg->n, m = sg->m;
+  sg->deff = 0;
+  for (int d = 0; d < D; d++) sg->deff += sg->active[d] = t->counts[d] > 1;
+  if (sg->deff < 1) sg->deff = 1;
+  sg->kp = (kappa_t){.pos = t->pos, .counts = t->counts, .maxcount = mc, .tab = sg->ktab, .off = sg->koff};
+  if (sg->ktab) {
     size_t o = 0;
     for (int d = 0; d < D; d++) {
-      koff[d] = o;
+      sg->koff[d] = o;
       for (int a = 0; a < t->counts[d]; a++)
         for (int b = 0; b < t->counts[d]; b++) {
           double df = t->pos[(size_t)d * mc + a] - t->pos[(size_t)d * mc + b];
-          ktab[o++] = m52(fabs(df) / ADD_LENGTHSCALE);
+          sg->ktab[o++] = m52(fabs(df) / ADD_LENGTHSCALE);
         }
     }
   }
-
-  /* Inputs. */
   for (int i = 0; i < m; i++) {
-    int c = i < n ? t->obs[sel[i]].cfg : t->pending[p0 + i - n];
+    int c = i < n ? t->obs[sg->sel[i]].cfg : t->pending[sg->p0 + i - n];
     const int *ch = t->cfg_choice + (size_t)c * D;
-    memcpy(CI + (size_t)i * D, ch, sizeof(int) * (size_t)D);
+    memcpy(sg->CI + (size_t)i * D, ch, sizeof(int) * (size_t)D);
     for (int d = 0; d < D; d++) {
-      X[(size_t)i * D + d] = t->pos[(size_t)d * mc + ch[d]];
-      Xt[(size_t)d * m + i] = X[(size_t)i * D + d];
-      Ct[(size_t)d * m + i] = ch[d];
+      sg->X[(size_t)i * D + d] = t->pos[(size_t)d * mc + ch[d]];
+      sg->Xt[(size_t)d * m + i] = sg->X[(size_t)i * D + d];
+      sg->Ct[(size_t)d * m + i] = ch[d];
     }
   }
-  /* Standardised scores. */
   double ymean = 0, yvar = 0;
-  for (int i = 0; i < n; i++) ymean += t->obs[sel[i]].score;
+  for (int i = 0; i < n; i++) ymean += t->obs[sg->sel[i]].score;
   ymean /= n;
-  for (int i = 0; i < n; i++) yvar += (t->obs[sel[i]].score - ymean) * (t->obs[sel[i]].score - ymean);
+  for (int i = 0; i < n; i++) yvar += (t->obs[sg->sel[i]].score - ymean) * (t->obs[sg->sel[i]].score - ymean);
   yvar /= n;
   double ysd = sqrt(yvar);
   if (!(ysd > 1e-12 * (1.0 + fabs(ymean)))) ysd = 1.0;
-  for (int i = 0; i < n; i++) y[i] = (t->obs[sel[i]].score - ymean) / ysd;
-  double fbest = -INFINITY;
+  for (int i = 0; i < n; i++) sg->y[i] = (t->obs[sg->sel[i]].score - ymean) / ysd;
+  sg->gm.fbest = -INFINITY;
   for (int i = 0; i < n; i++)
-    if (y[i] > fbest) fbest = y[i];
-
-  /* Additive correlation over all m points (stride m), then compacted to stride n for the fit. */
-  const double dinv = 1.0 / deff;
+    if (sg->y[i] > sg->gm.fbest) sg->gm.fbest = sg->y[i];
+  const double dinv = 1.0 / sg->deff;
   for (int i = 0; i < m; i++) {
-    A[(size_t)i * m + i] = 1.0;
+    sg->A[(size_t)i * m + i] = 1.0;
     for (int j = 0; j < i; j++) {
       double s = 0;
       for (int d = 0; d < D; d++)
-        if (active[d]) s += kappa(&kp, d, CI[(size_t)i * D + d], CI[(size_t)j * D + d]);
-      A[(size_t)i * m + j] = A[(size_t)j * m + i] = s * dinv;
+        if (sg->active[d]) s += kappa(&sg->kp, d, sg->CI[(size_t)i * D + d], sg->CI[(size_t)j * D + d]);
+      sg->A[(size_t)i * m + j] = sg->A[(size_t)j * m + i] = s * dinv;
     }
   }
-  /* The fit works on the first n points with stride n. */
-  double *Afit = A;
-  double *Acompact = NULL;
-  if (np > 0) {
-    Acompact = tq_alloc(sizeof(double) * (size_t)n * n);
-    if (!Acompact) {
-      result = -1;
-      goto done;
+}
+
+/* Kriging believer: each pending configuration joins the GP as an observation at the posterior mean
+ * of the observed-only GP. Returns 0 when the covariance of all m points is not positive definite
+ * even with jitter. */
+static int add_fantasies(suggestion *sg) {
+  const int n = sg->n, m = sg->m, D = sg->D;
+  const double wa = sg->gm.wa;
+  for (int p = 0; p < sg->np; p++) {
+    const double *xp = sg->X + (size_t)(n + p) * D;
+    for (int i = 0; i < n; i++) {
+      double s = 0;
+      for (int d = 0; d < D; d++) {
+        double df = xp[d] - sg->X[(size_t)i * D + d];
+        s += sg->w[d] * df * df;
+      }
+      sg->kb[i] = wa * sg->A[(size_t)(n + p) * m + i] + (1.0 - wa) * m52(sqrt(s));
     }
-    for (int i = 0; i < n; i++) memcpy(Acompact + (size_t)i * n, A + (size_t)i * m, sizeof(double) * (size_t)n);
+    sg->y[n + p] = tq_dot(sg->kb, sg->alpha, n);
+  }
+  sg->fit.n = m;
+  sg->fit.A = sg->A;
+  int ok = 0;
+  for (double jitter = 0; jitter < 1e-2; jitter = jitter > 0 ? jitter * 10 : 1e-8) {
+    build_cov(&sg->fit, sg->theta);
+    for (int i = 0; i < m; i++) sg->C[(size_t)i * m + i] += jitter;
+    if (tq_chol(sg->C, m) == 0) {
+      ok = 1;
+      break;
+    }
+  }
+  if (!ok) return 0;
+  memcpy(sg->alpha, sg->y, sizeof(double) * (size_t)m);
+  tq_chol_forward(sg->C, m, sg->alpha);
+  tq_chol_backward(sg->C, m, sg->alpha);
+  return 1;
+}
+
+/* Phase 3. The hyperparameters fitted on the observations, the GP conditioned on them and then on
+ * the pending fantasies. Returns 1; 0 when no GP could be fitted (the caller falls back to random);
+ * -1 on allocation failure. */
+static int fit_model(suggestion *sg, const tq_tuner *t) {
+  const int n = sg->n, m = sg->m, D = sg->D;
+  /* The fit works on the first n points with stride n. */
+  double *Afit = sg->A, *Acompact = NULL;
+  if (sg->np > 0) {
+    Acompact = tq_alloc(sizeof(double) * (size_t)n * n);
+    if (!Acompact) return -1;
+    for (int i = 0; i < n; i++) memcpy(Acompact + (size_t)i * n, sg->A + (size_t)i * m, sizeof(double) * (size_t)n);
     Afit = Acompact;
   }
-
-  fit_ws ws = {.n = n, .D = D, .X = X, .y = y, .active = active, .A = Afit, .C = C, .R = R, .Cinv = Cinv,
-               .work = work, .alpha = alpha, .grad = grad, .w = w};
-  int fr = fit_hyper(&ws, theta);
-  if (fr == -2) {
-    tq_free(Acompact);
-    result = -1;
-    goto done;
+  sg->fit = (fit_ws){.n = n, .D = D, .X = sg->X, .y = sg->y, .active = sg->active, .A = Afit, .C = sg->C,
+                     .R = sg->R, .Cinv = sg->Cinv, .work = sg->work, .alpha = sg->alpha, .grad = sg->grad,
+                     .w = sg->w};
+  int fr = fit_hyper(&sg->fit, sg->theta);
+  double q = 0;
+  int fitted = fr == 0;
+  if (fitted) { /* the final model on the observations */
+    build_cov(&sg->fit, sg->theta);
+    fitted = isfinite(profiled_loglik(&sg->fit, &q));
   }
-  if (fr != 0) {
-    tq_free(Acompact);
-    goto done; /* not fitted: random fallback */
-  }
-
-  /* Final model on the observations. */
-  build_cov(&ws, theta);
-  double q;
-  int fitted = isfinite(profiled_loglik(&ws, &q));
   tq_free(Acompact);
-  if (!fitted) goto done;
-  double sigma2 = q / n, tau = exp(theta[TH_TAU(D)]), wa = sigmoid(theta[TH_WADD(D)]);
-  gp_model gm = {.n = n, .D = D, .maxcount = mc, .pos = t->pos, .counts = t->counts, .active = active, .kp = &kp,
-                 .Xt = Xt, .Ct = Ct, .w = w, .wa = wa, .deff_inv = dinv, .L = C, .alpha = alpha,
-                 .sigma2 = sigma2, .fbest = fbest, .k = kb, .v = vb};
-  if (np > 0) {
-    /* Kriging believer: fantasies at the posterior mean of the observed-only GP. */
-    for (int p = 0; p < np; p++) {
-      const double *xp = X + (size_t)(n + p) * D;
-      for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int d = 0; d < D; d++) {
-          double df = xp[d] - X[(size_t)i * D + d];
-          s += w[d] * df * df;
-        }
-        kb[i] = wa * A[(size_t)(n + p) * m + i] + (1.0 - wa) * m52(sqrt(s));
-      }
-      y[n + p] = tq_dot(kb, alpha, n);
-    }
-    ws.n = m;
-    ws.A = A;
-    int ok = 0;
-    for (double jitter = 0; jitter < 1e-2; jitter = jitter > 0 ? jitter * 10 : 1e-8) {
-      build_cov(&ws, theta);
-      for (int i = 0; i < m; i++) C[(size_t)i * m + i] += jitter;
-      if (tq_chol(C, m) == 0) {
-        ok = 1;
-        break;
-      }
-    }
-    if (!ok) goto done;
-    memcpy(alpha, y, sizeof(double) * (size_t)m);
-    tq_chol_forward(C, m, alpha);
-    tq_chol_backward(C, m, alpha);
-  }
-  gm.n = m;
+  if (fr == -2) return -1;
+  if (!fitted) return 0;
+  double fbest = sg->gm.fbest;
+  sg->gm = (gp_model){.n = n, .D = D, .maxcount = t->maxcount, .pos = t->pos, .counts = t->counts,
+                      .active = sg->active, .kp = &sg->kp, .Xt = sg->Xt, .Ct = sg->Ct, .w = sg->w,
+                      .wa = sigmoid(sg->theta[TH_WADD(D)]), .deff_inv = 1.0 / sg->deff, .L = sg->C,
+                      .alpha = sg->alpha, .sigma2 = q / n, .fbest = fbest, .k = sg->kb, .v = sg->vb};
+  if (sg->np > 0 && !add_fantasies(sg)) return 0;
+  sg->gm.n = m;
+  return 1;
+}
 
-  /* ---- maximise EI over free configurations ---- */
-  top_list tl = {.t = t, .D = D, .nstart = 0, .choice = tlc};
-  if (t->space > 0 && t->space <= ENUM_CANDIDATES) {
-    for (uint64_t idx = 0; idx < (uint64_t)t->space; idx++) {
-      tq_tuner_unrank(t, idx, cand);
-      if (tq_tuner_is_free(t, cand)) offer(&tl, cand, acq_full(&gm, cand, r2a, saa));
+/* Phase 4a. Small spaces: every free configuration is a candidate. */
+static void offer_all(suggestion *sg, const tq_tuner *t, top_list *tl) {
+  for (uint64_t idx = 0; idx < (uint64_t)t->space; idx++) {
+    tq_tuner_unrank(t, idx, sg->cand);
+    if (tq_tuner_is_free(t, sg->cand)) offer(tl, sg->cand, acq_full(&sg->gm, sg->cand, sg->r2a, sg->saa));
+  }
+}
+
+/* Phase 4b. The best distinct observed configurations: all their single mutations, a few multiple. */
+static void offer_mutations_of_best(suggestion *sg, const tq_tuner *t, tq_rng *rng, top_list *tl) {
+  const int D = sg->D;
+  int *cand = sg->cand;
+  int nseeds = 0;
+  for (int i = 0; i < t->n_obs && nseeds < N_TOP_SEEDS; i++) {
+    int dup = 0;
+    for (int j = 0; j < i && !dup; j++) dup = t->obs[sg->rk[j].idx].cfg == t->obs[sg->rk[i].idx].cfg;
+    if (dup) continue;
+    nseeds++;
+    const int *seed = t->cfg_choice + (size_t)t->obs[sg->rk[i].idx].cfg * D;
+    acq_full(&sg->gm, seed, sg->r2a, sg->saa);
+    for (int d = 0; d < D; d++)
+      for (int k = 0; k < t->counts[d]; k++) {
+        if (k == seed[d]) continue;
+        acq_val a = acq_neighbor(&sg->gm, seed, sg->r2a, sg->saa, d, k, sg->r2b, sg->sab);
+        if (tl->nstart < N_LS_STARTS || acq_better(a, tl->val[N_LS_STARTS - 1])) {
+          memcpy(cand, seed, sizeof(int) * (size_t)D);
+          cand[d] = k;
+          offer(tl, cand, a);
+        }
+      }
+    for (int r = 0; r < N_MUTANTS_PER_SEED; r++) {
+      memcpy(cand, seed, sizeof(int) * (size_t)D);
+      int nm = 2 + (int)tq_rng_below(rng, 3);
+      for (int j = 0; j < nm; j++) {
+        int d = (int)tq_rng_below(rng, (uint32_t)D);
+        cand[d] = (int)tq_rng_below(rng, (uint32_t)t->counts[d]);
+      }
+      offer(tl, cand, acq_full(&sg->gm, cand, sg->r2a, sg->saa));
     }
-  } else {
-    /* Seeds: the best distinct observed configurations; all their single mutations, a few multiple. */
-    int nseeds = 0;
-    for (int i = 0; i < nobs && nseeds < N_TOP_SEEDS; i++) {
-      int dup = 0;
-      for (int j = 0; j < i && !dup; j++) dup = t->obs[rk[j].idx].cfg == t->obs[rk[i].idx].cfg;
-      if (dup) continue;
-      nseeds++;
-      const int *seed = t->cfg_choice + (size_t)t->obs[rk[i].idx].cfg * D;
-      acq_full(&gm, seed, r2a, saa);
+  }
+}
+
+/* Phase 4c. Uniform random configurations. */
+static void offer_random(suggestion *sg, const tq_tuner *t, tq_rng *rng, top_list *tl) {
+  for (int r = 0; r < N_RANDOM_CAND; r++) {
+    for (int d = 0; d < sg->D; d++) sg->cand[d] = (int)tq_rng_below(rng, (uint32_t)t->counts[d]);
+    offer(tl, sg->cand, acq_full(&sg->gm, sg->cand, sg->r2a, sg->saa));
+  }
+}
+
+/* Phase 5. Hill climbing from each of the best candidates so far (best improvement over single-
+ * dimension mutations to free configurations). Returns 0, -1 on allocation failure. */
+static int hill_climb(suggestion *sg, const tq_tuner *t, top_list *tl) {
+  const int D = sg->D;
+  gp_model *gm = &sg->gm;
+  int *cur = sg->cur;
+  const int evals0 = gm->evals, nstarts = tl->nstart;
+  int *starts = tq_alloc(sizeof(int) * (size_t)D * (nstarts > 0 ? nstarts : 1));
+  if (!starts) return -1;
+  memcpy(starts, tl->choice, sizeof(int) * (size_t)D * nstarts);
+  for (int s = 0; s < nstarts && gm->evals - evals0 < LS_MAX_EVALS; s++) {
+    memcpy(cur, starts + (size_t)s * D, sizeof(int) * (size_t)D);
+    acq_val va = acq_full(gm, cur, sg->r2a, sg->saa);
+    for (int step = 0; step < LS_MAX_STEPS && gm->evals - evals0 < LS_MAX_EVALS; step++) {
+      int bd = -1, bk = -1;
+      acq_val bv = va;
       for (int d = 0; d < D; d++)
         for (int k = 0; k < t->counts[d]; k++) {
-          if (k == seed[d]) continue;
-          acq_val a = acq_neighbor(&gm, seed, r2a, saa, d, k, r2b, sab);
-          if (tl.nstart < N_LS_STARTS || acq_better(a, tl.val[N_LS_STARTS - 1])) {
-            memcpy(cand, seed, sizeof(int) * (size_t)D);
-            cand[d] = k;
-            offer(&tl, cand, a);
-          }
+          if (k == cur[d]) continue;
+          acq_val a = acq_neighbor(gm, cur, sg->r2a, sg->saa, d, k, sg->r2b, sg->sab);
+          if (!acq_better(a, bv)) continue;
+          int old = cur[d];
+          cur[d] = k;
+          int is_free = tq_tuner_is_free(t, cur);
+          cur[d] = old;
+          if (is_free) bv = a, bd = d, bk = k;
         }
-      for (int r = 0; r < N_MUTANTS_PER_SEED; r++) {
-        memcpy(cand, seed, sizeof(int) * (size_t)D);
-        int nm = 2 + (int)tq_rng_below(rng, 3);
-        for (int j = 0; j < nm; j++) {
-          int d = (int)tq_rng_below(rng, (uint32_t)D);
-          cand[d] = (int)tq_rng_below(rng, (uint32_t)t->counts[d]);
-        }
-        offer(&tl, cand, acq_full(&gm, cand, r2a, saa));
-      }
+      if (bd < 0) break;
+      cur[bd] = bk;
+      va = acq_full(gm, cur, sg->r2a, sg->saa); /* recompute exactly (no drift from incremental updates) */
+      offer(tl, cur, va);
     }
-    for (int r = 0; r < N_RANDOM_CAND; r++) {
-      for (int d = 0; d < D; d++) cand[d] = (int)tq_rng_below(rng, (uint32_t)t->counts[d]);
-      offer(&tl, cand, acq_full(&gm, cand, r2a, saa));
-    }
-    /* Hill climbing from each start (best improvement over single-dimension mutations). */
-    const int evals0 = gm.evals, nstarts = tl.nstart;
-    int *starts = tq_alloc(sizeof(int) * (size_t)D * (nstarts > 0 ? nstarts : 1));
-    if (!starts) {
-      result = -1;
-      goto done;
-    }
-    memcpy(starts, tl.choice, sizeof(int) * (size_t)D * nstarts);
-    for (int s = 0; s < nstarts && gm.evals - evals0 < LS_MAX_EVALS; s++) {
-      memcpy(cur, starts + (size_t)s * D, sizeof(int) * (size_t)D);
-      acq_val va = acq_full(&gm, cur, r2a, saa);
-      for (int step = 0; step < LS_MAX_STEPS && gm.evals - evals0 < LS_MAX_EVALS; step++) {
-        int bd = -1, bk = -1;
-        acq_val bv = va;
-        for (int d = 0; d < D; d++)
-          for (int k = 0; k < t->counts[d]; k++) {
-            if (k == cur[d]) continue;
-            acq_val a = acq_neighbor(&gm, cur, r2a, saa, d, k, r2b, sab);
-            if (!acq_better(a, bv)) continue;
-            int old = cur[d];
-            cur[d] = k;
-            int is_free = tq_tuner_is_free(t, cur);
-            cur[d] = old;
-            if (is_free) bv = a, bd = d, bk = k;
-          }
-        if (bd < 0) break;
-        cur[bd] = bk;
-        va = acq_full(&gm, cur, r2a, saa); /* recompute exactly (no drift from incremental updates) */
-        offer(&tl, cur, va);
-      }
-    }
-    tq_free(starts);
   }
-  if (tl.nstart == 0) goto done;
-  memcpy(choice, tl.choice, sizeof(int) * (size_t)D);
-  result = 1;
+  tq_free(starts);
+  return 0;
+}
+
+/* Phase 6. The choice: the best candidate, and what the tuner reports about it. */
+static void choose(const suggestion *sg, tq_tuner *t, const top_list *tl, int *choice) {
+  const int D = sg->D;
+  memcpy(choice, tl->choice, sizeof(int) * (size_t)D);
   t->info.used_gp = 1;
-  t->info.gp_points = n;
-  t->info.pending_points = np;
-  t->info.candidates = gm.evals;
-  t->info.noise = tau;
-  t->info.additive_weight = wa;
-  t->info.log_ei = tl.val[0].logei;
-  t->info.pred_mean = tl.val[0].mu;
-  t->info.pred_sd = sqrt(tl.val[0].var);
-  for (int d = 0; d < D; d++) t->lengthscales[d] = active[d] ? exp(theta[d]) : INFINITY;
+  t->info.gp_points = sg->n;
+  t->info.pending_points = sg->np;
+  t->info.candidates = sg->gm.evals;
+  t->info.noise = exp(sg->theta[TH_TAU(D)]);
+  t->info.additive_weight = sg->gm.wa;
+  t->info.log_ei = tl->val[0].logei;
+  t->info.pred_mean = tl->val[0].mu;
+  t->info.pred_sd = sqrt(tl->val[0].var);
+  for (int d = 0; d < D; d++) t->lengthscales[d] = sg->active[d] ? exp(sg->theta[d]) : INFINITY;
   t->has_lengthscales = 1;
+}
+
+int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice) {
+  suggestion sg;
+  memset(&sg, 0, sizeof sg);
+  int result = -1;
+  if (!select_points(&sg, t) || !alloc_model(&sg, t)) goto done;
+  prepare_inputs(&sg, t);
+  if ((result = fit_model(&sg, t)) <= 0) goto done;
+  /* Expected improvement maximised over free configurations. */
+  top_list tl = {.t = t, .D = sg.D, .nstart = 0, .choice = sg.tlc};
+  if (t->space > 0 && t->space <= ENUM_CANDIDATES) {
+    offer_all(&sg, t, &tl);
+  } else {
+    offer_mutations_of_best(&sg, t, rng, &tl);
+    offer_random(&sg, t, rng, &tl);
+    if ((result = hill_climb(&sg, t, &tl)) < 0) goto done;
+  }
+  result = tl.nstart > 0;
+  if (result) choose(&sg, t, &tl, choice);
 done:
-  tq_free(rk);
-  tq_free(sel);
-  tq_free(mark);
-  tq_free(buf);
-  tq_free(ibuf);
-  tq_free(koff);
+  free_suggestion(&sg);
   return result;
 }
 

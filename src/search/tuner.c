@@ -52,8 +52,10 @@ static int next_cap(int cap, int need) {
   return nc;
 }
 
-/* A copy of p (cap elements) in a new block of newcap elements; NULL (error recorded, p kept) on failure. */
+/* p (cap elements) itself when newcap == cap, else a copy in a new block of newcap elements (p freed);
+ * NULL (error recorded, p kept) on failure. */
 static void *regrow(void *p, int cap, int newcap, size_t elem) {
+  if (newcap == cap) return p;
   void *q = tq_alloc(elem * (size_t)newcap);
   if (!q) {
     tq_fail_prefix(TQ_ERR_MEMORY, "tuner");
@@ -87,15 +89,13 @@ static int intern(tq_tuner *t, const int *choice) {
   if (c >= 0) return c;
   if ((size_t)(t->n_cfg + 1) * 2 > (size_t)t->table_cap && rehash(t, t->table_cap * 2) != TQ_OK) return -1;
   int nc = next_cap(t->cap_cfg, t->n_cfg + 1);
-  if (nc != t->cap_cfg) {
-    tq_tuner_cfg *cfgs = regrow(t->cfgs, t->cap_cfg, nc, sizeof(tq_tuner_cfg));
-    if (!cfgs) return -1;
-    t->cfgs = cfgs;
-    int *ch = regrow(t->cfg_choice, t->cap_cfg, nc, sizeof(int) * (size_t)t->ndims);
-    if (!ch) return -1; /* cfgs is already larger than cap_cfg: harmless */
-    t->cfg_choice = ch;
-    t->cap_cfg = nc;
-  }
+  tq_tuner_cfg *cfgs = regrow(t->cfgs, t->cap_cfg, nc, sizeof(tq_tuner_cfg));
+  if (!cfgs) return -1;
+  t->cfgs = cfgs;
+  int *ch = regrow(t->cfg_choice, t->cap_cfg, nc, sizeof(int) * (size_t)t->ndims);
+  if (!ch) return -1; /* cfgs is already larger than cap_cfg: harmless */
+  t->cfg_choice = ch;
+  t->cap_cfg = nc;
   c = t->n_cfg++;
   memcpy(t->cfg_choice + (size_t)c * t->ndims, choice, sizeof(int) * (size_t)t->ndims);
   t->cfgs[c] = (tq_tuner_cfg){.hash = h};
@@ -140,20 +140,14 @@ tq_status tq_tuner_create(tq_tuner **out, tq_tuner_kind kind, int ndims, const i
   }
   tq_tuner *t = tq_alloc(sizeof(*t));
   if (!t) return tq_fail_prefix(TQ_ERR_MEMORY, "tuner");
-  t->kind = kind;
-  t->ndims = ndims;
-  t->seed = seed;
-  t->maxcount = maxcount;
-  t->log2_space = log2_space;
-  t->space = 0;
+  double space = 0;
   if (log2_space <= 53.0) {
-    double s = 1;
-    for (int d = 0; d < ndims; d++) s *= counts[d];
-    t->space = s;
+    space = 1;
+    for (int d = 0; d < ndims; d++) space *= counts[d];
   }
-  t->n_initial = ndims / 2;
-  if (t->n_initial > 20) t->n_initial = 20;
-  if (t->n_initial < 5) t->n_initial = 5;
+  int n_initial = ndims / 2 > 20 ? 20 : ndims / 2 < 5 ? 5 : ndims / 2;
+  *t = (tq_tuner){.kind = kind, .ndims = ndims, .seed = seed, .maxcount = maxcount, .log2_space = log2_space,
+                  .space = space, .n_initial = n_initial};
   t->counts = tq_alloc(sizeof(int) * (size_t)ndims);
   t->pos = tq_alloc(sizeof(double) * (size_t)ndims * maxcount);
   t->lengthscales = tq_alloc(sizeof(double) * (size_t)ndims);
@@ -193,15 +187,8 @@ tq_status tq_tuner_create(tq_tuner **out, tq_tuner_kind kind, int ndims, const i
 
 void tq_tuner_free(tq_tuner *t) {
   if (!t) return;
-  tq_free(t->counts);
-  tq_free(t->pos);
-  tq_free(t->lengthscales);
-  tq_free(t->table);
-  tq_free(t->cfg_choice);
-  tq_free(t->cfgs);
-  tq_free(t->obs);
-  tq_free(t->pending);
-  tq_free(t);
+  void *blocks[] = {t->counts, t->pos, t->lengthscales, t->table, t->cfg_choice, t->cfgs, t->obs, t->pending, t};
+  for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) tq_free(blocks[i]);
 }
 
 tq_status tq_tuner_set_initial_points(tq_tuner *t, int n) {
@@ -234,12 +221,10 @@ static void remove_pending(tq_tuner *t, int c) {
 
 static tq_status push_pending(tq_tuner *t, int c) {
   int nc = next_cap(t->cap_pending, t->n_pending + 1);
-  if (nc != t->cap_pending) {
-    int *p = regrow(t->pending, t->cap_pending, nc, sizeof(int));
-    if (!p) return TQ_ERR_MEMORY;
-    t->pending = p;
-    t->cap_pending = nc;
-  }
+  int *p = regrow(t->pending, t->cap_pending, nc, sizeof(int));
+  if (!p) return TQ_ERR_MEMORY; /* the message says why */
+  t->pending = p;
+  t->cap_pending = nc;
   t->pending[t->n_pending++] = c;
   set_cfg(t, c, 0, +1, 0);
   return TQ_OK;
@@ -252,12 +237,10 @@ tq_status tq_tuner_observe(tq_tuner *t, const int *choice, double score) {
   if (!isfinite(score))
     return tq_fail(TQ_ERR_ARG, "tuner_observe: score is not finite (use tq_tuner_forget_pending for failed trials)");
   int nc = next_cap(t->cap_obs, t->n_obs + 1);
-  if (nc != t->cap_obs) {
-    tq_tuner_obs *o = regrow(t->obs, t->cap_obs, nc, sizeof(tq_tuner_obs));
-    if (!o) return TQ_ERR_MEMORY;
-    t->obs = o;
-    t->cap_obs = nc;
-  }
+  tq_tuner_obs *o = regrow(t->obs, t->cap_obs, nc, sizeof(tq_tuner_obs));
+  if (!o) return TQ_ERR_MEMORY; /* the message says why */
+  t->obs = o;
+  t->cap_obs = nc;
   int c = intern(t, choice);
   if (c < 0) return TQ_ERR_MEMORY;
   if (t->cfgs[c].n_pending > 0) remove_pending(t, c);
@@ -389,7 +372,7 @@ tq_status tq_tuner_suggest(tq_tuner *t, int *choice) {
   int idx = intern(t, c);
   if (idx < 0 || push_pending(t, idx) != TQ_OK) {
     tq_free(c);
-    return tq_fail_prefix(TQ_ERR_MEMORY, "tuner_suggest");
+    return TQ_ERR_MEMORY; /* the message says why */
   }
   memcpy(choice, c, sizeof(int) * (size_t)t->ndims);
   tq_free(c);

@@ -1,4 +1,9 @@
-/* Internal to the tuner (src/search/tuner.c, bayes.c, tuner_linalg.c). Not a public header. */
+/* Internal to the tuner (src/search/tuner.c, bayes.c, tuner_linalg.c). Not a public header.
+ *
+ * Out of memory (the convention of src/search, see search_internal.h): the tuner allocates with
+ * tq_alloc, which records how much and why; the first tuner function to see the failure puts its
+ * name in front once (tq_fail_prefix: regrow, rehash, tq_tuner_create, tq_tuner_suggest for bayes.c),
+ * and its callers pass the status (or -1) up unchanged. */
 #ifndef TINYQ_TUNER_INTERNAL_H
 #define TINYQ_TUNER_INTERNAL_H
 
