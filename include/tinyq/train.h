@@ -49,6 +49,22 @@ double tq_roc_auc(const float *scores, const int *labels, int n);
 double tq_roc_pauc(const float *scores, const int *labels, int n, double max_fpr, int standardize);
 
 /* ---- The training loop. */
+
+/* What an epoch measured, for the per-epoch callback. NaN where not measured (accuracy under MSE,
+ * validation metrics without validation data). */
+typedef struct {
+  float lr;                /* the epoch's learning rate */
+  double loss, acc;        /* training loss (with the L2 term) and accuracy */
+  double val_loss, val_acc;
+  int improved;            /* the monitored value is the best so far */
+} tq_epoch_metrics;
+
+/* Called by tq_train after every finished epoch (0-based `epoch`), once the epoch's line is printed,
+ * the training state updated and log.csv and the checkpoints written, and before early stopping ends
+ * the run: the model holds the epoch's weights (and gradients of its last step). ctx is the config's
+ * on_epoch_ctx. A status other than TQ_OK ends training with it. */
+typedef tq_status (*tq_epoch_callback)(void *ctx, tq_model *m, int epoch, const tq_epoch_metrics *metrics);
+
 typedef struct {
   int epochs;
   int batch;
@@ -69,6 +85,8 @@ typedef struct {
   const char *meta_extra;  /* JSON object merged into checkpoints' metadata (task description) */
   int freeze_bn_after;     /* QAT: folded batch norms keep their moving statistics from this
                               0-based epoch on (0 = never update them); -1 = always update */
+  tq_epoch_callback on_epoch; /* NULL = none */
+  void *on_epoch_ctx;
 } tq_train_config;
 
 void tq_train_config_defaults(tq_train_config *c);

@@ -1,5 +1,6 @@
 /* The epoch loop: shuffled mini-batches, forward, loss, backward, optimizer step; per epoch the
- * validation pass and the callbacks (CSV log, best and last checkpoints, early stopping). */
+ * validation pass and the callbacks (CSV log, best and last checkpoints, early stopping, the
+ * per-epoch hook tq_train_config.on_epoch). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -241,128 +242,198 @@ static tq_status save_checkpoint(tq_model *m, const tq_train_config *c, const tq
   return st;
 }
 
-tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
-                   const tq_train_config *c, tq_train_state *state) {
+/* ---- The training loop */
+
+/* A run of tq_train: its arguments and what lives across epochs. */
+typedef struct {
+  tq_model *m;
+  const tq_dataset *train, *val; /* val NULL when there is none */
+  const tq_train_config *c;
+  tq_train_state *state;
+  int k, has_acc, maximize;
+  long steps;                    /* optimizer steps per epoch */
+  batch_buffers b;
+  float *best_weights;           /* restore_best: the weights of the best epoch */
+  strbuf csv;                    /* log.csv's text */
+  char csv_path[4096];           /* "" without out_dir */
+} trainer;
+
+static tq_status check_inputs(const tq_model *m, const tq_dataset *train, const tq_dataset **val,
+                              const tq_train_config *c) {
   tq_status st = check_shapes(m, train, c->loss);
   if (st) return st;
-  if (val && val->n == 0) val = NULL;
-  if (val && (st = check_shapes(m, val, c->loss))) return tq_fail_prefix(st, "validation data");
+  if (*val && (*val)->n == 0) *val = NULL;
+  if (*val && (st = check_shapes(m, *val, c->loss))) return tq_fail_prefix(st, "validation data");
   if (c->batch < 1 || c->batch > tq_model_max_batch(m))
     return tq_fail(TQ_ERR_ARG, "batch %d outside 1..%d", c->batch, tq_model_max_batch(m));
   if (!strstr("val_loss val_accuracy loss accuracy", c->monitor))
     return tq_fail(TQ_ERR_ARG, "unknown monitor '%s' (val_loss, val_accuracy, loss, accuracy)",
                    c->monitor);
-  const int batch = c->batch, k = (int)tq_shape_size(tq_model_output_shape(m));
-  const int has_acc = c->loss != TQ_LOSS_MSE;
-  const int maximize = monitor_maximizes(c->monitor);
-  batch_buffers b;
-  st = buffers_alloc(&b, m, batch);
-  b.idx = tq_alloc(sizeof(int) * (size_t)train->n);
-  float *best_weights = NULL;
-  strbuf csv = {0};
-  char csv_path[4096] = "";
-  if (st || !b.idx) {
-    st = st ? st : TQ_ERR_MEMORY;
-    goto done;
-  }
+  return TQ_OK;
+}
+
+/* The buffers, and log.csv's rows of the epochs already done (a resume). */
+static tq_status trainer_open(trainer *t) {
+  const tq_train_config *c = t->c;
+  t->k = (int)tq_shape_size(tq_model_output_shape(t->m));
+  t->has_acc = c->loss != TQ_LOSS_MSE;
+  t->maximize = monitor_maximizes(c->monitor);
+  tq_status st = buffers_alloc(&t->b, t->m, c->batch);
+  t->b.idx = tq_alloc(sizeof(int) * (size_t)t->train->n);
+  if (st || !t->b.idx) return st ? st : TQ_ERR_MEMORY;
   if (c->out_dir) {
-    if ((st = tq_mkdirs(c->out_dir))) goto done;
-    snprintf(csv_path, sizeof csv_path, "%s/log.csv", c->out_dir);
-    csv_load_existing(&csv, csv_path, state->epochs_done);
-    if (csv.len == 0) sb_printf(&csv, "epoch,accuracy,loss,lr,val_accuracy,val_loss\n");
+    if ((st = tq_mkdirs(c->out_dir))) return st;
+    snprintf(t->csv_path, sizeof t->csv_path, "%s/log.csv", c->out_dir);
+    csv_load_existing(&t->csv, t->csv_path, t->state->epochs_done);
+    if (t->csv.len == 0) sb_printf(&t->csv, "epoch,accuracy,loss,lr,val_accuracy,val_loss\n");
   }
-  long steps = (train->n + batch - 1) / batch;
-  if (c->max_steps_per_epoch > 0 && steps > c->max_steps_per_epoch) steps = c->max_steps_per_epoch;
-  double t_start = tq_now_seconds();
-  for (int epoch = state->epochs_done; epoch < c->epochs; epoch++) {
-    float lr = tq_schedule_lr(&c->schedule, c->lr, epoch);
-    tq_model_freeze_bn_stats(m, c->freeze_bn_after >= 0 && epoch >= c->freeze_bn_after);
-    for (int i = 0; i < train->n; i++) b.idx[i] = i;
-    if (c->shuffle) {
-      tq_rng r;
-      tq_rng_derive(&r, c->seed, 0x5348554646ULL + (uint64_t)epoch);
-      tq_rng_shuffle(&r, b.idx, train->n);
-    }
-    tq_progress prog;
-    tq_progress_begin(&prog, stdout, c->progress, epoch + 1, c->epochs, steps);
-    double loss_sum = 0;
-    long seen = 0, right = 0;
-    for (long s = 0; s < steps; s++) {
-      int start = (int)(s * batch), n = train->n - start < batch ? train->n - start : batch;
-      tq_rng r;
-      tq_rng_derive(&r, c->seed, ((uint64_t)(epoch + 1) << 32) | (uint64_t)s);
-      tq_dataset_gather(b.x, b.y, train, b.idx + start, n);
-      if (tq_augment_active(&c->augment))
-        tq_augment_batch(b.x, n, train->h, train->w, train->c, &c->augment, &r);
-      const float *out = tq_model_forward(m, b.x, n, 1, &r);
-      if (!out) {
-        st = tq_fail_prefix(TQ_ERR_ARG, "epoch %d step %ld", epoch + 1, s + 1);
-        goto done;
-      }
-      float *dout = b.probs + (size_t)batch * k;
-      int correct = 0;
-      float l = tq_loss_forward_backward(c->loss, dout, b.probs, out, b.y, b.x, n, k, &correct);
-      if (!isfinite(l)) {
-        st = diverged(c, state, epoch, s + 1, "loss", l);
-        goto done;
-      }
-      tq_model_zero_grad(m);
-      tq_model_backward(m, dout, n);
-      tq_model_l2_grad(m);
-      tq_optimizer_step(&c->optimizer, m, lr, ++state->step);
-      loss_sum += (double)l * n;
-      seen += n;
-      right += correct;
-      tq_progress_step(&prog, loss_sum / seen, (double)right / seen, has_acc);
-    }
-    state->last_loss = loss_sum / seen + tq_model_l2_loss(m);
-    state->last_acc = has_acc ? (double)right / seen : NAN;
-    state->last_val_loss = state->last_val_acc = NAN;
-    if (val && (st = tq_evaluate(m, val, c->loss, batch, &state->last_val_loss,
-                                 &state->last_val_acc)))
-      goto done;
-    if (!isfinite(state->last_loss) || (val && !isfinite(state->last_val_loss))) {
-      int tr = !isfinite(state->last_loss);
-      st = diverged(c, state, epoch, steps, tr ? "loss" : "validation loss",
+  t->steps = (t->train->n + c->batch - 1) / c->batch;
+  if (c->max_steps_per_epoch > 0 && t->steps > c->max_steps_per_epoch) t->steps = c->max_steps_per_epoch;
+  return TQ_OK;
+}
+
+static void trainer_close(trainer *t) {
+  buffers_free(&t->b);
+  tq_free(t->best_weights);
+  free(t->csv.text);
+}
+
+/* One epoch's optimizer steps over the shuffled training data; the epoch's training loss and
+ * accuracy in state. */
+static tq_status train_epoch(trainer *t, int epoch, float lr, tq_progress *prog) {
+  const tq_train_config *c = t->c;
+  const tq_dataset *train = t->train;
+  const int batch = c->batch;
+  batch_buffers *b = &t->b;
+  for (int i = 0; i < train->n; i++) b->idx[i] = i;
+  if (c->shuffle) {
+    tq_rng r;
+    tq_rng_derive(&r, c->seed, 0x5348554646ULL + (uint64_t)epoch);
+    tq_rng_shuffle(&r, b->idx, train->n);
+  }
+  tq_progress_begin(prog, stdout, c->progress, epoch + 1, c->epochs, t->steps);
+  double loss_sum = 0;
+  long seen = 0, right = 0;
+  for (long s = 0; s < t->steps; s++) {
+    int start = (int)(s * batch), n = train->n - start < batch ? train->n - start : batch;
+    tq_rng r;
+    tq_rng_derive(&r, c->seed, ((uint64_t)(epoch + 1) << 32) | (uint64_t)s);
+    tq_dataset_gather(b->x, b->y, train, b->idx + start, n);
+    if (tq_augment_active(&c->augment)) tq_augment_batch(b->x, n, train->h, train->w, train->c, &c->augment, &r);
+    const float *out = tq_model_forward(t->m, b->x, n, 1, &r);
+    if (!out) return tq_fail_prefix(TQ_ERR_ARG, "epoch %d step %ld", epoch + 1, s + 1);
+    float *dout = b->probs + (size_t)batch * t->k;
+    int correct = 0;
+    float l = tq_loss_forward_backward(c->loss, dout, b->probs, out, b->y, b->x, n, t->k, &correct);
+    if (!isfinite(l)) return diverged(c, t->state, epoch, s + 1, "loss", l);
+    tq_model_zero_grad(t->m);
+    tq_model_backward(t->m, dout, n);
+    tq_model_l2_grad(t->m);
+    tq_optimizer_step(&c->optimizer, t->m, lr, ++t->state->step);
+    loss_sum += (double)l * n;
+    seen += n;
+    right += correct;
+    tq_progress_step(prog, loss_sum / seen, (double)right / seen, t->has_acc);
+  }
+  t->state->last_loss = loss_sum / seen + tq_model_l2_loss(t->m);
+  t->state->last_acc = t->has_acc ? (double)right / seen : NAN;
+  return TQ_OK;
+}
+
+/* The validation pass (NaN metrics without validation data), and the end-of-epoch divergence check. */
+static tq_status validate_epoch(trainer *t, int epoch) {
+  tq_train_state *state = t->state;
+  state->last_val_loss = state->last_val_acc = NAN;
+  tq_status st;
+  if (t->val && (st = tq_evaluate(t->m, t->val, t->c->loss, t->c->batch, &state->last_val_loss,
+                                  &state->last_val_acc)))
+    return st;
+  if (!isfinite(state->last_loss) || (t->val && !isfinite(state->last_val_loss))) {
+    int tr = !isfinite(state->last_loss);
+    return diverged(t->c, state, epoch, t->steps, tr ? "loss" : "validation loss",
                     tr ? state->last_loss : state->last_val_loss);
-      goto done;
-    }
-    tq_progress_end(&prog, state->last_loss, state->last_acc, has_acc, state->last_val_loss,
-                    state->last_val_acc, val != NULL, lr);
-    state->epochs_done = epoch + 1;
-    double v = monitored(c->monitor, state, val != NULL);
-    int improved = maximize ? v > state->best : v < state->best;
-    if (improved) {
-      state->best = v;
-      state->best_epoch = epoch + 1;
-      state->wait = 0;
-      if (c->restore_best && !(best_weights = snapshot(m, best_weights))) {
-        st = TQ_ERR_MEMORY;
-        goto done;
-      }
-    } else {
-      state->wait++;
-    }
-    if (c->early_stopping > 0 && state->wait >= c->early_stopping) state->stopped_early = 1;
-    if (c->out_dir) {
-      sb_printf(&csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch, state->last_acc, state->last_loss,
-                lr, state->last_val_acc, state->last_val_loss);
-      if ((st = tq_write_file_atomic(csv_path, csv.text, csv.len))) goto done;
-      if (improved && (st = save_checkpoint(m, c, state, "best.tqm", 0))) goto done;
-      if ((st = save_checkpoint(m, c, state, "last.tqm", 1))) goto done;
-    }
-    if (state->stopped_early) {
-      if (c->progress >= 0)
-        printf("Early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)\n",
-               c->monitor, c->early_stopping, state->best, state->best_epoch);
-      break;
-    }
   }
-  if (c->restore_best && best_weights) restore(m, best_weights);
-  state->seconds += tq_now_seconds() - t_start;
-done:
-  buffers_free(&b);
-  tq_free(best_weights);
-  free(csv.text);
+  return TQ_OK;
+}
+
+/* The monitored value against the best so far: best epoch, patience, early stopping, and the
+ * restore_best snapshot. *improved says whether this epoch is the new best. */
+static tq_status track_best(trainer *t, int epoch, int *improved) {
+  const tq_train_config *c = t->c;
+  tq_train_state *state = t->state;
+  double v = monitored(c->monitor, state, t->val != NULL);
+  *improved = t->maximize ? v > state->best : v < state->best;
+  if (*improved) {
+    state->best = v;
+    state->best_epoch = epoch + 1;
+    state->wait = 0;
+    if (c->restore_best && !(t->best_weights = snapshot(t->m, t->best_weights))) return TQ_ERR_MEMORY;
+  } else {
+    state->wait++;
+  }
+  if (c->early_stopping > 0 && state->wait >= c->early_stopping) state->stopped_early = 1;
+  return TQ_OK;
+}
+
+/* The run directory's files after an epoch: log.csv's new row, best.tqm when it improved, last.tqm. */
+static tq_status write_epoch(trainer *t, int epoch, float lr, int improved) {
+  const tq_train_config *c = t->c;
+  const tq_train_state *state = t->state;
+  if (!c->out_dir) return TQ_OK;
+  sb_printf(&t->csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch, state->last_acc, state->last_loss, lr,
+            state->last_val_acc, state->last_val_loss);
+  tq_status st = tq_write_file_atomic(t->csv_path, t->csv.text, t->csv.len);
+  if (!st && improved) st = save_checkpoint(t->m, c, state, "best.tqm", 0);
+  if (!st) st = save_checkpoint(t->m, c, state, "last.tqm", 1);
+  return st;
+}
+
+/* One epoch from its learning rate to its callbacks. *stop when training ends early. */
+static tq_status run_epoch(trainer *t, int epoch, int *stop) {
+  const tq_train_config *c = t->c;
+  tq_train_state *state = t->state;
+  float lr = tq_schedule_lr(&c->schedule, c->lr, epoch);
+  tq_model_freeze_bn_stats(t->m, c->freeze_bn_after >= 0 && epoch >= c->freeze_bn_after);
+  tq_progress prog;
+  tq_status st = train_epoch(t, epoch, lr, &prog);
+  if (!st) st = validate_epoch(t, epoch);
+  if (st) return st;
+  tq_progress_end(&prog, state->last_loss, state->last_acc, t->has_acc, state->last_val_loss, state->last_val_acc,
+                  t->val != NULL, lr);
+  state->epochs_done = epoch + 1;
+  int improved;
+  if ((st = track_best(t, epoch, &improved)) || (st = write_epoch(t, epoch, lr, improved))) return st;
+  if (c->on_epoch) {
+    tq_epoch_metrics e = {.lr = lr, .loss = state->last_loss, .acc = state->last_acc,
+                          .val_loss = state->last_val_loss, .val_acc = state->last_val_acc, .improved = improved};
+    if ((st = c->on_epoch(c->on_epoch_ctx, t->m, epoch, &e))) return st;
+  }
+  if (state->stopped_early) {
+    if (c->progress >= 0)
+      printf("Early stopping: %s did not improve for %d epochs (best %.4f at epoch %d)\n", c->monitor,
+             c->early_stopping, state->best, state->best_epoch);
+    *stop = 1;
+  }
+  return TQ_OK;
+}
+
+tq_status tq_train(tq_model *m, const tq_dataset *train, const tq_dataset *val,
+                   const tq_train_config *c, tq_train_state *state) {
+  tq_status st = check_inputs(m, train, &val, c);
+  if (st) return st;
+  trainer t = {.m = m, .train = train, .val = val, .c = c, .state = state};
+  if ((st = trainer_open(&t))) {
+    trainer_close(&t);
+    return st;
+  }
+  double t_start = tq_now_seconds();
+  int stop = 0;
+  for (int epoch = state->epochs_done; epoch < c->epochs && !stop; epoch++)
+    if ((st = run_epoch(&t, epoch, &stop))) break;
+  if (!st) {
+    if (c->restore_best && t.best_weights) restore(m, t.best_weights);
+    state->seconds += tq_now_seconds() - t_start;
+  }
+  trainer_close(&t);
   return st;
 }
