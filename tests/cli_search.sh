@@ -5,47 +5,14 @@
 set -u
 BIN=${TQ_BIN:?}
 SRC=${TQ_SRC:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
+. "$SRC/tests/search_lib.sh"
 
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
-
-# expect_error "text the message must contain (fixed string)" command...
-expect_error() {
-  local want=$1; shift
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ]; then bad "(exit 0): $*"; return; fi
-  local lines; lines=$(printf '%s\n' "$out" | grep -c 'tinyq: error: ')
-  if [ "$lines" -ne 1 ] || [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then bad "(expected one error line, got: $out): $*"; return; fi
-  if ! printf '%s' "$out" | grep -qF -- "$want"; then bad "(no '$want' in: $out): $*"; return; fi
-  ok "$out"
-}
-
-# A small IDX copy of the Fashion-MNIST training split: N samples.
-mkdata() {
-  local dir=$1 n=$2
-  mkdir -p "$dir"
-  { printf '\x00\x00\x08\x03'; printf '%08x' "$n" | xxd -r -p; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'
-    zcat /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz | tail -c +17 | head -c $((n * 784)); } \
-    > "$dir/train-images-idx3-ubyte"
-  { printf '\x00\x00\x08\x01'; printf '%08x' "$n" | xxd -r -p
-    zcat /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz | tail -c +9 | head -c "$n"; } \
-    > "$dir/train-labels-idx1-ubyte"
-  # train ends with the test split, which must load (issue 10, D7): the same samples serve
-  cp "$dir/train-images-idx3-ubyte" "$dir/t10k-images-idx3-ubyte"
-  cp "$dir/train-labels-idx1-ubyte" "$dir/t10k-labels-idx1-ubyte"
-}
 mkdata "$T/fm" 400 # 360 training, 40 validation samples
 
 # "trial choice" per finished trial, sorted by trial; the scores likewise.
 choices() { grep -o '"trial":[0-9]*,"status":"[a-z]*","rank":[0-9]*,"choice":\[[0-9,]*\]' "$1" |
             sed 's/"trial":\([0-9]*\),"status":"\([a-z]*\)","rank":[0-9]*,"choice":/\1 \2 /' | sort -n; }
 scores() { grep -o '"trial":[0-9]*\|"score":[-0-9.e+]*' "$1" | paste - - | sort -t: -k2 -n; }
-lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 
 SPACE="$SRC/examples/search_space_study.json"
 COMMON=(--model resnet8 --data "fashion-mnist:$T/fm" --space "$SPACE" --epochs 1 --train-fraction 0.5

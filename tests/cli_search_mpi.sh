@@ -13,26 +13,13 @@ if ! ldd "$BIN" 2>/dev/null | grep -q libmpi; then
   echo "skipped: $BIN was built without MPI"
   exit 0
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
-lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+. "$SRC/tests/search_lib.sh"
 trials() { grep -o '"trial":[0-9]*' "$1" | cut -d: -f2 | sort -n | tr '\n' ' '; }
 export OMP_NUM_THREADS=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none # containers often forbid cross-memory attach
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe -n 2)
 
-mkdir -p "$T/fm"
-n=400
-{ printf '\x00\x00\x08\x03'; printf '%08x' $n | xxd -r -p; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c'
-  zcat /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz | tail -c +17 | head -c $((n * 784)); } \
-  > "$T/fm/train-images-idx3-ubyte"
-{ printf '\x00\x00\x08\x01'; printf '%08x' $n | xxd -r -p
-  zcat /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz | tail -c +9 | head -c $n; } \
-  > "$T/fm/train-labels-idx1-ubyte"
+mkdata "$T/fm" 400
 COMMON=(--model resnet8 --data "fashion-mnist:$T/fm" --space "$SRC/examples/search_space_study.json" --epochs 1
         --train-fraction 0.5 --max-steps 2 --augment none --initial-points 2)
 

@@ -273,7 +273,6 @@ static void test_errors(void) {
   tq_model *m = model("resnet8");
   expect_error(m, "{\"quantization_config\": ", "not valid JSON");
   expect_error(m, "[1, 2]", "expected a JSON object");
-  expect_error(m, "{" QC ", \"limits\": {}}", "unknown key \"limits\"");
   expect_error(m, "{\"limit\": {}}", "missing \"quantization_config\"");
   expect_error(m, "{\"quantization_config\": {\"kernel\": {\"quantized_bits(4,4,1)\": 4}, \"activation\": "
                   "{\"quantized_bits(4,4,1)\": 4}}}",
@@ -297,28 +296,38 @@ static void test_errors(void) {
   expect_error(m, "{\"quantization_config\": {\"kernel\": {\"quantized_bits(4)\": 4, \"quantized_bits(4)\": 5}, "
                   "\"bias\": {\"quantized_bits(4)\": 4}, \"activation\": {\"quantized_bits(4)\": 4}}}",
                "listed twice");
-  /* limits */
-  expect_error(m, "{" QC ", \"limit\": {\"^conv9$\": 8}}", "limit \"^conv9$\": the pattern matches no layer");
-  expect_error(m, "{" QC ", \"limit\": {\"^batch_normalization$\": 8}}", "matches no layer");
-  expect_error(m, "{" QC ", \"limit\": {\"conv2d(\": 8}}", "regular expression");
-  expect_error(m, "{" QC ", \"limit\": {\"Conv2D\": [2, 31]}}", "the choice list of conv2d is empty");
-  expect_error(m, "{" QC ", \"limit\": {\"Activation\": 3}}", "no activation quantizer costs <= 3");
-  expect_error(m, "{" QC ", \"limit\": {\"Conv2D\": [8, 16, 8, 4]}}", "4 entries");
-  expect_error(m, "{" QC ", \"limit\": {\"Conv2D\": [8]}}", "one-element list");
-  expect_error(m, "{" QC ", \"limit\": {\"Activation\": [8, 8, 8]}}", "Activation limit");
-  expect_error(m, "{" QC ", \"limit\": {\"Conv2D\": \"8\"}}", "expected a number or a list");
-  expect_error(m, "{" QC ", \"limit\": {\"Conv2D\": [8, -1]}}", "positive");
-  expect_error(m, "{" QC ", \"limit\": [8]}", "limit: expected an object");
-  /* model/space mismatch: the list's shape does not fit the layers the pattern matches */
-  expect_error(m, "{" QC ", \"limit\": {\"^conv2d_1$\": [8]}}", "matches conv/dense layers of model resnet8");
-  expect_error(m, "{" QC ", \"limit\": {\"^activation_[12]$\": [8, 16]}}",
-               "matches activation slots of model resnet8");
-  /* goal */
-  expect_error(m, "{" QC ", \"goal\": {\"type\": \"energy\"}}", "goal.type: \"energy\" is not supported");
-  expect_error(m, "{" QC ", \"goal\": {\"params\": {\"delta\": 5}}}", "unknown parameter \"delta\"");
-  expect_error(m, "{" QC ", \"goal\": {\"params\": {\"rate\": 1}}}", "goal.params.rate");
-  expect_error(m, "{" QC ", \"goal\": {\"params\": {\"ref_bits\": 8.5}}}", "goal.params.ref_bits");
-  expect_error(m, "{" QC ", \"goal\": {\"weights\": 1}}", "goal: unknown key \"weights\"");
+  /* a good quantization_config, then what is wrong: {QC, <extra>} */
+  static const struct {
+    const char *extra, *want;
+  } bad[] = {
+      {"\"limits\": {}", "unknown key \"limits\""},
+      /* limits */
+      {"\"limit\": {\"^conv9$\": 8}", "limit \"^conv9$\": the pattern matches no layer"},
+      {"\"limit\": {\"^batch_normalization$\": 8}", "matches no layer"},
+      {"\"limit\": {\"conv2d(\": 8}", "regular expression"},
+      {"\"limit\": {\"Conv2D\": [2, 31]}", "the choice list of conv2d is empty"},
+      {"\"limit\": {\"Activation\": 3}", "no activation quantizer costs <= 3"},
+      {"\"limit\": {\"Conv2D\": [8, 16, 8, 4]}", "4 entries"},
+      {"\"limit\": {\"Conv2D\": [8]}", "one-element list"},
+      {"\"limit\": {\"Activation\": [8, 8, 8]}", "Activation limit"},
+      {"\"limit\": {\"Conv2D\": \"8\"}", "expected a number or a list"},
+      {"\"limit\": {\"Conv2D\": [8, -1]}", "positive"},
+      {"\"limit\": [8]", "limit: expected an object"},
+      /* model/space mismatch: the list's shape does not fit the layers the pattern matches */
+      {"\"limit\": {\"^conv2d_1$\": [8]}", "matches conv/dense layers of model resnet8"},
+      {"\"limit\": {\"^activation_[12]$\": [8, 16]}", "matches activation slots of model resnet8"},
+      /* goal */
+      {"\"goal\": {\"type\": \"energy\"}", "goal.type: \"energy\" is not supported"},
+      {"\"goal\": {\"params\": {\"delta\": 5}}", "unknown parameter \"delta\""},
+      {"\"goal\": {\"params\": {\"rate\": 1}}", "goal.params.rate"},
+      {"\"goal\": {\"params\": {\"ref_bits\": 8.5}}", "goal.params.ref_bits"},
+      {"\"goal\": {\"weights\": 1}", "goal: unknown key \"weights\""},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char json[2048];
+    snprintf(json, sizeof json, "{" QC ", %s}", bad[i].extra);
+    expect_error(m, json, bad[i].want);
+  }
   tq_model_free(m);
 }
 

@@ -15,8 +15,9 @@ const char *tq_qgroup_name(tq_qgroup g) {
     case TQ_GROUP_KERNEL: return "kernel";
     case TQ_GROUP_BIAS: return "bias";
     case TQ_GROUP_ACTIVATION: return "activation";
-    default: return "?";
+    case TQ_GROUP_COUNT: break; /* not a group */
   }
+  return "?";
 }
 
 typedef struct {
@@ -291,8 +292,10 @@ static double limit_for(const limit_entry *l, tq_qgroup g) {
   switch (g) {
     case TQ_GROUP_KERNEL: return l->v[0];
     case TQ_GROUP_BIAS: return l->v[1];
-    default: return l->n == 1 ? l->v[0] : l->v[2];
+    case TQ_GROUP_ACTIVATION: return l->n == 1 ? l->v[0] : l->v[2];
+    case TQ_GROUP_COUNT: break; /* not a group */
   }
+  return INFINITY;
 }
 
 /* ---- goal */
@@ -464,18 +467,18 @@ static tq_status resolve(tq_space *s, limit_entry *lim, int nlim, const tq_model
                    source, lim[p].key);
       goto done;
     }
+    /* the list's shape must fit the layers the pattern matches */
+    const char *misfit = NULL, *give = NULL;
     if (!lim[p].is_number && lim[p].n == 1 && kern) {
-      st = tq_fail(TQ_ERR_ARG,
-                   "%s: limit \"%s\": a one-element list limits activation slots only, but the pattern "
-                   "matches conv/dense layers of model %s: give [kernel, bias] or [kernel, bias, activation]",
-                   source, lim[p].key, tq_model_arch(m));
-      goto done;
+      misfit = "a one-element list limits activation slots only, but the pattern matches conv/dense layers";
+      give = "[kernel, bias] or [kernel, bias, activation]";
+    } else if (!lim[p].is_number && lim[p].n == 2 && act) {
+      misfit = "[kernel, bias] has no activation limit, but the pattern matches activation slots";
+      give = "[kernel, bias, activation]";
     }
-    if (!lim[p].is_number && lim[p].n == 2 && act) {
-      st = tq_fail(TQ_ERR_ARG,
-                   "%s: limit \"%s\": [kernel, bias] has no activation limit, but the pattern matches "
-                   "activation slots of model %s: give [kernel, bias, activation]",
-                   source, lim[p].key, tq_model_arch(m));
+    if (misfit) {
+      st = tq_fail(TQ_ERR_ARG, "%s: limit \"%s\": %s of model %s: give %s", source, lim[p].key, misfit,
+                   tq_model_arch(m), give);
       goto done;
     }
   }

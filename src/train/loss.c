@@ -24,8 +24,9 @@ const char *tq_loss_name(tq_loss l) {
   switch (l) {
     case TQ_LOSS_SPARSE_XENT: return "sparse_categorical_crossentropy";
     case TQ_LOSS_CATEGORICAL_XENT: return "categorical_crossentropy";
-    default: return "mse";
+    case TQ_LOSS_MSE: return "mse";
   }
+  return "unknown";
 }
 
 static int argmax(const float *v, int k) {

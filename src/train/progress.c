@@ -3,13 +3,9 @@
 #include "tinyq/core.h"
 
 void tq_progress_begin(tq_progress *p, FILE *out, int mode, int epoch, int epochs, long steps) {
-  p->out = out;
-  p->bar = mode;
-  p->epoch = epoch;
-  p->epochs = epochs;
-  p->steps = steps;
-  p->done = 0;
-  p->t0 = p->last_draw = tq_now_seconds();
+  double now = tq_now_seconds();
+  *p = (tq_progress){.out = out, .bar = mode, .epoch = epoch, .epochs = epochs, .steps = steps, .t0 = now,
+                     .last_draw = now};
   if (mode == 1) fprintf(out, "Epoch %d/%d\n", epoch, epochs);
 }
 

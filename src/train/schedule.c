@@ -54,6 +54,8 @@ tq_status tq_schedule_parse(const char *s, tq_schedule *out) {
 
 float tq_schedule_lr(const tq_schedule *s, float base_lr, int epoch) {
   switch (s->kind) {
+    case TQ_SCHED_CONSTANT:
+      return base_lr;
     case TQ_SCHED_EXP:
       return (float)(base_lr * pow(s->rate, epoch));
     case TQ_SCHED_PIECEWISE: {
@@ -64,9 +66,8 @@ float tq_schedule_lr(const tq_schedule *s, float base_lr, int epoch) {
       }
       return s->lrs[s->npieces - 1];
     }
-    default:
-      return base_lr;
   }
+  return base_lr;
 }
 
 void tq_schedule_format(const tq_schedule *s, char *buf, size_t n) {
