@@ -107,142 +107,152 @@ static int is_opt(const char *arg, const char *name) {
   return strncmp(arg, name, k) == 0 && (arg[k] == 0 || arg[k] == '=');
 }
 
-int tq_cmd_quantizer(int argc, char **argv) {
-  const char *qstr = NULL, *shape_s = NULL, *values_s = NULL;
-  int want_scale = 0, want_codes = 0, as_kernel = 0, training = 0, rc = 0;
-  unsigned long long seed = 1;
+typedef struct {
+  const char *qstr, *shape, *values;
+  int scale, codes, kernel, train;
+  unsigned long long seed;
+} quantizer_opts;
+
+/* Reads argv into o. Returns -1 to go on, else the exit code (--help: 0, a usage error: 2). */
+static int parse_options(int argc, char **argv, quantizer_opts *o) {
+  int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(quantizer_usage, stdout);
       return 0;
     } else if (is_opt(a, "--shape")) {
-      if (!(shape_s = opt_value(argc, argv, &i, "--shape", &rc))) return rc;
+      if (!(o->shape = opt_value(argc, argv, &i, "--shape", &rc))) return rc;
     } else if (is_opt(a, "--values")) {
-      if (!(values_s = opt_value(argc, argv, &i, "--values", &rc))) return rc;
+      if (!(o->values = opt_value(argc, argv, &i, "--values", &rc))) return rc;
     } else if (is_opt(a, "--seed")) {
       const char *s = opt_value(argc, argv, &i, "--seed", &rc);
       if (!s) return rc;
       char *end;
       errno = 0;
-      seed = strtoull(s, &end, 10);
+      o->seed = strtoull(s, &end, 10);
       if (end == s || *end || errno)
         return tq_cli_usage_error("quantizer: --seed '%s' is not a non-negative integer", s);
     } else if (!strcmp(a, "--scale")) {
-      want_scale = 1;
+      o->scale = 1;
     } else if (!strcmp(a, "--codes")) {
-      want_codes = 1;
+      o->codes = 1;
     } else if (!strcmp(a, "--kernel")) {
-      as_kernel = 1;
+      o->kernel = 1;
     } else if (!strcmp(a, "--train")) {
-      training = 1;
+      o->train = 1;
     } else if (a[0] == '-' && a[1] == '-') {
       return tq_cli_usage_error("quantizer: unknown option '%s' (see tinyq quantizer --help)", a);
-    } else if (!qstr) {
-      qstr = a;
+    } else if (!o->qstr) {
+      o->qstr = a;
     } else {
       return tq_cli_usage_error("quantizer: unexpected argument '%s' (quote the quantizer string)",
                                 a);
     }
   }
-  if (!qstr) return tq_cli_usage_error("quantizer: missing the quantizer string (see --help)");
+  if (!o->qstr) return tq_cli_usage_error("quantizer: missing the quantizer string (see --help)");
+  return -1;
+}
 
-  tq_quantizer q;
-  if (tq_quantizer_parse(&q, qstr) != TQ_OK) return tq_cli_error("%s", tq_last_error());
-  if (as_kernel) tq_quantizer_as_kernel(&q);
-
-  if (!values_s) {
-    if (shape_s || want_scale || want_codes)
-      return tq_cli_usage_error("quantizer: --shape, --scale and --codes need --values");
-    char buf[512];
-    tq_quantizer_format(&q, buf, sizeof buf);
-    printf("%s\n", buf);
-    printf("bits: %d\n", tq_quantizer_bits(&q));
-    return 0;
-  }
-
-  float *in = NULL;
-  size_t n = 0;
-  if ((rc = parse_values(values_s, &in, &n))) return rc;
-  int dims[8], rank = 1;
-  if (shape_s) {
-    if ((rc = parse_shape(shape_s, dims, &rank))) {
-      free(in);
-      return rc;
-    }
+/* --values and --shape: the tensor (*in, malloc'ed) and its shape. */
+static int read_tensor(const quantizer_opts *o, float **in, size_t *n, int *dims, int *rank) {
+  int rc = parse_values(o->values, in, n);
+  if (rc) return rc;
+  *rank = 1;
+  if (o->shape) {
+    rc = parse_shape(o->shape, dims, rank);
+  } else if (*n > 1000000000) {
+    rc = tq_cli_usage_error("quantizer: too many values");
   } else {
-    if (n > 1000000000) {
-      free(in);
-      return tq_cli_usage_error("quantizer: too many values");
-    }
-    dims[0] = (int)n;
+    dims[0] = (int)*n;
   }
   size_t expect = 1;
-  for (int i = 0; i < rank; i++) expect *= (size_t)dims[i];
-  if (expect != n) {
-    free(in);
-    return tq_cli_usage_error("quantizer: %zu values given, but --shape '%s' holds %zu", n,
-                              shape_s, expect);
-  }
+  for (int i = 0; !rc && i < *rank; i++) expect *= (size_t)dims[i];
+  if (!rc && expect != *n)
+    rc = tq_cli_usage_error("quantizer: %zu values given, but --shape '%s' holds %zu", *n,
+                            o->shape, expect);
+  if (rc) free(*in), *in = NULL;
+  return rc;
+}
 
-  size_t ns = tq_quantizer_num_scales(&q, dims, rank);
-  float *out = malloc(n * sizeof *out), *steps = malloc((ns ? ns : 1) * sizeof *steps);
-  int32_t *codes = NULL, *zps = NULL;
-  if (!out || !steps) {
-    rc = tq_cli_error("quantizer: out of memory");
-    goto done;
-  }
-  tq_rng rng;
-  tq_rng_seed(&rng, seed);
-  if (tq_quantize_forward(&q, out, steps, in, dims, rank, training, &rng) != TQ_OK) {
-    rc = tq_cli_error("quantizer: %s", tq_last_error());
-    goto done;
-  }
-  for (size_t i = 0; i < n; i++) printf("%.9g\n", (double)out[i]);
-  if (want_scale) {
-    if (q.kind == TQ_Q_NONE) {
-      printf("scale:\n");
-    } else {
-      print_floats("scale", steps, ns);
-      if (q.kind == TQ_Q_BITS_FEATUREMAP) {
-        zps = malloc(ns * sizeof *zps);
-        if (!zps || tq_quantize_codes(&q, NULL, NULL, zps, in, dims, rank) != TQ_OK) {
-          rc = tq_cli_error("quantizer: %s", zps ? tq_last_error() : "out of memory");
-          goto done;
-        }
-        printf("zero_point:");
-        for (size_t g = 0; g < ns; g++) printf(" %d", (int)zps[g]);
-        printf("\n");
-      }
-      if (q.kind == TQ_Q_BITS &&
-          (q.alpha_mode == TQ_ALPHA_AUTO || q.alpha_mode == TQ_ALPHA_AUTO_PO2)) {
-        printf("qkeras_scale:");
-        for (size_t g = 0; g < ns; g++)
-          printf(" %.9g", (double)tq_quantizer_qkeras_scale(&q, steps[g]));
-        printf("\n");
-      }
+/* --scale: the step of each group, and the zero points or QKeras' scale where the kind has them. */
+static int print_scales(const tq_quantizer *q, const float *steps, size_t ns, const float *in,
+                        const int *dims, int rank) {
+  print_floats("scale", steps, ns);
+  if (tq_quantizer_has_zero_point(q)) {
+    int32_t *zps = malloc((ns ? ns : 1) * sizeof *zps);
+    if (!zps || tq_quantize_codes(q, NULL, NULL, zps, in, dims, rank) != TQ_OK) {
+      free(zps);
+      return tq_cli_error("quantizer: %s", zps ? tq_last_error() : "out of memory");
     }
+    printf("zero_point:");
+    for (size_t g = 0; g < ns; g++) printf(" %d", (int)zps[g]);
+    printf("\n");
+    free(zps);
   }
-  if (want_codes) {
-    codes = malloc(n * sizeof *codes);
-    if (!codes) {
-      rc = tq_cli_error("quantizer: out of memory");
-      goto done;
-    }
-    if (tq_quantize_codes(&q, codes, NULL, NULL, in, dims, rank) != TQ_OK) {
-      rc = tq_cli_error("quantizer: %s", tq_last_error());
-      goto done;
-    }
-    printf("codes:");
-    for (size_t i = 0; i < n; i++) printf(" %d", (int)codes[i]);
+  if (tq_quantizer_has_qkeras_scale(q)) {
+    printf("qkeras_scale:");
+    for (size_t g = 0; g < ns; g++) printf(" %.9g", (double)tq_quantizer_qkeras_scale(q, steps[g]));
     printf("\n");
   }
-done:
+  return 0;
+}
+
+/* --codes: the integer code of each value. */
+static int print_codes(const tq_quantizer *q, const float *in, size_t n, const int *dims, int rank) {
+  int32_t *codes = malloc(n * sizeof *codes);
+  if (!codes) return tq_cli_error("quantizer: out of memory");
+  if (tq_quantize_codes(q, codes, NULL, NULL, in, dims, rank) != TQ_OK) {
+    free(codes);
+    return tq_cli_error("quantizer: %s", tq_last_error());
+  }
+  printf("codes:");
+  for (size_t i = 0; i < n; i++) printf(" %d", (int)codes[i]);
+  printf("\n");
+  free(codes);
+  return 0;
+}
+
+/* Quantizes the tensor and prints the values, then what --scale and --codes ask for. */
+static int quantize_values(const tq_quantizer *q, const quantizer_opts *o) {
+  float *in = NULL;
+  size_t n = 0;
+  int dims[8], rank = 1;
+  int rc = read_tensor(o, &in, &n, dims, &rank);
+  if (rc) return rc;
+  size_t ns = tq_quantizer_num_scales(q, dims, rank);
+  float *out = malloc(n * sizeof *out), *steps = malloc((ns ? ns : 1) * sizeof *steps);
+  tq_rng rng;
+  tq_rng_seed(&rng, o->seed);
+  if (!out || !steps) {
+    rc = tq_cli_error("quantizer: out of memory");
+  } else if (tq_quantize_forward(q, out, steps, in, dims, rank, o->train, &rng) != TQ_OK) {
+    rc = tq_cli_error("quantizer: %s", tq_last_error());
+  } else {
+    for (size_t i = 0; i < n; i++) printf("%.9g\n", (double)out[i]);
+    if (o->scale) rc = print_scales(q, steps, ns, in, dims, rank);
+    if (!rc && o->codes) rc = print_codes(q, in, n, dims, rank);
+  }
   fflush(stdout);
   free(in);
   free(out);
   free(steps);
-  free(codes);
-  free(zps);
   return rc;
+}
+
+int tq_cmd_quantizer(int argc, char **argv) {
+  quantizer_opts o = {.seed = 1};
+  int rc = parse_options(argc, argv, &o);
+  if (rc >= 0) return rc;
+  tq_quantizer q;
+  if (tq_quantizer_parse(&q, o.qstr) != TQ_OK) return tq_cli_error("%s", tq_last_error());
+  if (o.kernel) tq_quantizer_as_kernel(&q);
+  if (o.values) return quantize_values(&q, &o);
+  if (o.shape || o.scale || o.codes)
+    return tq_cli_usage_error("quantizer: --shape, --scale and --codes need --values");
+  char buf[512];
+  tq_quantizer_format(&q, buf, sizeof buf);
+  printf("%s\n", buf);
+  printf("bits: %d\n", tq_quantizer_bits(&q));
+  return 0;
 }

@@ -34,7 +34,8 @@ typedef enum {
   TQ_Q_RELU,            /* quantized_relu */
   TQ_Q_PO2,             /* quantized_po2 */
   TQ_Q_BINARY,          /* binary */
-  TQ_Q_TERNARY          /* ternary */
+  TQ_Q_TERNARY,         /* ternary */
+  TQ_Q_COUNT            /* the number of kinds (not a kind) */
 } tq_qkind;
 
 typedef enum {
@@ -158,6 +159,11 @@ void tq_quantize_backward(const tq_quantizer *q, float *din, const float *dout, 
 /* QKeras' "scale" attribute from a step (quantized_bits auto modes: step * 2^(bits-kn) /
  * 2^integer; every other quantizer: the step itself). */
 float tq_quantizer_qkeras_scale(const tq_quantizer *q, float step);
+/* Whether QKeras' "scale" attribute differs from the step (quantized_bits auto modes). */
+int tq_quantizer_has_qkeras_scale(const tq_quantizer *q);
+/* Whether integer codes carry a zero point per group (featuremap; tq_quantize_codes fills
+ * zero_points); for the other kinds the zero points are 0. */
+int tq_quantizer_has_zero_point(const tq_quantizer *q);
 
 /* ---- Integer codes and static (deployment) quantization ------------------------------------- */
 

@@ -4,9 +4,9 @@
  *   arg      := [ identifier ws '=' ws ] value
  *   value    := int | float | True | False | None | 'text' | "text"
  *
- * Each quantizer has a parameter table in QKeras' constructor order; the first `npos` entries
- * may be given positionally. Parameters tinyq accepts only at their QKeras default ("fixed")
- * are checked and then dropped. */
+ * Each kind's constructor arguments come from the kind table (kinds.c), in QKeras' order; the
+ * first `npos` may be given positionally. Arguments tinyq accepts only at their QKeras default
+ * ("fixed") are checked and then dropped. */
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
@@ -16,104 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/quant_internal.h"
-
-typedef enum {
-  T_INT,       /* integer in [lo, hi] */
-  T_BOOL,      /* True/False/0/1 */
-  T_FLOAT,     /* number in [flo, fhi] */
-  T_ALPHA,     /* None | number | 'auto' | 'auto_po2' */
-  T_ALPHA_STR, /* 'auto' | 'auto_po2' */
-  T_AXIS,      /* None | integer >= 0 */
-  T_OPT_FLOAT, /* None | number in [flo, fhi] */
-  T_FIXED      /* only the QKeras default is supported */
-} ptype;
-
-typedef enum { FX_FALSE, FX_TRUE, FX_ZERO, FX_NONE, FX_RND } fixed_kind;
-
-typedef struct {
-  const char *name;
-  ptype type;
-  unsigned bit;  /* TQ_ARG_* (0 for T_FIXED) */
-  int lo, hi;    /* T_INT */
-  double flo, fhi;
-  int bool_int;  /* print as 0/1 (else True/False) */
-  fixed_kind fx; /* T_FIXED */
-  const char *fixed_text;
-} param;
-
-typedef struct {
-  tq_qkind kind;
-  const char *name;
-  const param *params;
-  int nparams;
-  int npos;          /* how many leading params may be positional */
-  int extend_cap;    /* printer, quantizer built in code: at most this many positional */
-  unsigned mandatory;/* printer: always shown for a programmatic quantizer */
-} qspec;
-
-#define P_BITS(lo, hi) {"bits", T_INT, TQ_ARG_BITS, lo, hi, 0, 0, 0, 0, NULL}
-#define P_INTEGER {"integer", T_INT, TQ_ARG_INTEGER, -64, 64, 0, 0, 0, 0, NULL}
-#define P_SYMMETRIC {"symmetric", T_BOOL, TQ_ARG_SYMMETRIC, 0, 0, 0, 0, 1, 0, NULL}
-#define P_KEEP_NEG {"keep_negative", T_BOOL, TQ_ARG_KEEP_NEGATIVE, 0, 0, 0, 0, 1, 0, NULL}
-#define P_ALPHA {"alpha", T_ALPHA, TQ_ARG_ALPHA, 0, 0, 0, 0, 0, 0, NULL}
-#define P_ALPHA_STR {"alpha", T_ALPHA_STR, TQ_ARG_ALPHA, 0, 0, 0, 0, 0, 0, NULL}
-#define P_STOCH {"use_stochastic_rounding", T_BOOL, TQ_ARG_STOCHASTIC, 0, 0, 0, 0, 0, 0, NULL}
-#define P_STOCH_FIXED {"use_stochastic_rounding", T_FIXED, 0, 0, 0, 0, 0, 0, FX_FALSE, "False"}
-#define P_AXIS {"scale_axis", T_AXIS, TQ_ARG_SCALE_AXIS, 0, 0, 0, 0, 0, 0, NULL}
-#define P_QNOISE {"qnoise_factor", T_FLOAT, TQ_ARG_QNOISE, 0, 0, 0.0, 1.0, 0, 0, NULL}
-#define P_USE_STE {"use_ste", T_BOOL, TQ_ARG_USE_STE, 0, 0, 0, 0, 0, 0, NULL}
-
-static const param bits_params[] = {P_BITS(1, 32), P_INTEGER, P_SYMMETRIC, P_KEEP_NEG, P_ALPHA,
-                                    P_STOCH, P_AXIS, P_QNOISE, P_USE_STE};
-static const param fm_params[] = {P_BITS(2, 32), P_INTEGER, P_SYMMETRIC, P_KEEP_NEG, P_ALPHA_STR,
-                                  P_STOCH, P_AXIS, P_QNOISE, P_USE_STE};
-static const param relu_params[] = {
-    P_BITS(1, 31),
-    P_INTEGER,
-    {"use_sigmoid", T_FIXED, 0, 0, 0, 0, 0, 0, FX_ZERO, "0"},
-    {"negative_slope", T_FIXED, 0, 0, 0, 0, 0, 0, FX_ZERO, "0.0"},
-    P_STOCH,
-    {"relu_upper_bound", T_FIXED, 0, 0, 0, 0, 0, 0, FX_NONE, "None"},
-    {"is_quantized_clip", T_FIXED, 0, 0, 0, 0, 0, 0, FX_TRUE, "True"},
-    P_QNOISE,
-    P_USE_STE};
-static const param po2_params[] = {
-    P_BITS(2, 16),
-    {"max_value", T_OPT_FLOAT, TQ_ARG_MAX_VALUE, 0, 0, 0.0, FLT_MAX, 0, 0, NULL},
-    P_STOCH_FIXED,
-    {"quadratic_approximation", T_FIXED, 0, 0, 0, 0, 0, 0, FX_FALSE, "False"},
-    {"log2_rounding", T_FIXED, 0, 0, 0, 0, 0, 0, FX_RND, "'rnd'"},
-    P_QNOISE,
-    P_USE_STE};
-static const param binary_params[] = {
-    {"use_01", T_BOOL, TQ_ARG_USE_01, 0, 0, 0, 0, 1, 0, NULL}, P_ALPHA, P_STOCH_FIXED};
-static const param ternary_params[] = {
-    P_ALPHA,
-    {"threshold", T_OPT_FLOAT, TQ_ARG_THRESHOLD, 0, 0, -FLT_MAX, FLT_MAX, 0, 0, NULL},
-    P_STOCH_FIXED,
-    {"number_of_unrolls", T_INT, TQ_ARG_UNROLLS, 1, 100, 0, 0, 0, 0, NULL}};
-
-#define NP(a) (int)(sizeof(a) / sizeof((a)[0]))
-static const qspec specs[] = {
-    {TQ_Q_BITS, "quantized_bits", bits_params, NP(bits_params), 8, 4,
-     TQ_ARG_BITS | TQ_ARG_INTEGER | TQ_ARG_SYMMETRIC},
-    {TQ_Q_BITS_FEATUREMAP, "quantized_bits_featuremap", fm_params, NP(fm_params), 5, 4,
-     TQ_ARG_BITS | TQ_ARG_INTEGER | TQ_ARG_SYMMETRIC | TQ_ARG_KEEP_NEGATIVE | TQ_ARG_ALPHA |
-         TQ_ARG_SCALE_AXIS},
-    {TQ_Q_RELU, "quantized_relu", relu_params, NP(relu_params), 8, 2,
-     TQ_ARG_BITS | TQ_ARG_INTEGER},
-    {TQ_Q_PO2, "quantized_po2", po2_params, NP(po2_params), 6, 2, TQ_ARG_BITS},
-    {TQ_Q_BINARY, "binary", binary_params, NP(binary_params), 3, 0, 0},
-    {TQ_Q_TERNARY, "ternary", ternary_params, NP(ternary_params), 4, 0, 0},
-};
-#define NSPECS NP(specs)
-
-static const qspec *spec_of(tq_qkind kind) {
-  for (int i = 0; i < NSPECS; i++)
-    if (specs[i].kind == kind) return &specs[i];
-  return NULL;
-}
+#include "quant/kinds.h"
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
@@ -270,252 +173,285 @@ static const char *scan_raw(const char *p, int *unterminated_string) {
 
 /* ---- value conversion ------------------------------------------------------------------------ */
 
-static const char *type_expect(const param *pa) {
-  switch (pa->type) {
-    case T_INT: return "an integer";
-    case T_BOOL: return "a boolean (True, False, 0 or 1)";
-    case T_FLOAT: return "a number";
-    case T_ALPHA: return "None, a number, 'auto' or 'auto_po2'";
-    case T_ALPHA_STR: return "'auto' or 'auto_po2'";
-    case T_AXIS: return "None or an axis index >= 0";
-    case T_OPT_FLOAT: return "None or a number";
-    case T_FIXED: return pa->fixed_text;
+static const char *type_expect(const tq_qparam *pa) {
+  if (!pa->arg) return pa->fixed_text;
+  switch (tq_qarg_of(pa->arg)->type) {
+    case TQ_QV_INT: return "an integer";
+    case TQ_QV_BOOL: return "a boolean (True, False, 0 or 1)";
+    case TQ_QV_FLOAT: return "a number";
+    case TQ_QV_ALPHA: return pa->auto_only ? "'auto' or 'auto_po2'" : "None, a number, 'auto' or 'auto_po2'";
+    case TQ_QV_AXIS: return "None or an axis index >= 0";
+    case TQ_QV_OPT_FLOAT: return "None or a number";
   }
   return "a value";
 }
 
+/* The setters below return 1 (stored), 0 (error written to err) or -1 (a value of the wrong
+ * type: the caller says what was expected). got: the value as shown in messages. */
+
+static int set_int(tq_quantizer *q, const tq_qparam *pa, const value *v, const char *got,
+                   char *err, size_t errn) {
+  const tq_qarg *a = tq_qarg_of(pa->arg);
+  if (a->type == TQ_QV_AXIS && v->k == V_NONE) {
+    tq_qarg_set_int(q, a, -1);
+    return 1;
+  }
+  if (v->k != V_INT) return -1;
+  long long lo = (long long)pa->lo, hi = (long long)pa->hi;
+  if (v->i < lo || v->i > hi) {
+    snprintf(err, errn, "must be between %lld and %lld, got %s", lo, hi, got);
+    return 0;
+  }
+  tq_qarg_set_int(q, a, (int)v->i);
+  return 1;
+}
+
+static int set_bool(tq_quantizer *q, const tq_qparam *pa, const value *v) {
+  int b;
+  if (v->k == V_TRUE) b = 1;
+  else if (v->k == V_FALSE) b = 0;
+  else if (v->k == V_INT && (v->i == 0 || v->i == 1)) b = (int)v->i;
+  else return -1;
+  if (v->k == V_INT) q->pybool &= ~pa->arg;
+  else q->pybool |= pa->arg;
+  tq_qarg_set_int(q, tq_qarg_of(pa->arg), b);
+  return 1;
+}
+
+/* FLOAT, OPT_FLOAT and ALPHA: None, 'auto'/'auto_po2' and numbers, where the argument takes them */
+static int set_number(tq_quantizer *q, const tq_qparam *pa, const value *v, const char *got,
+                      char *err, size_t errn) {
+  const tq_qarg *a = tq_qarg_of(pa->arg);
+  const int alpha = a->type == TQ_QV_ALPHA;
+  if (v->k == V_STR && alpha) {
+    if (slice_is(v->s, v->slen, "auto")) q->alpha_mode = TQ_ALPHA_AUTO;
+    else if (slice_is(v->s, v->slen, "auto_po2")) q->alpha_mode = TQ_ALPHA_AUTO_PO2;
+    else return -1;
+    q->alpha = 0.0f;
+    return 1;
+  }
+  if (v->k == V_NONE && a->type != TQ_QV_FLOAT && !pa->auto_only) {
+    if (alpha) q->alpha_mode = TQ_ALPHA_NONE, q->alpha = 0.0f;
+    else tq_qarg_set_opt(q, a, 0, 0.0f);
+    return 1;
+  }
+  if (!(v->k == V_INT || v->k == V_FLOAT) || pa->auto_only) return -1;
+  if (fabs(v->f) > FLT_MAX) {
+    snprintf(err, errn, "number %s is out of range for float32", got);
+    return 0;
+  }
+  float f = (float)v->f;
+  if (!alpha && (v->f < pa->lo || v->f > pa->hi)) {
+    if (pa->hi >= FLT_MAX)
+      snprintf(err, errn, "must be >= %g, got %s", pa->lo, got);
+    else
+      snprintf(err, errn, "must be between %g and %g, got %s", pa->lo, pa->hi, got);
+    return 0;
+  }
+  if (alpha) q->alpha_mode = TQ_ALPHA_VALUE, q->alpha = f;
+  else if (a->type == TQ_QV_OPT_FLOAT) tq_qarg_set_opt(q, a, 1, f);
+  else tq_qarg_set_float(q, a, f);
+  return 1;
+}
+
+/* an argument tinyq supports only at its QKeras default */
+static int check_fixed(const tq_qparam *pa, const value *v, const char *got, char *err,
+                       size_t errn) {
+  int is_num = v->k == V_INT || v->k == V_FLOAT, ok = 0;
+  switch (pa->fixed) {
+    case TQ_QFX_FALSE: ok = v->k == V_FALSE || (v->k == V_INT && v->i == 0); break;
+    case TQ_QFX_TRUE: ok = v->k == V_TRUE || (v->k == V_INT && v->i == 1); break;
+    case TQ_QFX_ZERO: ok = v->k == V_FALSE || (is_num && v->f == 0.0); break;
+    case TQ_QFX_NONE: ok = v->k == V_NONE; break;
+    case TQ_QFX_RND: ok = v->k == V_STR && slice_is(v->s, v->slen, "rnd"); break;
+  }
+  if (ok) return 1;
+  snprintf(err, errn, "only %s=%s is supported, got %s", pa->name, pa->fixed_text, got);
+  return 0;
+}
+
 /* Stores v into the field of pa. On error writes the reason (without "argument N") to err. */
-static int set_param(tq_quantizer *q, const param *pa, const value *v, char *err, size_t errn) {
+static int set_param(tq_quantizer *q, const tq_qparam *pa, const value *v, char *err, size_t errn) {
   char shown[128];
   const char *got = show(shown, sizeof shown, v->raw, v->rawlen);
-  int is_num = v->k == V_INT || v->k == V_FLOAT;
-  if (is_num && v->range_error) {
+  if ((v->k == V_INT || v->k == V_FLOAT) && v->range_error) {
     snprintf(err, errn, "number %s is out of range", got);
     return 0;
   }
-  switch (pa->type) {
-    case T_INT:
-    case T_AXIS: {
-      if (pa->type == T_AXIS && v->k == V_NONE) {
-        q->scale_axis = -1;
-        return 1;
-      }
-      if (v->k != V_INT) break;
-      long long lo = pa->type == T_AXIS ? 0 : pa->lo, hi = pa->type == T_AXIS ? 1000000 : pa->hi;
-      if (v->i < lo || v->i > hi) {
-        snprintf(err, errn, "must be between %lld and %lld, got %s", lo, hi, got);
-        return 0;
-      }
-      int iv = (int)v->i;
-      switch (pa->bit) {
-        case TQ_ARG_BITS: q->bits = iv; break;
-        case TQ_ARG_INTEGER: q->integer = iv; break;
-        case TQ_ARG_SCALE_AXIS: q->scale_axis = iv; break;
-        case TQ_ARG_UNROLLS: q->number_of_unrolls = iv; break;
-        default: break;
-      }
-      return 1;
-    }
-    case T_BOOL: {
-      int b;
-      if (v->k == V_TRUE) b = 1;
-      else if (v->k == V_FALSE) b = 0;
-      else if (v->k == V_INT && (v->i == 0 || v->i == 1)) b = (int)v->i;
-      else break;
-      if (v->k == V_INT) q->pybool &= ~pa->bit;
-      else q->pybool |= pa->bit;
-      switch (pa->bit) {
-        case TQ_ARG_SYMMETRIC: q->symmetric = b; break;
-        case TQ_ARG_KEEP_NEGATIVE: q->keep_negative = b; break;
-        case TQ_ARG_STOCHASTIC: q->stochastic = b; break;
-        case TQ_ARG_USE_STE: q->use_ste = b; break;
-        case TQ_ARG_USE_01: q->use_01 = b; break;
-        default: break;
-      }
-      return 1;
-    }
-    case T_FLOAT:
-    case T_OPT_FLOAT:
-    case T_ALPHA:
-    case T_ALPHA_STR: {
-      if (v->k == V_STR && (pa->type == T_ALPHA || pa->type == T_ALPHA_STR)) {
-        if (slice_is(v->s, v->slen, "auto")) q->alpha_mode = TQ_ALPHA_AUTO;
-        else if (slice_is(v->s, v->slen, "auto_po2")) q->alpha_mode = TQ_ALPHA_AUTO_PO2;
-        else break;
-        q->alpha = 0.0f;
-        return 1;
-      }
-      if (v->k == V_NONE && pa->type != T_FLOAT && pa->type != T_ALPHA_STR) {
-        if (pa->bit == TQ_ARG_ALPHA) q->alpha_mode = TQ_ALPHA_NONE, q->alpha = 0.0f;
-        if (pa->bit == TQ_ARG_MAX_VALUE) q->has_max_value = 0, q->max_value = 0.0f;
-        if (pa->bit == TQ_ARG_THRESHOLD) q->has_threshold = 0, q->threshold = 0.0f;
-        return 1;
-      }
-      if (!is_num || pa->type == T_ALPHA_STR) break;
-      if (fabs(v->f) > FLT_MAX) {
-        snprintf(err, errn, "number %s is out of range for float32", got);
-        return 0;
-      }
-      float f = (float)v->f;
-      if (pa->type != T_ALPHA && (v->f < pa->flo || v->f > pa->fhi)) {
-        if (pa->fhi >= FLT_MAX)
-          snprintf(err, errn, "must be >= %g, got %s", pa->flo, got);
-        else
-          snprintf(err, errn, "must be between %g and %g, got %s", pa->flo, pa->fhi, got);
-        return 0;
-      }
-      switch (pa->bit) {
-        case TQ_ARG_ALPHA: q->alpha_mode = TQ_ALPHA_VALUE, q->alpha = f; break;
-        case TQ_ARG_QNOISE: q->qnoise_factor = f; break;
-        case TQ_ARG_MAX_VALUE: q->has_max_value = 1, q->max_value = f; break;
-        case TQ_ARG_THRESHOLD: q->has_threshold = 1, q->threshold = f; break;
-        default: break;
-      }
-      return 1;
-    }
-    case T_FIXED: {
-      int ok = 0;
-      switch (pa->fx) {
-        case FX_FALSE: ok = v->k == V_FALSE || (v->k == V_INT && v->i == 0); break;
-        case FX_TRUE: ok = v->k == V_TRUE || (v->k == V_INT && v->i == 1); break;
-        case FX_ZERO: ok = v->k == V_FALSE || (is_num && v->f == 0.0); break;
-        case FX_NONE: ok = v->k == V_NONE; break;
-        case FX_RND: ok = v->k == V_STR && slice_is(v->s, v->slen, "rnd"); break;
-      }
-      if (ok) return 1;
-      snprintf(err, errn, "only %s=%s is supported, got %s", pa->name, pa->fixed_text, got);
-      return 0;
-    }
+  int r = -1;
+  if (!pa->arg) return check_fixed(pa, v, got, err, errn);
+  switch (tq_qarg_of(pa->arg)->type) {
+    case TQ_QV_INT:
+    case TQ_QV_AXIS: r = set_int(q, pa, v, got, err, errn); break;
+    case TQ_QV_BOOL: r = set_bool(q, pa, v); break;
+    case TQ_QV_FLOAT:
+    case TQ_QV_OPT_FLOAT:
+    case TQ_QV_ALPHA: r = set_number(q, pa, v, got, err, errn); break;
   }
+  if (r >= 0) return r;
   snprintf(err, errn, "expected %s, got %s", type_expect(pa), got);
   return 0;
 }
 
 /* ---- parse ----------------------------------------------------------------------------------- */
 
-static const char *known_names(void) {
-  return "quantized_bits, quantized_bits_featuremap, quantized_relu, quantized_po2, binary, "
-         "ternary";
+/* "quantized_bits, quantized_bits_featuremap, ...": the kinds written with arguments */
+static const char *known_names(char *buf, size_t cap) {
+  size_t k = 0;
+  buf[0] = 0;
+  for (int i = 0; i < TQ_Q_COUNT; i++)
+    if (!tq_qkinds[i].bare && k < cap)
+      k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? ", " : "", tq_qkinds[i].name);
+  return buf;
+}
+
+/* The kind named at *pp; *pp moves past the name and the whitespace after it. */
+static tq_status parse_name(const pctx *c, const char **pp, const tq_qkind_traits **kind) {
+  char shown[128], known[256];
+  const char *p = skip_ws(*pp);
+  if (!*p) return perr(c, "empty quantizer string");
+  if (!is_id0(*p)) {
+    size_t n = strcspn(p, "(), \t\n");
+    return perr(c, "expected a quantizer name, got %s", show(shown, sizeof shown, p, n ? n : 1));
+  }
+  const char *name = p;
+  while (is_id(*p)) p++;
+  size_t len = (size_t)(p - name);
+  *kind = NULL;
+  for (int i = 0; i < TQ_Q_COUNT; i++)
+    if (slice_is(name, len, tq_qkinds[i].name)) *kind = &tq_qkinds[i];
+  if (!*kind)
+    return perr(c, "unknown quantizer %s (known: %s)", show(shown, sizeof shown, name, len),
+                known_names(known, sizeof known));
+  *pp = skip_ws(p);
+  return TQ_OK;
+}
+
+typedef struct {
+  const tq_qkind_traits *kind;
+  int argno;       /* the argument being read, from 1 */
+  int npos;        /* positional arguments so far */
+  int seen_kw;     /* a keyword argument came already */
+  int seen_at[16]; /* per param: the argument that gave it (0: not yet) */
+} arg_state;
+
+/* The param an argument gives: its keyword's (then *pp moves past "kw =") or the next position. */
+static tq_status param_of_arg(const pctx *c, const char **pp, arg_state *s, int *pidx,
+                              int *keyword) {
+  char shown[128];
+  const tq_qkind_traits *T = s->kind;
+  const char *p = *pp, *kw = NULL, *e = p;
+  if (is_id0(*p)) {
+    while (is_id(*e)) e++;
+    const char *r = skip_ws(e);
+    if (*r == '=' && r[1] != '=') kw = p, *pp = skip_ws(r + 1);
+  }
+  *keyword = kw != NULL;
+  if (!kw) {
+    if (s->seen_kw)
+      return perr(c, "argument %d: positional argument follows keyword argument", s->argno);
+    if (s->npos >= T->npos)
+      return perr(c, "argument %d: too many positional arguments (%s takes at most %d)",
+                  s->argno, T->name, T->npos);
+    *pidx = s->npos++;
+    return TQ_OK;
+  }
+  size_t kw_len = (size_t)(e - kw);
+  *pidx = -1;
+  for (int i = 0; i < T->nparams; i++)
+    if (slice_is(kw, kw_len, tq_qparam_name(&T->params[i]))) *pidx = i;
+  if (*pidx < 0) {
+    char valid[512];
+    size_t k = 0;
+    valid[0] = 0;
+    for (int i = 0; i < T->nparams && k < sizeof valid; i++)
+      k += (size_t)snprintf(valid + k, sizeof valid - k, "%s%s", i ? ", " : "",
+                            tq_qparam_name(&T->params[i]));
+    return perr(c, "argument %d: unknown keyword %s for %s (valid: %s)", s->argno,
+                show(shown, sizeof shown, kw, kw_len), T->name, valid);
+  }
+  s->seen_kw = 1;
+  return TQ_OK;
+}
+
+/* One argument at *pp (after the '(' or a ','): its param, its value, stored into q; *pp moves
+ * to the ',' or ')' after it. */
+static tq_status parse_arg(const pctx *c, const char **pp, arg_state *s, tq_quantizer *q) {
+  int pidx = 0, keyword = 0;
+  tq_status st = param_of_arg(c, pp, s, &pidx, &keyword);
+  if (st) return st;
+  const tq_qparam *pa = &s->kind->params[pidx];
+  const char *pname = tq_qparam_name(pa), *p = *pp;
+  if (s->seen_at[pidx])
+    return perr(c, "argument %d (%s): %s given twice (also argument %d)", s->argno, pname, pname,
+                s->seen_at[pidx]);
+  s->seen_at[pidx] = s->argno;
+  int unterminated;
+  const char *e = scan_raw(p, &unterminated);
+  if (!e) {
+    if (unterminated) return perr(c, "argument %d (%s): unterminated string", s->argno, pname);
+    return perr(c, "argument %d (%s): missing ')' at the end", s->argno, pname);
+  }
+  const char *raw_end = e;
+  while (raw_end > p && isspace((unsigned char)raw_end[-1])) raw_end--;
+  if (raw_end == p) {
+    if (keyword) return perr(c, "argument %d (%s): missing value after '='", s->argno, pname);
+    return perr(c, "argument %d (%s): empty argument", s->argno, pname);
+  }
+  value v;
+  memset(&v, 0, sizeof v);
+  v.raw = p, v.rawlen = (size_t)(raw_end - p);
+  classify(&v);
+  char why[400];
+  if (!set_param(q, pa, &v, why, sizeof why))
+    return perr(c, "argument %d (%s): %s", s->argno, pname, why);
+  q->given |= pa->arg;
+  *pp = e;
+  return TQ_OK;
+}
+
+/* The argument list after the '(' at *pp, up to and including the ')'. */
+static tq_status parse_args(const pctx *c, const char **pp, const tq_qkind_traits *T,
+                            tq_quantizer *q) {
+  arg_state s = {.kind = T};
+  const char *p = *pp + 1;
+  for (;;) {
+    p = skip_ws(p);
+    if (*p == ')') break;
+    if (!*p) return perr(c, "missing ')' at the end");
+    s.argno++;
+    tq_status st = parse_arg(c, &p, &s, q);
+    if (st) return st;
+    if (*p == ',') p++;
+  }
+  q->npositional = s.npos;
+  *pp = p + 1;
+  return TQ_OK;
 }
 
 tq_status tq_quantizer_parse(tq_quantizer *out, const char *str) {
   pctx c;
   char shown[128];
-  if (!str) str = "";
-  c.src = str;
+  c.src = str ? str : "";
   quote_input(&c);
-  const char *p = skip_ws(str);
-  if (!*p) return perr(&c, "empty quantizer string");
-  if (!is_id0(*p)) {
-    size_t n = strcspn(p, "(), \t\n");
-    return perr(&c, "expected a quantizer name, got %s", show(shown, sizeof shown, p, n ? n : 1));
-  }
-  const char *name = p;
-  while (is_id(*p)) p++;
-  size_t name_len = (size_t)(p - name);
-  p = skip_ws(p);
-
-  if (slice_is(name, name_len, "None")) {
-    if (*p) return perr(&c, "unexpected %s after None", show(shown, sizeof shown, p, strlen(p)));
-    tq_quantizer_init(out, TQ_Q_NONE);
-    return TQ_OK;
-  }
-  const qspec *sp = NULL;
-  for (int i = 0; i < NSPECS; i++)
-    if (slice_is(name, name_len, specs[i].name)) sp = &specs[i];
-  if (!sp)
-    return perr(&c, "unknown quantizer %s (known: %s)", show(shown, sizeof shown, name, name_len),
-                known_names());
-
+  const char *p = c.src;
+  const tq_qkind_traits *T;
+  tq_status st = parse_name(&c, &p, &T);
+  if (st) return st;
+  if (T->bare && *p)
+    return perr(&c, "unexpected %s after %s", show(shown, sizeof shown, p, strlen(p)), T->name);
   tq_quantizer q;
-  tq_quantizer_init(&q, sp->kind);
+  tq_quantizer_init(&q, (tq_qkind)(T - tq_qkinds));
   if (*p && *p != '(')
     return perr(&c, "unexpected %s after the name %s", show(shown, sizeof shown, p, strlen(p)),
-                sp->name);
+                T->name);
   if (*p == '(') {
-    p++;
-    int argno = 0, seen_kw = 0, npos = 0;
-    int seen_at[16] = {0};
-    for (;;) {
-      p = skip_ws(p);
-      if (*p == ')') {
-        p++;
-        break;
-      }
-      if (!*p) return perr(&c, "missing ')' at the end");
-      argno++;
-      /* keyword? */
-      const param *pa = NULL;
-      int pidx = -1;
-      const char *kw = NULL;
-      size_t kw_len = 0;
-      if (is_id0(*p)) {
-        const char *e = p;
-        while (is_id(*e)) e++;
-        const char *r = skip_ws(e);
-        if (*r == '=' && r[1] != '=') {
-          kw = p, kw_len = (size_t)(e - p);
-          p = skip_ws(r + 1);
-        }
-      }
-      if (kw) {
-        for (int i = 0; i < sp->nparams; i++)
-          if (slice_is(kw, kw_len, sp->params[i].name)) pidx = i;
-        if (pidx < 0) {
-          char valid[512];
-          size_t k = 0;
-          valid[0] = 0;
-          for (int i = 0; i < sp->nparams && k < sizeof valid; i++)
-            k += (size_t)snprintf(valid + k, sizeof valid - k, "%s%s", i ? ", " : "",
-                                  sp->params[i].name);
-          return perr(&c, "argument %d: unknown keyword %s for %s (valid: %s)", argno,
-                      show(shown, sizeof shown, kw, kw_len), sp->name, valid);
-        }
-        seen_kw = 1;
-      } else {
-        if (seen_kw)
-          return perr(&c, "argument %d: positional argument follows keyword argument", argno);
-        if (npos >= sp->npos)
-          return perr(&c, "argument %d: too many positional arguments (%s takes at most %d)",
-                      argno, sp->name, sp->npos);
-        pidx = npos++;
-      }
-      pa = &sp->params[pidx];
-      if (seen_at[pidx])
-        return perr(&c, "argument %d (%s): %s given twice (also argument %d)", argno, pa->name,
-                    pa->name, seen_at[pidx]);
-      seen_at[pidx] = argno;
-      /* value */
-      int unterminated;
-      const char *e = scan_raw(p, &unterminated);
-      if (!e) {
-        if (unterminated) return perr(&c, "argument %d (%s): unterminated string", argno, pa->name);
-        return perr(&c, "argument %d (%s): missing ')' at the end", argno, pa->name);
-      }
-      const char *raw_end = e;
-      while (raw_end > p && isspace((unsigned char)raw_end[-1])) raw_end--;
-      if (raw_end == p) {
-        if (kw) return perr(&c, "argument %d (%s): missing value after '='", argno, pa->name);
-        return perr(&c, "argument %d (%s): empty argument", argno, pa->name);
-      }
-      value v;
-      memset(&v, 0, sizeof v);
-      v.raw = p, v.rawlen = (size_t)(raw_end - p);
-      classify(&v);
-      char why[400];
-      if (!set_param(&q, pa, &v, why, sizeof why))
-        return perr(&c, "argument %d (%s): %s", argno, pa->name, why);
-      q.given |= pa->bit;
-      p = e;
-      if (*p == ',') p++;
-    }
-    q.npositional = npos;
+    if ((st = parse_args(&c, &p, T, &q))) return st;
     p = skip_ws(p);
-    if (*p)
-      return perr(&c, "unexpected %s after ')'", show(shown, sizeof shown, p, strlen(p)));
+    if (*p) return perr(&c, "unexpected %s after ')'", show(shown, sizeof shown, p, strlen(p)));
   }
   if (tq_quantizer_validate(&q) != TQ_OK) {
-    char why[600];
+    char why[600]; /* perr formats into tq_last_error's buffer */
     snprintf(why, sizeof why, "%s", tq_last_error());
     return perr(&c, "%s", why);
   }
@@ -555,31 +491,26 @@ static void put_float(sbuf *b, float f) {
   put(b, "%s", t);
 }
 
-static void put_value(sbuf *b, const tq_quantizer *q, const param *pa) {
-  switch (pa->type) {
-    case T_FIXED: put(b, "%s", pa->fixed_text); return;
-    case T_INT:
-      put(b, "%d", pa->bit == TQ_ARG_BITS ? q->bits
-                   : pa->bit == TQ_ARG_INTEGER ? q->integer
-                                               : q->number_of_unrolls);
+static void put_value(sbuf *b, const tq_quantizer *q, const tq_qparam *pa) {
+  if (!pa->arg) {
+    put(b, "%s", pa->fixed_text);
+    return;
+  }
+  const tq_qarg *a = tq_qarg_of(pa->arg);
+  switch (a->type) {
+    case TQ_QV_INT: put(b, "%d", tq_qarg_get_int(q, a)); return;
+    case TQ_QV_AXIS:
+      if (tq_qarg_get_int(q, a) < 0) put(b, "None");
+      else put(b, "%d", tq_qarg_get_int(q, a));
       return;
-    case T_AXIS:
-      if (q->scale_axis < 0) put(b, "None");
-      else put(b, "%d", q->scale_axis);
-      return;
-    case T_BOOL: {
-      int v = pa->bit == TQ_ARG_SYMMETRIC       ? q->symmetric
-              : pa->bit == TQ_ARG_KEEP_NEGATIVE ? q->keep_negative
-              : pa->bit == TQ_ARG_STOCHASTIC    ? q->stochastic
-              : pa->bit == TQ_ARG_USE_STE       ? q->use_ste
-                                                : q->use_01;
-      int as_int = (q->given & pa->bit) ? !(q->pybool & pa->bit) : pa->bool_int;
+    case TQ_QV_BOOL: {
+      int v = tq_qarg_get_int(q, a);
+      int as_int = (q->given & pa->arg) ? !(q->pybool & pa->arg) : a->bool_int;
       if (as_int) put(b, "%d", v ? 1 : 0);
       else put(b, "%s", v ? "True" : "False");
       return;
     }
-    case T_ALPHA:
-    case T_ALPHA_STR:
+    case TQ_QV_ALPHA:
       switch (q->alpha_mode) {
         case TQ_ALPHA_NONE: put(b, "None"); return;
         case TQ_ALPHA_VALUE: put_float(b, q->alpha); return;
@@ -587,51 +518,45 @@ static void put_value(sbuf *b, const tq_quantizer *q, const param *pa) {
         case TQ_ALPHA_AUTO_PO2: put(b, "'auto_po2'"); return;
       }
       return;
-    case T_FLOAT: put_float(b, q->qnoise_factor); return;
-    case T_OPT_FLOAT:
-      if (pa->bit == TQ_ARG_MAX_VALUE) {
-        if (q->has_max_value) put_float(b, q->max_value);
-        else put(b, "None");
-      } else {
-        if (q->has_threshold) put_float(b, q->threshold);
-        else put(b, "None");
-      }
+    case TQ_QV_FLOAT: put_float(b, tq_qarg_get_float(q, a)); return;
+    case TQ_QV_OPT_FLOAT:
+      if (tq_qarg_get_given(q, a)) put_float(b, tq_qarg_get_float(q, a));
+      else put(b, "None");
       return;
   }
 }
 
+/* The arguments to print (given, or different from the default) and how many positionally. */
+static unsigned printed_args(const tq_quantizer *q, const tq_qkind_traits *T, int *npos) {
+  tq_quantizer def;
+  tq_quantizer_init(&def, q->kind);
+  unsigned rel = tq_qrelevant(q->kind), printed = q->given & rel;
+  for (unsigned bit = 1; bit <= TQ_ARG_UNROLLS; bit <<= 1)
+    if ((rel & bit) && !tq_qarg_equal(q, &def, bit)) printed |= bit;
+  *npos = q->npositional < 0 ? 0 : q->npositional > T->npos ? T->npos : q->npositional;
+  if (q->given == 0) { /* built in code: QKeras' __str__ style, leading arguments positional */
+    printed |= T->print_always;
+    *npos = 0;
+    while (*npos < T->print_npos && T->params[*npos].arg && (printed & T->params[*npos].arg))
+      (*npos)++;
+  }
+  return printed;
+}
+
 size_t tq_quantizer_format(const tq_quantizer *q, char *buf, size_t n) {
   sbuf b = {buf, n, 0};
-  const qspec *sp = spec_of(q->kind);
-  if (!sp) {
-    put(&b, "None");
+  const tq_qkind_traits *T = tq_qkind_get(q->kind);
+  if (T->bare) {
+    put(&b, "%s", T->name);
   } else {
-    tq_quantizer def;
-    tq_quantizer_init(&def, q->kind);
-    unsigned rel = tq_qrelevant(q->kind), printed = q->given & rel;
-    for (unsigned bit = 1; bit <= TQ_ARG_UNROLLS; bit <<= 1)
-      if ((rel & bit) && !tq_qfield_equal(q, &def, bit)) printed |= bit;
-    int npos = q->npositional;
-    if (npos < 0) npos = 0;
-    if (npos > sp->npos) npos = sp->npos;
-    if (q->given == 0) { /* built in code: QKeras' __str__ style, leading arguments positional */
-      printed |= sp->mandatory;
-      npos = 0;
-      while (npos < sp->extend_cap && sp->params[npos].bit && (printed & sp->params[npos].bit))
-        npos++;
-    }
-    put(&b, "%s(", sp->name);
-    int first = 1;
-    for (int i = 0; i < npos; i++) {
+    int npos;
+    unsigned printed = printed_args(q, T, &npos);
+    put(&b, "%s(", T->name);
+    for (int i = 0, first = 1; i < T->nparams; i++) {
+      const tq_qparam *pa = &T->params[i];
+      if (i >= npos && !(pa->arg & printed)) continue; /* keywords: printed arguments only */
       if (!first) put(&b, ",");
-      put_value(&b, q, &sp->params[i]);
-      first = 0;
-    }
-    for (int i = npos; i < sp->nparams; i++) {
-      const param *pa = &sp->params[i];
-      if (!pa->bit || !(printed & pa->bit)) continue;
-      if (!first) put(&b, ",");
-      put(&b, "%s=", pa->name);
+      if (i >= npos) put(&b, "%s=", tq_qparam_name(pa));
       put_value(&b, q, pa);
       first = 0;
     }

@@ -9,6 +9,8 @@
 
 #include "tinyq/quant.h"
 
+/* ---- shared maths (qmath.c) ---------------------------------------------------------------- */
+
 /* The tensor seen as (outer, groups, inner): group g owns the `outer` contiguous segments
  * x[(o*groups + g)*inner .. +inner). Rank 1 is one group (outer = 1, inner = n). */
 typedef struct {
@@ -18,10 +20,30 @@ typedef struct {
 /* keep_axis < 0: the last axis (rank >= 2); rank 1 always gives one group. */
 tq_status tq_qlayout_init(tq_qlayout *L, const int *dims, int rank, int keep_axis);
 
-/* TQ_ARG_* bits that are parameters of `kind` (the fields equality and printing look at). */
-unsigned tq_qrelevant(tq_qkind kind);
-/* Equality of the field behind one TQ_ARG_* bit. */
-int tq_qfield_equal(const tq_quantizer *a, const tq_quantizer *b, unsigned bit);
+/* ---- one quantization run: forward (out) and/or integer codes (codes) ------------------------ */
+
+typedef struct {
+  const tq_quantizer *q;
+  const float *in;
+  const int *dims;
+  int rank;
+  size_t n;             /* elements of in */
+  float *out;           /* fake-quantized values (may be in), or NULL */
+  int32_t *codes;       /* integer codes, or NULL */
+  float *steps;         /* the step of each scale group, or NULL */
+  int32_t *zero_points; /* featuremap: the zero point of each group, or NULL */
+  int stochastic;       /* round stochastically (training, and the kind supports it) */
+  tq_rng *rng;
+} tq_qrun;
+
+/* Data-dependent scales (scale.c). quantized_bits auto / auto_po2 (SPEC §1.1): steps has
+ * L->groups entries, or n for rank-1 auto_po2. */
+tq_status tq_quant_bits_auto(const tq_qrun *r);
+/* quantized_bits_featuremap (SPEC §1.2): dynamic per-group scale and zero point. */
+tq_status tq_quant_featuremap(const tq_qrun *r);
+/* binary / ternary with alpha 'auto'/'auto_po2' (per output channel). */
+tq_status tq_quant_binary_auto(const tq_qrun *r);
+tq_status tq_quant_ternary_auto(const tq_qrun *r);
 
 /* Per-group reductions (arrays of L->groups floats, overwritten; exact, so any order). */
 void tq_group_absmax(const tq_qlayout *L, const float *x, float *amax);
@@ -32,18 +54,41 @@ void tq_group_minmax(const tq_qlayout *L, const float *x, float flush, float *lo
  * does not depend on the order: elementwise work and min/max). */
 #define TQ_QPAR_MIN 32768
 
-/* quantized_bits auto / auto_po2 (SPEC §1.1): fills steps (L->groups floats, or n for rank-1
- * auto_po2 when per_element) and writes out/codes. Implemented in scale.c. */
-tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                             const float *in, const int *dims, int rank);
-/* quantized_bits_featuremap (SPEC §1.2), dynamic per-group scale and zero point. */
-tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                              int32_t *zps, const float *in, const int *dims, int rank);
-/* binary / ternary with alpha 'auto'/'auto_po2' (per output channel). */
-tq_status tq_quant_binary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                               const float *in, const int *dims, int rank);
-tq_status tq_quant_ternary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                                const float *in, const int *dims, int rank);
+/* Fixed steps (fixed.c): quantized_bits with alpha None or a number, quantized_relu,
+ * quantized_po2, binary and ternary with alpha None or a number. */
+tq_status tq_quant_bits_fixed(const tq_qrun *r);
+tq_status tq_quant_relu(const tq_qrun *r);
+tq_status tq_quant_po2(const tq_qrun *r);
+tq_status tq_quant_binary_fixed(const tq_qrun *r);
+tq_status tq_quant_ternary_fixed(const tq_qrun *r);
+
+/* code = clip(round(x * k), lo, hi), xq = step * code: quantized_bits fixed and quantized_relu. */
+typedef struct {
+  double k, lo, hi;
+  float step;
+} tq_qfixed;
+tq_qfixed tq_bits_fixed_params(const tq_quantizer *q);
+tq_qfixed tq_quant_relu_params(const tq_quantizer *q);
+/* wide: in double (code ranges beyond 2^24); stochastic (needs rng) applies to out only. */
+void tq_run_fixed(const tq_qfixed *f, int wide, const float *in, float *out, int32_t *codes,
+                  size_t n, float qn, int stochastic, tq_rng *rng);
+/* quantized_relu's forward: the qnoise mix takes the clipped relu as the unquantized branch. */
+void tq_quant_relu_forward(const tq_quantizer *q, const float *in, float *out, size_t n,
+                           int stochastic, tq_rng *rng);
+
+/* Static (deployment) forms (static.c). */
+tq_status tq_bits_static_params(const tq_quantizer *q, float lo, float hi, tq_range_mode mode,
+                                tq_qstatic *p);
+tq_status tq_relu_static_params(const tq_quantizer *q, float lo, float hi, tq_range_mode mode,
+                                tq_qstatic *p);
+tq_status tq_featuremap_static_params(const tq_quantizer *q, float lo, float hi,
+                                      tq_range_mode mode, tq_qstatic *p);
+tq_status tq_bits_static(const tq_quantizer *q, const tq_qstatic *p, float *out, int32_t *codes,
+                         const float *in, size_t n);
+tq_status tq_relu_static(const tq_quantizer *q, const tq_qstatic *p, float *out, int32_t *codes,
+                         const float *in, size_t n);
+tq_status tq_featuremap_static(const tq_quantizer *q, const tq_qstatic *p, float *out,
+                               int32_t *codes, const float *in, size_t n);
 
 /* out = (1-q) x + q xq, with q == 1 giving xq exactly; -0 is normalised to +0. */
 static inline float tq_qmix(float x, float xq, float qn, int exact) {
@@ -60,12 +105,12 @@ static inline int32_t tq_qsat32(double v) {
 #define TQ_FM_FLUSH 1e-7f
 #define TQ_FM_BIAS 1.526e-5
 
-/* ---- element codes, shared by the dynamic (scale.c) and static (quantizer.c) paths ---- */
+/* ---- element codes, shared by the dynamic (scale.c) and static (static.c) paths ---- */
 
 /* po2(v - eps) for v = s + eps > 0 finite: 2^rne(log2 v) from the bits of v: with v = f 2^E,
  * f in [1, 2), the exponent rounds up iff f >= sqrt(2), i.e. iff the mantissa field is at least
  * that of M_SQRT2 (the first double above sqrt 2; no ties, sqrt 2 being irrational). Vectorisable;
- * tq_po2() (quantizer.c) handles the other cases. */
+ * tq_po2() (qmath.c) handles the other cases. */
 static inline double tq_po2_pos(double v) {
   uint64_t b;
   memcpy(&b, &v, sizeof b);
@@ -127,6 +172,5 @@ static inline double fm_code_d(float x, float sdiv, double zp, double aq, double
   double z = u < 0 ? -a : a;
   return z < aq ? aq : (z > bq ? bq : z);
 }
-
 
 #endif

@@ -340,10 +340,13 @@ static void auto_apply_all(const tq_qlayout *L, const auto_apply *A, float *tmp_
   }
 }
 
-tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                             const float *in, const int *dims, int rank) {
+tq_status tq_quant_bits_auto(const tq_qrun *r) {
+  const tq_quantizer *q = r->q;
+  const float *in = r->in;
+  float *out = r->out, *steps = r->steps;
+  int32_t *codes = r->codes;
   tq_qlayout L;
-  tq_status st = tq_qlayout_init(&L, dims, rank, q->scale_axis);
+  tq_status st = tq_qlayout_init(&L, r->dims, r->rank, q->scale_axis);
   if (st) return st;
   const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
   const double H = exp2(q->bits - 1) - 1, Lv = 2 * H;
@@ -351,7 +354,7 @@ tq_status tq_quant_bits_auto(const tq_quantizer *q, float *out, int32_t *codes, 
   const float qn = q->qnoise_factor;
   const int exact = qn == 1.0f, wide = q->bits > 24;
 
-  if (rank == 1 && po2) {
+  if (r->rank == 1 && po2) {
     /* Step 1 over the whole tensor, refinement per element (SPEC §1.1). Biases are short. */
     float amax;
     tq_group_absmax(&L, in, &amax);
@@ -498,10 +501,12 @@ static void fm_apply_run(const fm_apply *A, size_t b, size_t e, size_t g, int pe
 #undef FM_LOOPS
 }
 
-tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                              int32_t *zps, const float *in, const int *dims, int rank) {
+tq_status tq_quant_featuremap(const tq_qrun *r) {
+  const tq_quantizer *q = r->q;
+  float *steps = r->steps;
+  int32_t *zps = r->zero_points;
   tq_qlayout L;
-  tq_status st = tq_qlayout_init(&L, dims, rank, q->scale_axis);
+  tq_status st = tq_qlayout_init(&L, r->dims, r->rank, q->scale_axis);
   if (st) return st;
   size_t G = L.groups, I = L.inner;
   const double bq = exp2(q->bits - 1) - 1, aq = -bq;
@@ -509,7 +514,7 @@ tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes,
   float *fb = tq_alloc_floats(5 * G);
   if (!fb) return TQ_ERR_MEMORY;
   float *lo = fb, *hi = fb + G, *sf = fb + 2 * G, *sdiv = fb + 3 * G, *zpf = fb + 4 * G;
-  tq_group_minmax(&L, in, TQ_FM_FLUSH, lo, hi);
+  tq_group_minmax(&L, r->in, TQ_FM_FLUSH, lo, hi);
   for (size_t g = 0; g < G; g++) {
     double l = lo[g], h = hi[g];
     double s = 2.0 * fmax(fabs(l), fabs(h)) / (bq - aq);
@@ -523,7 +528,7 @@ tq_status tq_quant_featuremap(const tq_quantizer *q, float *out, int32_t *codes,
      * which differs from zp above 2^24 (found by fuzz/fuzz_quant_parse.c). */
     if (zps) zps[g] = tq_qsat32(zpf[g]);
   }
-  fm_apply A = {in, out, codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor, aq, bq,
+  fm_apply A = {r->in, r->out, r->codes, sf, sdiv, zpf, (float)aq, (float)bq, q->qnoise_factor, aq, bq,
                 q->bits > 24, q->qnoise_factor == 1.0f, po2};
   if (I == 1) {
     size_t k = row_pack(&L), W = k * G, R = L.outer / k;
@@ -556,105 +561,110 @@ static double get_scale(int po2, double sxq, double sqq, double cnt) {
   return po2 ? tq_po2(s) : s;
 }
 
-tq_status tq_quant_binary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                               const float *in, const int *dims, int rank) {
-  tq_qlayout L;
-  tq_status st = tq_qlayout_init(&L, dims, rank, -1);
-  if (st) return st;
-  size_t G = L.groups, I = L.inner;
-  double *acc = tq_alloc(sizeof(double) * 2 * G);
-  if (!acc) return TQ_ERR_MEMORY;
-  double *sxq = acc, *sqq = acc + G;
-  const float neg = q->use_01 ? 0.0f : -1.0f;
-  for (size_t o = 0; o < L.outer; o++)
-    for (size_t g = 0; g < G; g++) {
-      const float *s = in + (o * G + g) * I;
-      for (size_t i = 0; i < I; i++) {
-        double k = s[i] >= 0.0f ? 1.0 : neg;
-        sxq[g] += (double)s[i] * k;
-        sqq[g] += k * k;
-      }
-    }
-  double cnt = (double)(L.outer * I);
-  for (size_t g = 0; g < G; g++) {
-    float sc = (float)get_scale(q->alpha_mode == TQ_ALPHA_AUTO_PO2, sxq[g], sqq[g], cnt);
-    sxq[g] = sc;
-    if (steps) steps[g] = sc;
-  }
-  for (size_t o = 0; o < L.outer; o++)
-    for (size_t g = 0; g < G; g++) {
-      size_t base = (o * G + g) * I;
-      float sc = (float)sxq[g];
-      for (size_t i = 0; i < I; i++) {
-        float k = in[base + i] >= 0.0f ? 1.0f : neg;
-        if (codes) codes[base + i] = (int32_t)k;
-        if (out) out[base + i] = sc * k + 0.0f;
-      }
-    }
-  tq_free(acc);
-  return TQ_OK;
-}
+/* binary's code: 1 for x >= 0, else neg (-1, or 0 with use_01). */
+static inline double binary_code(float x, double neg) { return x >= 0.0f ? 1.0 : neg; }
 
-/* q = sign(x) [rne(x / scale) != 0] (QKeras: |scale rne(x/scale)| >= scale/2); scale 0 -> 0. */
+/* ternary's code: sign(x) [rne(x / scale) != 0] (QKeras: |scale rne(x/scale)| >= scale/2);
+ * scale 0 -> 0. */
 static inline double ternary_code(float x, double scale) {
   if (!(scale > 0)) return 0.0;
   double r = nearbyint((double)x / scale);
   return r != 0 ? (x > 0 ? 1.0 : -1.0) : 0.0;
 }
 
-tq_status tq_quant_ternary_auto(const tq_quantizer *q, float *out, int32_t *codes, float *steps,
-                                const float *in, const int *dims, int rank) {
+/* The sums of _get_scale per channel: sxq[g] = sum x k, sqq[g] = sum k^2 over the group, with
+ * k = code(x, par[g]), accumulated in double in element order. */
+static inline void code_sums(const tq_qlayout *L, const float *in, double (*code)(float, double),
+                             const double *par, double *sxq, double *sqq) {
+  size_t G = L->groups, I = L->inner;
+  memset(sxq, 0, sizeof(double) * G);
+  memset(sqq, 0, sizeof(double) * G);
+  for (size_t o = 0; o < L->outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      const float *s = in + (o * G + g) * I;
+      for (size_t i = 0; i < I; i++) {
+        double k = code(s[i], par[g]);
+        sxq[g] += (double)s[i] * k;
+        sqq[g] += k * k;
+      }
+    }
+}
+
+/* codes k = code(x, par[g]) and out = step[g] * k. */
+static inline void code_apply(const tq_qlayout *L, const tq_qrun *r, double (*code)(float, double),
+                              const double *par, const float *step) {
+  size_t G = L->groups, I = L->inner;
+  for (size_t o = 0; o < L->outer; o++)
+    for (size_t g = 0; g < G; g++) {
+      size_t base = (o * G + g) * I;
+      for (size_t i = 0; i < I; i++) {
+        double k = code(r->in[base + i], par[g]);
+        if (r->codes) r->codes[base + i] = (int32_t)k;
+        if (r->out) r->out[base + i] = step[g] * (float)k + 0.0f;
+      }
+    }
+}
+
+/* Per channel (the last axis): codes from the sign, one _get_scale. */
+tq_status tq_quant_binary_auto(const tq_qrun *r) {
   tq_qlayout L;
-  tq_status st = tq_qlayout_init(&L, dims, rank, -1);
+  tq_status st = tq_qlayout_init(&L, r->dims, r->rank, -1);
   if (st) return st;
-  size_t G = L.groups, I = L.inner;
-  const int po2 = q->alpha_mode == TQ_ALPHA_AUTO_PO2;
+  size_t G = L.groups;
+  double *buf = tq_alloc(sizeof(double) * 3 * G);
+  float *step = tq_alloc_floats(G);
+  if (!buf || !step) {
+    tq_free(buf), tq_free(step);
+    return TQ_ERR_MEMORY;
+  }
+  double *neg = buf, *sxq = buf + G, *sqq = buf + 2 * G;
+  for (size_t g = 0; g < G; g++) neg[g] = r->q->use_01 ? 0.0 : -1.0;
+  code_sums(&L, r->in, binary_code, neg, sxq, sqq);
+  double cnt = (double)(L.outer * L.inner);
+  for (size_t g = 0; g < G; g++) {
+    step[g] = (float)get_scale(r->q->alpha_mode == TQ_ALPHA_AUTO_PO2, sxq[g], sqq[g], cnt);
+    if (r->steps) r->steps[g] = step[g];
+  }
+  code_apply(&L, r, binary_code, neg, step);
+  tq_free(buf), tq_free(step);
+  return TQ_OK;
+}
+
+/* Per channel: number_of_unrolls rounds of codes from the scale and _get_scale from the codes;
+ * the output takes the codes of the last round's input scale with the scale it gives (QKeras). */
+tq_status tq_quant_ternary_auto(const tq_qrun *r) {
+  tq_qlayout L;
+  tq_status st = tq_qlayout_init(&L, r->dims, r->rank, -1);
+  if (st) return st;
+  size_t G = L.groups;
+  const int po2 = r->q->alpha_mode == TQ_ALPHA_AUTO_PO2;
   double *buf = tq_alloc(sizeof(double) * 4 * G);
-  float *amax = tq_alloc_floats(G);
-  if (!buf || !amax) {
-    tq_free(buf);
-    tq_free(amax);
+  float *fb = tq_alloc_floats(2 * G);
+  if (!buf || !fb) {
+    tq_free(buf), tq_free(fb);
     return TQ_ERR_MEMORY;
   }
   double *scale = buf, *prev = buf + G, *sxq = buf + 2 * G, *sqq = buf + 3 * G;
-  tq_group_absmax(&L, in, amax);
+  float *amax = fb, *step = fb + G;
+  tq_group_absmax(&L, r->in, amax);
   for (size_t g = 0; g < G; g++) {
     scale[g] = 2.0 * amax[g] / 3.0;
     if (po2) scale[g] = tq_po2(scale[g]);
     scale[g] = (float)scale[g];
   }
-  double cnt = (double)(L.outer * I);
-  for (int it = 0; it < q->number_of_unrolls; it++) {
-    memset(sxq, 0, sizeof(double) * 2 * G);
-    for (size_t o = 0; o < L.outer; o++)
-      for (size_t g = 0; g < G; g++) {
-        const float *s = in + (o * G + g) * I;
-        double sc = scale[g];
-        for (size_t i = 0; i < I; i++) {
-          double k = ternary_code(s[i], sc);
-          sxq[g] += (double)s[i] * k;
-          sqq[g] += k * k;
-        }
-      }
+  double cnt = (double)(L.outer * L.inner);
+  for (int it = 0; it < r->q->number_of_unrolls; it++) {
+    code_sums(&L, r->in, ternary_code, scale, sxq, sqq);
     for (size_t g = 0; g < G; g++) {
       prev[g] = scale[g];
       scale[g] = (float)get_scale(po2, sxq[g], sqq[g], cnt);
     }
   }
-  for (size_t g = 0; g < G; g++)
-    if (steps) steps[g] = (float)scale[g];
-  for (size_t o = 0; o < L.outer; o++)
-    for (size_t g = 0; g < G; g++) {
-      size_t base = (o * G + g) * I;
-      double pv = prev[g];
-      float sc = (float)scale[g];
-      for (size_t i = 0; i < I; i++) {
-        double k = ternary_code(in[base + i], pv);
-        if (codes) codes[base + i] = (int32_t)k;
-        if (out) out[base + i] = sc * (float)k + 0.0f;
-      }
-    }
-  tq_free(buf);
-  tq_free(amax);
+  for (size_t g = 0; g < G; g++) {
+    step[g] = (float)scale[g];
+    if (r->steps) r->steps[g] = step[g];
+  }
+  code_apply(&L, r, ternary_code, prev, step);
+  tq_free(buf), tq_free(fb);
   return TQ_OK;
 }
