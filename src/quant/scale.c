@@ -340,11 +340,87 @@ static void auto_apply_all(const tq_qlayout *L, const auto_apply *A, float *tmp_
   }
 }
 
+/* Rank-1 auto_po2 (a bias): step 1 over the whole tensor, the refinement per element (SPEC
+ * §1.1); biases are short. */
+static tq_status bits_auto_per_element(const tq_qrun *r, const tq_qlayout *L, double H,
+                                       double mi) {
+  const float *in = r->in;
+  const double inv_mi = 1.0 / mi;
+  const float qn = r->q->qnoise_factor;
+  const int exact = qn == 1.0f;
+  float amax;
+  tq_group_absmax(L, in, &amax);
+  double s0 = tq_po2(2.0 * ((double)amax * inv_mi) / (2 * H));
+  for (size_t i = 0; i < L->n; i++) {
+    float xv = in[i];
+    double y = (double)xv * inv_mi, a = fabs(y), s = s0;
+    for (int it = 0; it < 5; it++) {
+      double z = floor(a / s + 0.5);
+      z = z < H ? z : H;
+      s = tq_po2_pos((a * z) / (z * z + TQ_QEPS) + TQ_QEPS); /* the argument is >= 1e-7 */
+    }
+    double z = floor(a / s + 0.5);
+    z = z < H ? z : H;
+    z = y < 0 ? -z : z;
+    float sf = (float)(mi * s);
+    if (r->steps) r->steps[i] = sf;
+    if (r->codes) r->codes[i] = (int32_t)z;
+    if (r->out) r->out[i] = tq_qmix(xv, (float)((double)sf * z), qn, exact);
+  }
+  return TQ_OK;
+}
+
+/* The per-group search of quantized_bits auto modes: G scales s, the refinement sums, and per
+ * position of a packed row (W values) the inverse scales and their float divisors. */
+typedef struct {
+  const tq_qlayout *L;
+  const float *in;
+  double H, inv_mi;
+  double *s, *syz, *szz, *inv; /* G, G, G, W */
+  float *amax, *divf;          /* G, W */
+} auto_search;
+
+/* auto_po2 (SPEC §1.1): s = po2(s), then five rounds of s = po2(mean(|y| z) / mean(z^2)). */
+static void po2_refine(auto_search *A) {
+  const size_t G = A->L->groups;
+  double cnt = (double)(A->L->outer * A->L->inner);
+  for (size_t g = 0; g < G; g++) A->s[g] = tq_po2(A->s[g]);
+  for (int it = 0; it < 5; it++) {
+    for (size_t g = 0; g < G; g++) A->inv[g] = 1.0 / A->s[g];
+    refine_pass(A->L, A->in, (float)A->inv_mi, A->H, A->inv, A->syz, A->szz, A->divf);
+    for (size_t g = 0; g < G; g++)
+      A->s[g] = tq_po2((A->syz[g] / cnt) / (A->szz[g] / cnt + TQ_QEPS));
+  }
+}
+
+/* tinyq (README, "auto_po2 clips large weights"): the refinement minimises the error of the many
+ * small values and may clip a group's largest ones by up to half; keep the refined scale only
+ * where its squared error, sum(y^2) - 2 s sum(yz) + s^2 sum(z^2), is below that of the smallest
+ * power of two that clips nothing. (Without memory for it the refined scale stays.) */
+static void po2_keep_unclipped(auto_search *A) {
+  const size_t G = A->L->groups;
+  const double Lv = 2 * A->H;
+  double *s = A->s, *syz = A->syz, *szz = A->szz, *inv = A->inv;
+  double *e = tq_alloc(sizeof(double) * 2 * G);
+  if (!e) return;
+  for (size_t g = 0; g < G; g++) inv[g] = 1.0 / s[g];
+  refine_pass(A->L, A->in, (float)A->inv_mi, A->H, inv, syz, szz, A->divf);
+  for (size_t g = 0; g < G; g++) {
+    e[g] = s[g] * (s[g] * szz[g] - 2.0 * syz[g]);
+    double c = 2.0 * ((double)A->amax[g] * A->inv_mi) / Lv;
+    e[G + g] = c > 0 ? exp2(ceil(log2(c))) : s[g];
+    inv[g] = 1.0 / e[G + g];
+  }
+  refine_pass(A->L, A->in, (float)A->inv_mi, A->H, inv, syz, szz, A->divf);
+  for (size_t g = 0; g < G; g++) {
+    double c = e[G + g], ec = c * (c * szz[g] - 2.0 * syz[g]);
+    if (ec < e[g]) s[g] = c;
+  }
+  tq_free(e);
+}
+
 tq_status tq_quant_bits_auto(const tq_qrun *r) {
   const tq_quantizer *q = r->q;
-  const float *in = r->in;
-  float *out = r->out, *steps = r->steps;
-  int32_t *codes = r->codes;
   tq_qlayout L;
   tq_status st = tq_qlayout_init(&L, r->dims, r->rank, q->scale_axis);
   if (st) return st;
@@ -353,30 +429,7 @@ tq_status tq_quant_bits_auto(const tq_qrun *r) {
   const double mi = (po2 && q->po2_floor_fix) ? 1.0 : exp2(q->integer), inv_mi = 1.0 / mi;
   const float qn = q->qnoise_factor;
   const int exact = qn == 1.0f, wide = q->bits > 24;
-
-  if (r->rank == 1 && po2) {
-    /* Step 1 over the whole tensor, refinement per element (SPEC §1.1). Biases are short. */
-    float amax;
-    tq_group_absmax(&L, in, &amax);
-    double s0 = tq_po2(2.0 * ((double)amax * inv_mi) / Lv);
-    for (size_t i = 0; i < L.n; i++) {
-      float xv = in[i];
-      double y = (double)xv * inv_mi, a = fabs(y), s = s0;
-      for (int it = 0; it < 5; it++) {
-        double z = floor(a / s + 0.5);
-        z = z < H ? z : H;
-        s = tq_po2_pos((a * z) / (z * z + TQ_QEPS) + TQ_QEPS); /* the argument is >= 1e-7 */
-      }
-      double z = floor(a / s + 0.5);
-      z = z < H ? z : H;
-      z = y < 0 ? -z : z;
-      float sf = (float)(mi * s);
-      if (steps) steps[i] = sf;
-      if (codes) codes[i] = (int32_t)z;
-      if (out) out[i] = tq_qmix(xv, (float)((double)sf * z), qn, exact);
-    }
-    return TQ_OK;
-  }
+  if (r->rank == 1 && po2) return bits_auto_per_element(r, &L, H, mi);
 
   size_t G = L.groups, W = row_pack(&L) * G; /* W: a packed row (see row_pack) */
   double *buf = tq_alloc(sizeof(double) * (3 * G + W));
@@ -386,59 +439,30 @@ tq_status tq_quant_bits_auto(const tq_qrun *r) {
     tq_free(fb);
     return TQ_ERR_MEMORY;
   }
-  double *s = buf, *syz = buf + G, *szz = buf + 2 * G, *inv = buf + 3 * G; /* inv: W */
-  float *amax = fb, *stepf = fb + G, *divf = fb + 2 * G;                     /* divf: W */
-  tq_group_absmax(&L, in, amax);
+  auto_search A = {&L, r->in, H, inv_mi, buf, buf + G, buf + 2 * G, buf + 3 * G, fb, fb + 2 * G};
+  double *s = A.s, *inv = A.inv;
+  float *amax = A.amax, *stepf = fb + G, *divf = A.divf;
+  tq_group_absmax(&L, r->in, amax);
   for (size_t g = 0; g < G; g++) s[g] = 2.0 * ((double)amax[g] * inv_mi) / Lv;
-  if (po2) {
-    double cnt = (double)(L.outer * L.inner);
-    for (size_t g = 0; g < G; g++) s[g] = tq_po2(s[g]);
-    for (int it = 0; it < 5; it++) {
-      for (size_t g = 0; g < G; g++) inv[g] = 1.0 / s[g];
-      refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
-      for (size_t g = 0; g < G; g++) s[g] = tq_po2((syz[g] / cnt) / (szz[g] / cnt + TQ_QEPS));
-    }
-    if (q->po2_floor_fix) {
-      /* tinyq (README, "auto_po2 clips large weights"): the refinement above minimises the error
-       * of the many small values and may clip a group's largest ones by up to half; keep the
-       * refined scale only where its squared error, sum(y^2) - 2 s sum(yz) + s^2 sum(z^2), is
-       * below that of the smallest power of two that clips nothing. */
-      double *e = tq_alloc(sizeof(double) * 2 * G);
-      if (e) {
-        for (size_t g = 0; g < G; g++) inv[g] = 1.0 / s[g];
-        refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
-        for (size_t g = 0; g < G; g++) {
-          e[g] = s[g] * (s[g] * szz[g] - 2.0 * syz[g]);
-          double c = 2.0 * ((double)amax[g] * inv_mi) / Lv;
-          e[G + g] = c > 0 ? exp2(ceil(log2(c))) : s[g];
-          inv[g] = 1.0 / e[G + g];
-        }
-        refine_pass(&L, in, (float)inv_mi, H, inv, syz, szz, divf);
-        for (size_t g = 0; g < G; g++) {
-          double c = e[G + g], ec = c * (c * szz[g] - 2.0 * syz[g]);
-          if (ec < e[g]) s[g] = c;
-        }
-        tq_free(e);
-      }
-    }
-  }
+  if (po2) po2_refine(&A);
+  if (po2 && q->po2_floor_fix) po2_keep_unclipped(&A);
   for (size_t g = 0; g < G; g++) {
     float sf = (float)s[g]; /* the scale as a float32 tensor (QKeras) */
     stepf[g] = (float)(mi * (double)sf);
     if (po2) inv[g] = 1.0 / (double)sf;            /* exact: sf is a power of two */
     else inv[g] = sf > 0 ? (double)sf : INFINITY;  /* divisor; all-zero group -> z = 0 */
     divf[g] = (float)inv[g];
-    if (steps) steps[g] = stepf[g];
+    if (r->steps) r->steps[g] = stepf[g];
   }
-  auto_apply A = {in, out, codes, (float)inv_mi, (float)H, qn, inv_mi, H, divf, stepf, inv,
-                  po2, wide, exact};
+  auto_apply P = {r->in, r->out, r->codes, (float)inv_mi, (float)H, qn, inv_mi, H, divf, stepf,
+                  inv, po2, wide, exact};
   float *tmp_f = tq_alloc_floats(2 * W);
   double *tmp_d = tq_alloc(sizeof(double) * W);
   if (!tmp_f || !tmp_d) {
     tq_free(tmp_f), tq_free(tmp_d), tq_free(buf), tq_free(fb);
     return TQ_ERR_MEMORY;
   }
-  auto_apply_all(&L, &A, tmp_f, tmp_d);
+  auto_apply_all(&L, &P, tmp_f, tmp_d);
   tq_free(tmp_f), tq_free(tmp_d);
   tq_free(buf);
   tq_free(fb);
