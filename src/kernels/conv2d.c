@@ -26,6 +26,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/window.h"
 #include "tinyq/kernels.h"
 
 /* ISO C mode (-std=c11) turns off fused multiply-add contraction in GCC; the direct kernel is
@@ -127,6 +128,28 @@ typedef float vf_u __attribute__((vector_size(VW * sizeof(float)), aligned(4), m
 
 static int conv_direct_ok(const tq_conv_shape *s) { return s->oc % DIRECT_OC == 0; }
 
+/* A tile of DIRECT_PX rows x 16 columns held in registers, and the one operation both direct
+ * kernels are made of. */
+#define TILE_INLINE static inline __attribute__((always_inline))
+TILE_INLINE void tile_load(vf acc[DIRECT_PX][NV], const float *p, size_t ld) {
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < NV; v++) acc[i][v] = VLOAD(p + i * ld + v * VW);
+}
+TILE_INLINE void tile_store(float *p, size_t ld, vf acc[DIRECT_PX][NV]) {
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < NV; v++) VSTORE(p + i * ld + v * VW, acc[i][v]);
+}
+/* acc[i] += x[i][k] * row for every row i: a rank-1 update (DIRECT_PX broadcasts, one row). */
+TILE_INLINE void tile_madd(vf acc[DIRECT_PX][NV], const float *const *x, ptrdiff_t k,
+                           const float *row) {
+  vf r[NV];
+  for (int v = 0; v < NV; v++) r[v] = VLOAD(row + v * VW);
+  for (int i = 0; i < DIRECT_PX; i++) {
+    vf xi = VSPLAT(x[i][k]);
+    for (int v = 0; v < NV; v++) acc[i][v] += xi * r[v];
+  }
+}
+
 /* The input rows/columns the windows read: (OH-1)*stride + k. The direct kernel reads every tap
  * unconditionally, so when any of them falls in padding the input is copied into a zero frame. */
 static int conv_padded_dims(const tq_conv_shape *s, int *hp, int *wp) {
@@ -164,24 +187,20 @@ static void pad_input(float *xp, const float *in, const tq_conv_shape *s, int hp
 static void direct_tile(float *out, int ldo, const float *const *src, int kh, int kw, int row, int C,
                         const float *wp, const float *bias) {
   vf acc[DIRECT_PX][NV];
-  for (int i = 0; i < DIRECT_PX; i++)
-    for (int v = 0; v < NV; v++) acc[i][v] = bias ? VLOAD(bias + v * VW) : VSPLAT(0.0f);
+  if (bias) {
+    tile_load(acc, bias, 0); /* every row starts at the bias */
+  } else {
+    for (int i = 0; i < DIRECT_PX; i++)
+      for (int v = 0; v < NV; v++) acc[i][v] = VSPLAT(0.0f);
+  }
   for (int ky = 0; ky < kh; ky++)
     for (int kx = 0; kx < kw; kx++) {
       const int off = ky * row + kx * C;
       const float *x[DIRECT_PX];
       for (int i = 0; i < DIRECT_PX; i++) x[i] = src[i] + off;
-      for (int c = 0; c < C; c++, wp += DIRECT_OC) {
-        vf w[NV];
-        for (int v = 0; v < NV; v++) w[v] = VLOAD(wp + v * VW);
-        for (int i = 0; i < DIRECT_PX; i++) {
-          vf xi = VSPLAT(x[i][c]);
-          for (int v = 0; v < NV; v++) acc[i][v] += xi * w[v];
-        }
-      }
+      for (int c = 0; c < C; c++, wp += DIRECT_OC) tile_madd(acc, x, c, wp);
     }
-  for (int i = 0; i < DIRECT_PX; i++)
-    for (int v = 0; v < NV; v++) VSTORE(out + (size_t)i * ldo + v * VW, acc[i][v]);
+  tile_store(out, (size_t)ldo, acc);
 }
 
 /* direct_tile for np <= DIRECT_PX pixels: a short tile (only the last one of a batch) repeats
@@ -245,21 +264,10 @@ static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff
                            int np, const float *g, int ldg) {
   vf acc[DIRECT_PX][NV];
   const float *xk[DIRECT_PX];
-  for (int j = 0; j < DIRECT_PX; j++) {
-    xk[j] = x + (ptrdiff_t)koff[j];
-    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
-  }
-  for (int p = 0; p < np; p++, g += ldg) {
-    const ptrdiff_t o = pix[p];
-    vf gv[NV];
-    for (int v = 0; v < NV; v++) gv[v] = VLOAD(g + v * VW);
-    for (int j = 0; j < DIRECT_PX; j++) {
-      vf xv = VSPLAT(xk[j][o]);
-      for (int v = 0; v < NV; v++) acc[j][v] += xv * gv[v];
-    }
-  }
-  for (int j = 0; j < DIRECT_PX; j++)
-    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
+  for (int j = 0; j < DIRECT_PX; j++) xk[j] = x + (ptrdiff_t)koff[j];
+  tile_load(acc, dw, (size_t)ldw);
+  for (int p = 0; p < np; p++, g += ldg) tile_madd(acc, xk, pix[p], g);
+  tile_store(dw, (size_t)ldw, acc);
 }
 
 /* direct_dw_tile for nk <= DIRECT_PX taps (the last tile of K): through a local tile whose extra
@@ -366,17 +374,21 @@ static void direct_din_scatter_rows(float *din, const float *dout, const float *
 
 /* ---- im2col + GEMM path */
 
+/* Row r of the batch-wide col matrix: the window of its output pixel, in image *n. */
+static inline tq_window col_row_window(const tq_conv_shape *s, size_t r, size_t *n) {
+  *n = r / ((size_t)s->ow * s->oh);
+  return tq_window_at(s, (int)(r / s->ow % s->oh), (int)(r % s->ow));
+}
+
 /* Rows [r0, r1) of the batch-wide col matrix into col (r1-r0, K). Padding taps are zeros. */
 static void im2col_rows(float *col, const float *in, const tq_conv_shape *s, size_t r0, size_t r1) {
-  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw, OH = s->oh, OW = s->ow;
+  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw;
   const size_t K = (size_t)KH * KW * C, seg = (size_t)KW * C;
-  for (size_t r = r0; r < r1; r++) {
-    int ox = (int)(r % OW), oy = (int)(r / OW % OH);
-    size_t n = r / ((size_t)OW * OH);
+  for (size_t r = r0, n; r < r1; r++) {
+    const tq_window wd = col_row_window(s, r, &n);
     const float *img = in + n * H * W * C; /* (H,W,C) */
     float *dst = col + (r - r0) * K;
-    int iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
-    int interior_x = ix0 >= 0 && ix0 + KW <= W;
+    const int iy0 = wd.iy0, ix0 = wd.ix0, interior_x = wd.kx0 == 0 && wd.kx1 == KW;
     for (int ky = 0; ky < KH; ky++, dst += seg) {
       int iy = iy0 + ky;
       if (iy < 0 || iy >= H) {
@@ -399,15 +411,13 @@ static void im2col_rows(float *col, const float *in, const tq_conv_shape *s, siz
 
 /* The adjoint of im2col_rows: din += the taps of dcol (r1-r0, K) at their input positions. */
 static void col2im_rows(float *din, const float *dcol, const tq_conv_shape *s, size_t r0, size_t r1) {
-  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw, OH = s->oh, OW = s->ow;
+  const int H = s->h, W = s->w, C = s->c, KH = s->kh, KW = s->kw;
   const size_t K = (size_t)KH * KW * C, seg = (size_t)KW * C;
-  for (size_t r = r0; r < r1; r++) {
-    int ox = (int)(r % OW), oy = (int)(r / OW % OH);
-    size_t n = r / ((size_t)OW * OH);
+  for (size_t r = r0, n; r < r1; r++) {
+    const tq_window wd = col_row_window(s, r, &n);
     float *img = din + n * H * W * C; /* (H,W,C) */
     const float *src = dcol + (r - r0) * K;
-    int iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
-    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + KW > W ? W - ix0 : KW; /* valid taps [kx0, kx1) */
+    const int iy0 = wd.iy0, ix0 = wd.ix0, kx0 = wd.kx0, kx1 = wd.kx1; /* valid taps [kx0, kx1) */
     for (int ky = 0; ky < KH; ky++, src += seg) {
       int iy = iy0 + ky;
       if (iy < 0 || iy >= H || kx0 >= kx1) continue;
@@ -596,20 +606,16 @@ void tq_conv2d_forward_ref(float *out, const float *in, const float *w, const fl
   for (int n = 0; n < s->n; n++)
     for (int oy = 0; oy < s->oh; oy++)
       for (int ox = 0; ox < s->ow; ox++) {
-        float *o = out + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+        float *o = out + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
         for (int oc = 0; oc < OC; oc++) o[oc] = b ? b[oc] : 0.0f;
-        for (int ky = 0; ky < s->kh; ky++) {
-          int iy = oy * s->sh - s->pad_top + ky;
-          if (iy < 0 || iy >= s->h) continue;
-          for (int kx = 0; kx < s->kw; kx++) {
-            int ix = ox * s->sw - s->pad_left + kx;
-            if (ix < 0 || ix >= s->w) continue;
-            const float *x = in + (((size_t)n * s->h + iy) * s->w + ix) * C;
+        const tq_window wd = tq_window_at(s, oy, ox);
+        for (int ky = wd.ky0; ky < wd.ky1; ky++)
+          for (int kx = wd.kx0; kx < wd.kx1; kx++) {
+            const float *x = in + tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C);
             const float *wk = w + ((size_t)ky * s->kw + kx) * C * OC;
             for (int c = 0; c < C; c++)
               for (int oc = 0; oc < OC; oc++) o[oc] += x[c] * wk[(size_t)c * OC + oc];
           }
-        }
       }
 }
 
@@ -620,16 +626,13 @@ void tq_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
   for (int n = 0; n < s->n; n++)
     for (int oy = 0; oy < s->oh; oy++)
       for (int ox = 0; ox < s->ow; ox++) {
-        const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+        const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
         if (db)
           for (int oc = 0; oc < OC; oc++) db[oc] += g[oc];
-        for (int ky = 0; ky < s->kh; ky++) {
-          int iy = oy * s->sh - s->pad_top + ky;
-          if (iy < 0 || iy >= s->h) continue;
-          for (int kx = 0; kx < s->kw; kx++) {
-            int ix = ox * s->sw - s->pad_left + kx;
-            if (ix < 0 || ix >= s->w) continue;
-            size_t xi = (((size_t)n * s->h + iy) * s->w + ix) * C;
+        const tq_window wd = tq_window_at(s, oy, ox);
+        for (int ky = wd.ky0; ky < wd.ky1; ky++)
+          for (int kx = wd.kx0; kx < wd.kx1; kx++) {
+            size_t xi = tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C);
             size_t wi = ((size_t)ky * s->kw + kx) * C * OC;
             for (int c = 0; c < C; c++)
               for (int oc = 0; oc < OC; oc++) {
@@ -637,6 +640,5 @@ void tq_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                 if (din) din[xi + c] += w[wi + (size_t)c * OC + oc] * g[oc];
               }
           }
-        }
       }
 }

@@ -17,6 +17,7 @@
  * A multiplier M > 1 (rare: MobileNet and DS-CNN use 1) takes plain scalar loops. */
 #include <string.h>
 
+#include "kernels/window.h"
 #include "tinyq/kernels.h"
 
 /* ISO C mode (-std=c11) turns off multiply-add contraction in GCC; these loops are multiply-adds. */
@@ -32,25 +33,18 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
 #define V8_LOAD(p) ((v8f)(*(const v8f_u *)(p)))
 #define V8_STORE(p, v) (*(v8f_u *)(p) = (v))
 
-/* Valid taps [k0, k1) along one axis for a window starting at input index i0 of len. */
-static inline void tap_range(int i0, int k, int len, int *k0, int *k1) {
-  *k0 = i0 < 0 ? -i0 : 0;
-  *k1 = i0 + k > len ? len - i0 : k;
-}
-
 /* One output pixel, channels [c, c + 8*nv), multiplier 1: o = b + sum over valid taps of x*w.
  * nv = 8 when it can: each sum is a chain of KH*KW dependent multiply-adds, and only with 8 chains
  * in flight does the FMA latency stop being the limit. */
 static inline __attribute__((always_inline)) void fwd_block(float *o, const float *in, const float *w,
-                                                            const float *b, const int nv, int c, int img_row0,
-                                                            int iy0, int ix0, int ky0, int ky1, int kx0,
-                                                            int kx1, const tq_conv_shape *s) {
-  /* in: (N,H,W,C) with img_row0 = n*H; w: (KH,KW,C) */
+                                                            const float *b, const int nv, int c, int n,
+                                                            const tq_window *wd, const tq_conv_shape *s) {
+  /* in: (N,H,W,C); w: (KH,KW,C) */
   v8f acc[8];
   for (int j = 0; j < nv; j++) acc[j] = b ? V8_LOAD(b + c + 8 * j) : (v8f){0};
-  for (int ky = ky0; ky < ky1; ky++)
-    for (int kx = kx0; kx < kx1; kx++) {
-      const float *x = in + ((size_t)(img_row0 + iy0 + ky) * s->w + ix0 + kx) * s->c + c;
+  for (int ky = wd->ky0; ky < wd->ky1; ky++)
+    for (int kx = wd->kx0; kx < wd->kx1; kx++) {
+      const float *x = in + tq_nhwc(n, wd->iy0 + ky, wd->ix0 + kx, s->h, s->w, s->c) + c;
       const float *wk = w + ((size_t)ky * s->kw + kx) * s->c + c;
       for (int j = 0; j < nv; j++) acc[j] += V8_LOAD(x + 8 * j) * V8_LOAD(wk + 8 * j);
     }
@@ -67,23 +61,20 @@ void tq_depthwise_forward(float *out, const float *in, const float *w, const flo
                                   8) if ((size_t)rows * s->ow * OC * s->kh * s->kw > DW_PARALLEL_MACS)
   for (int row = 0; row < rows; row++) {
     int n = row / s->oh, oy = row % s->oh;
-    int iy0 = oy * s->sh - s->pad_top, ky0, ky1;
-    tap_range(iy0, s->kh, s->h, &ky0, &ky1);
     for (int ox = 0; ox < s->ow; ox++) {
-      float *o = out + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
-      int ix0 = ox * s->sw - s->pad_left, kx0, kx1;
-      tap_range(ix0, s->kw, s->w, &kx0, &kx1);
+      float *o = out + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
+      const tq_window wd = tq_window_at(s, oy, ox);
       int c = 0;
       if (M == 1) {
-        for (; c + 64 <= C; c += 64) fwd_block(o, in, w, b, 8, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
-        for (; c + 32 <= C; c += 32) fwd_block(o, in, w, b, 4, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
-        for (; c + 8 <= C; c += 8) fwd_block(o, in, w, b, 1, c, n * s->h, iy0, ix0, ky0, ky1, kx0, kx1, s);
+        for (; c + 64 <= C; c += 64) fwd_block(o, in, w, b, 8, c, n, &wd, s);
+        for (; c + 32 <= C; c += 32) fwd_block(o, in, w, b, 4, c, n, &wd, s);
+        for (; c + 8 <= C; c += 8) fwd_block(o, in, w, b, 1, c, n, &wd, s);
       }
       for (int oc = c * M; oc < OC; oc++) { /* channel tail, or any multiplier */
         float acc = b ? b[oc] : 0.0f;
-        for (int ky = ky0; ky < ky1; ky++)
-          for (int kx = kx0; kx < kx1; kx++)
-            acc += in[(((size_t)n * s->h + iy0 + ky) * s->w + ix0 + kx) * C + oc / M] *
+        for (int ky = wd.ky0; ky < wd.ky1; ky++)
+          for (int kx = wd.kx0; kx < wd.kx1; kx++)
+            acc += in[tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C) + oc / M] *
                    w[((size_t)ky * s->kw + kx) * OC + oc];
         o[oc] = acc;
       }
@@ -91,26 +82,38 @@ void tq_depthwise_forward(float *out, const float *in, const float *w, const flo
   }
 }
 
-/* The first output index o >= 0 along one axis whose tap k = i + pad - o*stride lies in [0, k):
- * the outputs that read input i are o0, o0+1, ... with taps k = i + pad - o*stride decreasing. */
-static inline int first_output(int i, int pad, int k, int stride) {
-  int t = i + pad - k + 1; /* o*stride >= t */
-  return t <= 0 ? 0 : (t + stride - 1) / stride;
+/* The outputs [o0, o1) along one axis whose window covers input i: those whose tap
+ * k = i + pad - o*stride lies in [0, k), in increasing o (decreasing k). */
+static inline void covering_outputs(int i, int pad, int k, int stride, int out_len, int *o0, int *o1) {
+  int t = i + pad - k + 1;           /* o*stride >= t: k < taps */
+  int last = (i + pad) / stride + 1; /* o*stride <= i + pad: k >= 0 (i + pad >= 0) */
+  *o0 = t <= 0 ? 0 : (t + stride - 1) / stride;
+  *o1 = last < out_len ? last : out_len;
+}
+
+/* The outputs whose windows cover input pixel (iy, ix) ("cover": the outputs it contributes to). */
+typedef struct {
+  int iy, ix, oy0, oy1, ox0, ox1;
+} cover;
+
+static inline cover cover_of(const tq_conv_shape *s, int iy, int ix) {
+  cover cv = {iy, ix, 0, 0, 0, 0};
+  covering_outputs(iy, s->pad_top, s->kh, s->sh, s->oh, &cv.oy0, &cv.oy1);
+  covering_outputs(ix, s->pad_left, s->kw, s->sw, s->ow, &cv.ox0, &cv.ox1);
+  return cv;
 }
 
 /* One input pixel, channels [c, c + 8*nv), multiplier 1: d = sum over covering outputs of g*w. */
 static inline __attribute__((always_inline)) void din_block(float *d, const float *dout, const float *w,
-                                                            const int nv, int c, int n, int iy, int ix,
+                                                            const int nv, int c, int n, const cover *cv,
                                                             const tq_conv_shape *s) {
   v8f acc[8];
   for (int j = 0; j < nv; j++) acc[j] = (v8f){0};
-  for (int oy = first_output(iy, s->pad_top, s->kh, s->sh); oy < s->oh; oy++) {
-    int ky = iy + s->pad_top - oy * s->sh;
-    if (ky < 0) break;
-    for (int ox = first_output(ix, s->pad_left, s->kw, s->sw); ox < s->ow; ox++) {
-      int kx = ix + s->pad_left - ox * s->sw;
-      if (kx < 0) break;
-      const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * s->oc + c;
+  for (int oy = cv->oy0; oy < cv->oy1; oy++) {
+    int ky = cv->iy + s->pad_top - oy * s->sh;
+    for (int ox = cv->ox0; ox < cv->ox1; ox++) {
+      int kx = cv->ix + s->pad_left - ox * s->sw;
+      const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, s->oc) + c;
       const float *wk = w + ((size_t)ky * s->kw + kx) * s->oc + c;
       for (int j = 0; j < nv; j++) acc[j] += V8_LOAD(g + 8 * j) * V8_LOAD(wk + 8 * j);
     }
@@ -183,22 +186,21 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
     for (int row = 0; row < rows; row++) {
       int n = row / s->h, iy = row % s->h;
       for (int ix = 0; ix < s->w; ix++) {
-        float *d = din + (((size_t)n * s->h + iy) * s->w + ix) * C;
+        float *d = din + tq_nhwc(n, iy, ix, s->h, s->w, C);
+        const cover cv = cover_of(s, iy, ix);
         int c = 0;
         if (M == 1) {
-          for (; c + 64 <= C; c += 64) din_block(d, dout, w, 8, c, n, iy, ix, s);
-          for (; c + 32 <= C; c += 32) din_block(d, dout, w, 4, c, n, iy, ix, s);
-          for (; c + 8 <= C; c += 8) din_block(d, dout, w, 1, c, n, iy, ix, s);
+          for (; c + 64 <= C; c += 64) din_block(d, dout, w, 8, c, n, &cv, s);
+          for (; c + 32 <= C; c += 32) din_block(d, dout, w, 4, c, n, &cv, s);
+          for (; c + 8 <= C; c += 8) din_block(d, dout, w, 1, c, n, &cv, s);
         }
         for (; c < C; c++) { /* channel tail, or any multiplier */
           float acc = 0.0f;
-          for (int oy = first_output(iy, s->pad_top, s->kh, s->sh); oy < s->oh; oy++) {
+          for (int oy = cv.oy0; oy < cv.oy1; oy++) {
             int ky = iy + s->pad_top - oy * s->sh;
-            if (ky < 0) break;
-            for (int ox = first_output(ix, s->pad_left, s->kw, s->sw); ox < s->ow; ox++) {
+            for (int ox = cv.ox0; ox < cv.ox1; ox++) {
               int kx = ix + s->pad_left - ox * s->sw;
-              if (kx < 0) break;
-              const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC + (size_t)c * M;
+              const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, OC) + (size_t)c * M;
               const float *wk = w + ((size_t)ky * s->kw + kx) * OC + (size_t)c * M;
               for (int m = 0; m < M; m++) acc += g[m] * wk[m];
             }
@@ -225,21 +227,17 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
       /* channel tail, or any multiplier: output channels [c*M, c1*M) */
       for (int oy = 0; oy < s->oh; oy++)
         for (int ox = 0; ox < s->ow; ox++) {
-          const float *g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * OC;
+          const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
           if (db)
             for (int o = c * M; o < c1 * M; o++) db[o] += g[o];
           if (!dw) continue;
-          for (int ky = 0; ky < s->kh; ky++) {
-            int iy = oy * s->sh - s->pad_top + ky;
-            if (iy < 0 || iy >= s->h) continue;
-            for (int kx = 0; kx < s->kw; kx++) {
-              int ix = ox * s->sw - s->pad_left + kx;
-              if (ix < 0 || ix >= s->w) continue;
-              const float *x = in + (((size_t)n * s->h + iy) * s->w + ix) * C;
+          const tq_window wd = tq_window_at(s, oy, ox);
+          for (int ky = wd.ky0; ky < wd.ky1; ky++)
+            for (int kx = wd.kx0; kx < wd.kx1; kx++) {
+              const float *x = in + tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C);
               float *dk = dw + ((size_t)ky * s->kw + kx) * OC;
               for (int o = c * M; o < c1 * M; o++) dk[o] += x[o / M] * g[o];
             }
-          }
         }
     }
   }

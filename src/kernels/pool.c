@@ -4,12 +4,60 @@
  * average divides by the number of real inputs in the window (Keras 'same' average pooling). */
 #include <string.h>
 
+#include "kernels/window.h"
 #include "tinyq/kernels.h"
 
 #define POOL_PARALLEL_VALUES 32768
 
-void tq_maxpool_forward(float *out, int32_t *argmax, const float *in, const tq_conv_shape *s) {
-  /* out: (N,OH,OW,C)  argmax: (N,OH,OW,C) flat index into in  in: (N,H,W,C) */
+/* Max over the window's real taps; argmax: the flat index into in of the winner. */
+static inline void max_pixel(float *restrict o, int32_t *restrict a, const float *in, int n,
+                             const tq_window *wd, const tq_conv_shape *s) {
+  const int C = s->c;
+  int first = 1; /* the first real tap initialises: padding never wins, even against -inf */
+  for (int ky = wd->ky0; ky < wd->ky1; ky++)
+    for (int kx = wd->kx0; kx < wd->kx1; kx++) {
+      int32_t base = (int32_t)tq_nhwc(n, wd->iy0 + ky, wd->ix0 + kx, s->h, s->w, C);
+      const float *restrict x = in + base;
+      if (first) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] = x[c], a[c] = base + c;
+        first = 0;
+      } else {
+#pragma omp simd
+        for (int c = 0; c < C; c++) { /* strict >: ties keep the first tap in scan order */
+          int gt = x[c] > o[c];
+          o[c] = gt ? x[c] : o[c];
+          a[c] = gt ? base + c : a[c];
+        }
+      }
+    }
+  TQ_ASSERT(!first); /* 'same' padding is always smaller than the window */
+}
+
+/* 1 / the number of real (non-padding) inputs in a window (Keras 'same' average pooling). */
+static inline float inv_count(const tq_window *wd) {
+  return 1.0f / (float)((wd->ky1 - wd->ky0) * (wd->kx1 - wd->kx0));
+}
+
+/* Mean over the window's real taps. */
+static inline void avg_pixel(float *restrict o, const float *in, int n, const tq_window *wd,
+                             const tq_conv_shape *s) {
+  const int C = s->c;
+  memset(o, 0, (size_t)C * sizeof(float));
+  for (int ky = wd->ky0; ky < wd->ky1; ky++)
+    for (int kx = wd->kx0; kx < wd->kx1; kx++) {
+      const float *restrict x = in + tq_nhwc(n, wd->iy0 + ky, wd->ix0 + kx, s->h, s->w, C);
+#pragma omp simd
+      for (int c = 0; c < C; c++) o[c] += x[c];
+    }
+  float inv = inv_count(wd);
+#pragma omp simd
+  for (int c = 0; c < C; c++) o[c] *= inv;
+}
+
+/* Max pooling when argmax is given, else average pooling; parallel over output rows. */
+static void pool_forward(float *out, int32_t *argmax, const float *in, const tq_conv_shape *s) {
+  /* out: (N,OH,OW,C)  argmax: (N,OH,OW,C) or NULL  in: (N,H,W,C) */
   const int C = s->c;
   TQ_ASSERT(s->oc == s->c);
   const int rows = s->n * s->oh;
@@ -17,35 +65,20 @@ void tq_maxpool_forward(float *out, int32_t *argmax, const float *in, const tq_c
   for (int row = 0; row < rows; row++) {
     int n = row / s->oh, oy = row % s->oh;
     for (int ox = 0; ox < s->ow; ox++) {
-      size_t oi = (((size_t)n * s->oh + oy) * s->ow + ox) * C;
-      float *restrict o = out + oi;
-      int32_t *restrict a = argmax + oi;
-      int first = 1; /* the first real tap initialises: padding never wins, even against -inf */
-      for (int ky = 0; ky < s->kh; ky++) {
-        int iy = oy * s->sh - s->pad_top + ky;
-        if (iy < 0 || iy >= s->h) continue;
-        for (int kx = 0; kx < s->kw; kx++) {
-          int ix = ox * s->sw - s->pad_left + kx;
-          if (ix < 0 || ix >= s->w) continue;
-          int32_t base = (int32_t)((((size_t)n * s->h + iy) * s->w + ix) * C);
-          const float *restrict x = in + base;
-          if (first) {
-#pragma omp simd
-            for (int c = 0; c < C; c++) o[c] = x[c], a[c] = base + c;
-            first = 0;
-          } else {
-#pragma omp simd
-            for (int c = 0; c < C; c++) { /* strict >: ties keep the first tap in scan order */
-              int gt = x[c] > o[c];
-              o[c] = gt ? x[c] : o[c];
-              a[c] = gt ? base + c : a[c];
-            }
-          }
-        }
-      }
-      TQ_ASSERT(!first); /* 'same' padding is always smaller than the window */
+      size_t oi = tq_nhwc(n, oy, ox, s->oh, s->ow, C);
+      const tq_window wd = tq_window_at(s, oy, ox);
+      if (argmax) max_pixel(out + oi, argmax + oi, in, n, &wd, s);
+      else avg_pixel(out + oi, in, n, &wd, s);
     }
   }
+}
+
+void tq_maxpool_forward(float *out, int32_t *argmax, const float *in, const tq_conv_shape *s) {
+  pool_forward(out, argmax, in, s);
+}
+
+void tq_avgpool_forward(float *out, const float *in, const tq_conv_shape *s) {
+  pool_forward(out, NULL, in, s);
 }
 
 void tq_maxpool_backward(float *din, const float *dout, const int32_t *argmax, const tq_conv_shape *s) {
@@ -58,44 +91,6 @@ void tq_maxpool_backward(float *din, const float *dout, const int32_t *argmax, c
   }
 }
 
-/* Number of real (non-padding) taps along one axis for output position o. */
-static inline int valid_taps(int o, int stride, int pad, int k, int len) {
-  int i0 = o * stride - pad, i1 = i0 + k;
-  if (i0 < 0) i0 = 0;
-  if (i1 > len) i1 = len;
-  return i1 - i0;
-}
-
-void tq_avgpool_forward(float *out, const float *in, const tq_conv_shape *s) {
-  /* out: (N,OH,OW,C)  in: (N,H,W,C) */
-  const int C = s->c;
-  TQ_ASSERT(s->oc == s->c);
-  const int rows = s->n * s->oh;
-#pragma omp parallel for schedule(static) if ((size_t)rows * s->ow * C * s->kh * s->kw > POOL_PARALLEL_VALUES)
-  for (int row = 0; row < rows; row++) {
-    int n = row / s->oh, oy = row % s->oh;
-    int ny = valid_taps(oy, s->sh, s->pad_top, s->kh, s->h);
-    for (int ox = 0; ox < s->ow; ox++) {
-      float *restrict o = out + (((size_t)n * s->oh + oy) * s->ow + ox) * C;
-      memset(o, 0, (size_t)C * sizeof(float));
-      for (int ky = 0; ky < s->kh; ky++) {
-        int iy = oy * s->sh - s->pad_top + ky;
-        if (iy < 0 || iy >= s->h) continue;
-        for (int kx = 0; kx < s->kw; kx++) {
-          int ix = ox * s->sw - s->pad_left + kx;
-          if (ix < 0 || ix >= s->w) continue;
-          const float *restrict x = in + (((size_t)n * s->h + iy) * s->w + ix) * C;
-#pragma omp simd
-          for (int c = 0; c < C; c++) o[c] += x[c];
-        }
-      }
-      float inv = 1.0f / (float)(ny * valid_taps(ox, s->sw, s->pad_left, s->kw, s->w));
-#pragma omp simd
-      for (int c = 0; c < C; c++) o[c] *= inv;
-    }
-  }
-}
-
 void tq_avgpool_backward(float *din, const float *dout, const tq_conv_shape *s) {
   /* din: (N,H,W,C) overwritten  dout: (N,OH,OW,C) */
   const int C = s->c;
@@ -104,24 +99,18 @@ void tq_avgpool_backward(float *din, const float *dout, const tq_conv_shape *s) 
                                               POOL_PARALLEL_VALUES)
   for (int n = 0; n < s->n; n++) {
     memset(din + n * in_img, 0, in_img * sizeof(float));
-    for (int oy = 0; oy < s->oh; oy++) {
-      int ny = valid_taps(oy, s->sh, s->pad_top, s->kh, s->h);
+    for (int oy = 0; oy < s->oh; oy++)
       for (int ox = 0; ox < s->ow; ox++) {
-        const float *restrict g = dout + (((size_t)n * s->oh + oy) * s->ow + ox) * C;
-        float inv = 1.0f / (float)(ny * valid_taps(ox, s->sw, s->pad_left, s->kw, s->w));
-        for (int ky = 0; ky < s->kh; ky++) {
-          int iy = oy * s->sh - s->pad_top + ky;
-          if (iy < 0 || iy >= s->h) continue;
-          for (int kx = 0; kx < s->kw; kx++) {
-            int ix = ox * s->sw - s->pad_left + kx;
-            if (ix < 0 || ix >= s->w) continue;
-            float *restrict d = din + (((size_t)n * s->h + iy) * s->w + ix) * C;
+        const float *restrict g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, C);
+        const tq_window wd = tq_window_at(s, oy, ox);
+        float inv = inv_count(&wd);
+        for (int ky = wd.ky0; ky < wd.ky1; ky++)
+          for (int kx = wd.kx0; kx < wd.kx1; kx++) {
+            float *restrict d = din + tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C);
 #pragma omp simd
             for (int c = 0; c < C; c++) d[c] += g[c] * inv;
           }
-        }
       }
-    }
   }
 }
 
