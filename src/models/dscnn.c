@@ -23,13 +23,5 @@ tq_model *tq_build_dscnn(tq_shape3 input, int classes) {
   }
   x = tq_dropout(m, x, 0.4f);
   x = tq_activation(m, x, TQ_ACT_LINEAR);
-  if (x >= 0) {
-    tq_shape3 s = tq_model_layer(m, x)->out_shape;
-    x = tq_avgpool(m, x, s.h, s.w, s.h, s.w, TQ_PAD_VALID);
-  }
-  x = tq_activation(m, x, TQ_ACT_LINEAR);
-  x = tq_flatten(m, x);
-  x = tq_dense(m, x, classes);
-  x = tq_activation(m, x, TQ_ACT_LINEAR);
-  return tq_zoo_check(m, x);
+  return tq_zoo_check(m, tq_zoo_classifier_head(m, x, classes));
 }

@@ -36,13 +36,5 @@ tq_model *tq_build_resnet8(tq_shape3 input, int classes) {
   x = residual_stage(m, x, 16, 1, 0);
   x = residual_stage(m, x, 32, 2, 1);
   x = residual_stage(m, x, 64, 2, 1);
-  if (x >= 0) {
-    tq_shape3 s = tq_model_layer(m, x)->out_shape;
-    x = tq_avgpool(m, x, s.h, s.w, s.h, s.w, TQ_PAD_VALID);
-  }
-  x = tq_activation(m, x, TQ_ACT_LINEAR);
-  x = tq_flatten(m, x);
-  x = tq_dense(m, x, classes);
-  x = tq_activation(m, x, TQ_ACT_LINEAR);
-  return tq_zoo_check(m, x);
+  return tq_zoo_check(m, tq_zoo_classifier_head(m, x, classes));
 }

@@ -7,6 +7,11 @@ tq_model *tq_build_resnet8(tq_shape3 input, int classes);
 tq_model *tq_build_dscnn(tq_shape3 input, int classes);
 tq_model *tq_build_fc_autoencoder(tq_shape3 input, int classes);
 
+/* The MLPerf Tiny classifier head on the feature map x: average pooling over the whole map, an
+ * activation-quantizer slot, flatten, dense with `classes` units and the output's quantizer
+ * slot. Returns the last layer (negative after an error, as the layer builders). */
+int tq_zoo_classifier_head(tq_model *m, int x, int classes);
+
 /* Builders record errors in the model; this frees it and returns NULL when one happened. */
 tq_model *tq_zoo_check(tq_model *m, int last);
 #endif
