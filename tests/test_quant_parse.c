@@ -23,7 +23,8 @@ static void roundtrip(const char *s, const char *want, int line) {
     tq_test_failures++;
   }
   int ok = tq_test_reprints(&q, buf, buf2, sizeof buf2);
-  if (ok == 0) fprintf(stderr, "line %d: \"%s\" does not parse back to the same quantizer\n", line, buf);
+  if (ok == 0)
+    fprintf(stderr, "line %d: \"%s\" does not parse back to the same quantizer\n", line, buf);
   if (ok < 0) fprintf(stderr, "line %d: reprint \"%s\" != \"%s\"\n", line, buf2, buf);
   if (ok != 1) tq_test_failures++;
 }
@@ -254,7 +255,8 @@ static void every_kind(void) {
     tq_quantizer_init(&q, (tq_qkind)k);
     CHECK(tq_quantizer_validate(&q) == TQ_OK);
     tq_quantizer_format(&q, buf, sizeof buf);
-    CHECK(tq_quantizer_parse(&r, buf) == TQ_OK && r.kind == (tq_qkind)k && tq_quantizer_equal(&q, &r));
+    CHECK(tq_quantizer_parse(&r, buf) == TQ_OK && r.kind == (tq_qkind)k &&
+          tq_quantizer_equal(&q, &r));
   }
   CHECK(strcmp(tq_quantizer_name(TQ_Q_COUNT), "?") == 0);
 }

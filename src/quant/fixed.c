@@ -207,7 +207,7 @@ static void ternary_fixed(const tq_quantizer *q, const float *in, float *out, in
   }
 }
 
-/* ---- the kinds' forward and codes (the table in kinds.c) ------------------------------------ */
+/* ---- the kinds' forward and codes (the table in kinds.c) ------------------------------------- */
 
 tq_status tq_quant_bits_fixed(const tq_qrun *r) {
   const tq_quantizer *q = r->q;

@@ -8,7 +8,7 @@
 
 #include "quant/kinds.h"
 
-/* ---- arguments --------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------- */
 
 #define FIELD(f) offsetof(tq_quantizer, f)
 
@@ -70,7 +70,7 @@ int tq_qarg_equal(const tq_quantizer *a, const tq_quantizer *b, unsigned bit) {
 #define P_USE_STE ARG(TQ_ARG_USE_STE, 0, 1, 1)
 #define NP(a) (int)(sizeof(a) / sizeof((a)[0]))
 
-/* ---- checks and hooks shared by several kinds ------------------------------------------------- */
+/* ---- checks and hooks shared by several kinds ------------------------------------------------ */
 
 #define BAD(...) tq_fail(TQ_ERR_ARG, __VA_ARGS__)
 
@@ -155,7 +155,7 @@ static void sign_as_kernel(tq_quantizer *q) {
   q->given |= TQ_ARG_ALPHA;
 }
 
-/* ---- None ----------------------------------------------------------------------------------- */
+/* ---- None ------------------------------------------------------------------------------------ */
 
 static tq_status none_apply(const tq_qrun *r) {
   if (r->out && r->out != r->in) memmove(r->out, r->in, r->n * sizeof *r->out);
@@ -168,7 +168,7 @@ static void none_backward(const tq_quantizer *q, float *din, const float *dout, 
   copy_gradient(din, dout, n);
 }
 
-/* ---- quantized_bits ------------------------------------------------------------------------- */
+/* ---- quantized_bits -------------------------------------------------------------------------- */
 
 static const tq_qparam bits_params[] = {P_BITS(1, 32), P_INTEGER, P_SYMMETRIC, P_KEEP_NEG,
                                         P_ALPHA, P_STOCH, P_AXIS(-1), P_QNOISE,
@@ -176,7 +176,9 @@ static const tq_qparam bits_params[] = {P_BITS(1, 32), P_INTEGER, P_SYMMETRIC, P
 
 static tq_status bits_validate(const tq_quantizer *q, const char *nm) {
   int au = is_auto(q), minb = au ? 2 : 1, maxb = !q->keep_negative && !au ? 31 : 32;
-  const char *why = au ? " with alpha 'auto'/'auto_po2'" : maxb == 31 ? " with keep_negative=0" : "";
+  const char *why = au           ? " with alpha 'auto'/'auto_po2'"
+                    : maxb == 31 ? " with keep_negative=0"
+                                 : "";
   tq_status st = check_bits(q, nm, minb, maxb, why);
   return st ? st : check_integer(q, nm);
 }
@@ -215,7 +217,7 @@ static int bits_qkeras_scale(const tq_quantizer *q, float step, float *scale) {
   return 1;
 }
 
-/* ---- quantized_bits_featuremap -------------------------------------------------------------- */
+/* ---- quantized_bits_featuremap --------------------------------------------------------------- */
 
 static const tq_qparam fm_params[] = {P_BITS(2, 32), P_INTEGER, P_SYMMETRIC, P_KEEP_NEG,
                                       P_ALPHA_AUTO, P_STOCH, P_AXIS(0), P_QNOISE,
@@ -228,7 +230,7 @@ static tq_status fm_validate(const tq_quantizer *q, const char *nm) {
   return st;
 }
 
-/* ---- quantized_relu ------------------------------------------------------------------------- */
+/* ---- quantized_relu -------------------------------------------------------------------------- */
 
 static const tq_qparam relu_params[] = {P_BITS(1, 31),
                                         P_INTEGER,
@@ -257,7 +259,7 @@ static void relu_backward(const tq_quantizer *q, float *din, const float *dout, 
   }
 }
 
-/* ---- quantized_po2 -------------------------------------------------------------------------- */
+/* ---- quantized_po2 --------------------------------------------------------------------------- */
 
 static const tq_qparam po2_params[] = {
     P_BITS(2, 16),
@@ -277,7 +279,7 @@ static tq_status po2_validate(const tq_quantizer *q, const char *nm) {
   return st ? st : check_no_alpha(q, nm);
 }
 
-/* ---- binary --------------------------------------------------------------------------------- */
+/* ---- binary ---------------------------------------------------------------------------------- */
 
 static const tq_qparam binary_params[] = {ARG(TQ_ARG_USE_01, 0, 1, 0), P_ALPHA,
                                           P_STOCH_FIXED};
@@ -291,7 +293,7 @@ static tq_status binary_apply(const tq_qrun *r) {
   return is_auto(r->q) ? tq_quant_binary_auto(r) : tq_quant_binary_fixed(r);
 }
 
-/* ---- ternary -------------------------------------------------------------------------------- */
+/* ---- ternary --------------------------------------------------------------------------------- */
 
 static const tq_qparam ternary_params[] = {P_ALPHA,
                                            ARG(TQ_ARG_THRESHOLD, -FLT_MAX, FLT_MAX, NAN),
@@ -315,7 +317,7 @@ static tq_status ternary_apply(const tq_qrun *r) {
   return is_auto(r->q) ? tq_quant_ternary_auto(r) : tq_quant_ternary_fixed(r);
 }
 
-/* ---- the table ------------------------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 const tq_qkind_traits tq_qkinds[] = {
     [TQ_Q_NONE] = {.name = "None",

@@ -18,7 +18,7 @@
 
 #include "quant/kinds.h"
 
-/* ---- errors -------------------------------------------------------------------------------- */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 typedef struct {
   const char *src;
@@ -60,7 +60,7 @@ static const char *show(char *buf, size_t cap, const char *s, size_t len) {
   return buf;
 }
 
-/* ---- scanning ------------------------------------------------------------------------------- */
+/* ---- scanning -------------------------------------------------------------------------------- */
 
 typedef enum { V_INT, V_FLOAT, V_TRUE, V_FALSE, V_NONE, V_STR, V_BAD } vkind;
 
@@ -179,7 +179,8 @@ static const char *type_expect(const tq_qparam *pa) {
     case TQ_QV_INT: return "an integer";
     case TQ_QV_BOOL: return "a boolean (True, False, 0 or 1)";
     case TQ_QV_FLOAT: return "a number";
-    case TQ_QV_ALPHA: return pa->auto_only ? "'auto' or 'auto_po2'" : "None, a number, 'auto' or 'auto_po2'";
+    case TQ_QV_ALPHA:
+      return pa->auto_only ? "'auto' or 'auto_po2'" : "None, a number, 'auto' or 'auto_po2'";
     case TQ_QV_AXIS: return "None or an axis index >= 0";
     case TQ_QV_OPT_FLOAT: return "None or a number";
   }

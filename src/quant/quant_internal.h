@@ -9,7 +9,7 @@
 
 #include "tinyq/quant.h"
 
-/* ---- shared maths (qmath.c) ---------------------------------------------------------------- */
+/* ---- shared maths (qmath.c) ------------------------------------------------------------------ */
 
 /* The tensor seen as (outer, groups, inner): group g owns the `outer` contiguous segments
  * x[(o*groups + g)*inner .. +inner). Rank 1 is one group (outer = 1, inner = n). */
@@ -105,7 +105,7 @@ static inline int32_t tq_qsat32(double v) {
 #define TQ_FM_FLUSH 1e-7f
 #define TQ_FM_BIAS 1.526e-5
 
-/* ---- element codes, shared by the dynamic (scale.c) and static (static.c) paths ---- */
+/* ---- element codes, shared by the dynamic (scale.c) and static (static.c) paths -------------- */
 
 /* po2(v - eps) for v = s + eps > 0 finite: 2^rne(log2 v) from the bits of v: with v = f 2^E,
  * f in [1, 2), the exponent rounds up iff f >= sqrt(2), i.e. iff the mantissa field is at least

@@ -64,7 +64,8 @@ tq_status tq_quantizer_validate(const tq_quantizer *q) {
   if (!is01(q->use_ste) || !is01(q->stochastic) || !is01(q->symmetric) ||
       !is01(q->keep_negative) || !is01(q->use_01))
     return BAD("%s: boolean arguments must be 0 or 1", nm);
-  if (q->scale_axis < -1) return BAD("%s: scale_axis must be None or >= 0, got %d", nm, q->scale_axis);
+  if (q->scale_axis < -1)
+    return BAD("%s: scale_axis must be None or >= 0, got %d", nm, q->scale_axis);
   return T->validate ? T->validate(q, nm) : TQ_OK;
 }
 
@@ -140,7 +141,8 @@ tq_status tq_quantize_forward(const tq_quantizer *q, float *out, float *scales, 
                               const int *dims, int rank, int training, tq_rng *rng) {
   tq_status st = tq_quantizer_validate(q);
   if (st) return st;
-  tq_qrun r = {.q = q, .in = in, .dims = dims, .rank = rank, .out = out, .steps = scales, .rng = rng};
+  tq_qrun r = {.q = q, .in = in, .dims = dims, .rank = rank, .out = out, .steps = scales,
+               .rng = rng};
   if ((st = check_shape(q, dims, rank, &r.n))) return st;
   const tq_qkind_traits *T = &tq_qkinds[q->kind];
   r.stochastic = training && q->stochastic && T->stochastic && T->stochastic(q);
