@@ -6,8 +6,6 @@
  * Invariants: a refused batch gives an error naming the file or the directory; an accepted one
  * has whole 3073-byte records, 32x32x3 samples, labels below 10 and, for plain files, exactly
  * the record's label and its R, G, B planes interleaved through the scaling's lookup table. */
-#include <zlib.h>
-
 #include "fuzz_common.h"
 #include "tinyq/data.h"
 
@@ -26,25 +24,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static void write_maybe_gz(const char *path, const uint8_t *d, size_t n, int gz) {
-  if (!gz) {
-    fuzz_write(path, d, n);
-    return;
-  }
-  gzFile g = gzopen(path, "wb1");
-  if (!g || (n && gzwrite(g, d, (unsigned)n) != (int)n) || gzclose(g) != Z_OK) {
-    fprintf(stderr, "fuzz: cannot write %s\n", path);
-    abort();
-  }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1 || size > 8 * REC + 1) return 0;
   int flags = data[0], train = (flags >> 1) & 1;
   tq_input_scaling scaling = (tq_input_scaling)((flags >> 2) % 3);
   const uint8_t *b = data + 1;
   size_t n = size - 1;
-  for (int i = train ? 1 : 0; i < (train ? 6 : 1); i++) write_maybe_gz(paths[i], b, n, flags & 1);
+  for (int i = train ? 1 : 0; i < (train ? 6 : 1); i++)
+    fuzz_write_maybe_gz(paths[i], b, n, flags & 1);
 
   tq_dataset d;
   tq_status st = tq_dataset_load_cifar10(&d, dir, train, scaling);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "tinyq/core.h"
 
@@ -63,6 +64,31 @@ static inline void fuzz_write(const char *path, const void *data, size_t size) {
     perror(path);
     abort();
   }
+}
+
+/* The file a loader reads, gzip'd by the harness when gz (so that valid gzip streams reach the
+ * parser underneath; the raw bytes may be gzip themselves too). */
+static inline void fuzz_write_maybe_gz(const char *path, const uint8_t *d, size_t n, int gz) {
+  if (!gz) {
+    fuzz_write(path, d, n);
+    return;
+  }
+  gzFile g = gzopen(path, "wb1");
+  if (!g || (n && gzwrite(g, d, (unsigned)n) != (int)n) || gzclose(g) != Z_OK) {
+    fprintf(stderr, "fuzz: cannot write %s\n", path);
+    abort();
+  }
+}
+
+/* The input as a C string for the text parsers (caller frees), or NULL when it is longer than
+ * max_size: inputs beyond what the parser's limits are about only slow the fuzzer down. */
+static inline char *fuzz_text(const uint8_t *data, size_t size, size_t max_size) {
+  if (size > max_size) return NULL;
+  char *text = malloc(size + 1);
+  if (!text) abort();
+  memcpy(text, data, size);
+  text[size] = 0;
+  return text;
 }
 
 #endif

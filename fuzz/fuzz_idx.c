@@ -9,8 +9,6 @@
  * Invariants: a refused pair gives an error naming one of the two files; an accepted one has
  * positive sizes, one channel, labels below the class count, and, when the image file is plain,
  * exactly the pixels of the file through the scaling's lookup table. */
-#include <zlib.h>
-
 #include "fuzz_common.h"
 #include "tinyq/data.h"
 
@@ -25,18 +23,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-static void write_maybe_gz(const char *path, const uint8_t *d, size_t n, int gz) {
-  if (!gz) {
-    fuzz_write(path, d, n);
-    return;
-  }
-  gzFile g = gzopen(path, "wb1");
-  if (!g || (n && gzwrite(g, d, (unsigned)n) != (int)n) || gzclose(g) != Z_OK) {
-    fprintf(stderr, "fuzz: cannot write %s\n", path);
-    abort();
-  }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4 || size > (1u << 18)) return 0;
   int flags = data[0], classes = data[1];
@@ -46,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ilen > rest) ilen = rest;
   int labelled = !(flags & 4);
   tq_input_scaling scaling = (tq_input_scaling)((flags >> 3) % 3);
-  write_maybe_gz(ipath, img, ilen, flags & 1);
-  write_maybe_gz(lpath, img + ilen, rest - ilen, flags & 2);
+  fuzz_write_maybe_gz(ipath, img, ilen, flags & 1);
+  fuzz_write_maybe_gz(lpath, img + ilen, rest - ilen, flags & 2);
 
   tq_dataset d;
   tq_status st = tq_dataset_load_idx(&d, ipath, labelled ? lpath : NULL, classes, scaling);

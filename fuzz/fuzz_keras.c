@@ -29,11 +29,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 65536) return 0;
-  char *json = malloc(size + 1);
+  char *json = fuzz_text(data, size, 65536);
   if (!json) return 0;
-  memcpy(json, data, size);
-  json[size] = 0;
   tq_keras_weights w = {NULL, fill, count};
   tq_model *m = NULL;
   char *meta = NULL;

@@ -24,11 +24,8 @@ static tq_model *fresh_model(void) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 16384) return 0;
-  char *json = malloc(size + 1);
+  char *json = fuzz_text(data, size, 16384);
   if (!json) return 0;
-  memcpy(json, data, size);
-  json[size] = 0;
   tq_model *m = fresh_model();
   tq_status st = tq_qconfig_apply_json(m, json, "fuzz.json");
   if (st != TQ_OK) {

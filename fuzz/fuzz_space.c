@@ -42,11 +42,8 @@ static void check_config(tq_space *s, const int *choice) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 16384) return 0;
-  char *json = malloc(size + 1);
+  char *json = fuzz_text(data, size, 16384);
   if (!json) return 0;
-  memcpy(json, data, size);
-  json[size] = 0;
   tq_space *s = NULL;
   tq_status st = tq_space_create(&s, json, "fuzz.json", model);
   tq_goal goal;
