@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: demo test build setup bench fuzz
+.PHONY: demo test build setup bench fuzz install package
 
 setup:
 	@./scripts/setup.sh
@@ -27,3 +27,16 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	@./fuzz/run.sh --seconds $(FUZZ_SECONDS) --build build-fuzz
+
+# cmake --install into PREFIX (default /usr/local): the program, the library with its headers,
+# pkg-config and CMake files, the runtime, examples, man pages and bash completion.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package, from the portable build (TQ_PORTABLE=ON) so that it runs on any CPU of the
+# architecture: build-portable/tinyq_<version>_<arch>.deb.
+package: setup
+	@cmake -S . -B build-portable -DCMAKE_BUILD_TYPE=Release -DTQ_PORTABLE=ON >/dev/null
+	@cmake --build build-portable -j$(JOBS)
+	cd build-portable && cpack -G DEB

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "runtime_dir.h"
 #include "static_scales.h"
 #include "task.h"
 #include "tinyq/deploy.h"
@@ -30,10 +31,6 @@ static const char *USAGE =
     "  --no-simulate  check against the fake-quant model with QAT's own rounding instead of the\n"
     "                 one that simulates the integer model (stricter: refuses when the lowering's\n"
     "                 rounding itself changes predictions)\n";
-
-#ifndef TQ_RUNTIME_DIR
-#define TQ_RUNTIME_DIR "runtime"
-#endif
 
 /* Removes a staging directory and the regular files in it (the emitter writes no subdirectories). */
 static void remove_staging(const char *tmp) {
@@ -62,7 +59,7 @@ static tq_status emit_staged(const tq_dmodel *d, const char *dir) {
   if (snprintf(tmp, sizeof tmp, "%s/.tinyq-export.XXXXXX", dir) >= (int)sizeof tmp)
     return tq_fail(TQ_ERR_IO, "%s: path too long", dir);
   if (!mkdtemp(tmp)) return tq_fail(TQ_ERR_IO, "%s: cannot create a staging directory: %s", dir, strerror(errno));
-  st = tq_deploy_emit_c(d, tmp, TQ_RUNTIME_DIR);
+  st = tq_deploy_emit_c(d, tmp, tq_cli_runtime_dir());
   DIR *dp = st ? NULL : opendir(tmp);
   if (!st && !dp) st = tq_fail(TQ_ERR_IO, "%s: %s", tmp, strerror(errno));
   if (dp) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tinyq/core.h"
 
 static int vreport(int code, const char *fmt, va_list ap) {
   fputs("tinyq: error: ", stderr);
@@ -60,6 +61,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    const char *commit = tq_version_commit();
+    printf("tinyq %s%s%s%s\n", tq_version(), *commit ? " (git " : "", commit, *commit ? ")" : "");
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -20,6 +20,7 @@ PACKAGES=(
   python3-h5py python3-numpy  # tests/keras_reference.py: the outside reference of cli_import
   libsndfile1-dev libfftw3-dev espeak-ng sox  # audio: WAV input, feature FFTs, scripts/synth-*.sh
   chromium              # tests/cli_report.sh opens tinyq report's pages in a real (headless) browser
+  help2man dpkg-dev fakeroot   # man pages from --help; make package (dpkg-shlibdeps for Depends:)
 )
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(valgrind python3-torch python3-numpy)  # bench/int_inference; bench/train_throughput

@@ -16,6 +16,12 @@ typedef enum {
   TQ_ERR_UNSUPPORTED
 } tq_status;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (CMakeLists.txt's project(VERSION); before 1.0 a new
+ * MINOR may change the API and ABI), and the git commit it was built from: 12 hex digits, with
+ * "-dirty" when the checkout had uncommitted changes, "" when not built from a checkout. */
+const char *tq_version(void);
+const char *tq_version_commit(void);
+
 /* The message of the last error on this thread ("<where>: <what>"). Like errno, it is
  * thread-local state; it is the only mutable state tinyq keeps outside explicit contexts. */
 const char *tq_last_error(void);
