@@ -68,6 +68,8 @@ typedef struct {
 tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_json, int with_opt) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "arch", m->arch);
+  /* Which tinyq wrote the file, for information: the u32 format version decides who can read it. */
+  cJSON_AddStringToObject(root, "tinyq_version", tq_version());
   int in[3] = {m->input.h, m->input.w, m->input.c};
   cJSON_AddItemToObject(root, "input", cJSON_CreateIntArray(in, 3));
   cJSON *layers = cJSON_AddArrayToObject(root, "layers");
