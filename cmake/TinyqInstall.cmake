@@ -90,11 +90,11 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "quantization-aware training, mixed-precision search and integer C for microcontrollers")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
- tinyq trains small neural networks with QKeras-style quantizers, searches per-layer
- bit-widths as AutoQKeras does, and lowers the result to integer-only C code with a static
- memory plan. The package has the tinyq program, the library (libtinyq.so, libtinyq.a, headers,
- pkg-config and CMake files), the integer runtime and example programs.")
+set(CPACK_PACKAGE_DESCRIPTION
+"tinyq trains small neural networks with QKeras-style quantizers, searches per-layer
+bit-widths as AutoQKeras does, and lowers the result to integer-only C code with a static
+memory plan. The package has the tinyq program, the library (libtinyq.so, libtinyq.a, headers,
+pkg-config and CMake files), the integer runtime and example programs.")
 set(TQ_DEB_MAINTAINER "tinyq developers <tinyq@localhost>" CACHE STRING "Maintainer: of the .deb")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${TQ_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
