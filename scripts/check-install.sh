@@ -72,6 +72,8 @@ for h in "$P"/include/tinyq/*.h; do # each public header compiles on its own
   echo "#include <tinyq/$(basename "$h")>" |
     cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$P/include" -x c - || fail "$h does not compile alone"
 done
+echo '#include "tq_rt.h"' | cc -std=c99 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags \
+  "$P/lib/pkgconfig/tinyq-runtime.pc") -x c - || fail "the runtime's header does not compile alone"
 
 # Bash completion: commands, options, and an option's values.
 complete_words() { # WORDS...: what TAB offers after them
