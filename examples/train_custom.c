@@ -4,34 +4,37 @@
  *   train_custom [DATA [EPOCHS [STEPS_PER_EPOCH [OUT.tqm]]]]   (fashion-mnist 2 50 model.tqm)
  * Build against the installed library:
  *   cc train_custom.c $(pkg-config --cflags --libs tinyq) -o train_custom */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <tinyq/train.h>
+#include <tinyq/zoo.h>
 
-/* Called after every epoch; returning nonzero stops training (here: a target accuracy). */
-typedef int (*epoch_callback)(int epoch, double loss, double accuracy, void *user);
-
-static int report(int epoch, double loss, double accuracy, void *user) {
-  double target = *(const double *)user;
-  printf("epoch %d: loss %.4f, accuracy %.4f\n", epoch, loss, accuracy);
-  return accuracy >= target;
+/* The per-epoch hook, of the type tq_train calls too (tq_train_config.on_epoch): a status other
+ * than TQ_OK ends training with it. */
+static tq_status report(void *ctx, tq_model *m, int epoch, const tq_epoch_metrics *e) {
+  (void)ctx;
+  printf("epoch %d: lr %g, loss %.4f, accuracy %.4f, %zu parameters\n", epoch + 1, e->lr, e->loss,
+         e->acc, tq_model_params(m));
+  return TQ_OK;
 }
 
 static tq_status train(tq_model *m, const tq_dataset *d, int epochs, int steps, int batch,
-                       epoch_callback cb, void *user) {
+                       tq_epoch_callback cb, void *ctx) {
   int k = d->classes;
   float *x = tq_alloc_floats((size_t)batch * d->h * d->w * d->c);
   float *probs = tq_alloc_floats((size_t)batch * k), *dout = tq_alloc_floats((size_t)batch * k);
   int *y = tq_alloc(sizeof(int) * (size_t)batch), *idx = tq_alloc(sizeof(int) * (size_t)d->n);
   tq_status st = x && probs && dout && y && idx ? TQ_OK : TQ_ERR_MEMORY;
+  const float lr = 1e-3f;
   tq_optimizer adam;
   tq_optimizer_parse("adam", &adam);
   tq_rng rng;
   tq_rng_seed(&rng, 42);
   long step = 0;
   for (int i = 0; i < d->n && idx; i++) idx[i] = i;
-  for (int epoch = 1; epoch <= epochs && !st; epoch++) {
+  for (int epoch = 0; epoch < epochs && !st; epoch++) {
     tq_rng_shuffle(&rng, idx, d->n);
     double loss = 0;
     long right = 0, seen = 0;
@@ -48,11 +51,12 @@ static tq_status train(tq_model *m, const tq_dataset *d, int epochs, int steps, 
       tq_model_zero_grad(m);
       tq_model_backward(m, dout, batch);
       tq_model_l2_grad(m);
-      tq_optimizer_step(&adam, m, 1e-3f, ++step);
+      tq_optimizer_step(&adam, m, lr, ++step);
       right += correct;
       seen += batch;
     }
-    if (!st && cb && cb(epoch, loss / seen, (double)right / seen, user)) break;
+    tq_epoch_metrics e = {lr, loss / seen, (double)right / seen, NAN, NAN, 0};
+    if (!st && cb) st = cb(ctx, m, epoch, &e);
   }
   tq_free(x), tq_free(probs), tq_free(dout), tq_free(y), tq_free(idx);
   return st;
@@ -69,8 +73,7 @@ int main(int argc, char **argv) {
   if (tq_zoo_build(&m, "resnet8", &opt) ||
       tq_model_finalize(m, batch, tq_zoo_find("resnet8")->init, 1))
     goto fail;
-  double target = 0.95;
-  if (train(m, &d, epochs, steps, batch, report, &target) ||
+  if (train(m, &d, epochs, steps, batch, report, NULL) ||
       tq_model_save(out, m, "{\"trained_by\": \"examples/train_custom.c\"}", 0))
     goto fail;
   printf("saved %s (%zu parameters)\n", out, tq_model_params(m));
