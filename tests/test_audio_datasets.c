@@ -113,6 +113,28 @@ static void kws_splits(const char *dir) {
   CHECK(memcmp(head.x, a, 20 * 490 * sizeof(float)) == 0);
   tq_kws_mixer_free(mx);
   tq_dataset_free(&head);
+  CHECK(tq_dataset_slice(&head, &d, 0, 20) == TQ_OK); /* unmixed again */
+  /* Attached to a training config: epoch 3 mixed at once, and the callback after epoch 3 mixes epoch 4. */
+  tq_train_config cfg;
+  tq_train_config_defaults(&cfg);
+  cfg.seed = 42;
+  FILE *log = tmpfile();
+  CHECK(tq_kws_mixer_attach(&mx, dir, &head, &cfg, 3, log) == TQ_OK);
+  CHECK(memcmp(head.x, a, 20 * 490 * sizeof(float)) == 0);
+  char line[512] = "";
+  rewind(log);
+  CHECK(fgets(line, sizeof line, log) && strstr(line, "1 word folder outside the 12 classes goes to unknown (bed)"));
+  fclose(log);
+  CHECK(cfg.on_epoch && cfg.on_epoch(cfg.on_epoch_ctx, NULL, 3, NULL) == TQ_OK);
+  tq_kws_mixer *again;
+  tq_dataset ref;
+  CHECK(tq_dataset_slice(&ref, &d, 0, 20) == TQ_OK);
+  CHECK(tq_kws_mixer_create(&again, dir, &ref, 42) == TQ_OK && tq_kws_mixer_epoch(again, 4) == TQ_OK);
+  CHECK(memcmp(head.x, ref.x, 20 * 490 * sizeof(float)) == 0);
+  tq_kws_mixer_free(again);
+  tq_dataset_free(&ref);
+  tq_kws_mixer_free(mx);
+  tq_dataset_free(&head);
   free(a), free(b), free(c);
   tq_dataset_free(&d);
   tq_kws_close(s);

@@ -7,6 +7,7 @@
 
 #include "tinyq/core.h"
 #include "tinyq/data.h"
+#include "tinyq/train.h"
 
 enum { TQ_AUDIO_RATE = 16000 };
 
@@ -112,6 +113,12 @@ typedef struct tq_kws_mixer tq_kws_mixer;
 tq_status tq_kws_mixer_create(tq_kws_mixer **out, const char *dir, tq_dataset *train, uint64_t seed);
 tq_status tq_kws_mixer_epoch(tq_kws_mixer *mx, int epoch);
 void tq_kws_mixer_free(tq_kws_mixer *mx); /* safe on NULL */
+/* For a training run on "speech-commands:DIR": creates the mixer (seed c->seed), mixes train for
+ * first_epoch, and chains itself before c's per-epoch callback so that each finished epoch mixes
+ * the next. Writes one line about the split to log: rows per class, the word folders that go to
+ * unknown, the mixing. */
+tq_status tq_kws_mixer_attach(tq_kws_mixer **out, const char *dir, tq_dataset *train, tq_train_config *c,
+                              int first_epoch, FILE *log);
 
 /* The registry's "speech-commands:DIR" (scaling does not apply to audio). */
 tq_status tq_dataset_load_speech_commands(tq_dataset *out, const char *dir, int train_split,

@@ -90,6 +90,8 @@ struct tq_kws_mixer {
   float *clean; /* the unmixed features of train's rows */
   int *rows;    /* 0..n-1 */
   uint64_t seed;
+  tq_epoch_callback next; /* the run's own per-epoch callback, called after mixing */
+  void *next_ctx;
 };
 
 tq_status tq_kws_mixer_create(tq_kws_mixer **out, const char *dir, tq_dataset *train, uint64_t seed) {
@@ -126,4 +128,37 @@ void tq_kws_mixer_free(tq_kws_mixer *mx) {
   tq_free(mx->clean);
   tq_free(mx->rows);
   tq_free(mx);
+}
+
+static tq_status mix_next_epoch(void *ctx, tq_model *m, int epoch, const tq_epoch_metrics *metrics) {
+  tq_kws_mixer *mx = ctx;
+  tq_status st = tq_kws_mixer_epoch(mx, epoch + 1);
+  if (!st && mx->next) st = mx->next(mx->next_ctx, m, epoch, metrics);
+  return st;
+}
+
+tq_status tq_kws_mixer_attach(tq_kws_mixer **out, const char *dir, tq_dataset *train, tq_train_config *c,
+                              int first_epoch, FILE *log) {
+  tq_status st = tq_kws_mixer_create(out, dir, train, c->seed);
+  if (!st) st = tq_kws_mixer_epoch(*out, first_epoch);
+  if (st) {
+    tq_kws_mixer_free(*out);
+    *out = NULL;
+    return st;
+  }
+  tq_kws_mixer *mx = *out;
+  const tq_kws_summary *sum = &mx->set->sum;
+  fprintf(log, "speech-commands: %d training rows (silence %d, unknown %d of %d); %d word folder%s outside the 12 "
+          "classes go%s to unknown%s%s%s; background noise mixed into the training clips afresh every epoch "
+          "(%.0f %%, volume U(0, %.1f), %d noise file%s)\n",
+          mx->set->n_rows, sum->rows[TQ_KWS_SILENCE], sum->rows[TQ_KWS_UNKNOWN], sum->unknown_pool,
+          sum->other_folders, sum->other_folders == 1 ? "" : "s", sum->other_folders == 1 ? "es" : "",
+          sum->other_folders ? " (" : "", sum->other_names, sum->other_folders ? ")" : "",
+          100.0 * MIX_PROBABILITY, (double)MIX_MAX_VOLUME, sum->noise_files, sum->noise_files == 1 ? "" : "s");
+  fflush(log);
+  mx->next = c->on_epoch;
+  mx->next_ctx = c->on_epoch_ctx;
+  c->on_epoch = mix_next_epoch;
+  c->on_epoch_ctx = mx;
+  return TQ_OK;
 }
