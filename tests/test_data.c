@@ -258,19 +258,39 @@ static void test_idx_fixtures(void) {
 
   /* ---- errors: each names the file and the problem */
   printf("IDX errors:\n");
-  make_dir(dir, sizeof dir, "trunc");
-  write_mnist_pair(dir, "train", 0, 0x803, 3, 10, 0x801, 3, 3);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": truncated: expected 24 image bytes, got 10");
-  CHECK(d.x == NULL && d.y == NULL && d.n == 0);
-
-  make_dir(dir, sizeof dir, "trunc_gz");
-  write_mnist_pair(dir, "train", 1, 0x803, 3, 10, 0x801, 3, 3);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, "idx3-ubyte.gz: ",
-            "truncated: expected 24 image bytes, got 10");
+  static const struct {
+    const char *dir, *split; /* a fresh fixture directory; the split written and loaded */
+    int gz;
+    uint32_t imagic, n_img;
+    size_t npx;
+    uint32_t lmagic, n_lab;
+    size_t nlab;
+    const char *file, *problem; /* the file of dir the error names, and what it says */
+  } broken[] = {
+      {"trunc", "train", 0, 0x803, 3, 10, 0x801, 3, 3, "train-images-idx3-ubyte",
+       ": truncated: expected 24 image bytes, got 10"},
+      {"trunc_gz", "train", 1, 0x803, 3, 10, 0x801, 3, 3, "train-images-idx3-ubyte.gz",
+       ": truncated: expected 24 image bytes, got 10"},
+      {"magic", "train", 0, 0x801, 3, 24, 0x801, 3, 3, "train-images-idx3-ubyte", /* labels magic on images */
+       ": bad IDX magic 0x00000801 (expected 0x00000803)"},
+      {"magic_gz", "t10k", 1, 0x803, 3, 24, 0x08030000, 3, 3, "t10k-labels-idx1-ubyte.gz",
+       ": bad IDX magic 0x08030000 (expected 0x00000801)"},
+      {"counts", "train", 0, 0x803, 2, 16, 0x801, 3, 3, "train-labels-idx1-ubyte",
+       ": label count 3 does not match image count 2"},
+      {"trailing", "train", 0, 0x803, 2, 24, 0x801, 2, 2, "train-images-idx3-ubyte",
+       ": 8 trailing bytes after 16 image bytes"},
+      {"zero", "train", 0, 0x803, 0, 0, 0x801, 0, 0, "train-images-idx3-ubyte", ": IDX dimension 0 is 0"},
+  };
+  for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+    make_dir(dir, sizeof dir, broken[i].dir);
+    write_mnist_pair(dir, broken[i].split, broken[i].gz, broken[i].imagic, broken[i].n_img, broken[i].npx,
+                     broken[i].lmagic, broken[i].n_lab, broken[i].nlab);
+    snprintf(spec, sizeof spec, "mnist:%s", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, broken[i].file);
+    CHECK_ERR(tq_dataset_load(&d, spec, !strcmp(broken[i].split, "train"), TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
+              broken[i].problem);
+    CHECK(d.x == NULL && d.y == NULL && d.n == 0);
+  }
 
   make_dir(dir, sizeof dir, "header");
   {
@@ -286,38 +306,6 @@ static void test_idx_fixtures(void) {
     CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
               ": truncated: expected 16 IDX header bytes, got 0");
   }
-
-  make_dir(dir, sizeof dir, "magic");
-  write_mnist_pair(dir, "train", 0, 0x801, 3, 24, 0x801, 3, 3); /* labels magic on images */
-  write_mnist_pair(dir, "t10k", 1, 0x803, 3, 24, 0x08030000, 3, 3);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": bad IDX magic 0x00000801 (expected 0x00000803)");
-  snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 0, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": bad IDX magic 0x08030000 (expected 0x00000801)");
-
-  make_dir(dir, sizeof dir, "counts");
-  write_mnist_pair(dir, "train", 0, 0x803, 2, 16, 0x801, 3, 3);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": label count 3 does not match image count 2");
-
-  make_dir(dir, sizeof dir, "trailing");
-  write_mnist_pair(dir, "train", 0, 0x803, 2, 24, 0x801, 2, 2);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": 8 trailing bytes after 16 image bytes");
-
-  make_dir(dir, sizeof dir, "zero");
-  write_mnist_pair(dir, "train", 0, 0x803, 0, 0, 0x801, 0, 0);
-  snprintf(spec, sizeof spec, "mnist:%s", dir);
-  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  CHECK_ERR(tq_dataset_load(&d, spec, 1, TQ_SCALE_UNIT), TQ_ERR_FORMAT, path,
-            ": IDX dimension 0 is 0");
 
   make_dir(dir, sizeof dir, "label_range");
   fx_lab[1] = 12;
@@ -391,6 +379,27 @@ static void test_idx_fixtures(void) {
             "dataset 'cifar10:': empty directory after ':'", "");
   CHECK_ERR(tq_dataset_load(&d, "fashion-mnist", 1, (tq_input_scaling)7), TQ_ERR_ARG,
             "bad input scaling 7", "");
+
+  /* the registry: every source is found by its name and by a spec, listed in the error of an
+   * unknown one, and one that needs a directory says so */
+  CHECK(tq_dataset_source_count() >= 4 && !tq_dataset_source_get(tq_dataset_source_count()));
+  CHECK(!tq_dataset_source_find("fashion") && !tq_dataset_source_find("mnist-x:/d"));
+  char known[512];
+  tq_dataset_source_list(known, sizeof known, ", ");
+  for (int i = 0; i < tq_dataset_source_count(); i++) {
+    const tq_dataset_source *src = tq_dataset_source_get(i);
+    CHECK(src->name && src->spec && src->help && src->load && tq_dataset_source_find(src->name) == src);
+    snprintf(spec, sizeof spec, "%s:/nowhere", src->name);
+    CHECK(tq_dataset_source_find(spec) == src);
+    CHECK(strstr(known, src->spec) != NULL);
+    if (src->needs_dir && !src->default_dir) {
+      char want[128];
+      snprintf(want, sizeof want, "dataset '%s' needs a directory (%s)", src->name, src->spec);
+      CHECK_ERR(tq_dataset_load(&d, src->name, 1, TQ_SCALE_UNIT), TQ_ERR_ARG, want, "");
+    }
+  }
+  CHECK_ERR(tq_dataset_load(&d, "imagenet:/x", 1, TQ_SCALE_UNIT), TQ_ERR_ARG, "unknown dataset 'imagenet' (expected ",
+            known);
 
   tq_input_scaling s;
   CHECK(tq_dataset_parse_scaling("unit", &s) == TQ_OK && s == TQ_SCALE_UNIT);

@@ -21,7 +21,7 @@ typedef enum {
   TQ_SCALE_CENTERED  /* pixel / 127.5 - 1 -> [-1, 1] */
 } tq_input_scaling;
 
-/* Loads a dataset split.
+/* Loads a dataset split from a spec "NAME[:ARG]" naming a source of the registry below.
  *   "fashion-mnist"        /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
  *   "fashion-mnist:DIR"    IDX files train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
  *   "mnist:DIR"            t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; the .gz name is
@@ -30,6 +30,8 @@ typedef enum {
  *   "cifar10:DIR"          data_batch_1..5.bin (train) or test_batch.bin (test), in DIR or in
  *                          DIR/cifar-10-batches-bin; records of 3073 bytes (label, 1024 R, 1024 G,
  *                          1024 B, each 32x32 row-major), converted to NHWC 32x32x3, 10 classes.
+ *   "noise:HxWxC[:CLASSES]"  standard-normal samples, uniform labels (1,000 train, 200 test; for
+ *                          footprint and speed runs, not accuracy)
  * train_split: 1 = training split, 0 = test split. On failure *out is zeroed and the message
  * ("<file>: <problem>") is in tq_last_error(). */
 tq_status tq_dataset_load(tq_dataset *out, const char *spec, int train_split,
@@ -41,11 +43,30 @@ tq_status tq_dataset_load(tq_dataset *out, const char *spec, int train_split,
  * and reads the labels (results do not depend on the thread count). */
 tq_status tq_dataset_load_idx(tq_dataset *out, const char *images_path, const char *labels_path,
                               int classes, tq_input_scaling scaling);
-/* The loaders underneath "mnist:DIR" / "fashion-mnist:DIR" and "cifar10:DIR". */
+/* The loaders underneath "mnist:DIR" / "fashion-mnist:DIR", "cifar10:DIR" and "noise:HxWxC". */
 tq_status tq_dataset_load_mnist(tq_dataset *out, const char *dir, int train_split,
                                 tq_input_scaling scaling);
 tq_status tq_dataset_load_cifar10(tq_dataset *out, const char *dir, int train_split,
                                   tq_input_scaling scaling);
+tq_status tq_dataset_load_noise(tq_dataset *out, const char *arg, int train_split, tq_input_scaling scaling);
+
+/* ---- The dataset registry: the sources a spec can name (src/data/sources.c). */
+typedef struct {
+  const char *name;        /* the spec's part before ':' */
+  const char *spec;        /* how a spec of it is written: "mnist:DIR" */
+  const char *help;        /* one line: what it is */
+  int needs_dir;           /* ARG is a directory; without default_dir the spec must give it */
+  const char *default_dir; /* the directory when the spec has none (NULL: none) */
+  /* arg: the spec's part after ':' (or default_dir), NULL when absent */
+  tq_status (*load)(tq_dataset *out, const char *arg, int train_split, tq_input_scaling scaling);
+} tq_dataset_source;
+
+int tq_dataset_source_count(void);
+const tq_dataset_source *tq_dataset_source_get(int i); /* NULL out of range */
+/* The source a spec names (its part before ':'), NULL when none. */
+const tq_dataset_source *tq_dataset_source_find(const char *spec);
+/* The specs of every source, separated by sep, into buf (n bytes, always terminated). */
+void tq_dataset_source_list(char *buf, size_t n, const char *sep);
 
 /* Reads a whole file, gzip-compressed or plain (zlib reads plain files transparently), at most
  * max_size bytes after decompression (0 = no limit). Caller frees *data with free(). Errors name the
