@@ -7,10 +7,11 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "tinyq/model.h"
 #include "tinyq/quant.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq diff BEFORE.tqm AFTER.tqm\n\n"
     "  Compares two model files of the same architecture (a float model and its QAT run, or two\n"
     "  checkpoints) layer by layer:\n"
@@ -18,7 +19,17 @@ static const char *USAGE =
     "    zeros    share of exact zeros in the AFTER tensor\n"
     "    zero codes  share of a quantized kernel's values that quantize to 0 (AFTER's forward pass)\n"
     "    batch-norm drift  mean over channels of |log2(var_after / var_before)| and of\n"
-    "             |mean_after - mean_before| / sd_before for the moving statistics\n";
+    "             |mean_after - mean_before| / sd_before for the moving statistics";
+
+typedef struct {
+  char before[4096], after[4096];
+} diff_opts;
+
+static const tq_arg diff_args[] = {
+    TQ_ARG_FILE(diff_opts, before, "BEFORE.tqm", "two model files"),
+    TQ_ARG_FILE(diff_opts, after, "AFTER.tqm", "two model files"),
+};
+
 
 static double update_ratio(const float *a, const float *b, size_t n, double *zeros) {
   double d = 0, s = 0;
@@ -117,15 +128,10 @@ static void print_bn_drift(tq_model *a, tq_model *b) {
   }
 }
 
-int tq_cmd_diff(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  const char *pos[2];
-  int npos, rc = tq_args_parse("diff", argc, argv, NULL, 0, pos, 2, &npos);
-  if (rc) return rc;
-  if (npos != 2) return tq_cli_usage_error("diff: expected two model files (see tinyq diff --help)");
+static int diff_run(void *settings) {
+  const diff_opts *o = settings;
+  const char *pos[2] = {o->before, o->after};
+  int rc;
   tq_model *a = NULL, *b = NULL;
   if (tq_model_load(pos[0], &a, NULL, 1) || tq_model_load(pos[1], &b, NULL, 1)) {
     rc = tq_cli_error("%s", tq_last_error());
@@ -139,3 +145,6 @@ int tq_cmd_diff(int argc, char **argv) {
   tq_model_free(b);
   return rc;
 }
+
+static const tq_command diff_cmd = {"diff", TQ_ARGS_OF(diff_args, USAGE), TQ_RUN(diff_opts, diff_run)};
+int tq_cmd_diff(int argc, char **argv) { return tq_args_run(&diff_cmd, argc, argv); }

@@ -1,45 +1,58 @@
 /* tinyq eval: loss and accuracy of a model file on a dataset split. */
-#include <cjson/cJSON.h>
 #include <omp.h>
 #include <string.h>
 
-#include "args.h"
-#include "cli.h"
 #include <stdlib.h>
 
+#include "args.h"
+#include "cli.h"
+#include "options.h"
 #include "static_scales.h"
 #include "tinyq/deploy.h"
 #include "task.h"
 
-static const char *USAGE =
-    "usage: tinyq eval MODEL_FILE --data SPEC [options]\n\n"
-    "  --data SPEC       fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR (default: the training data)\n"
-    "  --split S         test | train (test)\n"
-    "  --scaling S       unit | raw | centered (default: as in training)\n"
-    "  --loss L          default: as in training\n"
-    "  --batch B         (100)\n"
-    "  --static S        evaluate with static activation scales: ema (moving averages of QAT) or\n"
-    "                    calib:N (calibrated on N training samples) (SPEC §6), rounding as the\n"
-    "                    integer model does (tinyq export): the deployed model's accuracy\n"
-    "  --range R         spec | full: how a range becomes a scale and zero point (spec)\n"
-    "  --no-simulate     with static scales, round as the quantizers do in QAT instead of\n"
-    "                    simulating the integer model's rounding (shows what the simulation\n"
-    "                    changes; --compare then measures the difference)\n"
-    "  --integer         run the integer-only lowering (the runtime kernels of tinyq export)\n"
-    "  --compare         (with --integer) compare the integer model with the fake-quant model\n"
-    "                    (same static scales) sample by sample and tensor by tensor: top-1\n"
-    "                    agreement, output code steps, the first tensor more than one step apart;\n"
-    "                    exit status 1 below the bounds (top-1 99.5 %, 99 % within one step)\n"
-    "  --dump-inputs F   (with --integer) write the evaluated inputs as float32 to F\n"
-    "  --dump-codes F    (with --integer) write each sample's output codes as a text line to F\n"
-    "  --limit N         evaluate the first N samples only\n"
-    "  --threads T       (2)\n";
+static const char USAGE[] =
+    "usage: tinyq eval MODEL_FILE --data SPEC [options]\n";
 
-static const char *task_str(const cJSON *task, const char *key) {
-  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, key));
-}
+typedef struct {
+  char file[4096], data[1024], split[8], scaling[16], loss[64], static_spec[64], range[8], dump_inputs[1024],
+      dump_codes[1024];
+  int batch, threads, limit, integer, compare, no_simulate;
+} eval_opts;
 
-static int spec_given(const tq_opt *o, int no) { return tq_args_get(o, no, "static") != NULL; }
+#define S eval_opts
+static const tq_arg eval_args[] = {
+    TQ_ARG_FILE(S, file, "MODEL_FILE", "one MODEL_FILE"),
+    {TQ_OPT_DATA(S, data), .help = "{datasets} (default: the training data)"},
+    {.name = "split", .type = TQ_ARG_ENUM, .meta = "test|train", .def = "test", TQ_AT(S, split)},
+    {TQ_OPT_SCALING(S, scaling), .help = "unit | raw | centered (default: as in training)"},
+    {.name = "loss", .type = TQ_ARG_STRING, .meta = "L", TQ_AT(S, loss), .help = "default: as in training"},
+    {TQ_OPT_BATCH(S, batch), .def = "100"},
+    {TQ_OPT_STATIC(S, static_spec),
+     .help = "evaluate with static activation scales: ema (moving averages of QAT) or calib:N (calibrated on N "
+             "training samples) (SPEC §6), rounding as the integer model does (tinyq export): the deployed "
+             "model's accuracy"},
+    {TQ_OPT_RANGE(S, range), .help = "how a range becomes a scale and zero point (spec)"},
+    {TQ_OPT_FLAG("no-simulate", S, no_simulate),
+     .help = "with static scales, round as the quantizers do in QAT instead of simulating the integer model's "
+             "rounding (shows what the simulation changes; --compare then measures the difference)"},
+    {TQ_OPT_FLAG("integer", S, integer), .help = "run the integer-only lowering (the runtime kernels of tinyq export)"},
+    {TQ_OPT_FLAG("compare", S, compare),
+     .help = "(with --integer) compare the integer model with the fake-quant model (same static scales) sample "
+             "by sample and tensor by tensor: top-1 agreement, output code steps, the first tensor more than one "
+             "step apart; exit status 1 below the bounds (top-1 99.5 %, 99 % within one step)"},
+    {.name = "dump-inputs", .type = TQ_ARG_STRING, .meta = "F", TQ_AT(S, dump_inputs),
+     .help = "(with --integer) write the evaluated inputs as float32 to F"},
+    {.name = "dump-codes", .type = TQ_ARG_STRING, .meta = "F", TQ_AT(S, dump_codes),
+     .help = "(with --integer) write each sample's output codes as a text line to F"},
+    {.name = "limit", .type = TQ_ARG_INT, .meta = "N", .min = 1, .max = 2147483647, TQ_AT(S, limit),
+     .help = "evaluate the first N samples only"},
+    {TQ_OPT_THREADS(S, threads), .def = "2"},
+};
+#undef S
+
+
+static const char *given(const char *s) { return s[0] ? s : NULL; }
 
 /* The agreement report of --compare; returns the exit code (1 below the bounds). */
 static int report_agreement(const tq_agreement *a, int classify, const char *path) {
@@ -138,87 +151,64 @@ done:
   return rc;
 }
 
-int tq_cmd_eval(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[] = {{"data", 1, NULL},  {"split", 1, NULL}, {"scaling", 1, NULL},
-                {"loss", 1, NULL},  {"batch", 1, NULL}, {"threads", 1, NULL},
-                {"static", 1, NULL}, {"range", 1, NULL}, {"integer", 0, NULL},
-                {"dump-inputs", 1, NULL}, {"dump-codes", 1, NULL}, {"limit", 1, NULL},
-                {"compare", 0, NULL}, {"no-simulate", 0, NULL}};
-  const int no = (int)(sizeof o / sizeof o[0]);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("eval", argc, argv, o, no, pos, 1, &npos);
-  if (rc) return rc;
-  if (npos != 1) return tq_cli_usage_error("eval: expected one MODEL_FILE (see tinyq eval --help)");
-  int batch = 100, threads = 2, limit = 0;
-  if (tq_args_int(o, no, "batch", 1, 65536, &batch) || tq_args_int(o, no, "threads", 1, 256, &threads) ||
-      tq_args_int(o, no, "limit", 1, 2147483647, &limit))
-    return 2;
-  omp_set_num_threads(threads);
-  const char *split = tq_args_get(o, no, "split");
-  if (split && strcmp(split, "test") && strcmp(split, "train"))
-    return tq_cli_usage_error("--split: expected test or train, got '%s'", split);
+/* The fake-quant (or float) model over the dataset. */
+static int eval_model(tq_model *m, const tq_dataset *d, const eval_opts *o, tq_loss loss, const char *path) {
+  double l, a;
+  if (tq_evaluate(m, d, loss, o->batch, &l, &a)) return tq_cli_error("%s: %s", path, tq_last_error());
+  printf("model: %s (%s%s%s)\ndata: %s, %s split, %d samples\n", path, tq_model_arch(m),
+         tq_model_is_quantized(m) ? ", quantized" : "", tq_model_is_static(m) ? ", static activation scales" : "",
+         o->data, o->split, d->n);
+  if (loss == TQ_LOSS_MSE)
+    printf("loss: %.6f\n", l);
+  else
+    printf("loss: %.4f\naccuracy: %.4f\n", l, a);
+  return 0;
+}
 
-  tq_model *m = NULL;
-  char *meta = NULL;
-  if (tq_model_load(pos[0], &m, &meta, batch)) return tq_cli_error("%s", tq_last_error());
-  cJSON *root = cJSON_Parse(meta ? meta : "{}");
-  const cJSON *task = cJSON_GetObjectItemCaseSensitive(root, "task");
-  const char *data = tq_args_get(o, no, "data");
-  const char *scaling = tq_args_get(o, no, "scaling");
-  const char *loss_s = tq_args_get(o, no, "loss");
-  if (!data) data = task_str(task, "data");
-  if (!scaling) scaling = task_str(task, "scaling");
-  if (!loss_s) loss_s = task_str(task, "loss");
+/* After the model file is read: its task fills in what the options leave open. */
+static int eval_file(tq_model *m, eval_opts *o, const char *path) {
   tq_loss loss = TQ_LOSS_SPARSE_XENT;
   tq_dataset d = {0};
-  rc = 0;
-  if (!data) {
+  int rc = 0;
+  if (!o->data[0]) {
     rc = tq_cli_usage_error("eval: --data is required (the model file does not name its data)");
-  } else if (loss_s && tq_loss_parse(loss_s, &loss)) {
+  } else if (o->loss[0] && tq_loss_parse(o->loss, &loss)) {
     rc = tq_cli_usage_error("--loss: %s", tq_last_error());
-  } else if ((rc = tq_cli_static_scales(m, tq_args_get(o, no, "static"), tq_args_get(o, no, "range"),
-                                        data, scaling, NULL))) {
+  } else if ((rc = tq_cli_static_scales(m, given(o->static_spec), given(o->range), o->data, o->scaling, NULL))) {
     /* reported */
-  } else if (tq_task_load_data(&d, data, split && !strcmp(split, "train"), scaling)) {
+  } else if (tq_task_load_data(&d, o->data, !strcmp(o->split, "train"), o->scaling) || tq_task_limit(&d, o->limit)) {
     rc = tq_cli_error("%s", tq_last_error());
-  } else if (tq_task_limit(&d, limit)) {
-    rc = tq_cli_error("%s", tq_last_error());
-  } else if (tq_args_get(o, no, "no-simulate") && !tq_model_is_static(m) &&
-             !tq_args_get(o, no, "integer")) {
+  } else if (o->no_simulate && !tq_model_is_static(m) && !o->integer) {
     rc = tq_cli_usage_error("--no-simulate needs static scales (--static ema|calib:N)");
-  } else if (tq_args_get(o, no, "compare") && !tq_args_get(o, no, "integer")) {
+  } else if (o->compare && !o->integer) {
     rc = tq_cli_usage_error("--compare needs --integer");
-  } else if (tq_args_get(o, no, "integer")) {
-    if (!spec_given(o, no) && !tq_model_is_static(m) &&
-        (rc = tq_cli_static_scales(m, "ema", tq_args_get(o, no, "range"), data, scaling, NULL))) {
-      /* reported */
-    } else {
-      if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
-      rc = eval_integer(m, &d, loss, batch, pos[0], tq_args_get(o, no, "dump-inputs"),
-                        tq_args_get(o, no, "dump-codes"), tq_args_get(o, no, "compare") != NULL);
-    }
+  } else if (o->integer && !o->static_spec[0] && !tq_model_is_static(m) &&
+             (rc = tq_cli_static_scales(m, "ema", given(o->range), o->data, o->scaling, NULL))) {
+    /* reported */
   } else {
-    double l, a;
-    if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
-    if (tq_evaluate(m, &d, loss, batch, &l, &a)) {
-      rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
-    } else {
-      printf("model: %s (%s%s%s)\ndata: %s, %s split, %d samples\n", pos[0], tq_model_arch(m),
-             tq_model_is_quantized(m) ? ", quantized" : "",
-             tq_model_is_static(m) ? ", static activation scales" : "", data, split ? split : "test", d.n);
-      if (loss == TQ_LOSS_MSE)
-        printf("loss: %.6f\n", l);
-      else
-        printf("loss: %.4f\naccuracy: %.4f\n", l, a);
-    }
+    if (o->no_simulate) tq_model_set_deploy_simulation(m, 0);
+    rc = o->integer ? eval_integer(m, &d, loss, o->batch, path, given(o->dump_inputs), given(o->dump_codes),
+                                   o->compare)
+                    : eval_model(m, &d, o, loss, path);
   }
   tq_dataset_free(&d);
-  cJSON_Delete(root);
+  return rc;
+}
+
+static int eval_run(void *settings) {
+  eval_opts *o = settings;
+  omp_set_num_threads(o->threads);
+  tq_model *m = NULL;
+  char *meta = NULL;
+  if (tq_model_load(o->file, &m, &meta, o->batch)) return tq_cli_error("%s", tq_last_error());
+  tq_task_setting(o->data, sizeof o->data, meta, "data");
+  tq_task_setting(o->scaling, sizeof o->scaling, meta, "scaling");
+  tq_task_setting(o->loss, sizeof o->loss, meta, "loss");
   tq_free(meta);
+  int rc = eval_file(m, o, o->file);
   tq_model_free(m);
   return rc;
 }
+
+static const tq_command eval_cmd = {"eval", TQ_ARGS_OF(eval_args, USAGE), TQ_RUN(eval_opts, eval_run)};
+int tq_cmd_eval(int argc, char **argv) { return tq_args_run(&eval_cmd, argc, argv); }

@@ -1,5 +1,4 @@
 /* tinyq export: lower a QAT model to integer arithmetic and generate dependency-free C. */
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,28 +8,44 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "runtime_dir.h"
 #include "static_scales.h"
 #include "task.h"
 #include "tinyq/deploy.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq export MODEL_FILE --out DIR [options]\n\n"
     "  Lowers a QAT model to integer-only arithmetic (power-of-two scales become shifts, free\n"
     "  scales fixed-point multipliers), plans one static arena by tensor liveness, and writes\n"
-    "  DIR/model.h, model.c, main_host.c, the runtime sources and a Makefile.\n\n"
-    "  --static S     ema (moving averages learned in QAT) | calib:N (N training samples);\n"
-    "                 default: the scales stored in the model file, else ema\n"
-    "  --range R      spec | full: how a range becomes scale and zero point (spec)\n"
-    "  --data D       calibration data (default: the model's training data)\n"
-    "  --plan         print the plan only, write nothing\n"
-    "  --allow-divergence\n"
-    "                 export even when the integer model disagrees with the fake-quant model on\n"
-    "                 the calibration samples beyond the bounds (top-1 99.5 %, 99 % of output\n"
-    "                 codes within one step); without it such an export is refused, writing nothing\n"
-    "  --no-simulate  check against the fake-quant model with QAT's own rounding instead of the\n"
-    "                 one that simulates the integer model (stricter: refuses when the lowering's\n"
-    "                 rounding itself changes predictions)\n";
+    "  DIR/model.h, model.c, main_host.c, the runtime sources and a Makefile.\n";
+
+typedef struct {
+  char file[4096], out[1024], static_spec[64], range[8], data[1024], scaling[16];
+  int plan, allow_divergence, no_simulate;
+} export_opts;
+
+#define S export_opts
+static const tq_arg export_args[] = {
+    TQ_ARG_FILE(S, file, "MODEL_FILE", "one MODEL_FILE"),
+    {.name = "out", .type = TQ_ARG_STRING, .meta = "DIR", TQ_AT(S, out), .help = "where the C sources go"},
+    {TQ_OPT_STATIC(S, static_spec),
+     .help = "ema (moving averages learned in QAT) | calib:N (N training samples); default: the scales stored in "
+             "the model file, else ema"},
+    {TQ_OPT_RANGE(S, range), .help = "how a range becomes scale and zero point (spec)"},
+    {TQ_OPT_DATA(S, data), .help = "calibration data (default: the model's training data)"},
+    {TQ_OPT_SCALING(S, scaling), .help = "pixel scaling of --data (default: the model's training scaling)"},
+    {TQ_OPT_FLAG("plan", S, plan), .help = "print the plan only, write nothing"},
+    {TQ_OPT_FLAG("allow-divergence", S, allow_divergence),
+     .help = "export even when the integer model disagrees with the fake-quant model on the calibration samples "
+             "beyond the bounds (top-1 99.5 %, 99 % of output codes within one step); without it such an export is "
+             "refused, writing nothing"},
+    {TQ_OPT_FLAG("no-simulate", S, no_simulate),
+     .help = "check against the fake-quant model with QAT's own rounding instead of the one that simulates the "
+             "integer model (stricter: refuses when the lowering's rounding itself changes predictions)"},
+};
+#undef S
+
 
 /* Removes a staging directory and the regular files in it (the emitter writes no subdirectories). */
 static void remove_staging(const char *tmp) {
@@ -76,19 +91,6 @@ static tq_status emit_staged(const tq_dmodel *d, const char *dir) {
   remove_staging(tmp);
   if (st && created) rmdir(dir); /* only if the failed export left it empty */
   return st;
-}
-
-static const char *task_str(const char *meta, const char *key, char *buf, size_t n) {
-  cJSON *root = cJSON_Parse(meta ? meta : "{}");
-  const char *v = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "task"), key));
-  const char *r = NULL;
-  if (v && *v) {
-    snprintf(buf, n, "%s", v);
-    r = buf;
-  }
-  cJSON_Delete(root);
-  return r;
 }
 
 /* The integer model against the fake-quant model (whose static-mode forward simulates the
@@ -137,60 +139,48 @@ static int check_agreement(tq_dmodel *d, tq_model *m, tq_dataset *calib, const c
   return rc;
 }
 
-int tq_cmd_export(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[] = {{"out", 1, NULL},  {"static", 1, NULL}, {"range", 1, NULL},
-                {"data", 1, NULL}, {"plan", 0, NULL},   {"scaling", 1, NULL},
-                {"allow-divergence", 0, NULL}, {"no-simulate", 0, NULL}};
-  const int no = (int)(sizeof o / sizeof o[0]);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("export", argc, argv, o, no, pos, 1, &npos);
-  if (rc) return rc;
-  if (npos != 1) return tq_cli_usage_error("export: expected one MODEL_FILE (see tinyq export --help)");
-  const char *dir = tq_args_get(o, no, "out");
-  int plan_only = tq_args_get(o, no, "plan") != NULL;
-  if (!dir && !plan_only) return tq_cli_usage_error("export: --out DIR is required");
-  tq_model *m = NULL;
-  char *meta = NULL;
-  if (tq_model_load(pos[0], &m, &meta, 100)) return tq_cli_error("%s", tq_last_error());
-  char data_buf[1024], scaling_buf[64];
-  const char *data = tq_args_get(o, no, "data");
-  const char *scaling = tq_args_get(o, no, "scaling");
-  if (!data) data = task_str(meta, "data", data_buf, sizeof data_buf);
-  if (!scaling) scaling = task_str(meta, "scaling", scaling_buf, sizeof scaling_buf);
-  const char *spec = tq_args_get(o, no, "static");
-  if (!spec && !tq_model_is_static(m)) spec = "ema";
+/* Lowers, checks and (without --plan) writes the C sources. */
+static int export_model(tq_model *m, const export_opts *o, int classify, const char *path) {
   tq_dmodel *d = NULL;
   tq_dataset calib = {0};
-  char loss_buf[64];
-  const char *loss = task_str(meta, "loss", loss_buf, sizeof loss_buf);
-  tq_loss lk = TQ_LOSS_SPARSE_XENT;
-  int classify = !(loss && tq_loss_parse(loss, &lk) == TQ_OK && lk == TQ_LOSS_MSE);
-  rc = tq_cli_static_scales(m, spec, tq_args_get(o, no, "range"), data, scaling, &calib);
-  if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
+  const char *data = o->data[0] ? o->data : NULL, *scaling = o->scaling[0] ? o->scaling : NULL;
+  const char *spec = o->static_spec[0] ? o->static_spec : tq_model_is_static(m) ? NULL : "ema";
+  int rc = tq_cli_static_scales(m, spec, o->range[0] ? o->range : NULL, data, scaling, &calib);
+  if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", path, tq_last_error());
   if (!rc) {
     tq_deploy_print_plan(d, stdout);
-    if (tq_args_get(o, no, "no-simulate")) tq_model_set_deploy_simulation(m, 0);
-    rc = check_agreement(d, m, &calib, data, scaling, classify, pos[0],
-                         tq_args_get(o, no, "allow-divergence") != NULL);
+    if (o->no_simulate) tq_model_set_deploy_simulation(m, 0);
+    rc = check_agreement(d, m, &calib, data, scaling, classify, path, o->allow_divergence);
   }
-  if (!rc) {
-    if (!plan_only) {
-      if (emit_staged(d, dir)) {
-        rc = tq_cli_error("%s", tq_last_error());
-      } else {
-        printf("wrote %s: model.h, model.c, main_host.c, Makefile, runtime sources "
-               "(arena %zu bytes, weights %zu bytes)\n",
-               dir, tq_deploy_arena_bytes(d), tq_deploy_weight_bytes(d));
-      }
-    }
+  if (!rc && !o->plan) {
+    if (emit_staged(d, o->out))
+      rc = tq_cli_error("%s", tq_last_error());
+    else
+      printf("wrote %s: model.h, model.c, main_host.c, Makefile, runtime sources "
+             "(arena %zu bytes, weights %zu bytes)\n",
+             o->out, tq_deploy_arena_bytes(d), tq_deploy_weight_bytes(d));
   }
   tq_dataset_free(&calib);
   tq_deploy_free(d);
-  tq_model_free(m);
-  tq_free(meta);
   return rc;
 }
+
+static int export_run(void *settings) {
+  export_opts *o = settings;
+  if (!o->out[0] && !o->plan) return tq_cli_usage_error("export: --out DIR is required");
+  tq_model *m = NULL;
+  char *meta = NULL, loss[64] = "";
+  if (tq_model_load(o->file, &m, &meta, 100)) return tq_cli_error("%s", tq_last_error());
+  tq_task_setting(o->data, sizeof o->data, meta, "data");
+  tq_task_setting(o->scaling, sizeof o->scaling, meta, "scaling");
+  tq_task_setting(loss, sizeof loss, meta, "loss");
+  tq_free(meta);
+  tq_loss lk = TQ_LOSS_SPARSE_XENT;
+  int classify = !(loss[0] && tq_loss_parse(loss, &lk) == TQ_OK && lk == TQ_LOSS_MSE);
+  int rc = export_model(m, o, classify, o->file);
+  tq_model_free(m);
+  return rc;
+}
+
+static const tq_command export_cmd = {"export", TQ_ARGS_OF(export_args, USAGE), TQ_RUN(export_opts, export_run)};
+int tq_cmd_export(int argc, char **argv) { return tq_args_run(&export_cmd, argc, argv); }

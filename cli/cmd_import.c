@@ -7,9 +7,10 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "tinyq/keras.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq import MODEL.h5 --out MODEL.tqm\n\n"
     "  Reads a Keras model saved as HDF5 (Keras 2.x, Functional or Sequential): the architecture\n"
     "  from its model_config, the weights from model_weights/<layer>. Layer names are the file's.\n"
@@ -30,6 +31,13 @@ typedef struct {
   const char *path;
   char err[512];
 } h5_ctx;
+
+/* Closes the identifiers that are open (>= 0), of any kind: H5Idec_ref closes an identifier when
+ * its count drops to zero, as H5Aclose, H5Sclose, H5Tclose, H5Dclose and H5Gclose do. */
+static void h5_close(const hid_t *ids, int n) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] >= 0) H5Idec_ref(ids[i]);
+}
 
 /* Reads every string of a string attribute (scalar or 1-D, fixed or variable length) of obj.
  * Returns the count (strings in *out, each and the array freed by strings_free), or -1 with
@@ -111,10 +119,7 @@ static int read_strings(h5_ctx *c, hid_t obj, const char *attr, size_t max_len, 
 oom:
   snprintf(c->err, sizeof c->err, "out of memory reading attribute '%s'", attr);
 done:
-  if (mt >= 0) H5Tclose(mt);
-  if (s >= 0) H5Sclose(s);
-  if (t >= 0) H5Tclose(t);
-  H5Aclose(a);
+  h5_close((hid_t[]){mt, s, t, a}, 4);
   return n;
 }
 
@@ -225,26 +230,24 @@ static tq_status h5_read(void *ctx, const char *layer, const char *weight, float
   }
   st = TQ_OK;
 done:
-  if (t >= 0) H5Tclose(t);
-  if (s >= 0) H5Sclose(s);
-  if (d >= 0) H5Dclose(d);
-  H5Gclose(g);
+  h5_close((hid_t[]){t, s, d, g}, 4);
   return st;
 }
 
-int tq_cmd_import(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[] = {{"out", 1, NULL}};
-  const int no = (int)(sizeof o / sizeof o[0]);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("import", argc, argv, o, no, pos, 1, &npos);
-  if (rc) return rc;
-  if (npos != 1) return tq_cli_usage_error("import: expected one MODEL.h5 (see tinyq import --help)");
-  const char *path = pos[0], *out = tq_args_get(o, no, "out");
-  if (!out) return tq_cli_usage_error("import: --out MODEL.tqm is required");
+typedef struct {
+  char file[4096], out[4096];
+} import_opts;
+
+static const tq_arg import_args[] = {
+    TQ_ARG_FILE(import_opts, file, "MODEL.h5", "one MODEL.h5"),
+    {.name = "out", .type = TQ_ARG_STRING, .meta = "MODEL.tqm", .flags = TQ_ARG_REQUIRED, TQ_AT(import_opts, out),
+     .help = "the tinyq model file to write"},
+};
+
+static int import_run(void *settings) {
+  const import_opts *o = settings;
+  const char *path = o->file, *out = o->out;
+  int rc;
 
   /* HDF5 prints its own error stack on stderr by default; tinyq reports one line instead. */
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -302,3 +305,6 @@ done:
   H5Fclose(c.file);
   return rc;
 }
+
+static const tq_command import_cmd = {"import", TQ_ARGS_OF(import_args, USAGE), TQ_RUN(import_opts, import_run)};
+int tq_cmd_import(int argc, char **argv) { return tq_args_run(&import_cmd, argc, argv); }

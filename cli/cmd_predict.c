@@ -7,27 +7,43 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "static_scales.h"
 #include "tinyq/deploy.h"
 #include "tinyq/keras.h"
 
-static const char *USAGE =
-    "usage: tinyq predict MODEL.tqm --input IN.f32 [--output OUT.f32] [options]\n\n"
-    "  --input F        N samples of the model's input shape (HxWxC, channels last), float32\n"
-    "                   little-endian, nothing else (numpy: x.astype('<f4').tofile(F))\n"
-    "  --output F       the N outputs as float32 little-endian (default: text on stdout, one\n"
-    "                   sample per line)\n"
-    "  --logits         the raw outputs; by default a classifier's outputs go through the\n"
-    "                   softmax its loss applies (an imported model's output softmax, or a\n"
-    "                   model trained with cross-entropy), as Keras' model.predict gives them\n"
-    "  --integer        run the integer-only lowering (the runtime kernels of tinyq export)\n"
-    "  --static S       static activation scales: ema | calib:N (with --data; without it the\n"
-    "                   first N inputs calibrate) (SPEC §6)\n"
-    "  --range R        spec | full (spec)\n"
-    "  --data SPEC      calibration data (training split) for --static (default: the inputs)\n"
-    "  --scaling S      pixel scaling of --data: unit | raw | centered (unit)\n"
-    "  --batch B        (100)\n"
-    "  --threads T      (2)\n";
+static const char USAGE[] =
+    "usage: tinyq predict MODEL.tqm --input IN.f32 [--output OUT.f32] [options]\n";
+
+typedef struct {
+  char file[4096], input[1024], output[1024], static_spec[64], range[8], data[1024], scaling[16];
+  int logits, integer, batch, threads;
+} predict_opts;
+
+#define S predict_opts
+static const tq_arg predict_args[] = {
+    TQ_ARG_FILE(S, file, "MODEL.tqm", "one MODEL.tqm"),
+    {.name = "input", .type = TQ_ARG_STRING, .meta = "IN.f32", .flags = TQ_ARG_REQUIRED, TQ_AT(S, input),
+     .help = "N samples of the model's input shape (HxWxC, channels last), float32 little-endian, nothing else "
+             "(numpy: x.astype('<f4').tofile(IN.f32))"},
+    {.name = "output", .type = TQ_ARG_STRING, .meta = "OUT.f32", TQ_AT(S, output),
+     .help = "the N outputs as float32 little-endian (default: text on stdout, one sample per line)"},
+    {TQ_OPT_FLAG("logits", S, logits),
+     .help = "the raw outputs; by default a classifier's outputs go through the softmax its loss applies (an "
+             "imported model's output softmax, or a model trained with cross-entropy), as Keras' model.predict "
+             "gives them"},
+    {TQ_OPT_FLAG("integer", S, integer), .help = "run the integer-only lowering (the runtime kernels of tinyq export)"},
+    {TQ_OPT_STATIC(S, static_spec),
+     .help = "static activation scales: ema | calib:N (with --data; without it the first N inputs calibrate) "
+             "(SPEC §6)"},
+    {TQ_OPT_RANGE(S, range), .help = "(spec)"},
+    {TQ_OPT_DATA(S, data), .help = "calibration data (training split) for --static (default: the inputs)"},
+    {TQ_OPT_SCALING(S, scaling), .def = "unit", .help = "pixel scaling of --data: unit | raw | centered"},
+    {TQ_OPT_BATCH(S, batch), .def = "100"},
+    {TQ_OPT_THREADS(S, threads), .def = "2"},
+};
+#undef S
+
 
 static void softmax_rows(float *v, size_t n, size_t k) {
   for (size_t i = 0; i < n; i++) {
@@ -39,11 +55,11 @@ static void softmax_rows(float *v, size_t n, size_t k) {
   }
 }
 
-static int run(tq_model *m, const tq_opt *o, int no, const float *x, size_t n, int batch, float *y,
-               size_t in_size, size_t k, const char *path) {
-  const char *spec = tq_args_get(o, no, "static"), *range = tq_args_get(o, no, "range");
-  const char *data = tq_args_get(o, no, "data"), *scaling = tq_args_get(o, no, "scaling");
-  int integer = tq_args_get(o, no, "integer") != NULL;
+static int run(tq_model *m, const predict_opts *o, const float *x, size_t n, int batch, float *y, size_t in_size,
+               size_t k, const char *path) {
+  const char *spec = o->static_spec[0] ? o->static_spec : NULL, *range = o->range[0] ? o->range : NULL;
+  const char *data = o->data[0] ? o->data : NULL, *scaling = o->scaling;
+  int integer = o->integer;
   if (spec || integer) {
     if (!tq_model_is_quantized(m))
       return tq_cli_usage_error("predict: --integer and --static need a QAT model (train with --flat or --quant)");
@@ -93,29 +109,16 @@ static int run(tq_model *m, const tq_opt *o, int no, const float *x, size_t n, i
   return 0;
 }
 
-int tq_cmd_predict(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[] = {{"input", 1, NULL}, {"output", 1, NULL}, {"logits", 0, NULL}, {"integer", 0, NULL},
-                {"static", 1, NULL}, {"range", 1, NULL},  {"data", 1, NULL},   {"batch", 1, NULL},
-                {"threads", 1, NULL}, {"scaling", 1, NULL}};
-  const int no = (int)(sizeof o / sizeof o[0]);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("predict", argc, argv, o, no, pos, 1, &npos);
-  if (rc) return rc;
-  if (npos != 1) return tq_cli_usage_error("predict: expected one MODEL.tqm (see tinyq predict --help)");
-  const char *in_path = tq_args_get(o, no, "input"), *out_path = tq_args_get(o, no, "output");
-  if (!in_path) return tq_cli_usage_error("predict: --input IN.f32 is required");
-  int batch = 100, threads = 2;
-  if (tq_args_int(o, no, "batch", 1, 65536, &batch) || tq_args_int(o, no, "threads", 1, 256, &threads)) return 2;
-  omp_set_num_threads(threads);
+static int predict_run(void *settings) {
+  const predict_opts *o = settings;
+  const char *path = o->file, *in_path = o->input, *out_path = o->output[0] ? o->output : NULL;
+  int batch = o->batch, rc;
+  omp_set_num_threads(o->threads);
 
   /* The input's size is checked against the model's input shape before the model is built. */
   tq_model *m = NULL;
   char *meta = NULL;
-  if (tq_model_load(pos[0], &m, &meta, 1)) return tq_cli_error("%s", tq_last_error());
+  if (tq_model_load(path, &m, &meta, 1)) return tq_cli_error("%s", tq_last_error());
   size_t in_size = tq_shape_size(tq_model_input_shape(m)), k = tq_shape_size(tq_model_output_shape(m));
   tq_model_free(m);
   m = NULL;
@@ -129,7 +132,7 @@ int tq_cmd_predict(int argc, char **argv) {
   }
   if (bytes == 0 || bytes % (4 * in_size)) {
     rc = tq_cli_error("%s: %zu bytes is not a whole number of samples of %zu float32 values (the input of %s)",
-                      in_path, bytes, in_size, pos[0]);
+                      in_path, bytes, in_size, path);
     goto done;
   }
   size_t n = bytes / (4 * in_size);
@@ -156,13 +159,13 @@ int tq_cmd_predict(int argc, char **argv) {
   raw = NULL;
   tq_free(meta);
   meta = NULL;
-  if (tq_model_load(pos[0], &m, &meta, batch)) {
+  if (tq_model_load(path, &m, &meta, batch)) {
     rc = tq_cli_error("%s", tq_last_error());
     goto done;
   }
-  if ((rc = run(m, o, no, x, n, batch, y, in_size, k, pos[0]))) goto done;
+  if ((rc = run(m, o, x, n, batch, y, in_size, k, path))) goto done;
   rc = 1;
-  if (!tq_args_get(o, no, "logits") && tq_keras_meta_output_softmax(meta)) softmax_rows(y, n, k);
+  if (!o->logits && tq_keras_meta_output_softmax(meta)) softmax_rows(y, n, k);
   if (out_path) {
     unsigned char *ob = malloc(n * k * 4);
     if (!ob) {
@@ -197,3 +200,6 @@ done:
   tq_model_free(m);
   return rc;
 }
+
+static const tq_command predict_cmd = {"predict", TQ_ARGS_OF(predict_args, USAGE), TQ_RUN(predict_opts, predict_run)};
+int tq_cmd_predict(int argc, char **argv) { return tq_args_run(&predict_cmd, argc, argv); }

@@ -1,17 +1,17 @@
 /* tinyq quanterr: per-layer quantization error of a model as it stands (README, "auto_po2 clips
  * large weights": that diagnosis as a command). */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "static_scales.h"
 #include "task.h"
 #include "tinyq/report.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq quanterr MODEL_FILE [--data D] [--samples N] [--static S] [--csv FILE]\n\n"
     "  The quantization error of every quantized layer of the model as it stands:\n"
     "    kernel      the folded kernel (batch norm applied, as QAT and deployment see it)\n"
@@ -21,21 +21,27 @@ static const char *USAGE =
     "  SQNR = 10 log10(sum x^2 / sum (x - q(x))^2) in dB over the tensor, and its minimum and\n"
     "  median over the scale groups (per output channel where scales are per channel, per sample\n"
     "  for featuremap scales); clipped: the share of values quantized more than half a step away,\n"
-    "  i.e. beyond the quantizer's range (auto_po2 clipping a channel's largest weights).\n\n"
-    "  --data D       dataset (default: the model's own, from its file); --samples N (256)\n"
-    "  --static S     ema | calib:N: static activation scales as deployment uses them\n"
-    "                 (default: the model's stored ones, else per-batch scales); --range spec|full\n"
-    "  --scaling S    unit | raw | centered (default: the model's own)\n"
-    "  --csv FILE     also write the table as CSV\n";
+    "  i.e. beyond the quantizer's range (auto_po2 clipping a channel's largest weights).\n";
 
-static const char *task_field(const char *meta, const char *key, char *buf, size_t n) {
-  cJSON *root = cJSON_Parse(meta ? meta : "{}");
-  const char *v = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "task"), key));
-  const char *r = v && *v ? (snprintf(buf, n, "%s", v), buf) : NULL;
-  cJSON_Delete(root);
-  return r;
-}
+typedef struct {
+  char file[4096], data[1024], static_spec[64], range[8], scaling[16], csv[4096];
+  int samples;
+} qerr_opts;
+
+#define S qerr_opts
+static const tq_arg quanterr_args[] = {
+    TQ_ARG_FILE(S, file, "MODEL_FILE", "one MODEL_FILE"),
+    {TQ_OPT_DATA(S, data), .help = "dataset (default: the model's own, from its file)"},
+    {.name = "samples", .type = TQ_ARG_INT, .meta = "N", .min = 1, .max = 100000, .def = "256", TQ_AT(S, samples),
+     .help = "test samples for the activations"},
+    {TQ_OPT_STATIC(S, static_spec),
+     .help = "ema | calib:N: static activation scales as deployment uses them (default: the model's stored ones, "
+             "else per-batch scales)"},
+    {TQ_OPT_RANGE(S, range), .help = "(spec)"},
+    {TQ_OPT_SCALING(S, scaling), .help = "unit | raw | centered (default: the model's own)"},
+    {.name = "csv", .type = TQ_ARG_STRING, .meta = "FILE", TQ_AT(S, csv), .help = "also write the table as CSV"},
+};
+#undef S
 
 static void print_db(FILE *f, double v) {
   if (isnan(v)) fprintf(f, " %9s", "-");
@@ -96,38 +102,30 @@ static int load_samples(tq_dataset *d, const char *data, const char *scaling, in
   return 0;
 }
 
-int tq_cmd_quanterr(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[] = {{"data", 1, NULL},  {"samples", 1, NULL}, {"static", 1, NULL}, {"range", 1, NULL},
-                {"csv", 1, NULL},   {"scaling", 1, NULL}};
-  const int no = (int)(sizeof o / sizeof o[0]);
-  const char *pos[1];
-  int npos, samples = 256, rc = tq_args_parse("quanterr", argc, argv, o, no, pos, 1, &npos);
-  if (rc) return rc;
-  if (npos != 1) return tq_cli_usage_error("quanterr: expected one MODEL_FILE (see tinyq quanterr --help)");
-  if (tq_args_int(o, no, "samples", 1, 100000, &samples)) return 2;
+static int qerr_run(void *settings) {
+  qerr_opts *o = settings;
+  const char *path = o->file;
   tq_model *m = NULL;
-  char *meta = NULL, data_buf[1024], scaling_buf[64];
-  if (tq_model_load(pos[0], &m, &meta, samples < 128 ? samples : 128)) return tq_cli_error("%s", tq_last_error());
-  const char *data = tq_args_get(o, no, "data"), *scaling = tq_args_get(o, no, "scaling");
-  if (!data) data = task_field(meta, "data", data_buf, sizeof data_buf);
-  if (!scaling) scaling = task_field(meta, "scaling", scaling_buf, sizeof scaling_buf);
+  char *meta = NULL;
+  if (tq_model_load(path, &m, &meta, o->samples < 128 ? o->samples : 128)) return tq_cli_error("%s", tq_last_error());
+  tq_task_setting(o->data, sizeof o->data, meta, "data");
+  tq_task_setting(o->scaling, sizeof o->scaling, meta, "scaling");
+  const char *data = o->data[0] ? o->data : NULL, *scaling = o->scaling;
   tq_dataset d = {0};
   tq_qerr_row *rows = NULL;
-  int nrows = 0;
-  if (!tq_model_is_quantized(m)) rc = tq_cli_error("%s: a float model: nothing is quantized", pos[0]);
-  if (!rc) rc = tq_cli_static_scales(m, tq_args_get(o, no, "static"), tq_args_get(o, no, "range"), data, scaling, NULL);
-  if (!rc && data) rc = load_samples(&d, data, scaling, samples, m);
-  if (!rc && tq_quanterr(m, d.x, d.n, &rows, &nrows)) rc = tq_cli_error("%s: %s", pos[0], tq_last_error());
+  int nrows = 0, rc = 0;
+  if (!tq_model_is_quantized(m)) rc = tq_cli_error("%s: a float model: nothing is quantized", path);
+  if (!rc)
+    rc = tq_cli_static_scales(m, o->static_spec[0] ? o->static_spec : NULL, o->range[0] ? o->range : NULL, data,
+                              scaling, NULL);
+  if (!rc && data) rc = load_samples(&d, data, scaling, o->samples, m);
+  if (!rc && tq_quanterr(m, d.x, d.n, &rows, &nrows)) rc = tq_cli_error("%s: %s", path, tq_last_error());
   if (!rc) {
-    printf("Quantization error of %s (kernels folded with their batch norms", pos[0]);
+    printf("Quantization error of %s (kernels folded with their batch norms", path);
     if (d.n) printf("; activations on %d test samples of %s, %s scales)\n", d.n, data, tq_model_is_static(m) ? "static" : "per-batch");
     else printf("; no data: kernels only)\n");
     print_table(rows, nrows);
-    if (tq_args_get(o, no, "csv")) rc = write_csv(tq_args_get(o, no, "csv"), rows, nrows);
+    if (o->csv[0]) rc = write_csv(o->csv, rows, nrows);
   }
   tq_free(rows);
   tq_dataset_free(&d);
@@ -135,3 +133,6 @@ int tq_cmd_quanterr(int argc, char **argv) {
   tq_free(meta);
   return rc;
 }
+
+static const tq_command quanterr_cmd = {"quanterr", TQ_ARGS_OF(quanterr_args, USAGE), TQ_RUN(qerr_opts, qerr_run)};
+int tq_cmd_quanterr(int argc, char **argv) { return tq_args_run(&quanterr_cmd, argc, argv); }

@@ -5,70 +5,74 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "task.h"
 #include "tinyq/search.h"
 #include "tinyq/zoo.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq search --model NAME --data SPEC --space SPACE.json --out DIR [options]\n"
     "       tinyq search --resume DIR [--trials N] [--threads T]\n"
-    "       mpirun -n K tinyq search ...   (K trials at once; rank 0 keeps the journal)\n\n"
-    "  --model NAME          resnet8 | dscnn | fc_autoencoder\n"
-    "  --data SPEC           fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR (fashion-mnist)\n"
-    "  --space SPACE.json    AutoQKeras quantization_config + limit (+ goal), e.g.\n"
-    "                        examples/search_space_study.json\n"
-    "  --out DIR             search directory: search.json, trials.jsonl, started.jsonl,\n"
-    "                        best.json, pareto.csv\n"
-    "  --trials N            trials to run (20)\n"
-    "  --epochs E            training epochs per trial (1)\n"
-    "  --train-fraction F    train on the first F of the seed-shuffled training portion (1);\n"
-    "                        validation: the last 10 % of the training split, always in full\n"
-    "  --init MODEL.tqm      transfer these float weights into every trial\n"
-    "  --tuner KIND          bayesian (Gaussian process) | random (bayesian)\n"
-    "  --seed S              tuner, weights, data order and subset (1)\n"
-    "  --threads T           OpenMP threads per rank (OMP_NUM_THREADS, else all cores)\n"
-    "  --batch B, --lr X, --schedule S, --augment A, --scaling S\n"
-    "                        training recipe of the trials (the model's defaults)\n"
-    "goal (defaults: the space file's \"goal\".\"params\", else the study's settings):\n"
-    "  --delta-p P, --delta-n N   forgiving factor in percent (5, 5)\n"
-    "  --rate R                   size ratio that earns delta (2)\n"
-    "  --stress S                 reference multiplier (1)\n"
-    "  --ref-bits B, --ref-bias-bits B, --input-bits B   reference sizes (16, 31, 8)\n"
-    "results: best.json is a configuration for `tinyq train --quant DIR/best.json --alpha auto_po2\n"
-    "--init MODEL.tqm`; pareto.csv the non-dominated trials (bits vs metric); the journal\n"
-    "trials.jsonl one line per finished trial. --resume continues an interrupted search without\n"
-    "repeating or losing a trial (with --trials N: up to N trials).\n";
+    "       mpirun -n K tinyq search ...   (K trials at once; rank 0 keeps the journal)\n";
 
-enum {
-  O_MODEL, O_DATA, O_SPACE, O_OUT, O_TRIALS, O_EPOCHS, O_FRACTION, O_INIT, O_TUNER, O_SEED, O_THREADS,
-  O_BATCH, O_LR, O_SCHED, O_AUG, O_SCALING, O_DP, O_DN, O_RATE, O_STRESS, O_REFB, O_REFBB, O_INB,
-  O_RESUME, O_STEPS, O_LIMIT, O_INITIAL, O_COUNT
+typedef struct {
+  tq_search_settings s;
+  char out[1024], tuner[32];
+  int threads;
+} search_opts;
+
+#define S search_opts
+static const tq_arg search_args[] = {
+    {TQ_OPT_MODEL(S, s.model), .help = "{models}"},
+    {TQ_OPT_DATA(S, s.data), .def = "fashion-mnist", .help = "{datasets}"},
+    {.name = "space", .type = TQ_ARG_STRING, .meta = "SPACE.json", TQ_AT(S, s.space_file),
+     .help = "AutoQKeras quantization_config + limit (+ goal), e.g. examples/search_space_study.json"},
+    {.name = "out", .type = TQ_ARG_STRING, .meta = "DIR", TQ_AT(S, out),
+     .help = "search directory: search.json, trials.jsonl, started.jsonl, best.json, pareto.csv"},
+    {.name = "trials", .type = TQ_ARG_INT, .meta = "N", .min = 1, .max = 1000000, .def = "20",
+     .flags = TQ_ARG_RESUMABLE, TQ_AT(S, s.trials), .help = "trials to run"},
+    {TQ_OPT_EPOCHS(S, s.epochs), .def = "1", .help = "training epochs per trial"},
+    {.name = "train-fraction", .type = TQ_ARG_FLOAT, .meta = "F", .min = 1e-9, .max = 1, .def = "1",
+     TQ_AT(S, s.train_fraction),
+     .help = "train on the first F of the seed-shuffled training portion; validation: the last 10 % of the "
+             "training split, always in full"},
+    {TQ_OPT_INIT(S, s.init), .help = "transfer these float weights into every trial"},
+    {.name = "tuner", .type = TQ_ARG_STRING, .meta = "KIND", .def = "bayesian", TQ_AT(S, tuner),
+     .help = "bayesian (Gaussian process) | random"},
+    {TQ_OPT_SEED(S, s.seed), .def = "1", .help = "tuner, weights, data order and subset"},
+    {TQ_OPT_THREADS(S, threads), .flags = TQ_ARG_RESUMABLE,
+     .help = "OpenMP threads per rank (OMP_NUM_THREADS, else all cores)"},
+    {TQ_OPT_BATCH(S, s.batch), .help = "training recipe of the trials (the model's defaults)"},
+    {TQ_OPT_LR(S, s.lr), .flags = TQ_ARG_SAME_LINE},
+    {.name = "schedule", .type = TQ_ARG_STRING, .meta = "S", .flags = TQ_ARG_SAME_LINE, TQ_AT(S, s.schedule)},
+    {.name = "augment", .type = TQ_ARG_STRING, .meta = "A", .flags = TQ_ARG_SAME_LINE, TQ_AT(S, s.augment)},
+    {TQ_OPT_SCALING(S, s.scaling), .flags = TQ_ARG_SAME_LINE},
+    {.name = "resume", .type = TQ_ARG_STRING, .meta = "DIR", TQ_AT(S, out),
+     .help = "continue the interrupted search in DIR without repeating or losing a trial (with --trials N: up to "
+             "N trials)"},
+    TQ_ARG_TEXT("goal (defaults: the space file's \"goal\".\"params\", else the study's settings):"),
+    TQ_GOAL_ARGS(S, s.goal),
+    /* for tests and benchmarks */
+    {TQ_OPT_COUNT("max-steps", S, s.max_steps), .flags = TQ_ARG_HIDDEN},
+    {TQ_OPT_COUNT("train-limit", S, s.train_limit), .flags = TQ_ARG_HIDDEN},
+    {.name = "initial-points", .type = TQ_ARG_INT, .min = 0, .max = 1000000, .flags = TQ_ARG_HIDDEN,
+     TQ_AT(S, s.initial_points)},
+    TQ_ARG_TEXT("results: best.json is a configuration for `tinyq train --quant DIR/best.json --alpha auto_po2\n"
+                "--init MODEL.tqm`; pareto.csv the non-dominated trials (bits vs metric); the journal\n"
+                "trials.jsonl one line per finished trial."),
 };
+#undef S
 
-static const tq_opt search_opts[O_COUNT] = {
-    [O_MODEL] = {"model", 1, NULL},         [O_DATA] = {"data", 1, NULL},
-    [O_SPACE] = {"space", 1, NULL},         [O_OUT] = {"out", 1, NULL},
-    [O_TRIALS] = {"trials", 1, NULL},       [O_EPOCHS] = {"epochs", 1, NULL},
-    [O_FRACTION] = {"train-fraction", 1, NULL}, [O_INIT] = {"init", 1, NULL},
-    [O_TUNER] = {"tuner", 1, NULL},         [O_SEED] = {"seed", 1, NULL},
-    [O_THREADS] = {"threads", 1, NULL},     [O_BATCH] = {"batch", 1, NULL},
-    [O_LR] = {"lr", 1, NULL},               [O_SCHED] = {"schedule", 1, NULL},
-    [O_AUG] = {"augment", 1, NULL},         [O_SCALING] = {"scaling", 1, NULL},
-    [O_DP] = {"delta-p", 1, NULL},          [O_DN] = {"delta-n", 1, NULL},
-    [O_RATE] = {"rate", 1, NULL},           [O_STRESS] = {"stress", 1, NULL},
-    [O_REFB] = {"ref-bits", 1, NULL},       [O_REFBB] = {"ref-bias-bits", 1, NULL},
-    [O_INB] = {"input-bits", 1, NULL},      [O_RESUME] = {"resume", 1, NULL},
-    /* hidden, for tests and benchmarks */
-    [O_STEPS] = {"max-steps", 1, NULL},     [O_LIMIT] = {"train-limit", 1, NULL},
-    [O_INITIAL] = {"initial-points", 1, NULL},
-};
+static const tq_command search_cmd = {"search", TQ_ARGS_OF(search_args, USAGE)};
 
-static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
-static int read_text(const char *path, char **out) {
+static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src); }
+
+/* The whole file as a string; what names the option in errors. */
+static int read_text(const char *path, char **out, const char *what) {
   unsigned char *data;
   size_t size;
-  if (tq_read_file(path, &data, &size)) return tq_cli_error("--space: %s", tq_last_error());
+  if (tq_read_file(path, &data, &size)) return tq_cli_error("%s: %s", what, tq_last_error());
   char *t = realloc(data, size + 1);
   if (!t) {
     free(data);
@@ -79,112 +83,72 @@ static int read_text(const char *path, char **out) {
   return 0;
 }
 
-/* Settings of a new search from the options. */
-static int settings_from_args(tq_search_settings *s, tq_opt *o) {
-  const char *model = o[O_MODEL].value;
-  if (!model) return tq_cli_usage_error("search: --model is required (resnet8, dscnn, fc_autoencoder)");
-  const tq_zoo_entry *z = tq_zoo_find(model);
-  if (!z) {
+/* Settings of a new search: the model's recipe, the space file's goal, then the options. */
+static int settings_from_args(search_opts *o, const tq_argv *a) {
+  tq_search_settings *s = &o->s;
+  const char *model = tq_args_given(&search_cmd, a, "model"), *space = tq_args_given(&search_cmd, a, "space");
+  char models[256];
+  if (!model)
+    return tq_cli_usage_error("search: --model is required (%s)", tq_args_model_list(models, sizeof models, ", "));
+  if (!tq_zoo_find(model)) {
     tq_model *m = NULL;
     tq_zoo_build(&m, model, NULL);
     tq_model_free(m);
     return tq_cli_usage_error("search: --model: %s", tq_last_error());
   }
-  if (!o[O_SPACE].value) return tq_cli_usage_error("search: --space SPACE.json is required");
-  if (!o[O_OUT].value) return tq_cli_usage_error("search: --out DIR is required");
+  if (!space) return tq_args_missing(&search_cmd, "space");
+  if (!tq_args_given(&search_cmd, a, "out")) return tq_args_missing(&search_cmd, "out");
   const tq_recipe *r = tq_recipe_for(model);
-  copy(s->model, sizeof s->model, model);
-  if (o[O_DATA].value) copy(s->data, sizeof s->data, o[O_DATA].value);
-  if (o[O_SCALING].value) copy(s->scaling, sizeof s->scaling, o[O_SCALING].value);
-  copy(s->init, sizeof s->init, o[O_INIT].value);
-  copy(s->space_file, sizeof s->space_file, o[O_SPACE].value);
-  copy(s->schedule, sizeof s->schedule, o[O_SCHED].value ? o[O_SCHED].value : r->schedule);
-  copy(s->augment, sizeof s->augment, o[O_AUG].value ? o[O_AUG].value : r->augment);
+  if (!r) return 1;
+  copy(s->schedule, sizeof s->schedule, r->schedule);
+  copy(s->augment, sizeof s->augment, r->augment);
   s->batch = r->batch;
   char lr[32];
   snprintf(lr, sizeof lr, "%g", (double)r->lr); /* 1e-3, not the float's 0.0010000000474974513 */
   s->lr = atof(lr);
-  int steps = 0;
-  if (tq_args_int(o, O_COUNT, "trials", 1, 1000000, &s->trials) ||
-      tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s->epochs) ||
-      tq_args_double(o, O_COUNT, "train-fraction", 1e-9, 1, &s->train_fraction) ||
-      tq_args_int(o, O_COUNT, "seed", 0, 2147483647, &s->seed) ||
-      tq_args_int(o, O_COUNT, "batch", 1, 65536, &s->batch) ||
-      tq_args_double(o, O_COUNT, "lr", 1e-12, 100, &s->lr) ||
-      tq_args_int(o, O_COUNT, "max-steps", 0, 2147483647, &steps) ||
-      tq_args_int(o, O_COUNT, "train-limit", 0, 2147483647, &s->train_limit) ||
-      tq_args_int(o, O_COUNT, "initial-points", 0, 1000000, &s->initial_points))
-    return 2;
-  s->max_steps = steps;
-  if (o[O_TUNER].value && tq_tuner_parse_kind(o[O_TUNER].value, &s->tuner))
-    return tq_cli_usage_error("--tuner: %s", tq_last_error());
-  int rc = read_text(s->space_file, &s->space_json);
+  int rc = read_text(space, &s->space_json, "--space");
   if (rc) return rc;
-  /* goal: the study's defaults, then the space file's, then the options */
-  if (tq_space_read_goal(s->space_json, s->space_file, &s->goal, NULL))
-    return tq_cli_error("%s", tq_last_error());
-  if (tq_args_double(o, O_COUNT, "delta-p", 0, 1000, &s->goal.delta_p) ||
-      tq_args_double(o, O_COUNT, "delta-n", 0, 1000, &s->goal.delta_n) ||
-      tq_args_double(o, O_COUNT, "rate", 1.0001, 1e6, &s->goal.rate) ||
-      tq_args_double(o, O_COUNT, "stress", 1e-6, 1e6, &s->goal.stress) ||
-      tq_args_int(o, O_COUNT, "ref-bits", 1, 32, &s->goal.ref_bits) ||
-      tq_args_int(o, O_COUNT, "ref-bias-bits", 1, 32, &s->goal.ref_bias_bits) ||
-      tq_args_int(o, O_COUNT, "input-bits", 1, 32, &s->goal.input_bits))
-    return 2;
+  if (tq_space_read_goal(s->space_json, space, &s->goal, NULL)) return tq_cli_error("%s", tq_last_error());
+  if (tq_args_store(&search_cmd, a, o, 1)) return 2;
+  if (tq_tuner_parse_kind(o->tuner, &s->tuner)) return tq_cli_usage_error("--tuner: %s", tq_last_error());
   return 0;
 }
 
-/* Settings of a search to resume: its search.json, with --trials. */
-static int settings_for_resume(tq_search_settings *s, tq_opt *o) {
-  for (int k = 0; k < O_COUNT; k++)
-    if (o[k].value && k != O_RESUME && k != O_TRIALS && k != O_THREADS)
-      return tq_cli_usage_error("search: --%s cannot be changed when resuming (only --trials and --threads)",
-                                o[k].name);
-  char path[2048];
-  snprintf(path, sizeof path, "%s/search.json", o[O_RESUME].value);
-  unsigned char *data;
-  size_t size;
-  if (tq_read_file(path, &data, &size)) return tq_cli_error("--resume: %s", tq_last_error());
-  char *text = realloc(data, size + 1);
-  if (!text) {
-    free(data);
-    return tq_cli_error("%s: out of memory", path);
-  }
-  text[size] = 0;
-  tq_status st = tq_search_settings_parse(s, text, path);
+/* Settings of a search to resume: its search.json, with --trials and --threads. */
+static int settings_for_resume(search_opts *o, const tq_argv *a) {
+  int rc = tq_args_check_resume(&search_cmd, a, "resume");
+  if (rc) return rc;
+  char path[2048], *text = NULL;
+  snprintf(path, sizeof path, "%s/search.json", tq_args_given(&search_cmd, a, "resume"));
+  if ((rc = read_text(path, &text, "--resume"))) return rc;
+  tq_status st = tq_search_settings_parse(&o->s, text, path);
   free(text);
   if (st) return tq_cli_error("--resume: %s", tq_last_error());
-  if (tq_args_int(o, O_COUNT, "trials", 1, 1000000, &s->trials)) return 2;
-  return 0;
+  return tq_args_store(&search_cmd, a, o, 0);
 }
 
 static int run_rank0(const tq_search_comm *comm, int argc, char **argv) {
-  tq_opt o[O_COUNT];
-  memcpy(o, search_opts, sizeof o);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("search", argc, argv, o, O_COUNT, pos, 0, &npos);
-  tq_search_settings s;
-  tq_search_settings_init(&s);
-  int threads = omp_get_max_threads();
-  if (!rc) rc = tq_args_int(o, O_COUNT, "threads", 1, 256, &threads);
-  const char *out = o[O_RESUME].value ? o[O_RESUME].value : o[O_OUT].value;
-  if (!rc) rc = o[O_RESUME].value ? settings_for_resume(&s, o) : settings_from_args(&s, o);
+  search_opts o;
+  memset(&o, 0, sizeof o);
+  tq_search_settings_init(&o.s);
+  o.threads = omp_get_max_threads();
+  tq_argv a;
+  int rc;
+  if (!tq_args_parse(&search_cmd, argc, argv, &a, &rc))
+    rc = tq_args_given(&search_cmd, &a, "resume") ? settings_for_resume(&o, &a) : settings_from_args(&o, &a);
   if (rc) {
-    tq_search_settings_free(&s);
+    tq_search_settings_free(&o.s);
     tq_search_abort_workers(comm);
     return rc;
   }
-  tq_status st = tq_search_run(comm, &s, out, o[O_RESUME].value != NULL, threads, stdout);
-  tq_search_settings_free(&s);
+  tq_status st = tq_search_run(comm, &o.s, o.out, tq_args_given(&search_cmd, &a, "resume") != NULL, o.threads, stdout);
+  tq_search_settings_free(&o.s);
   if (st) return tq_cli_error("%s", tq_last_error());
   return 0;
 }
 
 int tq_cmd_search(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
+  if (tq_args_help_asked(&search_cmd, argc, argv)) return 0;
   tq_search_comm comm;
   if (tq_search_comm_init(&comm)) return tq_cli_error("search: %s", tq_last_error());
   int rc;

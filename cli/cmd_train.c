@@ -9,70 +9,15 @@
 
 #include "args.h"
 #include "cli.h"
+#include "options.h"
 #include "qsetup.h"
 #include "task.h"
 #include "tinyq/zoo.h"
 
-static const char *USAGE =
+static const char USAGE[] =
     "usage: tinyq train --model NAME --data SPEC --out RUN_DIR [options]\n"
     "       tinyq train --init MODEL.tqm --data SPEC --out RUN_DIR [options]\n"
-    "       tinyq train --resume RUN_DIR [--epochs N] [--threads T] [--progress MODE]\n\n"
-    "  --model NAME          resnet8 | dscnn | fc_autoencoder; without it, the architecture\n"
-    "                        of the --init file (e.g. from tinyq import) is trained\n"
-    "  --data SPEC           fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR\n"
-    "  --out RUN_DIR         run directory: log.csv, best.tqm, last.tqm, model.tqm\n"
-    "  --epochs N            (model default; resnet8: 15)\n"
-    "  --batch B             (model default; resnet8: 32)\n"
-    "  --optimizer adam|sgd  (adam: Keras defaults beta1 0.9, beta2 0.999, eps 1e-7)\n"
-    "  --lr X                base learning rate (resnet8: 1e-3)\n"
-    "  --schedule SPEC       constant | exp:RATE | piecewise:LR@EPOCHS,...,LR\n"
-    "  --loss L              sparse_categorical_crossentropy | categorical_crossentropy | mse\n"
-    "  --val-split F         last fraction of the training data for validation (0.1)\n"
-    "  --augment SPEC        none | shift=F,flip (resnet8: shift=0.1)\n"
-    "  --scaling S           unit (pixel/255) | raw (0..255) | centered (pixel/127.5-1)\n"
-    "  --seed S              every random choice follows from it (1)\n"
-    "  --threads T           OpenMP threads (2); same seed and threads -> identical run\n"
-    "  --early-stopping P    stop after P epochs without improvement of --monitor\n"
-    "  --monitor M           val_loss | val_accuracy | loss | accuracy (val_loss)\n"
-    "  --restore-best        end with the weights of the best epoch\n"
-    "  --train-limit N       use only the first N training samples\n"
-    "  --max-steps N         at most N steps per epoch\n"
-    "  --progress MODE       bar | lines | none (bar on a terminal, else lines)\n"
-    "quantization-aware training:\n"
-    "  --quant CONFIG.json   per-layer quantizers (keys: layer names or Dense, Conv2D,\n"
-    "                        DepthwiseConv2D, Activation)\n"
-    "  --flat BITS           every kernel and activation at BITS bits, biases at 31\n"
-    "  --alpha auto|auto_po2 override every alpha ('auto_po2': power-of-two scales)\n"
-    "  --init MODEL.tqm      start from these (float) weights\n"
-    "  --freeze-bn E|never   QAT: folded batch norms normalise with batch statistics and\n"
-    "                        update their moving ones until epoch E, then use the moving\n"
-    "                        ones as deployed (0 with --init: the float model's; never\n"
-    "                        without)\n"
-    "  --qkeras-po2-floor    keep QKeras' power-of-two scale floor (the study's po2\n"
-    "                        arithmetic: biases below 128 vanish; see README)\n";
-
-enum {
-  O_MODEL, O_DATA, O_OUT, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SCHED, O_LOSS, O_VAL, O_AUG,
-  O_SCALING, O_SEED, O_THREADS, O_EARLY, O_MONITOR, O_RESTORE, O_LIMIT, O_STEPS, O_PROGRESS,
-  O_QUANT, O_FLAT, O_ALPHA, O_INIT, O_RESUME, O_FLOOR, O_FREEZE, O_COUNT
-};
-
-static tq_opt make_opts[O_COUNT] = {
-    [O_MODEL] = {"model", 1, NULL},      [O_DATA] = {"data", 1, NULL},
-    [O_OUT] = {"out", 1, NULL},          [O_EPOCHS] = {"epochs", 1, NULL},
-    [O_BATCH] = {"batch", 1, NULL},      [O_OPT] = {"optimizer", 1, NULL},
-    [O_LR] = {"lr", 1, NULL},            [O_SCHED] = {"schedule", 1, NULL},
-    [O_LOSS] = {"loss", 1, NULL},        [O_VAL] = {"val-split", 1, NULL},
-    [O_AUG] = {"augment", 1, NULL},      [O_SCALING] = {"scaling", 1, NULL},
-    [O_SEED] = {"seed", 1, NULL},        [O_THREADS] = {"threads", 1, NULL},
-    [O_EARLY] = {"early-stopping", 1, NULL}, [O_MONITOR] = {"monitor", 1, NULL},
-    [O_RESTORE] = {"restore-best", 0, NULL}, [O_LIMIT] = {"train-limit", 1, NULL},
-    [O_STEPS] = {"max-steps", 1, NULL},  [O_PROGRESS] = {"progress", 1, NULL},
-    [O_QUANT] = {"quant", 1, NULL},      [O_FLAT] = {"flat", 1, NULL},
-    [O_ALPHA] = {"alpha", 1, NULL},      [O_INIT] = {"init", 1, NULL},
-    [O_RESUME] = {"resume", 1, NULL},    [O_FLOOR] = {"qkeras-po2-floor", 0, NULL},
-    [O_FREEZE] = {"freeze-bn", 1, NULL},
-};
+    "       tinyq train --resume RUN_DIR [--epochs N] [--threads T] [--progress MODE]\n";
 
 /* Every setting of a run, as stored in the checkpoints' "task" metadata for --resume. */
 typedef struct {
@@ -83,103 +28,75 @@ typedef struct {
   double lr, val_split;
 } run_settings;
 
-static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+#define S run_settings
+/* The keys are the run settings JSON of every checkpoint; model files embed it, so they stay. */
+static const tq_arg train_args[] = {
+    {TQ_OPT_MODEL(S, model), .key = "model",
+     .help = "{models}; without it, the architecture of the --init file (e.g. from tinyq import) is trained"},
+    {TQ_OPT_DATA(S, data), .key = "data", .def = "fashion-mnist", .help = "{datasets}"},
+    {.name = "out", .type = TQ_ARG_STRING, .meta = "RUN_DIR", .key = "out", TQ_AT(S, out),
+     .help = "run directory: log.csv, best.tqm, last.tqm, model.tqm"},
+    {TQ_OPT_EPOCHS(S, epochs), .key = "epochs", .flags = TQ_ARG_RESUMABLE, .help = "(model default; resnet8: 15)"},
+    {TQ_OPT_BATCH(S, batch), .key = "batch", .help = "(model default; resnet8: 32)"},
+    {.name = "optimizer", .type = TQ_ARG_STRING, .meta = "adam|sgd", .key = "optimizer", .def = "adam",
+     TQ_AT(S, optimizer), .help = "adam: Keras defaults beta1 0.9, beta2 0.999, eps 1e-7"},
+    {TQ_OPT_LR(S, lr), .key = "lr", .help = "base learning rate (resnet8: 1e-3)"},
+    {.name = "schedule", .type = TQ_ARG_STRING, .meta = "SPEC", .key = "schedule", TQ_AT(S, schedule),
+     .help = "constant | exp:RATE | piecewise:LR@EPOCHS,...,LR (model default; resnet8: exp:0.9)"},
+    {.name = "loss", .type = TQ_ARG_STRING, .meta = "L", .key = "loss", TQ_AT(S, loss),
+     .help = "sparse_categorical_crossentropy | categorical_crossentropy | mse (the model's)"},
+    {.name = "val-split", .type = TQ_ARG_FLOAT, .meta = "F", .min = 0, .max = 0.99, .key = "val_split", .def = "0.1",
+     TQ_AT(S, val_split), .help = "last fraction of the training data for validation"},
+    {.name = "augment", .type = TQ_ARG_STRING, .meta = "SPEC", .key = "augment", TQ_AT(S, augment),
+     .help = "none | shift=F,flip (model default; resnet8: shift=0.1)"},
+    {TQ_OPT_SCALING(S, scaling), .key = "scaling", .def = "unit",
+     .help = "unit (pixel/255) | raw (0..255) | centered (pixel/127.5-1)"},
+    {TQ_OPT_SEED(S, seed), .key = "seed", .def = "1", .help = "every random choice follows from it"},
+    {TQ_OPT_THREADS(S, threads), .key = "threads", .def = "2", .flags = TQ_ARG_RESUMABLE,
+     .help = "OpenMP threads; same seed and threads -> identical run"},
+    {.name = "early-stopping", .type = TQ_ARG_INT, .meta = "P", .min = 0, .max = 100000, .key = "early_stopping",
+     TQ_AT(S, early), .help = "stop after P epochs without improvement of --monitor"},
+    {.name = "monitor", .type = TQ_ARG_STRING, .meta = "M", .key = "monitor", .def = "val_loss", TQ_AT(S, monitor),
+     .help = "val_loss | val_accuracy | loss | accuracy"},
+    {TQ_OPT_FLAG("restore-best", S, restore), .key = "restore_best", .help = "end with the weights of the best epoch"},
+    {TQ_OPT_COUNT("train-limit", S, limit), .key = "train_limit", .help = "use only the first N training samples"},
+    {TQ_OPT_COUNT("max-steps", S, steps), .key = "max_steps", .help = "at most N steps per epoch"},
+    {.name = "progress", .type = TQ_ARG_ENUM, .meta = "bar|lines|none", .flags = TQ_ARG_RESUMABLE,
+     TQ_AT(S, progress), .help = "(bar on a terminal, else lines)"},
+    /* the run directory to continue: the run's settings come from its last.tqm */
+    {.name = "resume", .type = TQ_ARG_STRING, .meta = "RUN_DIR", TQ_AT(S, out),
+     .help = "continue the interrupted run in RUN_DIR with its own settings"},
+    TQ_ARG_TEXT("quantization-aware training:"),
+    {TQ_OPT_QUANT(S, quant), .key = "quant",
+     .help = "per-layer quantizers (keys: layer names or Dense, Conv2D, DepthwiseConv2D, Activation)"},
+    {TQ_OPT_FLAT(S, flat), .key = "flat", .flags = TQ_ARG_ZERO_OFF,
+     .help = "every kernel and activation at BITS bits, biases at 31"},
+    {TQ_OPT_ALPHA(S, alpha), .key = "alpha", .help = "override every alpha ('auto_po2': power-of-two scales)"},
+    {TQ_OPT_INIT(S, init), .key = "init", .help = "start from these (float) weights"},
+    {TQ_OPT_FLAG("qkeras-po2-floor", S, po2_floor), .key = "qkeras_po2_floor",
+     .help = "keep QKeras' power-of-two scale floor (the study's po2 arithmetic: biases below 128 vanish; see "
+             "README)"},
+    /* runs from before --freeze-bn have no key: they updated the statistics throughout */
+    {.name = "freeze-bn", .type = TQ_ARG_INT, .meta = "E|never", .min = 0, .max = 100000, .word = "never",
+     .word_value = -1, .what = "an epoch", .key = "freeze_bn", .flags = TQ_ARG_KEY_OPTIONAL, TQ_AT(S, freeze_bn),
+     .help = "QAT: folded batch norms normalise with batch statistics and update their moving ones until epoch E, "
+             "then use the moving ones as deployed (0 with --init: the float model's; never without)"},
+};
+#undef S
 
-static char *settings_json(const run_settings *s) {
-  cJSON *root = cJSON_CreateObject(), *t = cJSON_AddObjectToObject(root, "task");
-  cJSON_AddStringToObject(t, "model", s->model);
-  cJSON_AddStringToObject(t, "data", s->data);
-  cJSON_AddStringToObject(t, "out", s->out);
-  cJSON_AddStringToObject(t, "optimizer", s->optimizer);
-  cJSON_AddStringToObject(t, "schedule", s->schedule);
-  cJSON_AddStringToObject(t, "loss", s->loss);
-  cJSON_AddStringToObject(t, "augment", s->augment);
-  cJSON_AddStringToObject(t, "scaling", s->scaling);
-  cJSON_AddStringToObject(t, "monitor", s->monitor);
-  cJSON_AddStringToObject(t, "quant", s->quant);
-  cJSON_AddStringToObject(t, "alpha", s->alpha);
-  cJSON_AddStringToObject(t, "init", s->init);
-  cJSON_AddNumberToObject(t, "epochs", s->epochs);
-  cJSON_AddNumberToObject(t, "batch", s->batch);
-  cJSON_AddNumberToObject(t, "seed", s->seed);
-  cJSON_AddNumberToObject(t, "threads", s->threads);
-  cJSON_AddNumberToObject(t, "early_stopping", s->early);
-  cJSON_AddBoolToObject(t, "restore_best", s->restore);
-  cJSON_AddNumberToObject(t, "train_limit", s->limit);
-  cJSON_AddNumberToObject(t, "max_steps", s->steps);
-  cJSON_AddNumberToObject(t, "flat", s->flat);
-  cJSON_AddBoolToObject(t, "qkeras_po2_floor", s->po2_floor);
-  cJSON_AddNumberToObject(t, "freeze_bn", s->freeze_bn);
-  cJSON_AddNumberToObject(t, "lr", s->lr);
-  cJSON_AddNumberToObject(t, "val_split", s->val_split);
-  char *out = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  return out;
-}
+static const tq_command train_cmd = {"train", TQ_ARGS_OF(train_args, USAGE)};
 
-/* A checkpoint is a file anyone can edit (its CRC is no signature): every number in it is
- * range-checked like the option it came from before it is used (threads: 100000 crashed OpenMP,
- * epochs_done: -3 rewrote the log). */
-static int checked_num(const cJSON *t, const char *key, double lo, double hi, double *out, const char *path) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
-  if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-    return tq_cli_error("resume: %s: checkpoint setting '%s' is %s, expected a number in %g..%g", path, key,
-                        cJSON_IsNumber(v) ? "out of range" : (v ? "not a number" : "missing"), lo, hi);
-  *out = v->valuedouble;
-  return 0;
-}
 
 static int settings_from_json(run_settings *s, const char *json, const char *path) {
   cJSON *root = cJSON_Parse(json ? json : "");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "task");
-  if (!cJSON_IsObject(t)) {
-    cJSON_Delete(root);
-    return tq_cli_error("%s: no training task in the checkpoint; cannot resume", path);
-  }
-#define STR(f, key) copy(s->f, sizeof s->f, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, key)))
-  STR(model, "model"); STR(data, "data"); STR(out, "out"); STR(optimizer, "optimizer");
-  STR(schedule, "schedule"); STR(loss, "loss"); STR(augment, "augment"); STR(scaling, "scaling");
-  STR(monitor, "monitor"); STR(quant, "quant"); STR(alpha, "alpha"); STR(init, "init");
-#undef STR
-  /* the same ranges as the options (settings_from_args) */
-  static const struct {
-    const char *key;
-    size_t off;
-    double lo, hi;
-  } ints[] = {
-      {"epochs", offsetof(run_settings, epochs), 1, 100000},
-      {"batch", offsetof(run_settings, batch), 1, 65536},
-      {"seed", offsetof(run_settings, seed), 0, 2147483647},
-      {"threads", offsetof(run_settings, threads), 1, 256},
-      {"early_stopping", offsetof(run_settings, early), 0, 100000},
-      {"train_limit", offsetof(run_settings, limit), 0, 2147483647},
-      {"max_steps", offsetof(run_settings, steps), 0, 2147483647},
-      {"flat", offsetof(run_settings, flat), 0, 32},
-  };
-  double v = 0;
-  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-    if (checked_num(t, ints[i].key, ints[i].lo, ints[i].hi, &v, path)) {
-      cJSON_Delete(root);
-      return 1;
-    }
-    *(int *)((char *)s + ints[i].off) = (int)v;
-  }
-  if (checked_num(t, "lr", 1e-12, 100, &s->lr, path) || checked_num(t, "val_split", 0, 0.99, &s->val_split, path)) {
-    cJSON_Delete(root);
-    return 1;
-  }
-  s->restore = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "restore_best"));
-  s->po2_floor = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "qkeras_po2_floor"));
-  /* runs from before --freeze-bn updated the statistics throughout */
+  char where[2100];
+  snprintf(where, sizeof where, "resume: %s: checkpoint", path);
   s->freeze_bn = -1;
-  if (cJSON_GetObjectItemCaseSensitive(t, "freeze_bn")) {
-    if (checked_num(t, "freeze_bn", -1, 100000, &v, path)) {
-      cJSON_Delete(root);
-      return 1;
-    }
-    s->freeze_bn = (int)v;
-  }
+  int rc = cJSON_IsObject(t) ? tq_args_from_json(&train_cmd, t, s, where)
+                             : tq_cli_error("%s: no training task in the checkpoint; cannot resume", path);
   cJSON_Delete(root);
+  if (rc) return rc;
   if (s->model[0] ? !tq_zoo_find(s->model) : !s->init[0])
     return tq_cli_error("resume: %s: checkpoint names no known model ('%s')", path, s->model);
   if (s->flat && s->quant[0])
@@ -193,15 +110,17 @@ static int check_train_state(const char *meta, const run_settings *s, int train_
   cJSON *root = cJSON_Parse(meta ? meta : "");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "train_state");
   double done = 0, step = 0, best_epoch = 0, wait = 0;
+  char where[2100];
+  snprintf(where, sizeof where, "resume: %s: checkpoint", path);
   int rc = 0;
   if (!cJSON_IsObject(t))
     rc = tq_cli_error("resume: %s: no training state in the checkpoint", path);
-  else if (!(rc = checked_num(t, "epochs_done", 0, 100000, &done, path))) {
+  else if (!(rc = tq_args_json_number(t, "epochs_done", 0, 100000, &done, where))) {
     double steps_per_epoch = ceil((double)train_n / s->batch);
     if (s->steps > 0 && s->steps < steps_per_epoch) steps_per_epoch = s->steps;
-    if (!(rc = checked_num(t, "step", done, done * steps_per_epoch, &step, path)) &&
-        !(rc = checked_num(t, "best_epoch", 0, done, &best_epoch, path)))
-      rc = checked_num(t, "wait", 0, done, &wait, path);
+    if (!(rc = tq_args_json_number(t, "step", done, done * steps_per_epoch, &step, where)) &&
+        !(rc = tq_args_json_number(t, "best_epoch", 0, done, &best_epoch, where)))
+      rc = tq_args_json_number(t, "wait", 0, done, &wait, where);
   }
   cJSON_Delete(root);
   return rc;
@@ -225,250 +144,215 @@ static const char *file_loss(const char *path) {
   return loss;
 }
 
-static int settings_from_args(run_settings *s, tq_opt *o) {
-  const char *model = o[O_MODEL].value;
-  if (!model && !o[O_INIT].value)
-    return tq_cli_usage_error("train: --model is required (resnet8, dscnn, fc_autoencoder), or --init MODEL.tqm");
+static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src); }
+
+/* A new run: the model's recipe, then the table's defaults and the options given. */
+static int settings_from_args(run_settings *s, const tq_argv *a) {
+  const char *model = tq_args_given(&train_cmd, a, "model"), *init = tq_args_given(&train_cmd, a, "init");
+  char models[256];
+  if (!model && !init)
+    return tq_cli_usage_error("train: --model is required (%s), or --init MODEL.tqm",
+                              tq_args_model_list(models, sizeof models, ", "));
   const tq_zoo_entry *z = model ? tq_zoo_find(model) : NULL;
   if (model && !z) {
     tq_zoo_build(&(tq_model *){NULL}, model, NULL);
     return tq_cli_usage_error("train: --model: %s", tq_last_error());
   }
-  if (!o[O_OUT].value) return tq_cli_usage_error("train: --out RUN_DIR is required");
-  const tq_recipe *r = tq_recipe_for(model ? model : "");
-  copy(s->model, sizeof s->model, model);
-  copy(s->data, sizeof s->data, o[O_DATA].value ? o[O_DATA].value : "fashion-mnist");
-  copy(s->out, sizeof s->out, o[O_OUT].value);
-  copy(s->optimizer, sizeof s->optimizer, o[O_OPT].value ? o[O_OPT].value : "adam");
-  copy(s->schedule, sizeof s->schedule, o[O_SCHED].value ? o[O_SCHED].value : r->schedule);
-  copy(s->loss, sizeof s->loss,
-       o[O_LOSS].value ? o[O_LOSS].value : z ? tq_loss_name(z->loss) : file_loss(o[O_INIT].value));
-  copy(s->augment, sizeof s->augment, o[O_AUG].value ? o[O_AUG].value : r->augment);
-  copy(s->scaling, sizeof s->scaling, o[O_SCALING].value ? o[O_SCALING].value : "unit");
-  copy(s->monitor, sizeof s->monitor, o[O_MONITOR].value ? o[O_MONITOR].value : "val_loss");
-  copy(s->quant, sizeof s->quant, o[O_QUANT].value);
-  copy(s->alpha, sizeof s->alpha, o[O_ALPHA].value);
-  copy(s->init, sizeof s->init, o[O_INIT].value);
+  if (!tq_args_given(&train_cmd, a, "out")) return tq_args_missing(&train_cmd, "out");
+  const tq_recipe *r = tq_recipe_for(model);
+  if (!r) return 1;
   s->epochs = r->epochs;
   s->batch = r->batch;
   s->lr = r->lr;
-  s->seed = 1;
-  s->threads = 2;
-  s->val_split = 0.1;
-  s->restore = o[O_RESTORE].value != NULL;
-  s->po2_floor = o[O_FLOOR].value != NULL;
-  if (tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s->epochs) ||
-      tq_args_int(o, O_COUNT, "batch", 1, 65536, &s->batch) ||
-      tq_args_int(o, O_COUNT, "seed", 0, 2147483647, &s->seed) ||
-      tq_args_int(o, O_COUNT, "threads", 1, 256, &s->threads) ||
-      tq_args_int(o, O_COUNT, "early-stopping", 0, 100000, &s->early) ||
-      tq_args_int(o, O_COUNT, "train-limit", 0, 2147483647, &s->limit) ||
-      tq_args_int(o, O_COUNT, "max-steps", 0, 2147483647, &s->steps) ||
-      tq_args_int(o, O_COUNT, "flat", 1, 32, &s->flat) ||
-      tq_args_double(o, O_COUNT, "lr", 1e-12, 100, &s->lr) ||
-      tq_args_double(o, O_COUNT, "val-split", 0, 0.99, &s->val_split))
-    return 2;
-  if (s->flat && s->quant[0])
-    return tq_cli_usage_error("train: --flat and --quant are exclusive");
-  s->freeze_bn = s->init[0] ? 0 : -1;
-  const char *fz = o[O_FREEZE].value;
-  if (fz) {
-    char *end;
-    long e = strtol(fz, &end, 10);
-    if (!strcmp(fz, "never"))
-      s->freeze_bn = -1;
-    else if (end != fz && !*end && e >= 0 && e <= 100000)
-      s->freeze_bn = (int)e;
-    else
-      return tq_cli_usage_error("--freeze-bn: expected an epoch in 0..100000 or 'never', got '%s'", fz);
-  }
+  copy(s->schedule, sizeof s->schedule, r->schedule);
+  copy(s->augment, sizeof s->augment, r->augment);
+  if (!tq_args_given(&train_cmd, a, "loss")) copy(s->loss, sizeof s->loss, z ? tq_loss_name(z->loss) : file_loss(init));
+  s->freeze_bn = init ? 0 : -1;
+  if (tq_args_store(&train_cmd, a, s, 1)) return 2;
+  if (s->flat && s->quant[0]) return tq_cli_usage_error("train: --flat and --quant are exclusive");
   return 0;
 }
 
-static int run(run_settings *s, int resume, const char *progress) {
-  tq_train_config c;
-  tq_train_config_defaults(&c);
-  if (progress) {
-    if (!strcmp(progress, "bar")) c.progress = 1;
-    else if (!strcmp(progress, "lines")) c.progress = 0;
-    else if (!strcmp(progress, "none")) c.progress = -1;
-    else return tq_cli_usage_error("--progress: expected bar, lines or none, got '%s'", progress);
-  }
-  if (tq_optimizer_parse(s->optimizer, &c.optimizer) || tq_schedule_parse(s->schedule, &c.schedule) ||
-      tq_loss_parse(s->loss, &c.loss) || tq_augment_parse(s->augment, &c.augment))
-    return tq_cli_usage_error("train: %s", tq_last_error());
-  c.epochs = s->epochs;
-  c.batch = s->batch;
-  c.lr = (float)s->lr;
-  c.seed = (uint64_t)s->seed;
-  c.val_split = s->val_split;
-  c.out_dir = s->out;
-  c.monitor = s->monitor;
-  c.early_stopping = s->early;
-  c.restore_best = s->restore;
-  c.max_steps_per_epoch = s->steps;
-  c.freeze_bn_after = s->freeze_bn;
-  omp_set_num_threads(s->threads);
-
-  int rc = 1;
-  tq_dataset full = {0}, train = {0}, val = {0}, test = {0};
+/* The run continues exactly as it started: only the options marked resumable may change. */
+static int settings_for_resume(run_settings *s, const tq_argv *a) {
+  int rc = tq_args_check_resume(&train_cmd, a, "resume");
+  if (rc) return rc;
+  char path[2048];
+  snprintf(path, sizeof path, "%s/last.tqm", tq_args_given(&train_cmd, a, "resume"));
   tq_model *m = NULL;
-  char *meta = NULL, *extra = NULL;
+  char *meta = NULL;
+  if (tq_model_load(path, &m, &meta, 1)) return tq_cli_error("resume: %s", tq_last_error());
+  tq_model_free(m);
+  rc = settings_from_json(s, meta, path);
+  tq_free(meta);
+  if (rc) return rc;
+  return tq_args_store(&train_cmd, a, s, 0);
+}
+
+static int make_config(const run_settings *s, tq_train_config *c) {
+  tq_train_config_defaults(c);
+  if (s->progress[0]) c->progress = !strcmp(s->progress, "bar") ? 1 : !strcmp(s->progress, "lines") ? 0 : -1;
+  if (tq_optimizer_parse(s->optimizer, &c->optimizer) || tq_schedule_parse(s->schedule, &c->schedule) ||
+      tq_loss_parse(s->loss, &c->loss) || tq_augment_parse(s->augment, &c->augment))
+    return tq_cli_usage_error("train: %s", tq_last_error());
+  c->epochs = s->epochs;
+  c->batch = s->batch;
+  c->lr = (float)s->lr;
+  c->seed = (uint64_t)s->seed;
+  c->val_split = s->val_split;
+  c->out_dir = s->out;
+  c->monitor = s->monitor;
+  c->early_stopping = s->early;
+  c->restore_best = s->restore;
+  c->max_steps_per_epoch = s->steps;
+  c->freeze_bn_after = s->freeze_bn;
+  return 0;
+}
+
+/* What one run holds; run() frees it. */
+typedef struct {
+  run_settings *s;
+  tq_train_config c;
   tq_train_state state;
-  tq_train_state_init(&state, &c);
-  if (tq_task_load_data(&full, s->data, 1, s->scaling) || tq_task_limit(&full, s->limit) ||
-      tq_dataset_split_tail(&train, &val, &full, c.val_split)) {
-    rc = tq_cli_error("%s", tq_last_error());
-    goto done;
-  }
+  tq_dataset train, val, test;
+  tq_model *m;
+} train_run;
+
+static int load_splits(train_run *r) {
+  tq_dataset full = {0};
+  tq_status st = tq_task_load_data(&full, r->s->data, 1, r->s->scaling);
+  if (!st) st = tq_task_limit(&full, r->s->limit);
+  if (!st) st = tq_dataset_split_tail(&r->train, &r->val, &full, r->c.val_split);
   tq_dataset_free(&full);
+  if (st) return tq_cli_error("%s", tq_last_error());
   /* A batch larger than the data only allocates activations no step uses (--batch 5000 on 540
    * samples took 11.8 GB); capped at the larger split, every step and result stays the same. */
-  if (c.batch > train.n && c.batch > val.n) c.batch = train.n > val.n ? train.n : val.n;
-  char path[2048];
-  if (resume) {
-    snprintf(path, sizeof path, "%s/last.tqm", s->out);
-    if (tq_model_load(path, &m, &meta, c.batch)) {
-      rc = tq_cli_error("resume: %s", tq_last_error());
-      goto done;
-    }
-    if ((rc = check_train_state(meta, s, train.n, path))) goto done;
-    rc = 1;
-    if (tq_train_meta_parse(meta, &state)) {
-      rc = tq_cli_error("resume: %s", tq_last_error());
-      goto done;
-    }
-    printf("Resuming %s from epoch %d of %d (%s)\n", s->out, state.epochs_done, c.epochs, path);
-  } else if (!s->model[0]) {
-    /* No zoo model: the --init file's own architecture and weights (an imported Keras model) */
-    if (tq_model_load(s->init, &m, NULL, c.batch)) {
-      rc = tq_cli_error("--init: %s", tq_last_error());
-      goto done;
-    }
-    tq_shape3 in = tq_model_input_shape(m);
-    size_t k = tq_shape_size(tq_model_output_shape(m));
-    if (in.h != train.h || in.w != train.w || in.c != train.c) {
-      rc = tq_cli_error("--init: %s takes %dx%dx%d inputs, %s has %dx%dx%d", s->init, in.h, in.w, in.c, s->data,
-                        train.h, train.w, train.c);
-      goto done;
-    }
-    if (c.loss != TQ_LOSS_MSE && k != (size_t)train.classes) {
-      rc = tq_cli_error("--init: %s has %zu outputs, %s has %d classes", s->init, k, s->data, train.classes);
-      goto done;
-    }
-    tq_model_set_qkeras_po2_floor(m, s->po2_floor);
-    if (tq_qsetup_apply(m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL)) {
-      rc = tq_cli_error("%s", tq_last_error());
-      goto done;
-    }
-  } else {
-    tq_zoo_options zo = {{train.h, train.w, train.c}, train.classes};
-    if (tq_zoo_build(&m, s->model, &zo) || tq_model_finalize(m, c.batch, tq_zoo_find(s->model)->init, c.seed)) {
-      rc = tq_cli_error("%s", tq_last_error());
-      goto done;
-    }
-    tq_model_set_qkeras_po2_floor(m, s->po2_floor);
-    if (s->init[0] && tq_qsetup_init_from(m, s->init)) {
-      rc = tq_cli_error("--init: %s", tq_last_error());
-      goto done;
-    }
-    if (tq_qsetup_apply(m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL)) {
-      rc = tq_cli_error("%s", tq_last_error());
-      goto done;
-    }
-  }
-  extra = settings_json(s);
-  c.meta_extra = extra;
-  if (tq_mkdirs(s->out)) {
-    rc = tq_cli_error("%s", tq_last_error());
-    goto done;
-  }
-  printf("Training %s on %s: %d train / %d validation samples, %d epochs, batch %d%s\n",
-         s->model[0] ? s->model : s->init,
-         s->data, train.n, val.n, c.epochs, c.batch, tq_model_is_quantized(m) ? ", QAT" : "");
-  fflush(stdout);
-  if (tq_train(m, &train, &val, &c, &state)) {
-    rc = tq_cli_error("train: %s", tq_last_error());
-    goto done;
-  }
-  snprintf(path, sizeof path, "%s/model.tqm", s->out);
-  char *final_meta = tq_train_meta_json(&c, &state);
-  tq_status st = tq_model_save(path, m, final_meta, 0);
-  free(final_meta);
-  if (st) {
-    rc = tq_cli_error("%s", tq_last_error());
-    goto done;
-  }
-  /* The model is saved: a test set that cannot be used is reported (and fails the run) without
-   * losing anything already written. */
-  printf("run directory: %s (model.tqm, best.tqm, last.tqm, log.csv); %.1f s of training\n", s->out,
-         state.seconds);
-  fflush(stdout);
-  double tl, ta;
-  if (tq_task_load_data(&test, s->data, 0, s->scaling)) {
-    rc = tq_cli_error("test set of %s: %s", s->data, tq_last_error());
-    goto done;
-  }
-  tq_shape3 in = tq_model_input_shape(m);
-  if (test.h != in.h || test.w != in.w || test.c != in.c) {
-    rc = tq_cli_error("test set of %s: samples are %dx%dx%d, the model takes %dx%dx%d", s->data, test.h,
-                      test.w, test.c, in.h, in.w, in.c);
-    goto done;
-  }
-  if (tq_evaluate(m, &test, c.loss, c.batch, &tl, &ta)) {
-    rc = tq_cli_error("test set of %s: %s", s->data, tq_last_error());
-    goto done;
-  }
-  if (c.loss == TQ_LOSS_MSE)
-    printf("test: loss %.6f (%d samples)\n", tl, test.n);
-  else
-    printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, test.n);
-  rc = 0;
-done:
-  tq_dataset_free(&train);
-  tq_dataset_free(&val);
-  tq_dataset_free(&test);
-  tq_dataset_free(&full);
-  tq_model_free(m);
+  int most = r->train.n > r->val.n ? r->train.n : r->val.n;
+  if (r->c.batch > most) r->c.batch = most;
+  return 0;
+}
+
+/* The model and training state of the run's last checkpoint. */
+static int resume_model(train_run *r) {
+  char path[2048], *meta = NULL;
+  snprintf(path, sizeof path, "%s/last.tqm", r->s->out);
+  int rc = tq_model_load(path, &r->m, &meta, r->c.batch) ? tq_cli_error("resume: %s", tq_last_error()) : 0;
+  if (!rc) rc = check_train_state(meta, r->s, r->train.n, path);
+  if (!rc && tq_train_meta_parse(meta, &r->state)) rc = tq_cli_error("resume: %s", tq_last_error());
   tq_free(meta);
-  free(extra);
+  if (!rc) printf("Resuming %s from epoch %d of %d (%s)\n", r->s->out, r->state.epochs_done, r->c.epochs, path);
+  return rc;
+}
+
+/* No zoo model: the --init file's own architecture and weights (an imported Keras model). */
+static int file_model(train_run *r) {
+  const run_settings *s = r->s;
+  if (tq_model_load(s->init, &r->m, NULL, r->c.batch)) return tq_cli_error("--init: %s", tq_last_error());
+  tq_shape3 in = tq_model_input_shape(r->m);
+  size_t k = tq_shape_size(tq_model_output_shape(r->m));
+  const tq_dataset *d = &r->train;
+  if (in.h != d->h || in.w != d->w || in.c != d->c)
+    return tq_cli_error("--init: %s takes %dx%dx%d inputs, %s has %dx%dx%d", s->init, in.h, in.w, in.c, s->data,
+                        d->h, d->w, d->c);
+  if (r->c.loss != TQ_LOSS_MSE && k != (size_t)d->classes)
+    return tq_cli_error("--init: %s has %zu outputs, %s has %d classes", s->init, k, s->data, d->classes);
+  return 0;
+}
+
+static int zoo_model(train_run *r) {
+  const run_settings *s = r->s;
+  tq_zoo_options zo = {{r->train.h, r->train.w, r->train.c}, r->train.classes};
+  if (tq_zoo_build(&r->m, s->model, &zo) ||
+      tq_model_finalize(r->m, r->c.batch, tq_zoo_find(s->model)->init, r->c.seed))
+    return tq_cli_error("%s", tq_last_error());
+  return 0;
+}
+
+/* A new run's model: built (and given the --init weights) or read, then quantized as asked. */
+static int new_model(train_run *r) {
+  const run_settings *s = r->s;
+  int rc = s->model[0] ? zoo_model(r) : file_model(r);
+  if (rc) return rc;
+  tq_model_set_qkeras_po2_floor(r->m, s->po2_floor);
+  if (s->model[0] && s->init[0] && tq_qconfig_init_from(r->m, s->init))
+    return tq_cli_error("--init: %s", tq_last_error());
+  if (tq_qsetup_apply(r->m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL))
+    return tq_cli_error("%s", tq_last_error());
+  return 0;
+}
+
+/* Trains and writes model.tqm; every checkpoint's metadata holds the run's settings. */
+static int train_and_save(train_run *r, const char *settings_json) {
+  const run_settings *s = r->s;
+  r->c.meta_extra = settings_json;
+  if (tq_mkdirs(s->out)) return tq_cli_error("%s", tq_last_error());
+  printf("Training %s on %s: %d train / %d validation samples, %d epochs, batch %d%s\n",
+         s->model[0] ? s->model : s->init, s->data, r->train.n, r->val.n, r->c.epochs, r->c.batch,
+         tq_model_is_quantized(r->m) ? ", QAT" : "");
+  fflush(stdout);
+  if (tq_train(r->m, &r->train, &r->val, &r->c, &r->state)) return tq_cli_error("train: %s", tq_last_error());
+  char path[2048];
+  snprintf(path, sizeof path, "%s/model.tqm", s->out);
+  char *final_meta = tq_train_meta_json(&r->c, &r->state);
+  tq_status st = tq_model_save(path, r->m, final_meta, 0);
+  free(final_meta);
+  if (st) return tq_cli_error("%s", tq_last_error());
+  printf("run directory: %s (model.tqm, best.tqm, last.tqm, log.csv); %.1f s of training\n", s->out,
+         r->state.seconds);
+  fflush(stdout);
+  return 0;
+}
+
+/* The model is saved: a test set that cannot be used is reported (and fails the run) without
+ * losing anything already written. */
+static int test(train_run *r) {
+  const run_settings *s = r->s;
+  tq_dataset *d = &r->test;
+  if (tq_task_load_data(d, s->data, 0, s->scaling))
+    return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+  tq_shape3 in = tq_model_input_shape(r->m);
+  if (d->h != in.h || d->w != in.w || d->c != in.c)
+    return tq_cli_error("test set of %s: samples are %dx%dx%d, the model takes %dx%dx%d", s->data, d->h, d->w,
+                        d->c, in.h, in.w, in.c);
+  double tl, ta;
+  if (tq_evaluate(r->m, d, r->c.loss, r->c.batch, &tl, &ta))
+    return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+  if (r->c.loss == TQ_LOSS_MSE)
+    printf("test: loss %.6f (%d samples)\n", tl, d->n);
+  else
+    printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, d->n);
+  return 0;
+}
+
+static int run(run_settings *s, int resume) {
+  train_run r = {.s = s};
+  int rc = make_config(s, &r.c);
+  if (rc) return rc;
+  omp_set_num_threads(s->threads);
+  tq_train_state_init(&r.state, &r.c);
+  cJSON *root = cJSON_CreateObject();
+  tq_args_to_json(&train_cmd, s, cJSON_AddObjectToObject(root, "task"));
+  char *settings_json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  rc = load_splits(&r);
+  if (!rc) rc = resume ? resume_model(&r) : new_model(&r);
+  if (!rc) rc = train_and_save(&r, settings_json);
+  if (!rc) rc = test(&r);
+  free(settings_json);
+  tq_dataset_free(&r.train);
+  tq_dataset_free(&r.val);
+  tq_dataset_free(&r.test);
+  tq_model_free(r.m);
   return rc;
 }
 
 int tq_cmd_train(int argc, char **argv) {
-  if (tq_args_wants_help(argc, argv)) {
-    fputs(USAGE, stdout);
-    return 0;
-  }
-  tq_opt o[O_COUNT];
-  memcpy(o, make_opts, sizeof o);
-  const char *pos[1];
-  int npos, rc = tq_args_parse("train", argc, argv, o, O_COUNT, pos, 0, &npos);
-  if (rc) return rc;
+  tq_argv a;
+  int rc;
+  if (tq_args_parse(&train_cmd, argc, argv, &a, &rc)) return rc;
   run_settings s;
   memset(&s, 0, sizeof s);
-  if (o[O_RESUME].value) {
-    /* the run continues exactly as it started: only its length, its thread count (results do
-     * not depend on it) and the display may change */
-    for (int k = 0; k < O_COUNT; k++)
-      if (o[k].value && k != O_RESUME && k != O_EPOCHS && k != O_THREADS && k != O_PROGRESS)
-        return tq_cli_usage_error("train: --%s cannot be changed when resuming (only --epochs, --threads "
-                                  "and --progress)", o[k].name);
-    char path[2048];
-    snprintf(path, sizeof path, "%s/last.tqm", o[O_RESUME].value);
-    tq_model *m = NULL;
-    char *meta = NULL;
-    if (tq_model_load(path, &m, &meta, 1)) return tq_cli_error("resume: %s", tq_last_error());
-    tq_model_free(m);
-    rc = settings_from_json(&s, meta, path);
-    tq_free(meta);
-    if (rc) return rc;
-    copy(s.out, sizeof s.out, o[O_RESUME].value);
-    if (tq_args_int(o, O_COUNT, "epochs", 1, 100000, &s.epochs) ||
-        tq_args_int(o, O_COUNT, "threads", 1, 256, &s.threads))
-      return 2;
-    return run(&s, 1, o[O_PROGRESS].value);
-  }
-  if ((rc = settings_from_args(&s, o))) return rc;
-  return run(&s, 0, o[O_PROGRESS].value);
+  int resume = tq_args_given(&train_cmd, &a, "resume") != NULL;
+  if ((rc = resume ? settings_for_resume(&s, &a) : settings_from_args(&s, &a))) return rc;
+  return run(&s, resume);
 }

@@ -5,29 +5,22 @@
 
 #include "cli.h"
 #include "tinyq/core.h"
+#include "tinyq/data.h"
+#include "tinyq/zoo.h"
 
-static int vreport(int code, const char *fmt, va_list ap) {
-  fputs("tinyq: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  return code;
-}
-
-int tq_cli_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int r = vreport(1, fmt, ap);
-  va_end(ap);
-  return r;
-}
-
-int tq_cli_usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int r = vreport(2, fmt, ap);
-  va_end(ap);
-  return r;
-}
+/* tq_cli_error and tq_cli_usage_error differ only in the exit code they return. */
+#define TQ_CLI_REPORTER(fn, code)                                                                    \
+  int fn(const char *fmt, ...) {                                                                     \
+    va_list ap;                                                                                      \
+    va_start(ap, fmt);                                                                               \
+    fputs("tinyq: error: ", stderr);                                                                 \
+    vfprintf(stderr, fmt, ap);                                                                       \
+    fputc('\n', stderr);                                                                             \
+    va_end(ap);                                                                                      \
+    return code;                                                                                     \
+  }
+TQ_CLI_REPORTER(tq_cli_error, 1)
+TQ_CLI_REPORTER(tq_cli_usage_error, 2)
 
 static const struct {
   const char *name;
@@ -52,6 +45,14 @@ static void usage(FILE *out) {
   fprintf(out, "usage: tinyq <command> [options]   (tinyq <command> --help for its options)\n\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+  fprintf(out, "\nmodels (--model NAME):\n");
+  for (int i = 0; i < tq_zoo_count(); i++)
+    fprintf(out, "  %-22s %s\n", tq_zoo_get(i)->name, tq_zoo_get(i)->description);
+  fprintf(out, "\ndatasets (--data SPEC):\n");
+  for (int i = 0; i < tq_dataset_source_count(); i++) {
+    const tq_dataset_source *d = tq_dataset_source_get(i);
+    fprintf(out, "  %-22s %s%s%s\n", d->spec, d->help, d->default_dir ? " " : "", d->default_dir ? d->default_dir : "");
+  }
 }
 
 int main(int argc, char **argv) {
@@ -70,6 +71,5 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-  tq_cli_usage_error("unknown command '%s' (see tinyq --help)", argv[1]);
-  return 2;
+  return tq_cli_usage_error("unknown command '%s' (see tinyq --help)", argv[1]);
 }

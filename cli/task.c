@@ -1,6 +1,10 @@
 #include "task.h"
 
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "cli.h"
 
 static const tq_recipe recipes[] = {
     /* Fashion-MNIST: 15 epochs with a slowly decaying Adam rate and small shifts reaches ~92 %. */
@@ -9,17 +13,32 @@ static const tq_recipe recipes[] = {
     {"fc_autoencoder", 100, 100, 1e-3f, "constant", "none"},
 };
 
+/* A model file's own architecture (an imported Keras model) has no recipe of its own: it trains
+ * with ResNet-8's, the general image classifier's. */
+static const tq_recipe file_recipe = {"", 15, 32, 1e-3f, "exp:0.9", "shift=0.1"};
+
 const tq_recipe *tq_recipe_for(const char *model) {
+  if (!model || !*model) return &file_recipe;
   for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++)
     if (!strcmp(recipes[i].model, model)) return &recipes[i];
-  return &recipes[0];
+  tq_cli_error("model '%s' has no training recipe (add one to cli/task.c)", model);
+  return NULL;
 }
 
 tq_status tq_task_load_data(tq_dataset *d, const char *data, int train_split, const char *scaling) {
   tq_input_scaling sc = TQ_SCALE_UNIT;
-  tq_status st = tq_dataset_parse_scaling(scaling ? scaling : "unit", &sc);
+  tq_status st = tq_dataset_parse_scaling(scaling && *scaling ? scaling : "unit", &sc);
   if (st) return st;
   return tq_dataset_load(d, data, train_split, sc);
+}
+
+void tq_task_setting(char *opt, size_t n, const char *meta, const char *key) {
+  if (opt[0]) return;
+  cJSON *root = cJSON_Parse(meta ? meta : "{}");
+  const char *v = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "task"), key));
+  if (v) snprintf(opt, n, "%s", v);
+  cJSON_Delete(root);
 }
 
 tq_status tq_task_limit(tq_dataset *d, int limit) {

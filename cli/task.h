@@ -13,11 +13,16 @@ typedef struct {
   const char *augment;
 } tq_recipe;
 
-/* The default recipe of a zoo model (tinyq train without options). */
+/* The default recipe of a zoo model (tinyq train without options); model NULL or "": a model
+ * file's own architecture. NULL, with the error printed, for a model without one. */
 const tq_recipe *tq_recipe_for(const char *model);
 
-/* Loads split `train_split` of `data` (spec as tq_dataset_load) with scaling; prints nothing. */
+/* Loads split `train_split` of `data` (spec as tq_dataset_load) with scaling (NULL or "": unit);
+ * prints nothing. */
 tq_status tq_task_load_data(tq_dataset *d, const char *data, int train_split, const char *scaling);
+/* A setting of a model file's training task (the "task" object of its metadata, as train writes
+ * it) into opt when opt is empty (the option was not given). */
+void tq_task_setting(char *opt, size_t n, const char *meta, const char *key);
 /* Keeps the first `limit` samples (limit <= 0: all). */
 tq_status tq_task_limit(tq_dataset *d, int limit);
 
