@@ -1,22 +1,7 @@
 #!/usr/bin/env bash
 # Every bad input gets one clear line "tinyq: error: <where>: <what>" and a non-zero exit.
 set -u
-BIN=${TQ_BIN:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-
-# expect_error "what it must mention" command...
-expect_error() {
-  local want=$1; shift
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ]; then echo "FAIL (exit 0): $*"; fail=1; return; fi
-  local lines; lines=$(printf '%s\n' "$out" | grep -c 'tinyq: error: ')
-  if [ "$lines" -ne 1 ]; then echo "FAIL (expected one error line, got: $out): $*"; fail=1; return; fi
-  if ! printf '%s' "$out" | grep -q -- "$want"; then echo "FAIL (no '$want' in: $out): $*"; fail=1; return; fi
-  echo "ok: $out"
-}
+. "$(dirname "$0")/lib.sh"
 
 expect_error "unknown command" "$BIN" frobnicate
 expect_error "unknown model 'resnet9'" "$BIN" summary --model resnet9
@@ -66,7 +51,7 @@ expect_error "alpha must be a positive finite number, got -1" "$BIN" quantizer "
 echo '{} garbage' > "$T/g.json"
 expect_error "g.json: text after the JSON object (near \"garbage\")" "$BIN" summary --model resnet8 --quant "$T/g.json"
 printf '{"conv2d\\u0000evil": {"kernel_quantizer": "quantized_bits(4,0,1)"}}' > "$T/n.json"
-expect_error "n.json: a .u0000 escape at offset 8" "$BIN" summary --model resnet8 --quant "$T/n.json"
+expect_error "n.json: a \\u0000 escape at offset 8" "$BIN" summary --model resnet8 --quant "$T/n.json"
 # D3: 32-bit codes of +-1 are +-(2^31 - 1), 0.5 is 2^30
 out=$("$BIN" quantizer "quantized_bits_featuremap(32,0,1,1,alpha='auto',scale_axis=0)" --values 1,-1,0.5 --codes | tail -1)
 if [ "$out" = "codes: 2147483647 -2147483647 1073741824" ]; then echo "ok: $out"; else echo "FAIL: 32-bit codes: $out"; fail=1; fi

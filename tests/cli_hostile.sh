@@ -3,25 +3,7 @@
 # concurrent resumes of one search (D8), special files written in place (D4), exports that fail
 # half-way (staging directory). Each must give one clear error line, or the correct result.
 set -u
-BIN=${TQ_BIN:?}
-SRC=${TQ_SRC:?}
-T=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-
-# expect_error "what it must mention" command...  (one "tinyq: error:" line, non-zero exit)
-expect_error() {
-  local want=$1; shift
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ]; then bad "exit 0: $*"; return; fi
-  local lines; lines=$(printf '%s\n' "$out" | grep -c 'tinyq: error: ')
-  if [ "$lines" -ne 1 ] || [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then bad "expected one error line, got: $out: $*"; return; fi
-  if ! printf '%s' "$out" | grep -qF -- "$want"; then bad "no '$want' in: $out: $*"; return; fi
-  ok "$out"
-}
+. "$(dirname "$0")/lib.sh"
 
 # Big-endian u32 as printf escapes.
 be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }

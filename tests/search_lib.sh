@@ -1,26 +1,8 @@
-# Sourced by tests/cli_search.sh and tests/cli_search_mpi.sh (not a test itself): a temporary
-# directory $T removed at exit, the ok/bad/check reporting ($fail), expect_error, a Fashion-MNIST
-# subset and journal readers.
+# Sourced by tests/cli_search.sh and tests/cli_search_mpi.sh (not a test itself): tests/lib.sh (a
+# temporary directory $T removed at exit, the ok/bad/check reporting ($fail), expect_error), a
+# Fashion-MNIST subset and journal readers.
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-check() { if eval "$1"; then ok "$2"; else bad "$2"; fi; }
-
-# expect_error "text the message must contain (fixed string)" command...
-expect_error() {
-  local want=$1; shift
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ]; then bad "(exit 0): $*"; return; fi
-  local lines; lines=$(printf '%s\n' "$out" | grep -c 'tinyq: error: ')
-  if [ "$lines" -ne 1 ] || [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then bad "(expected one error line, got: $out): $*"; return; fi
-  if ! printf '%s' "$out" | grep -qF -- "$want"; then bad "(no '$want' in: $out): $*"; return; fi
-  ok "$out"
-}
+. "$SRC/tests/lib.sh"
 
 # mkdata DIR N: a small IDX copy of the Fashion-MNIST training split, its first N samples.
 mkdata() {
