@@ -1,5 +1,4 @@
 /* tinyq: command-line front end. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,20 +6,6 @@
 #include "tinyq/core.h"
 #include "tinyq/data.h"
 #include "tinyq/zoo.h"
-
-/* tq_cli_error and tq_cli_usage_error differ only in the exit code they return. */
-#define TQ_CLI_REPORTER(fn, code)                                                                    \
-  int fn(const char *fmt, ...) {                                                                     \
-    va_list ap;                                                                                      \
-    va_start(ap, fmt);                                                                               \
-    fputs("tinyq: error: ", stderr);                                                                 \
-    vfprintf(stderr, fmt, ap);                                                                       \
-    fputc('\n', stderr);                                                                             \
-    va_end(ap);                                                                                      \
-    return code;                                                                                     \
-  }
-TQ_CLI_REPORTER(tq_cli_error, 1)
-TQ_CLI_REPORTER(tq_cli_usage_error, 2)
 
 static const struct {
   const char *name;

@@ -7,20 +7,7 @@
 #include "../cli/cmd_quantizer.c"
 #include "tq_test.h"
 
-/* cli/main.c provides these in the real program: the message, then exit code 1 (an error) or 2
- * (a usage error). */
-#define CLI_REPORT(name, rc)                   \
-  int name(const char *fmt, ...) {             \
-    va_list ap;                                \
-    va_start(ap, fmt);                         \
-    fputs("tinyq: error: ", stderr);           \
-    vfprintf(stderr, fmt, ap);                 \
-    fputc('\n', stderr);                      \
-    va_end(ap);                                \
-    return rc;                                 \
-  }
-CLI_REPORT(tq_cli_error, 1)
-CLI_REPORT(tq_cli_usage_error, 2)
+#include "../cli/error.c" /* tq_cli_error, tq_cli_usage_error */
 
 static char out_buf[8192], err_buf[8192];
 
