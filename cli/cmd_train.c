@@ -12,6 +12,7 @@
 #include "options.h"
 #include "qsetup.h"
 #include "task.h"
+#include "tinyq/audio.h"
 #include "tinyq/zoo.h"
 
 static const char USAGE[] =
@@ -321,6 +322,8 @@ static int test(train_run *r) {
     printf("test: loss %.6f (%d samples)\n", tl, d->n);
   else
     printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, d->n);
+  if (r->c.loss == TQ_LOSS_MSE && !strncmp(s->data, "dcase:", 6) && tq_dcase_report(r->m, d, r->c.batch))
+    return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
   return 0;
 }
 
@@ -336,7 +339,12 @@ static int run(run_settings *s, int resume) {
   cJSON_Delete(root);
   rc = load_splits(&r);
   if (!rc) rc = resume ? resume_model(&r) : new_model(&r);
+  tq_kws_mixer *mixer = NULL;
+  if (!rc && !strncmp(s->data, "speech-commands:", 16) &&
+      tq_kws_mixer_attach(&mixer, s->data + 16, &r.train, &r.c, r.state.epochs_done, stdout))
+    rc = tq_cli_error("%s", tq_last_error());
   if (!rc) rc = train_and_save(&r, settings_json);
+  tq_kws_mixer_free(mixer);
   if (!rc) rc = test(&r);
   free(settings_json);
   tq_dataset_free(&r.train);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tinyq/audio.h"
 #include "tinyq/data.h"
 
 static const tq_dataset_source sources[] = {
@@ -14,6 +15,12 @@ static const tq_dataset_source sources[] = {
      1, NULL, tq_dataset_load_cifar10},
     {"noise", "noise:HxWxC[:CLASSES]", "standard-normal samples, uniform labels: for speed and size, not accuracy",
      0, NULL, tq_dataset_load_noise},
+    {"speech-commands", "speech-commands:DIR",
+     "Speech Commands v2 layout: word folders, _background_noise_/, validation_list.txt, testing_list.txt "
+     "(MFCC 49x10x1, 12 classes)", 1, NULL, tq_dataset_load_speech_commands},
+    {"dcase", "dcase:DIR/MACHINE",
+     "DCASE 2020 task 2 machine folder: train/normal_id_XX_*.wav, test/{normal,anomaly}_id_XX_*.wav "
+     "(log-mel 1x1x640, 196 rows per clip)", 1, NULL, tq_dataset_load_dcase},
 };
 
 int tq_dataset_source_count(void) { return (int)(sizeof sources / sizeof sources[0]); }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Audio end to end on tiny generated sets: DS-CNN on speech-commands:DIR and the FC-AutoEncoder on
+# dcase:DIR/MACHINE through tinyq train and tinyq eval (per-id AUC/pAUC, undefined without
+# anomalies), and each bad input refused with one error line naming the file or folder.
+set -u
+source "${TQ_SRC:?}/tests/lib.sh"
+export OMP_NUM_THREADS=1
+
+K="$T/kws"
+"$SRC/scripts/synth-kws.sh" "$K" 3 >/dev/null || bad "synth-kws.sh"
+MACHINES=fan "$SRC/scripts/synth-machines.sh" "$T/ad" 2 >/dev/null || bad "synth-machines.sh"
+A="$T/ad/fan"
+
+out=$("$BIN" train --model dscnn --data "speech-commands:$K" --epochs 2 --batch 8 --out "$T/k" 2>&1)
+check '[ $? -eq 0 ]' "dscnn trains on speech-commands"
+check 'grep -q "12 word folders outside the 12 classes go to unknown" <<< "$out"' "other word folders counted"
+check 'grep -q "background noise mixed into the training clips afresh every epoch" <<< "$out"' "per-epoch mixing on"
+check 'grep -qE "^test: loss [0-9.]+, accuracy [0-9.]+ \(9 samples\)" <<< "$out"' "test split: 7 words + 1 silence + 1 unknown"
+out=$("$BIN" eval "$T/k/model.tqm" 2>&1)
+check 'grep -q "^accuracy: " <<< "$out"' "eval on the run's speech-commands data"
+
+out=$("$BIN" train --model fc_autoencoder --data "dcase:$A" --epochs 1 --batch 64 --out "$T/a" 2>&1)
+check '[ $? -eq 0 ]' "fc_autoencoder trains on dcase"
+check '[ "$(grep -cE "^id 0[123]: AUC [0-9.]+  pAUC [0-9.]+  \(2 normal, 2 anomalous files\)" <<< "$out")" = 3 ]' "test AUC per id after training"
+out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
+check 'grep -qE "^mean over 3 ids: AUC [0-9.]+  pAUC [0-9.]+" <<< "$out"' "eval prints the mean AUC and pAUC"
+rm "$A"/test/anomaly_id_02_*.wav
+out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
+check 'grep -q "^id 02: AUC undefined (2 normal, 0 anomalous files" <<< "$out"' "an id without anomalies: AUC undefined, said so"
+rm "$A"/test/anomaly_id_*.wav
+out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
+check 'grep -q "^AUC undefined for every id" <<< "$out"' "a machine folder without anomalies: said so"
+
+# Bad input, one line naming the file.
+mv "$K/testing_list.txt" "$T/list"
+expect_error "testing_list.txt: cannot open" "$BIN" eval "$T/k/model.tqm" --data "speech-commands:$K"
+mv "$T/list" "$K/testing_list.txt"
+sox -R -n -r 44100 -b 16 -c 1 "$K/up/rate.wav" synth 0.5 sine 300
+expect_error "up/rate.wav: sample rate 44100 Hz" "$BIN" eval "$T/k/model.tqm" --data "speech-commands:$K" --split train
+rm "$K/up/rate.wav"
+sox -R -n -r 16000 -b 8 -c 1 "$A/train/normal_id_01_00000099.wav" synth 10 sine 300
+expect_error "normal_id_01_00000099.wav: 8-bit PCM" "$BIN" train --model fc_autoencoder --data "dcase:$A" --epochs 1 --out "$T/b"
+rm "$A/train/normal_id_01_00000099.wav"
+expect_error "nothing/train: cannot open directory" "$BIN" train --model fc_autoencoder --data "dcase:$T/nothing" --epochs 1 --out "$T/b"
+exit $fail
