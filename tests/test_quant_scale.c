@@ -383,10 +383,34 @@ static void thread_independence(void) {
 #endif
 }
 
+/* A channel all but switched off (~1e-30, as in MLPerf's vww_96.h5 after folding) takes the
+ * largest channel's step and codes 0; the live channels keep QKeras' steps. */
+static void dead_channels(void) {
+  static const char *qs[] = {"quantized_bits(8,0,1,alpha='auto_po2')", "quantized_bits(8,0,1,alpha='auto')"};
+  const int dims[] = {1, 1, 4, 3}; /* HWIO: 3 output channels, one scale each */
+  const float x[12] = {0.5f, 1e-30f, 0, 0.25f, -3e-31f, 0, -0.5f, 1e-30f, 0, 0.125f, 0, 0.01f};
+  for (int k = 0; k < 2; k++) {
+    tq_quantizer q;
+    CHECK(tq_quantizer_parse(&q, qs[k]) == TQ_OK);
+    float out[12], steps[3], alone[1];
+    int32_t codes[12];
+    int32_t zps[3];
+    CHECK(tq_quantize_forward(&q, out, steps, x, dims, 4, 1, NULL) == TQ_OK);
+    CHECK(tq_quantize_codes(&q, codes, steps, zps, x, dims, 4) == TQ_OK);
+    CHECK(steps[1] == steps[0]);
+    for (int i = 1; i < 12; i += 3) CHECK(codes[i] == 0 && out[i] == 0.0f);
+    /* Channel 2 is live (0.01 is far above 2^-32 of 0.5): its own step, as alone. */
+    const float c2[4] = {0, 0, 0, 0.01f};
+    CHECK(tq_quantize_forward(&q, out, alone, c2, (const int[]){1, 1, 4, 1}, 4, 1, NULL) == TQ_OK);
+    CHECK(steps[2] == alone[0]);
+  }
+}
+
 int main(void) {
   thread_independence();
   compare_with_reference();
   scale_counts();
   static_params();
+  dead_channels();
   TEST_MAIN_END();
 }

@@ -419,6 +419,20 @@ static void po2_keep_unclipped(auto_search *A) {
   tq_free(e);
 }
 
+/* tinyq: a group whose values are all below 2^-32 of the tensor's largest (a channel that training
+ * or a folded batch norm has all but switched off, ~1e-30 in MLPerf's vww_96.h5) takes the step of
+ * the largest group, so its codes are 0. QKeras would give it a step of ~1e-32, which puts the
+ * integer model's bias beyond any accumulator while changing the float output by ~1e-30. An all-zero
+ * group keeps QKeras' step (0, or 2^-23 with auto_po2): the QKeras vectors pin it. */
+static void dead_groups_take_largest_step(const float *amax, double *s, size_t G) {
+  size_t top = 0;
+  for (size_t g = 1; g < G; g++)
+    if (amax[g] > amax[top]) top = g;
+  const double dead_below = ldexp((double)amax[top], -32);
+  for (size_t g = 0; g < G; g++)
+    if (amax[g] > 0 && (double)amax[g] < dead_below) s[g] = s[top];
+}
+
 tq_status tq_quant_bits_auto(const tq_qrun *r) {
   const tq_quantizer *q = r->q;
   tq_qlayout L;
@@ -446,6 +460,7 @@ tq_status tq_quant_bits_auto(const tq_qrun *r) {
   for (size_t g = 0; g < G; g++) s[g] = 2.0 * ((double)amax[g] * inv_mi) / Lv;
   if (po2) po2_refine(&A);
   if (po2 && q->po2_floor_fix) po2_keep_unclipped(&A);
+  if (G > 1) dead_groups_take_largest_step(amax, s, G);
   for (size_t g = 0; g < G; g++) {
     float sf = (float)s[g]; /* the scale as a float32 tensor (QKeras) */
     stepf[g] = (float)(mi * (double)sf);
