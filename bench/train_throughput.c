@@ -2,7 +2,7 @@
  * environment), same model, batch, input and thread count (--threads, 2), measured alternately in one run.
  * Prints samples/s (median, min-max) for both, and the ratio, for float training and for QAT.
  *
- *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder]
+ *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder,mobilenetv1]
  *                    [--modes float,qat] [--threads T] [--no-torch]
  */
 #include <omp.h>
@@ -23,6 +23,8 @@ static const bench_model MODELS[] = {
     {"resnet8", {32, 32, 3}, 10, 32},
     {"dscnn", {49, 10, 1}, 12, 100},
     {"fc_autoencoder", {1, 1, 640}, 0, 512},
+    /* no PyTorch counterparts yet (bench/torch_models.py): their torch column reads n/a */
+    {"mobilenetv1", {96, 96, 3}, 2, 32},
 };
 
 static int cmp_double(const void *a, const void *b) {
@@ -121,7 +123,7 @@ int main(int argc, char **argv) {
   /* Per model, every round measures each selected mode on both sides back to back, so that the
    * QAT/float time ratio is a median of ratios taken a few seconds apart (this shared machine's
    * speed drifts by 20 % over a minute). */
-  for (int mi = 0; mi < 3; mi++) {
+  for (size_t mi = 0; mi < sizeof MODELS / sizeof MODELS[0]; mi++) {
     const bench_model *bm = &MODELS[mi];
     if (!strstr(models, bm->name)) continue;
     tq_model *m[2] = {NULL, NULL};

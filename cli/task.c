@@ -11,6 +11,8 @@ static const tq_recipe recipes[] = {
     {"resnet8", 15, 32, 1e-3f, "exp:0.9", "shift=0.1"},
     {"dscnn", 50, 100, 2.5e-4f, "constant", "none"},
     {"fc_autoencoder", 100, 100, 1e-3f, "constant", "none"},
+    /* MLPerf Tiny VWW: Adam, batch 50, 0.001 for 20 epochs, 0.0005 for 10, 0.00025 for 20. */
+    {"mobilenetv1", 50, 50, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
 };
 
 /* A model file's own architecture (an imported Keras model) has no recipe of its own: it trains

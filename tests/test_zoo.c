@@ -86,6 +86,25 @@ int main(void) {
   CHECK_EQ_INT(tq_model_output_shape(m).c, 640);
   tq_model_free(m);
 
+  /* MobileNetV1 0.25 of MLPerf Tiny VWW: the names of the Keras reference (its weights load by
+   * name from tinyq import vww_96.h5), a slot before every conv, the pool and the dense, and after
+   * the dense. */
+  m = build("mobilenetv1", (tq_shape3){96, 96, 3}, 2);
+  CHECK_EQ_INT(tq_model_params(m), 221794);
+  CHECK_EQ_INT(tq_model_macs(m), 7489664);
+  CHECK_EQ_INT(count_type(m, TQ_L_DEPTHWISE), 13);
+  CHECK_EQ_INT(count_type(m, TQ_L_CONV2D), 14);
+  check_slots(m, 30);
+  CHECK(tq_model_find(m, "depthwise_conv2d_12") > 0);
+  CHECK(tq_model_find(m, "batch_normalization_26") > 0);
+  CHECK(tq_model_find(m, "re_lu_26") > 0);
+  CHECK_EQ_INT(tq_model_layer(m, tq_model_find(m, "conv2d_13"))->out_shape.c, 256);
+  CHECK_EQ_INT(tq_model_layer(m, tq_model_find(m, "conv2d_13"))->out_shape.h, 3);
+  CHECK_EQ_INT(tq_model_layer(m, tq_model_find(m, "average_pooling2d"))->kh, 3);
+  CHECK(tq_model_find(m, "activation_28") < tq_model_find(m, "dense"));
+  CHECK(tq_model_find(m, "activation_29") == tq_model_num_layers(m) - 1);
+  tq_model_free(m);
+
   /* Unknown names are errors that list the known ones. */
   tq_model *bad = NULL;
   CHECK(tq_zoo_build(&bad, "resnet9", NULL) == TQ_ERR_ARG);

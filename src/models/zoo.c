@@ -9,10 +9,12 @@ static const tq_zoo_entry entries[] = {
      TQ_INIT_GLOROT_UNIFORM},
     {"fc_autoencoder", "FC-AutoEncoder (MLPerf Tiny anomaly detection)", {1, 1, 640}, 0,
      TQ_LOSS_MSE, TQ_INIT_GLOROT_UNIFORM},
+    {"mobilenetv1", "MobileNetV1 0.25 (MLPerf Tiny visual wake words)", {96, 96, 3}, 2, TQ_LOSS_SPARSE_XENT,
+     TQ_INIT_HE_NORMAL},
 };
 
 static tq_model *(*const builders[])(tq_shape3, int) = {tq_build_resnet8, tq_build_dscnn,
-                                                        tq_build_fc_autoencoder};
+                                                        tq_build_fc_autoencoder, tq_build_mobilenetv1};
 
 int tq_zoo_count(void) { return (int)(sizeof entries / sizeof entries[0]); }
 const tq_zoo_entry *tq_zoo_get(int i) { return (i >= 0 && i < tq_zoo_count()) ? &entries[i] : NULL; }
