@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "options.h"
 #include "tinyq/keras.h"
+#include "tinyq/zoo.h"
 
 static const char USAGE[] =
     "usage: tinyq import MODEL.h5 --out MODEL.tqm\n\n"
@@ -18,7 +19,10 @@ static const char USAGE[] =
     "  Layers tinyq has: Conv2D, DepthwiseConv2D, Dense, BatchNormalization, Activation (linear,\n"
     "  relu, relu6, sigmoid, swish, softmax), ReLU, Softmax, MaxPooling2D, AveragePooling2D,\n"
     "  GlobalAveragePooling2D, GlobalMaxPooling2D, Add, Multiply (per channel), Flatten, Dropout,\n"
-    "  ZeroPadding2D. Anything else is refused and nothing is written.\n";
+    "  ZeroPadding2D. Anything else is refused and nothing is written.\n"
+    "  --zoo NAME writes the zoo model NAME instead, with the file's weights matched by structure (the\n"
+    "  graphs walked together from the input; quantizer slots and dropout looked through), so that the\n"
+    "  study's configurations apply by the zoo's names; the two must agree in structure.\n";
 
 /* The longest model_config / training_config read: a 1,024-layer config is well under 4 MB. */
 #define H5_MAX_TEXT (64u << 20)
@@ -235,14 +239,34 @@ done:
 }
 
 typedef struct {
-  char file[4096], out[4096];
+  char file[4096], out[4096], zoo[64];
 } import_opts;
 
 static const tq_arg import_args[] = {
     TQ_ARG_FILE(import_opts, file, "MODEL.h5", "one MODEL.h5"),
     {.name = "out", .type = TQ_ARG_STRING, .meta = "MODEL.tqm", .flags = TQ_ARG_REQUIRED, TQ_AT(import_opts, out),
      .help = "the tinyq model file to write"},
+    {.name = "zoo", .type = TQ_ARG_STRING, .meta = "NAME", TQ_AT(import_opts, zoo),
+     .help = "map the weights onto the zoo model NAME by structure (its names and activation-quantizer slots)"},
 };
+
+/* Replaces *m by the zoo model `name` (same input and classes) holding *m's weights. */
+static int onto_zoo(tq_model **m, const char *name, const char *path) {
+  const tq_zoo_entry *e = tq_zoo_find(name);
+  tq_zoo_options zo = {.input = tq_model_input_shape(*m)};
+  if (e && e->classes) zo.classes = tq_model_output_shape(*m).c;
+  tq_model *z = NULL;
+  tq_status st = tq_zoo_build(&z, name, &zo);
+  if (!st) st = tq_model_finalize(z, 1, e->init, 1);
+  if (!st) st = tq_model_copy_weights_by_structure(z, *m);
+  if (st) {
+    tq_model_free(z);
+    return tq_cli_error("import: %s: --zoo %s: %s", path, name, tq_last_error());
+  }
+  tq_model_free(*m);
+  *m = z;
+  return 0;
+}
 
 static int import_run(void *settings) {
   const import_opts *o = settings;
@@ -289,6 +313,7 @@ static int import_run(void *settings) {
     tq_cli_error("import: %s", tq_last_error());
     goto done;
   }
+  if (o->zoo[0] && onto_zoo(&m, o->zoo, path)) goto done;
   if (tq_model_save(out, m, meta, 0)) {
     tq_cli_error("import: %s", tq_last_error());
     goto done;

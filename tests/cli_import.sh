@@ -93,6 +93,17 @@ grep -q "top-1: 100.00 %" "$T/cmp.txt" || fail "zoo route: top-1 $(grep top-1 "$
 $REF compare "$T/fz.f32" "$T/resnet.refl.f32" 10 0.05 > "$T/fz.txt" || fail "zoo route did not take the imported weights: $(cat "$T/fz.txt")"
 echo "zoo resnet8 initialised from the import (1 step at lr 1e-12; BN statistics moved once): $(cat "$T/fz.txt")"
 
+# --zoo: the import written as the zoo's resnet8 (its names and slots), weights matched by
+# structure; it predicts what Keras predicts. A model of another structure is refused, nothing written.
+"$BIN" import "$MODELS/pretrainedResnet.h5" --zoo resnet8 --out "$T/r8z.tqm" > /dev/null || fail "import --zoo resnet8"
+"$BIN" summary "$T/r8z.tqm" | grep -q '^ activation_1 (Activation) .*(None, 32, 32, 16)' || fail "--zoo: not the zoo's slots"
+"$BIN" predict "$T/r8z.tqm" --input "$T/resnet.in.f32" --output "$T/r8z.f32"
+r=$($REF compare "$T/r8z.f32" "$T/resnet.ref.f32" 10 1e-4) || fail "--zoo resnet8 predicts otherwise: $r"
+echo "import --zoo resnet8, probabilities: $r"
+out=$("$BIN" import "$MODELS/vww_96.h5" --zoo resnet8 --out "$T/bad.tqm" 2>&1) && fail "--zoo resnet8 took vww_96.h5"
+grep -q "tinyq: error: import: .*vww_96.h5: --zoo resnet8: layer conv2d: parameter shapes differ" <<< "$out" || fail "--zoo mismatch: $out"
+[ ! -e "$T/bad.tqm" ] || fail "--zoo mismatch wrote a file"
+
 # Graph route: without --model, the import's own architecture and names train (QAT flat 8); a
 # --quant key by the file's layer names applies.
 "$BIN" train --init "$T/resnet.tqm" "${common[@]}" --out "$T/qg" > "$T/train.txt" || fail "graph-route QAT: $(cat "$T/train.txt")"

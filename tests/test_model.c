@@ -353,6 +353,55 @@ static void check_reshape_import(void) {
   CHECK(strstr(tq_last_error(), "one may be -1") != NULL);
 }
 
+/* Weight transfer: by name, every layer with parameters needs its namesake; by structure, names
+ * do not matter, quantizer slots and dropout are looked through, ReLU() = Activation('relu'), and
+ * two convolutions reading the same tensor are told apart by their sizes. */
+static tq_model *branchy(int slots, int keras_relu) {
+  tq_model *m = tq_model_new("b", (tq_shape3){6, 6, 2});
+  int x = slots ? tq_activation(m, 0, TQ_ACT_LINEAR) : 0;
+  int a, b;
+  if (keras_relu) { /* the 1x1 shortcut first, as a Keras file may list it: it is conv2d there */
+    b = tq_conv2d(m, x, 4, 1, 1, 1, 1, TQ_PAD_SAME);
+    a = tq_conv2d(m, x, 4, 3, 3, 1, 1, TQ_PAD_SAME);
+  } else {
+    a = tq_conv2d(m, x, 4, 3, 3, 1, 1, TQ_PAD_SAME);
+    b = tq_conv2d(m, x, 4, 1, 1, 1, 1, TQ_PAD_SAME);
+  }
+  int r = keras_relu ? tq_activation(m, tq_add(m, b, a), TQ_ACT_RELU) : tq_relu(m, tq_add(m, a, b), 0);
+  if (slots) r = tq_activation(m, r, TQ_ACT_LINEAR);
+  tq_dense(m, tq_flatten(m, tq_dropout(m, tq_batchnorm(m, r), 0.1f)), 3);
+  CHECK(tq_model_finalize(m, 1, TQ_INIT_GLOROT_UNIFORM, keras_relu ? 7 : 8) == TQ_OK);
+  return m;
+}
+
+static void check_weight_transfer(void) {
+  tq_model *zoo = branchy(1, 0), *file = branchy(0, 1), *other = branchy(0, 0);
+  CHECK(tq_model_copy_weights(zoo, file) != TQ_OK); /* by name: conv2d is 3x3 here, 1x1 there */
+  CHECK(tq_model_copy_weights_by_structure(zoo, file) == TQ_OK);
+  for (int i = 1; i < tq_model_num_layers(zoo); i++) {
+    const tq_layer *z = tq_model_layer_c(zoo, i);
+    if (!z->kernel.size && !z->gamma.size) continue;
+    int j = -1; /* its counterpart: the file's layer of the same type and kernel size */
+    for (int k = 1; k < tq_model_num_layers(file); k++) {
+      const tq_layer *f = tq_model_layer_c(file, k);
+      if (f->type == z->type && f->kernel.size == z->kernel.size) j = k;
+    }
+    CHECK(j > 0 && !memcmp(z->kernel.value ? z->kernel.value : z->gamma.value,
+                           tq_model_layer_c(file, j)->kernel.value ? tq_model_layer_c(file, j)->kernel.value
+                                                                   : tq_model_layer_c(file, j)->gamma.value,
+                           (z->kernel.size ? z->kernel.size : z->gamma.size) * sizeof(float)));
+  }
+  tq_model *small = tq_model_new("s", (tq_shape3){6, 6, 2});
+  tq_dense(small, tq_flatten(small, tq_conv2d(small, 0, 4, 3, 3, 1, 1, TQ_PAD_SAME)), 3);
+  CHECK(tq_model_finalize(small, 1, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  CHECK(tq_model_copy_weights_by_structure(small, other) != TQ_OK); /* other has more layers */
+  CHECK(strstr(tq_last_error(), "has no counterpart"));
+  CHECK(tq_model_copy_weights_by_structure(other, small) != TQ_OK);
+  CHECK(tq_model_copy_weights(other, small) != TQ_OK); /* by name: other's conv2d_1 is not in small */
+  CHECK(strstr(tq_last_error(), "conv2d_1 (Conv2D, with parameters) is not in the source model"));
+  tq_model_free(zoo), tq_model_free(file), tq_model_free(other), tq_model_free(small);
+}
+
 int main(void) {
   check_rows();
   check_names();
@@ -363,5 +412,6 @@ int main(void) {
   check_reshape_gradients();
   check_reshape_file_and_summary();
   check_reshape_import();
+  check_weight_transfer();
   TEST_MAIN_END();
 }

@@ -237,7 +237,13 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
  * state when present). *meta_json (caller frees with tq_free) receives the caller's metadata. */
 tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int max_batch);
 /* Copies parameters layer by layer (matched by name) from src to dst: the QAT initialisation
- * from a float model. Layers must agree in type and parameter shapes. */
+ * from a float model. Every dst layer with parameters needs its namesake in src, of the same type
+ * and parameter shapes (batch norm's epsilon comes along; its momentum, a training setting, stays). */
 tq_status tq_model_copy_weights(tq_model *dst, const tq_model *src);
+/* The same, matched by structure rather than by name (an import mapped onto a zoo model): the
+ * graphs are walked together from the input, a layer's counterpart being the one of the same kind
+ * that reads the counterparts of its inputs; linear activations (quantizer slots) and dropout are
+ * looked through. Every layer with parameters on either side must find its counterpart. */
+tq_status tq_model_copy_weights_by_structure(tq_model *dst, const tq_model *src);
 
 #endif

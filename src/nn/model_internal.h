@@ -59,4 +59,9 @@ void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);
 
+/* Weight transfer (modelfile.c): a layer's parameter count over its six tensors, and the copy of
+ * src's parameters into d when the two agree in type and sizes (batch norm's epsilon too). */
+size_t tq_layer_param_values(tq_layer *l);
+tq_status tq_layer_copy_params(tq_layer *d, const tq_layer *src);
+
 #endif

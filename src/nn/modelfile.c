@@ -382,24 +382,50 @@ tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int 
   return st;
 }
 
+/* The six parameter tensors of a layer, in one order for both copies. */
+static void layer_params(tq_layer *l, tq_param *p[6]) {
+  tq_param *all[6] = {&l->kernel, &l->bias, &l->gamma, &l->beta, &l->moving_mean, &l->moving_var};
+  memcpy(p, all, sizeof all);
+}
+
+size_t tq_layer_param_values(tq_layer *l) {
+  tq_param *p[6];
+  layer_params(l, p);
+  size_t n = 0;
+  for (int k = 0; k < 6; k++) n += p[k]->size;
+  return n;
+}
+
+/* Copies s's parameters into d when the two agree in type and in every parameter's size. */
+tq_status tq_layer_copy_params(tq_layer *d, const tq_layer *s) {
+  if (s->type != d->type)
+    return tq_fail(TQ_ERR_ARG, "layer %s: %s in the source model (%s), %s here", d->name,
+                   tq_layer_type_name(s->type), s->name, tq_layer_type_name(d->type));
+  tq_param *sp[6], *dp[6];
+  layer_params((tq_layer *)s, sp);
+  layer_params(d, dp);
+  for (int k = 0; k < 6; k++)
+    if (sp[k]->size != dp[k]->size)
+      return tq_fail(TQ_ERR_ARG, "layer %s: parameter shapes differ from the source's %s (%zu vs %zu values)",
+                     d->name, s->name, sp[k]->size, dp[k]->size);
+  for (int k = 0; k < 6; k++)
+    if (dp[k]->size) memcpy(dp[k]->value, sp[k]->value, dp[k]->size * sizeof(float));
+  if (d->type == TQ_L_BATCHNORM) d->bn_eps = s->bn_eps; /* part of what the statistics mean */
+  return TQ_OK;
+}
+
+/* Every layer with parameters must find its namesake: a silent partial copy would train a model
+ * that was thought to start from the file. */
 tq_status tq_model_copy_weights(tq_model *dst, const tq_model *src) {
   for (int i = 1; i < dst->nlayers; i++) {
     tq_layer *d = &dst->layers[i];
     int j = tq_model_find(src, d->name);
-    if (j < 0) continue;
-    const tq_layer *s = &src->layers[j];
-    if (s->type != d->type)
-      return tq_fail(TQ_ERR_ARG, "layer %s: %s in the source model, %s here", d->name,
-                     tq_layer_type_name(s->type), tq_layer_type_name(d->type));
-    const tq_param *sp[6] = {&s->kernel, &s->bias, &s->gamma, &s->beta, &s->moving_mean,
-                             &s->moving_var};
-    tq_param *dp[6] = {&d->kernel, &d->bias, &d->gamma, &d->beta, &d->moving_mean, &d->moving_var};
-    for (int k = 0; k < 6; k++) {
-      if (sp[k]->size != dp[k]->size)
-        return tq_fail(TQ_ERR_ARG, "layer %s: parameter shapes differ (%zu vs %zu values)",
-                       d->name, sp[k]->size, dp[k]->size);
-      if (dp[k]->size) memcpy(dp[k]->value, sp[k]->value, dp[k]->size * sizeof(float));
-    }
+    if (j < 0 && tq_layer_param_values(d))
+      return tq_fail(TQ_ERR_ARG, "layer %s (%s, with parameters) is not in the source model", d->name,
+                     tq_layer_type_name(d->type));
+    tq_status st = j < 0 ? TQ_OK : tq_layer_copy_params(d, &src->layers[j]);
+    if (st) return st;
   }
   return TQ_OK;
 }
+
