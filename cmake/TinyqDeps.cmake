@@ -1,6 +1,8 @@
 # What libtinyq is built on, as targets: tinyq::openblas (OpenBLAS built on OpenMP, so that BLAS and
 # tinyq's own loops share one thread pool), tinyq::cjson, tinyq::audio (src/audio: WAV files through
-# libsndfile, the features' FFTs through single-precision FFTW), ZLIB::ZLIB and OpenMP::OpenMP_C.
+# libsndfile, the features' FFTs through single-precision FFTW), tinyq::image (src/data/image_*.c:
+# JPEG and PNG through Debian's libstb, stb_image and stb_image_resize), ZLIB::ZLIB and
+# OpenMP::OpenMP_C.
 # One place for the build (CMakeLists.txt), the fuzzers (fuzz/CMakeLists.txt) and the installed
 # CMake package, whose tinyq::tinyq_static needs them.
 #   tq_find_dependencies(REQUIRED)  stops at the first one missing
@@ -27,11 +29,12 @@ macro(tq_find_dependencies mode)
   find_package(PkgConfig ${mode})
   if(PKG_CONFIG_FOUND)
     pkg_check_modules(TQ_AUDIO ${mode} IMPORTED_TARGET sndfile fftw3f)
+    pkg_check_modules(TQ_IMAGE ${mode} IMPORTED_TARGET stb)
   endif()
 
   set(TQ_DEPS_FOUND FALSE)
   if(OpenMP_C_FOUND AND ZLIB_FOUND AND TQ_OPENBLAS_LIB AND TQ_CJSON_INC AND TQ_CJSON_LIB
-     AND TQ_AUDIO_FOUND)
+     AND TQ_AUDIO_FOUND AND TQ_IMAGE_FOUND)
     set(TQ_DEPS_FOUND TRUE)
     if(NOT TARGET tinyq::openblas)
       add_library(tinyq::openblas INTERFACE IMPORTED)
@@ -44,6 +47,8 @@ macro(tq_find_dependencies mode)
         INTERFACE_INCLUDE_DIRECTORIES "${TQ_CJSON_INC}")
       add_library(tinyq::audio INTERFACE IMPORTED)
       set_target_properties(tinyq::audio PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::TQ_AUDIO)
+      add_library(tinyq::image INTERFACE IMPORTED)
+      set_target_properties(tinyq::image PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::TQ_IMAGE)
     endif()
   endif()
 endmacro()

@@ -548,7 +548,7 @@ static void test_cifar10(void) {
 
 /* ------------------------------------------------------------------ slice / split / gather */
 static tq_dataset make_seq(int n, int h, int w, int c) {
-  tq_dataset d = {n, h, w, c, 3, NULL, NULL};
+  tq_dataset d = {n, h, w, c, 3, NULL, NULL, 0};
   size_t ss = (size_t)h * w * c;
   d.x = tq_alloc_floats((size_t)n * ss);
   d.y = tq_alloc((size_t)n * sizeof(int));
@@ -660,7 +660,7 @@ static void test_augment(void) {
   CHECK_ERR(tq_augment_parse("shift=0.1x", &a), TQ_ERR_ARG, "bad shift '0.1x'", "");
   CHECK_ERR(tq_augment_parse("shift=0.1,rot=3", &a), TQ_ERR_ARG,
             "augment 'shift=0.1,rot=3': unknown option 'rot=3' "
-            "(expected shift=F, flip, fill=zero|nearest, or none)",
+            "(expected rotate=DEG, shift=F, zoom=F, flip, fill=zero|nearest, vww, or none)",
             "");
   CHECK_ERR(tq_augment_parse("flip,flip", &a), TQ_ERR_ARG, "option 'flip' repeated", "");
   CHECK_ERR(tq_augment_parse("shift=0.1,,flip", &a), TQ_ERR_ARG, "empty option", "");
@@ -719,7 +719,7 @@ static void test_augment(void) {
   tq_rng rng, rng0;
   tq_rng_seed(&rng, 42);
   rng0 = rng;
-  tq_augment off = {0.0f, 0, TQ_FILL_ZERO};
+  tq_augment off = {0.0f, 0, TQ_FILL_ZERO, 0.0f, 0.0f};
   tq_augment_batch(x, N, BH, BW, BC, &off, &rng);
   mism = 0;
   for (int i = 0; i < N; i++) mism += memcmp(x + (size_t)i * BS, base, sizeof(float) * BS) != 0;
@@ -728,7 +728,7 @@ static void test_augment(void) {
 
   /* shift=0.25, flip: every sample is one of the allowed transforms of the input; the draws cover
    * the range; flips happen about half the time; same seed -> same batch, other seed -> different */
-  tq_augment aug = {0.25f, 1, TQ_FILL_ZERO};
+  tq_augment aug = {0.25f, 1, TQ_FILL_ZERO, 0.0f, 0.0f};
   tq_rng_seed(&rng, 7);
   tq_augment_batch(x, N, BH, BW, BC, &aug, &rng);
   int flips = 0, unmatched = 0, seen_dy[7] = {0}, seen_dx[7] = {0};
@@ -765,7 +765,7 @@ static void test_augment(void) {
   CHECK(memcmp(x, x2, sizeof(float) * N * BS) != 0);
 
   /* nearest fill: the edge pixel repeats */
-  tq_augment near = {0.25f, 0, TQ_FILL_NEAREST};
+  tq_augment near = {0.25f, 0, TQ_FILL_NEAREST, 0.0f, 0.0f};
   for (int i = 0; i < N; i++) memcpy(x2 + (size_t)i * BS, base, sizeof(float) * BS);
   tq_rng_seed(&rng, 9);
   tq_augment_batch(x2, N, BH, BW, BC, &near, &rng);

@@ -12,6 +12,8 @@ typedef struct {
   int classes;    /* number of classes (0 if unlabelled) */
   float *x;       /* (n,h,w,c) float32, tq_alloc'd */
   int *y;         /* (n) labels in [0, classes), or NULL when unlabelled */
+  int val_n;      /* > 0: the last val_n samples are the source's own validation split (an image
+                   * folder's val/), which tq_dataset_split_tail keeps apart; 0: none */
 } tq_dataset;
 
 /* How 0..255 pixels become floats. */
@@ -30,6 +32,11 @@ typedef enum {
  *   "cifar10:DIR"          data_batch_1..5.bin (train) or test_batch.bin (test), in DIR or in
  *                          DIR/cifar-10-batches-bin; records of 3073 bytes (label, 1024 R, 1024 G,
  *                          1024 B, each 32x32 row-major), converted to NHWC 32x32x3, 10 classes.
+ *   "imagefolder:DIR[:HxW][:strict][:nocache]"  JPEG/PNG files, one sub-folder per class, labels
+ *                          by sorted folder name; DIR/{train,val,test}/<class>/ or DIR/<class>/ (a
+ *                          hashed tenth is the test split); resized to HxW (default 96x96) x 3;
+ *                          decoded once, cached in DIR/.tinyq-cache-{train,test}-HxW. Bad files are
+ *                          skipped with a count on stderr, or an error with :strict. See README.
  *   "noise:HxWxC[:CLASSES]"  standard-normal samples, uniform labels (1,000 train, 200 test; for
  *                          footprint and speed runs, not accuracy)
  * train_split: 1 = training split, 0 = test split. On failure *out is zeroed and the message
@@ -49,6 +56,9 @@ tq_status tq_dataset_load_mnist(tq_dataset *out, const char *dir, int train_spli
 tq_status tq_dataset_load_cifar10(tq_dataset *out, const char *dir, int train_split,
                                   tq_input_scaling scaling);
 tq_status tq_dataset_load_noise(tq_dataset *out, const char *arg, int train_split, tq_input_scaling scaling);
+/* The loader underneath "imagefolder:"; arg: "DIR[:HxW][:strict][:nocache]". */
+tq_status tq_dataset_load_imagefolder(tq_dataset *out, const char *arg, int train_split,
+                                      tq_input_scaling scaling);
 
 /* ---- The dataset registry: the sources a spec can name (src/data/sources.c). */
 typedef struct {
@@ -88,7 +98,9 @@ tq_status tq_dataset_slice(tq_dataset *out, const tq_dataset *src, int start, in
 /* Keras validation_split: the LAST fraction of the samples (before any shuffling) becomes the
  * validation set: split_at = (int)(n * (1 - val_fraction)), train = [0, split_at), val = [split_at, n).
  * val_fraction in [0, 1) and a double, so that 0.1 splits 60000 as Python does (54000 / 6000).
- * val_fraction 0 gives an empty validation set; an empty training set is an error. */
+ * val_fraction 0 gives an empty validation set; an empty training set is an error.
+ * A source with its own validation split (src->val_n > 0) is split there instead, val_fraction
+ * unused: train = [0, n - val_n), val = the last val_n. */
 tq_status tq_dataset_split_tail(tq_dataset *train, tq_dataset *val, const tq_dataset *src,
                                 double val_fraction);
 
@@ -96,31 +108,49 @@ tq_status tq_dataset_split_tail(tq_dataset *train, tq_dataset *val, const tq_dat
  * y may be NULL (and is left alone when the dataset is unlabelled). Indices must be in [0, n). */
 void tq_dataset_gather(float *x, int *y, const tq_dataset *d, const int *idx, int count);
 
-/* ---- Augmentation (Keras ImageDataGenerator subset: width/height_shift_range, horizontal_flip). */
+/* ---- Augmentation (Keras ImageDataGenerator subset: width/height_shift_range, horizontal_flip,
+ * rotation_range, zoom_range). */
 typedef enum { TQ_FILL_ZERO = 0, TQ_FILL_NEAREST } tq_fill_mode; /* NEAREST is Keras' default */
 
 typedef struct {
   float shift;       /* max shift as a fraction of H and of W (Keras width/height_shift_range); 0 = off */
   int hflip;         /* random horizontal flip with probability 1/2 */
   tq_fill_mode fill; /* what enters at the edges of a shifted image */
+  float rotate;      /* max rotation in degrees (Keras rotation_range); 0 = off */
+  float zoom;        /* zoom factors drawn from [1 - zoom, 1 + zoom] per axis (Keras zoom_range) */
 } tq_augment;
 
-/* "none" (or "") | comma list of: shift=F (0 <= F < 1), flip (alias hflip), fill=zero|nearest.
- * Unknown or repeated options are errors. Example: "shift=0.1,flip". */
+/* "none" (or "") | "vww" | comma list of: rotate=DEG (0..180), shift=F (0 <= F < 1), zoom=F
+ * (0 <= F < 1), flip (alias hflip), fill=zero|nearest. Unknown or repeated options are errors.
+ * "vww" is MLPerf Tiny's Visual Wake Words generator: rotate=10,shift=0.05,zoom=0.1,flip,
+ * fill=nearest. Example: "shift=0.1,flip". */
 tq_status tq_augment_parse(const char *s, tq_augment *out);
 /* Canonical text of a, e.g. "shift=0.1,flip" or "none" (buf of n bytes, always terminated). */
 void tq_augment_format(char *buf, size_t n, const tq_augment *a);
 int tq_augment_active(const tq_augment *a);
 
-/* In place, per sample, in this order of random draws: dy = round(U(-shift,shift)*h),
- * dx = round(U(-shift,shift)*w) (only when shift > 0), then a flip coin (only when hflip).
- * Shifts move content by whole pixels: out[r][c] = in[r-dy][c-dx]; then the flip.
- * x: (n,h,w,c). Deterministic for a given rng state. */
+/* In place, per sample. Without rotate and zoom, in this order of random draws: dy =
+ * round(U(-shift,shift)*h), dx = round(U(-shift,shift)*w) (only when shift > 0), then a flip coin
+ * (only when hflip); shifts move content by whole pixels: out[r][c] = in[r-dy][c-dx]; then the
+ * flip. With rotate or zoom: degrees = U(-rotate,rotate), dy = U(-shift,shift)*h,
+ * dx = U(-shift,shift)*w, zoom_y and zoom_x = 1 + U(-zoom,zoom) (each only when its range > 0),
+ * one tq_image_affine, then the flip coin. x: (n,h,w,c). Deterministic for a given rng state. */
 void tq_augment_batch(float *x, int n, int h, int w, int c, const tq_augment *a, tq_rng *rng);
 
 /* The primitives, in place on one image (h,w,c): out[r][col] = in[r-dy][col-dx], the uncovered
  * area filled per `fill`; and the left-right mirror. */
 void tq_image_shift(float *img, int h, int w, int c, int dy, int dx, tq_fill_mode fill);
 void tq_image_hflip(float *img, int h, int w, int c);
+
+/* An affine warp about the image centre: rotation (degrees, counter-clockwise on screen for
+ * positive angles), shift (dy, dx pixels; content moves down/right) and zoom (factors < 1 enlarge
+ * the content). */
+typedef struct {
+  float degrees, dy, dx, zoom_y, zoom_x;
+} tq_affine;
+/* In place, bilinear, with scratch of h*w*c floats: output pixel p reads input
+ * R(degrees) (Z (p - centre) - (dy, dx)) + centre, centre = ((h-1)/2, (w-1)/2); outside the image
+ * per `fill` (zero, or the nearest edge pixel). */
+void tq_image_affine(float *img, float *scratch, int h, int w, int c, const tq_affine *t, tq_fill_mode fill);
 
 #endif

@@ -75,6 +75,7 @@ tq_status tq_dataset_split_tail(tq_dataset *train, tq_dataset *val, const tq_dat
     return tq_fail(TQ_ERR_ARG, "validation split %g is not in [0, 1)", val_fraction);
   /* Keras: split_at = int(num_samples * (1. - validation_split)) */
   int split_at = (int)((double)src->n * (1.0 - val_fraction));
+  if (src->val_n > 0 && src->val_n < src->n) split_at = src->n - src->val_n;
   if (split_at <= 0)
     return tq_fail(TQ_ERR_ARG, "validation split %g of %d samples leaves no training samples",
                    val_fraction, src->n);
