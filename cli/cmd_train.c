@@ -49,7 +49,7 @@ static const tq_arg train_args[] = {
     {.name = "val-split", .type = TQ_ARG_FLOAT, .meta = "F", .min = 0, .max = 0.99, .key = "val_split", .def = "0.1",
      TQ_AT(S, val_split), .help = "last fraction of the training data for validation"},
     {.name = "augment", .type = TQ_ARG_STRING, .meta = "SPEC", .key = "augment", TQ_AT(S, augment),
-     .help = "none | shift=F,flip (model default; resnet8: shift=0.1)"},
+     .help = "none | vww | rotate=D,shift=F,zoom=F,flip,fill=zero|nearest (model default; resnet8: shift=0.1)"},
     {TQ_OPT_SCALING(S, scaling), .key = "scaling", .def = "unit",
      .help = "unit (pixel/255) | raw (0..255) | centered (pixel/127.5-1)"},
     {TQ_OPT_SEED(S, seed), .key = "seed", .def = "1", .help = "every random choice follows from it"},

@@ -1,7 +1,7 @@
 # What libtinyq is built on, as targets: tinyq::openblas (OpenBLAS built on OpenMP, so that BLAS and
 # tinyq's own loops share one thread pool), tinyq::cjson, tinyq::audio (src/audio: WAV files through
 # libsndfile, the features' FFTs through single-precision FFTW), tinyq::image (src/data/image_*.c:
-# JPEG and PNG through Debian's libstb, stb_image and stb_image_resize), ZLIB::ZLIB and
+# PNG through libpng, JPEG through libjpeg-turbo), ZLIB::ZLIB and
 # OpenMP::OpenMP_C.
 # One place for the build (CMakeLists.txt), the fuzzers (fuzz/CMakeLists.txt) and the installed
 # CMake package, whose tinyq::tinyq_static needs them.
@@ -29,7 +29,7 @@ macro(tq_find_dependencies mode)
   find_package(PkgConfig ${mode})
   if(PKG_CONFIG_FOUND)
     pkg_check_modules(TQ_AUDIO ${mode} IMPORTED_TARGET sndfile fftw3f)
-    pkg_check_modules(TQ_IMAGE ${mode} IMPORTED_TARGET stb)
+    pkg_check_modules(TQ_IMAGE ${mode} IMPORTED_TARGET libpng libjpeg)
   endif()
 
   set(TQ_DEPS_FOUND FALSE)

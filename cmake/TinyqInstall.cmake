@@ -108,5 +108,5 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS libopenblas0-openmp)
 # Building against the installed library needs a compiler; linking libtinyq.a also needs the
 # -dev packages of what it is built on.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-  "gcc | c-compiler, pkg-config, cmake, libopenblas-openmp-dev, libcjson-dev, libsndfile1-dev, libfftw3-dev, libstb-dev, zlib1g-dev, gcc-arm-none-eabi")
+  "gcc | c-compiler, pkg-config, cmake, libopenblas-openmp-dev, libcjson-dev, libsndfile1-dev, libfftw3-dev, libpng-dev, libjpeg-dev, zlib1g-dev, gcc-arm-none-eabi")
 include(CPack)

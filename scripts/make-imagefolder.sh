@@ -10,9 +10,8 @@
 #
 # person = the upper-body garments (T-shirt/top, pullover, coat, shirt: 40 % of the images),
 # non_person = the rest. Every image is 96x96 RGB: the grey garment blends two colours drawn per
-# image from SEED (colour carries no class information), enlarged by stb_image_resize's bilinear
-# (triangle) filter, written as PNG by stb_image_write (tools/make_imagefolder.c, built with the
-# tree). Deterministic for a given N and SEED. Read it with --data imagefolder:OUT. Results on it
+# image from SEED (colour carries no class information), enlarged bilinearly (the loader's resize),
+# written as PNG by libpng (tools/make_imagefolder.c, built with the tree). Deterministic for a given N and SEED. Read it with --data imagefolder:OUT. Results on it
 # are results on the stand-in, not on Visual Wake Words.
 #
 # Environment: TQ_BUILD (the build directory holding make_imagefolder; default ROOT/build),

@@ -19,7 +19,7 @@ PACKAGES=(
   libhdf5-dev           # tinyq import: Keras HDF5 model files
   python3-h5py python3-numpy  # tests/keras_reference.py: the outside reference of cli_import
   libsndfile1-dev libfftw3-dev espeak-ng sox  # audio: WAV input, feature FFTs, scripts/synth-*.sh
-  libstb-dev            # imagefolder: JPEG/PNG decoding and resizing; scripts/make-imagefolder.sh writes PNG
+  libpng-dev libjpeg62-turbo-dev  # imagefolder: PNG and JPEG decoding; scripts/make-imagefolder.sh writes PNG
   chromium              # tests/cli_report.sh opens tinyq report's pages in a real (headless) browser
   help2man dpkg-dev fakeroot   # man pages from --help; make package (dpkg-shlibdeps for Depends:)
 )

@@ -1,15 +1,17 @@
-/* The imagefolder source (src/data/imagefolder.c, image_decode.c, image_cache.c) on folders this
- * test writes with stb_image_write, its refusals of bad files, and the affine augmentation of
+/* The imagefolder source (src/data/imagefolder.c, image_decode.c, image_resize.c, image_cache.c)
+ * on folders this test writes with libpng and libjpeg, its refusals of bad files, and the affine augmentation of
  * src/data/augment.c (rotation, zoom, the vww preset). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <ftw.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <stb_image_write.h>
+#include <jpeglib.h>
+#include <png.h>
 
 #include "tinyq/data.h"
 #include "tq_test.h"
@@ -63,13 +65,47 @@ static void image_pixels(unsigned char *px, int w, int h, int v) {
   }
 }
 
+static int png_file(const char *path, int w, int h, const unsigned char *px) {
+  png_image im;
+  memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  im.width = (png_uint_32)w;
+  im.height = (png_uint_32)h;
+  im.format = PNG_FORMAT_RGB;
+  return png_image_write_to_file(&im, path, 0, px, w * 3, NULL);
+}
+
+static int jpeg_file(const char *path, int w, int h, const unsigned char *px) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return 0;
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  jpeg_stdio_dest(&c, f);
+  c.image_width = (JDIMENSION)w;
+  c.image_height = (JDIMENSION)h;
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 90, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = (JSAMPROW)px + (size_t)c.next_scanline * w * 3;
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  return fclose(f) == 0;
+}
+
 static void write_png(const char *dir, const char *rel, int w, int h, int v) {
   unsigned char px[64 * 64 * 3];
   image_pixels(px, w, h, v);
   char path[1024];
   write_raw(dir, rel, "", 0); /* the folders */
   path_of(path, sizeof path, dir, rel);
-  CHECK(stbi_write_png(path, w, h, 3, px, w * 3) != 0);
+  CHECK(png_file(path, w, h, px));
 }
 
 static void write_jpg(const char *dir, const char *rel, int w, int h, int v) {
@@ -78,7 +114,7 @@ static void write_jpg(const char *dir, const char *rel, int w, int h, int v) {
   char path[1024];
   write_raw(dir, rel, "", 0);
   path_of(path, sizeof path, dir, rel);
-  CHECK(stbi_write_jpg(path, w, h, 3, px, 90) != 0);
+  CHECK(jpeg_file(path, w, h, px));
 }
 
 static unsigned char *file_bytes(const char *dir, const char *rel, size_t *n) {
@@ -131,12 +167,12 @@ static void test_split_layout(void) {
   CHECK(d.n == 2 && d.val_n == 0 && d.y[0] == 0 && d.y[1] == 1);
   CHECK_NEAR(d.x[0], 90.0 / 255.0, 1e-7);
   tq_dataset_free(&d);
-  /* Default size 96x96: enlarged; a flat colour stays that colour under the triangle filter. */
+  /* Default size 96x96: enlarged; a flat colour stays that colour. */
   unsigned char flat[8 * 8 * 3];
   for (int i = 0; i < 8 * 8; i++) flat[3 * i] = 200, flat[3 * i + 1] = 100, flat[3 * i + 2] = 7;
   char path[1024];
   path_of(path, sizeof path, "split", "test/person/t.png");
-  CHECK(stbi_write_png(path, 8, 8, 3, flat, 24) != 0);
+  CHECK(png_file(path, 8, 8, flat));
   spec_of(spec, sizeof spec, "split", ":nocache");
   CHECK(tq_dataset_load(&d, spec, 0, TQ_SCALE_RAW) == TQ_OK);
   CHECK(d.h == 96 && d.w == 96);
@@ -221,10 +257,10 @@ static void test_bad_files(void) {
   } bad[] = {
       {"zero.png", "empty file (0 bytes)"},
       {"notes.txt", "not a JPEG or PNG image"},
-      {"trunc.jpg", "truncated JPEG"},
+      {"trunc.jpg", "corrupt JPEG (Premature end of JPEG file)"},
       {"corrupt.png", "corrupt PNG"},
       {"bomb.png", "30000x30000 pixels is over the limit"},
-      {"badhead.jpg", "unreadable JPEG header"},
+      {"badhead.jpg", "corrupt JPEG"},
       {"bomb.jpg", "JPEG of 60000x60000 pixels is over the limit"},
   };
   size_t n_jpg, n_png;
@@ -306,6 +342,26 @@ static void test_bad_folders(void) {
             "cannot open directory");
   CHECK_ERR(tq_dataset_load(&d, "imagefolder:/x:0x5", 1, TQ_SCALE_RAW), TQ_ERR_ARG, "size 0x5 out of range", "");
   CHECK_ERR(tq_dataset_load(&d, "imagefolder::strict", 1, TQ_SCALE_RAW), TQ_ERR_ARG, "no directory", "");
+}
+
+static void test_resize(void) {
+  /* Shrinking by 2: the mean of each 2x2 block. */
+  unsigned char in[4 * 4], out[2 * 2], up[4];
+  for (int i = 0; i < 16; i++) in[i] = (unsigned char)(10 * i);
+  CHECK(tq_image_resize_u8(in, 4, 4, out, 2, 2, 1) == TQ_OK);
+  CHECK(out[0] == 25 && out[1] == 45 && out[2] == 105 && out[3] == 125);
+  /* Enlarging 1x2 -> 1x4: half-pixel centres, edges clamped. */
+  unsigned char two[2] = {0, 100};
+  CHECK(tq_image_resize_u8(two, 1, 2, up, 1, 4, 1) == TQ_OK);
+  CHECK(up[0] == 0 && up[1] == 25 && up[2] == 75 && up[3] == 100);
+  /* Ratios that stb_image_resize 0.97 asserts on (24 -> 5): a flat image stays flat. */
+  static unsigned char flat[7 * 24 * 3], small[7 * 5 * 3];
+  memset(flat, 77, sizeof flat);
+  CHECK(tq_image_resize_u8(flat, 7, 24, small, 7, 5, 3) == TQ_OK);
+  int same = 1;
+  for (size_t i = 0; i < sizeof small; i++) same &= small[i] == 77;
+  CHECK(same);
+  CHECK_ERR(tq_image_resize_u8(flat, 0, 24, small, 7, 5, 3), TQ_ERR_ARG, "bad size", "");
 }
 
 /* ------------------------------------------------------------------ augmentation */
@@ -414,6 +470,7 @@ int main(void) {
     perror("mkdtemp");
     return 1;
   }
+  test_resize();
   test_split_layout();
   test_cache();
   test_flat_layout();

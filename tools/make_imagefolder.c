@@ -8,14 +8,13 @@
  * max(1, N/5) (at most 10,000) test images; each in <class>/fmnist_<split>_<index>.png.
  * Each image is coloured: the garment's grey level g blends a background and a foreground colour,
  * bg + (fg - bg) g / 255, both drawn per image from SEED (at least 64 apart in grey), so colour
- * says nothing of the class; then enlarged by stb_image_resize's triangle (bilinear) filter. */
+ * says nothing of the class; then enlarged bilinearly (tq_image_resize_u8, the loader's resize). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <stb_image_resize.h>
-#include <stb_image_write.h>
+#include <png.h>
 
 #include "tinyq/data.h"
 
@@ -65,12 +64,20 @@ static int write_image(const char *out, const char *split, const unsigned char *
   } while (abs(grey(fg) - grey(bg)) < 64);
   for (int p = 0; p < PIXELS_IN; p++)
     for (int k = 0; k < 3; k++) rgb_in[3 * p + k] = (unsigned char)((bg[k] * (255 - g[p]) + fg[k] * g[p] + 127) / 255);
-  stbir_resize_uint8_generic(rgb_in, SIDE_IN, SIDE_IN, 0, rgb_out, side, side, 0, 3, STBIR_ALPHA_CHANNEL_NONE, 0,
-                             STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, NULL);
+  if (tq_image_resize_u8(rgb_in, SIDE_IN, SIDE_IN, rgb_out, side, side, 3)) {
+    fprintf(stderr, "make_imagefolder: %s\n", tq_last_error());
+    return 1;
+  }
   char path[4096];
   snprintf(path, sizeof path, "%s/%s/%s/fmnist_%s_%05zu.png", out, split, class_names[is_person(label)], split, index);
-  if (!stbi_write_png(path, side, side, 3, rgb_out, side * 3)) {
-    fprintf(stderr, "make_imagefolder: %s: cannot write\n", path);
+  png_image im;
+  memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  im.width = (png_uint_32)side;
+  im.height = (png_uint_32)side;
+  im.format = PNG_FORMAT_RGB;
+  if (!png_image_write_to_file(&im, path, 0, rgb_out, side * 3, NULL)) {
+    fprintf(stderr, "make_imagefolder: %s: cannot write (%s)\n", path, im.message);
     return 1;
   }
   return 0;

@@ -142,6 +142,11 @@ void tq_augment_batch(float *x, int n, int h, int w, int c, const tq_augment *a,
 void tq_image_shift(float *img, int h, int w, int c, int dy, int dx, tq_fill_mode fill);
 void tq_image_hflip(float *img, int h, int w, int c);
 
+/* Resizes an in_h x in_w x c uint8 image to h x w x c, per axis by area averaging when shrinking
+ * and bilinear interpolation (half-pixel centres, edges clamped) when enlarging: OpenCV's
+ * INTER_AREA. Same size: a copy. Values rounded to nearest. The imagefolder source's resize. */
+tq_status tq_image_resize_u8(const unsigned char *in, int in_h, int in_w, unsigned char *out, int h, int w, int c);
+
 /* An affine warp about the image centre: rotation (degrees, counter-clockwise on screen for
  * positive angles), shift (dy, dx pixels; content moves down/right) and zoom (factors < 1 enlarge
  * the content). */

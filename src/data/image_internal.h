@@ -15,9 +15,9 @@
 #define TQ_IMAGE_MAX_FILE ((size_t)64 << 20)
 
 /* A file's bytes -> h x w x 3 uint8 (RGB, row-major) in out. JPEG and PNG only (by their
- * signatures), decoded by stb_image, converted to 3 channels (grey replicated, alpha dropped) and
- * resized by stb_image_resize's triangle filter (bilinear when enlarging, area-weighted when
- * shrinking; edges clamped; no sRGB conversion) unless already h x w. On failure: an error
+ * signatures), decoded by libpng or libjpeg-turbo, converted to 3 channels (grey replicated, PNG
+ * alpha composed onto black) and
+ * resized by tq_image_resize_u8 (area when shrinking, bilinear when enlarging). On failure: an error
  * "<path>: <problem>" in tq_last_error (this thread's) and TQ_ERR_FORMAT. */
 tq_status tq_image_decode(const unsigned char *buf, size_t n, const char *path, int h, int w,
                           unsigned char *out);

@@ -21,7 +21,7 @@
 #define FOLDER_ORDER_SEED 0x7677772d6f726465ull /* fixed: the training files' order */
 #define FLAT_TEST_MODULUS 10
 /* Changes whenever decoding or resizing would give other bytes: old caches are then ignored. */
-#define DECODER_VERSION "stb_image+stbir-triangle-linear/1"
+#define DECODER_VERSION "libpng+libjpeg-turbo+tq-area-bilinear/1"
 
 typedef struct {
   char *path;
@@ -225,22 +225,26 @@ static tq_status decode_all(const folder_index *x, tq_image_set *s) {
   return TQ_OK;
 }
 
-/* The decoded set: from the cache when its key matches, else decoded (and cached). */
-static tq_status decoded_set(const folder_index *x, int train_split, tq_image_set *s) {
+/* The decoded set: from the cache when its key matches (*seconds = -1), else decoded (and
+ * cached: *where says where, or why not). */
+static tq_status decoded_set(const folder_index *x, int train_split, tq_image_set *s, double *seconds,
+                             char *where, size_t where_n) {
   char cache[8192];
   int len = snprintf(cache, sizeof cache, "%s/.tinyq-cache-%s-%dx%d", x->dir, train_split ? "train" : "test", x->h, x->w);
   int use_cache = x->cache && len > 0 && (size_t)len < sizeof cache;
   uint64_t key = index_key(x, train_split);
+  *seconds = -1.0;
+  snprintf(where, where_n, "%s", use_cache ? cache : "not cached");
   if (use_cache && tq_image_cache_read(cache, key, x->h, x->w, s)) return TQ_OK;
   double t0 = tq_now_seconds();
   tq_status st = decode_all(x, s);
   if (st) return st;
+  *seconds = tq_now_seconds() - t0;
   s->key = key;
-  const char *kept = "not cached";
-  if (use_cache) kept = tq_image_cache_write(cache, s) ? "not cached: the folder is not writable" : cache;
-  tq_clear_error();
-  fprintf(stderr, "imagefolder: decoded %d images of %s (%s split) to %dx%d in %.2f s (%s)\n", s->n, x->dir,
-          train_split ? "training" : "test", x->h, x->w, tq_now_seconds() - t0, kept);
+  if (use_cache && tq_image_cache_write(cache, s)) {
+    snprintf(where, where_n, "not cached: %s", tq_last_error());
+    tq_clear_error();
+  }
   return TQ_OK;
 }
 
@@ -288,11 +292,16 @@ tq_status tq_dataset_load_imagefolder(tq_dataset *out, const char *arg, int trai
   memset(&x, 0, sizeof x);
   tq_image_set s;
   memset(&s, 0, sizeof s);
+  double seconds = -1.0;
+  char where[8400];
   tq_status st = parse_spec(&x, arg);
   if (!st) st = build_index(&x, train_split);
-  if (!st) st = decoded_set(&x, train_split, &s);
+  if (!st) st = decoded_set(&x, train_split, &s, &seconds, where, sizeof where);
   if (!st) st = check_set(&x, &s, train_split);
   if (!st) st = to_dataset(out, &x, &s, scaling);
+  if (!st && seconds >= 0.0)
+    fprintf(stderr, "imagefolder: decoded %d images of %s (%s split) to %dx%d in %.2f s (%s)\n", s.n, x.dir,
+            train_split ? "training" : "test", x.h, x.w, seconds, where);
   if (st) tq_dataset_free(out);
   tq_image_set_free(&s);
   for (int i = 0; i < x.n; i++) free(x.files[i].path);
