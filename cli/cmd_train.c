@@ -309,7 +309,7 @@ static int train_and_save(train_run *r, const char *settings_json) {
 static int test(train_run *r) {
   const run_settings *s = r->s;
   tq_dataset *d = &r->test;
-  if (tq_task_load_data(d, s->data, 0, s->scaling))
+  if (!d->x && tq_task_load_data(d, s->data, 0, s->scaling)) /* the AUC monitor may have loaded it */
     return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
   tq_shape3 in = tq_model_input_shape(r->m);
   if (d->h != in.h || d->w != in.w || d->c != in.c)
@@ -324,6 +324,17 @@ static int test(train_run *r) {
     printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, d->n);
   if (r->c.loss == TQ_LOSS_MSE && !strncmp(s->data, "dcase:", 6) && tq_dcase_report(r->m, d, r->c.batch))
     return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+  return 0;
+}
+
+/* DCASE: the test folder's AUC and pAUC after every epoch, into the log and RUN_DIR/auc.csv. */
+static int attach_auc_monitor(train_run *r, tq_dcase_monitor **mon) {
+  const run_settings *s = r->s;
+  if (tq_task_load_data(&r->test, s->data, 0, s->scaling))
+    return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+  char csv[4200];
+  snprintf(csv, sizeof csv, "%s/auc.csv", s->out);
+  if (tq_dcase_monitor_attach(mon, &r->test, &r->c, csv)) return tq_cli_error("%s", tq_last_error());
   return 0;
 }
 
@@ -343,8 +354,11 @@ static int run(run_settings *s, int resume) {
   if (!rc && !strncmp(s->data, "speech-commands:", 16) &&
       tq_kws_mixer_attach(&mixer, s->data + 16, &r.train, &r.c, r.state.epochs_done, stdout))
     rc = tq_cli_error("%s", tq_last_error());
+  tq_dcase_monitor *auc = NULL;
+  if (!rc && !strncmp(s->data, "dcase:", 6)) rc = attach_auc_monitor(&r, &auc);
   if (!rc) rc = train_and_save(&r, settings_json);
   tq_kws_mixer_free(mixer);
+  tq_dcase_monitor_free(auc);
   if (!rc) rc = test(&r);
   free(settings_json);
   tq_dataset_free(&r.train);

@@ -22,6 +22,12 @@ check 'grep -q "^accuracy: " <<< "$out"' "eval on the run's speech-commands data
 out=$("$BIN" train --model fc_autoencoder --data "dcase:$A" --epochs 1 --batch 64 --out "$T/a" 2>&1)
 check '[ $? -eq 0 ]' "fc_autoencoder trains on dcase"
 check '[ "$(grep -cE "^id 0[123]: AUC [0-9.]+  pAUC [0-9.]+  \(2 normal, 2 anomalous files\)" <<< "$out")" = 3 ]' "test AUC per id after training"
+check 'grep -qE "^epoch 1: test AUC [0-9.]+  pAUC [0-9.]+  \(mean over 3 ids; not used to choose best.tqm\)" <<< "$out"' "AUC per epoch in the log"
+check '[ "$(head -1 "$T/a/auc.csv")" = "epoch,id,auc,pauc" ] && [ "$(grep -c "^1," "$T/a/auc.csv")" = 4 ]' "auc.csv: 3 ids and the mean for epoch 1"
+last=$(grep "^id 01:" <<< "$out" | grep -oE "AUC [0-9.]+" | head -1 | cut -d" " -f2)
+check '[ "$(grep "^1,01," "$T/a/auc.csv" | cut -d, -f3 | cut -c1-6)" = "$last" ]' "auc.csv's last epoch is what the test report prints"
+out=$("$BIN" train --resume "$T/a" --epochs 2 2>&1)
+check '[ $? -eq 0 ] && [ "$(grep -c "^2," "$T/a/auc.csv")" = 4 ] && [ "$(grep -c "^1," "$T/a/auc.csv")" = 4 ]' "resume appends epoch 2 to auc.csv"
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
 check 'grep -qE "^mean over 3 ids: AUC [0-9.]+  pAUC [0-9.]+" <<< "$out"' "eval prints the mean AUC and pAUC"
 rm "$A"/test/anomaly_id_02_*.wav

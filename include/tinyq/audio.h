@@ -156,4 +156,12 @@ void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids);
  * (training: normal clips only) prints that AUC is undefined there. */
 tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch);
 
+/* AUC and pAUC per id on `test` (a DCASE test split, kept alive by the caller) after every epoch
+ * of a training run: a line on stdout, and rows epoch,id,auc,pauc appended to csv_path (NULL:
+ * none). Chains before c's own per-epoch callback. Reported only: best.tqm does not follow it. */
+typedef struct tq_dcase_monitor tq_dcase_monitor;
+tq_status tq_dcase_monitor_attach(tq_dcase_monitor **out, const tq_dataset *test, tq_train_config *c,
+                                  const char *csv_path);
+void tq_dcase_monitor_free(tq_dcase_monitor *mon); /* safe on NULL */
+
 #endif
