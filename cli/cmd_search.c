@@ -40,6 +40,9 @@ static const tq_arg search_args[] = {
     {.name = "tuner", .type = TQ_ARG_STRING, .meta = "KIND", .def = "bayesian", TQ_AT(S, tuner),
      .help = "bayesian (Gaussian process) | random"},
     {TQ_OPT_SEED(S, s.seed), .def = "1", .help = "tuner, weights, data order and subset"},
+    {.name = "metric", .type = TQ_ARG_STRING, .meta = "M", TQ_AT(S, s.metric),
+     .help = "auc: the mean AUC per machine id on a dcase: test folder (default: the study's: accuracy, or "
+             "1/(1 + loss^10) for the auto-encoder)"},
     {TQ_OPT_THREADS(S, threads), .flags = TQ_ARG_RESUMABLE,
      .help = "OpenMP threads per rank (OMP_NUM_THREADS, else all cores)"},
     {TQ_OPT_BATCH(S, s.batch), .help = "training recipe of the trials (the model's defaults)"},
@@ -111,6 +114,8 @@ static int settings_from_args(search_opts *o, const tq_argv *a) {
   if (tq_space_read_goal(s->space_json, space, &s->goal, NULL)) return tq_cli_error("%s", tq_last_error());
   if (tq_args_store(&search_cmd, a, o, 1)) return 2;
   if (tq_tuner_parse_kind(o->tuner, &s->tuner)) return tq_cli_usage_error("--tuner: %s", tq_last_error());
+  if (s->metric[0] && strcmp(s->metric, "auc"))
+    return tq_cli_usage_error("search: --metric: '%s' is not a metric (auc)", s->metric);
   return 0;
 }
 

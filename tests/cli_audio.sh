@@ -30,12 +30,25 @@ out=$("$BIN" train --resume "$T/a" --epochs 2 2>&1)
 check '[ $? -eq 0 ] && [ "$(grep -c "^2," "$T/a/auc.csv")" = 4 ] && [ "$(grep -c "^1," "$T/a/auc.csv")" = 4 ]' "resume appends epoch 2 to auc.csv"
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
 check 'grep -qE "^mean over 3 ids: AUC [0-9.]+  pAUC [0-9.]+" <<< "$out"' "eval prints the mean AUC and pAUC"
+# The search scores trials by the test folder's mean AUC with --metric auc; resume keeps it.
+out=$("$BIN" search --model fc_autoencoder --data "dcase:$A" --space "$SRC/examples/search_space_study.json" \
+  --metric auc --trials 1 --epochs 1 --max-steps 2 --batch 64 --out "$T/s" 2>&1)
+check '[ $? -eq 0 ] && grep -q "\"metric\":.*\"auc\"" "$T/s/search.json"' "search --metric auc runs and records it"
+m=$(grep -o '"metric": *[0-9.e+-]*' "$T/s/trials.jsonl" | head -1 | grep -oE '[0-9.e+-]+$')
+check 'awk -v m="$m" "BEGIN { exit !(m >= 0 && m <= 1) }"' "the trial's metric is an AUC in [0, 1] ($m)"
+"$BIN" search --resume "$T/s" --trials 2 > /dev/null 2>&1
+check '[ "$(grep -c "\"metric\":.*\"auc\"" "$T/s/search.json")" = 1 ] && [ "$(wc -l < "$T/s/trials.jsonl")" = 2 ]' "resume keeps --metric auc"
+expect_error "--metric auc needs an auto-encoder on dcase:DIR/MACHINE data" "$BIN" search --model dscnn \
+  --data "speech-commands:$K" --space "$SRC/examples/search_space_study.json" --metric auc --trials 1 --out "$T/s2"
+
 rm "$A"/test/anomaly_id_02_*.wav
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
 check 'grep -q "^id 02: AUC undefined (2 normal, 0 anomalous files" <<< "$out"' "an id without anomalies: AUC undefined, said so"
 rm "$A"/test/anomaly_id_*.wav
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
 check 'grep -q "^AUC undefined for every id" <<< "$out"' "a machine folder without anomalies: said so"
+expect_error "--metric auc: dcase:$A: no machine id has both normal and anomalous test clips" "$BIN" search \
+  --model fc_autoencoder --data "dcase:$A" --space "$SRC/examples/search_space_study.json" --metric auc --out "$T/s3"
 
 # Bad input, one line naming the file.
 mv "$K/testing_list.txt" "$T/list"

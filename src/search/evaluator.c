@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "search/search_internal.h"
+#include "tinyq/audio.h"
 #include "tinyq/data.h"
 #include "tinyq/qconfig.h"
 #include "tinyq/train.h"
@@ -16,10 +17,30 @@
 void tq_evaluator_free(tq_evaluator *ev) {
   tq_dataset_free(&ev->train);
   tq_dataset_free(&ev->val);
+  tq_dataset_free(&ev->auc_test);
   tq_model_free(ev->float_model);
   tq_model_free(ev->stats_model);
   tq_space_free(ev->space);
   memset(ev, 0, sizeof *ev);
+}
+
+/* --metric auc: the DCASE test split (normal and anomalous clips per id), checked once here so
+ * that no trial runs for a metric it cannot compute. */
+static tq_status load_auc_test(tq_evaluator *ev, tq_input_scaling sc) {
+  if (strncmp(ev->s->data, "dcase:", 6) || ev->tc.loss != TQ_LOSS_MSE)
+    return tq_fail(TQ_ERR_ARG, "--metric auc needs an auto-encoder on dcase:DIR/MACHINE data, not %s on %s",
+                   ev->s->model, ev->s->data);
+  tq_status st = tq_dataset_load(&ev->auc_test, ev->s->data, 0, sc);
+  if (st) return st;
+  unsigned char kinds[100] = {0}; /* per id (y / 2, two digits): bit 0 normal, bit 1 anomalous */
+  int both = 0;
+  for (int i = 0; i < ev->auc_test.n; i++) {
+    int y = ev->auc_test.y[i];
+    if (y >= 0 && y / 2 < 100) both |= (kinds[y / 2] |= (unsigned char)(1u << (y & 1))) == 3;
+  }
+  return both ? TQ_OK
+              : tq_fail(TQ_ERR_ARG, "--metric auc: %s: no machine id has both normal and anomalous test clips",
+                        ev->s->data);
 }
 
 static tq_status build_model(const tq_evaluator *ev, int batch, tq_model **out) {
@@ -67,6 +88,7 @@ tq_status tq_evaluator_init(tq_evaluator *ev, const tq_search_settings *s,
       (st = tq_augment_parse(s->augment, &ev->tc.augment)) || (st = tq_dataset_parse_scaling(s->scaling, &sc)))
     return st;
   if ((st = tq_dataset_load(&full, s->data, 1, sc))) goto done;
+  if (!strcmp(s->metric, "auc") && (st = load_auc_test(ev, sc))) goto done;
   if (s->train_limit > 0 && s->train_limit < full.n) {
     tq_dataset lim;
     if ((st = tq_dataset_slice(&lim, &full, 0, s->train_limit))) goto done;
@@ -123,6 +145,22 @@ done:
   return st;
 }
 
+/* The trial's metric: the study's, or the mean AUC over the machine ids of the test folder. */
+static tq_status trial_metric(const tq_evaluator *ev, tq_model *m, double loss, double acc, double *metric) {
+  if (!ev->auc_test.n) {
+    *metric = ev->tc.loss == TQ_LOSS_MSE ? 1.0 / (1.0 + pow(loss, 10.0)) : acc;
+    return TQ_OK;
+  }
+  tq_dcase_score sc[100];
+  int n = 0, defined = 0;
+  tq_status st = tq_dcase_evaluate(m, &ev->auc_test, ev->tc.batch, sc, 100, &n);
+  double sum = 0;
+  for (int i = 0; !st && i < n; i++)
+    if (!isnan(sc[i].auc)) sum += sc[i].auc, defined++;
+  *metric = defined ? sum / defined : NAN;
+  return st;
+}
+
 static void outcome_fail(tq_trial_outcome *o, const char *what) {
   o->ok = 0;
   snprintf(o->error, sizeof o->error, "%s", what && *what ? what : "unknown error");
@@ -143,6 +181,8 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
   if (!st) st = tq_train(m, &ev->train, NULL, &ev->tc, &ts);
   double loss = NAN, acc = NAN;
   if (!st) st = tq_evaluate(m, &ev->val, ev->tc.loss, ev->tc.batch, &loss, &acc);
+  double metric = NAN;
+  if (!st && isfinite(loss)) st = trial_metric(ev, m, loss, acc, &metric);
   if (st) {
     outcome_fail(o, tq_last_error());
   } else if (!isfinite(loss)) {
@@ -150,7 +190,7 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
   } else {
     o->ok = 1;
     o->loss = loss;
-    o->metric = ev->tc.loss == TQ_LOSS_MSE ? 1.0 / (1.0 + pow(loss, 10.0)) : acc;
+    o->metric = metric;
     if (!isfinite(o->metric)) outcome_fail(o, "metric is not finite");
   }
   o->seconds = tq_now_seconds() - t0;

@@ -51,6 +51,7 @@ typedef struct {
   const tq_zoo_entry *z;
   tq_zoo_options zo;
   tq_dataset train, val;   /* the trials' training subset and the full validation tail */
+  tq_dataset auc_test;     /* --metric auc: the DCASE test folder (else empty) */
   int train_total;         /* samples of the training portion before the fraction */
   tq_model *float_model;   /* --init, or NULL */
   tq_model *stats_model;   /* batch-1 model for the size statistics (rank 0's main thread only) */

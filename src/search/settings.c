@@ -53,6 +53,7 @@ char *tq_search_settings_json(const tq_search_settings *s) {
   cJSON_AddStringToObject(o, "tuner", tq_tuner_kind_name(s->tuner));
   cJSON_AddNumberToObject(o, "seed", s->seed);
   cJSON_AddNumberToObject(o, "initial_points", s->initial_points);
+  if (s->metric[0]) cJSON_AddStringToObject(o, "metric", s->metric); /* absent: the study's metric */
   cJSON *g = cJSON_AddObjectToObject(o, "goal");
   if (g) {
     tq_json_add_exact(g, "delta_p", s->goal.delta_p);
@@ -125,6 +126,9 @@ tq_status tq_search_settings_parse(tq_search_settings *s, const char *json, cons
   else if (!tq_search_js_str(o, "tuner", tuner, sizeof tuner) || tq_tuner_parse_kind(tuner, &s->tuner)) bad = "tuner";
   else if (!tq_search_js_int(o, "seed", &s->seed)) bad = "seed";
   else if (!tq_search_js_int(o, "initial_points", &s->initial_points) || s->initial_points < 0) bad = "initial_points";
+  else if (cJSON_GetObjectItemCaseSensitive(o, "metric") &&
+           (!tq_search_js_str(o, "metric", s->metric, sizeof s->metric) || strcmp(s->metric, "auc")))
+    bad = "metric";
   else if (!cJSON_IsObject(g) || !tq_search_js_num(g, "delta_p", &s->goal.delta_p) ||
            !tq_search_js_num(g, "delta_n", &s->goal.delta_n) || !tq_search_js_num(g, "rate", &s->goal.rate) ||
            !tq_search_js_num(g, "stress", &s->goal.stress) || !tq_search_js_int(g, "ref_bits", &s->goal.ref_bits) ||
