@@ -201,5 +201,5 @@ static const char *zeropad_load(tq_layer *l, const cJSON *o) {
 
 const tq_layer_traits tq_layer_zeropad = {
     .keras_class = "ZeroPadding2D", .stem = "zero_padding2d", .ninputs = 1, .rank = TQ_RANK_MAP,
-    .lower = TQ_LOWER_NONE, .infer = zeropad_infer, .forward = zeropad_forward, .backward = zeropad_backward,
+    .lower = TQ_LOWER_PAD, .infer = zeropad_infer, .forward = zeropad_forward, .backward = zeropad_backward,
     .save = zeropad_save, .load = zeropad_load};

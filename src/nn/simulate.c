@@ -227,7 +227,9 @@ void tq_sim_plan(tq_model *m) {
     tq_layer *l = &m->layers[i];
     int src = l->ninputs ? l->inputs[0] : 0;
     if (done[i]) continue;
-    if (passthrough(l)) {
+    /* A zero padding's tensor has its input's quantization (the float forward pads with 0.0,
+     * which is the zero point's code). */
+    if (passthrough(l) || tq_layer_lowering(l->type) == TQ_LOWER_PAD) {
       t[i] = t[src];
       continue;
     }
@@ -543,6 +545,7 @@ tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n) {
       return TQ_OK;
     case TQ_LOWER_ACTIVATION: /* a ReLU or a slot requantizing a tensor; no other kind starts an operation */
     case TQ_LOWER_NONE:
+    case TQ_LOWER_PAD:
     case TQ_LOWER_INPUT:
     case TQ_LOWER_ALIAS:
     case TQ_LOWER_FOLDED:

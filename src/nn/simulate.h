@@ -21,6 +21,7 @@ typedef enum {
   TQ_LOWER_ADD,        /* a requantizing operation on two tensors */
   TQ_LOWER_ACTIVATION, /* ReLU, Activation: a clamp fused into a chain, or a requantization */
   TQ_LOWER_ALIAS,      /* Dropout, Flatten, Reshape: the input's tensor itself */
+  TQ_LOWER_PAD,        /* ZeroPadding2D: a copy of the input's codes, its zero point (real 0) around */
   TQ_LOWER_FOLDED      /* BatchNormalization: only folded into the conv/dense before it */
 } tq_lower_kind;
 
