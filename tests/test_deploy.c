@@ -7,8 +7,28 @@
 #include <unistd.h>
 
 #include "deploy/dmodel.h"
+#include "nn/simulate.h"
 #include "tinyq/qconfig.h"
 #include "tq_test.h"
+
+/* Finalizes m for batches of 64 (Glorot weights from init_seed) and draws biases (normal, mean
+ * bias_mean, deviation bias_sd) and batch-norm parameters and statistics from seed. */
+static void finalize_random(tq_model *m, uint64_t init_seed, uint64_t seed, float bias_mean,
+                            float bias_sd) {
+  CHECK(tq_model_finalize(m, 64, TQ_INIT_GLOROT_UNIFORM, init_seed) == TQ_OK);
+  tq_rng r;
+  tq_rng_seed(&r, seed);
+  for (int i = 0; i < tq_model_num_layers(m); i++) {
+    tq_layer *l = tq_model_layer(m, i);
+    for (size_t k = 0; k < l->bias.size; k++) l->bias.value[k] = bias_mean + bias_sd * tq_rng_normal(&r);
+    for (size_t k = 0; k < l->gamma.size; k++) {
+      l->gamma.value[k] = 0.7f + 0.6f * tq_rng_uniform(&r);
+      l->beta.value[k] = 0.2f * tq_rng_normal(&r);
+      l->moving_mean.value[k] = 0.1f * tq_rng_normal(&r);
+      l->moving_var.value[k] = 0.5f + tq_rng_uniform(&r);
+    }
+  }
+}
 
 /* A small network with every construct the zoo uses: input slot, conv+BN+ReLU, depthwise,
  * residual add, average pool, dense. Variants: ZEROPAD, the depthwise's 'same' padding is a
@@ -40,19 +60,7 @@ static tq_model *net(tq_act middle, int variant) {
   a = tq_dense(m, a, 5);
   a = tq_activation(m, a, TQ_ACT_LINEAR);
   CHECK(a > 0);
-  CHECK(tq_model_finalize(m, 64, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
-  tq_rng r;
-  tq_rng_seed(&r, 8);
-  for (int i = 0; i < tq_model_num_layers(m); i++) {
-    tq_layer *l = tq_model_layer(m, i);
-    for (size_t k = 0; k < l->bias.size; k++) l->bias.value[k] = 0.2f * tq_rng_normal(&r);
-    for (size_t k = 0; k < l->gamma.size; k++) {
-      l->gamma.value[k] = 0.7f + 0.6f * tq_rng_uniform(&r);
-      l->beta.value[k] = 0.2f * tq_rng_normal(&r);
-      l->moving_mean.value[k] = 0.1f * tq_rng_normal(&r);
-      l->moving_var.value[k] = 0.5f + tq_rng_uniform(&r);
-    }
-  }
+  finalize_random(m, 5, 8, 0, 0.2f);
   return m;
 }
 
@@ -112,6 +120,17 @@ static void check_emitted_c(const tq_dmodel *d, const float *x, int n, const int
   CHECK(system(cmd) == 0);
 }
 
+/* m with static scales calibrated on 256 samples, lowered (NULL, after a failed check, if not). */
+static tq_dmodel *lower_static(tq_model *m, const float *calib) {
+  CHECK(tq_model_calibrate(m, calib, 256) == TQ_OK);
+  CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
+  tq_dmodel *d = NULL;
+  tq_status st = tq_deploy_lower(&d, m);
+  if (st) fprintf(stderr, "lower: %s\n", tq_last_error());
+  CHECK(st == TQ_OK && d);
+  return d;
+}
+
 /* Lowers m under `config` and compares the integer outputs with the static fake-quant forward. */
 static void compare(const char *config, int flat, const char *alpha, double min_agree, int variant) {
   const int zeropad = variant & ZEROPAD;
@@ -120,12 +139,7 @@ static void compare(const char *config, int flat, const char *alpha, double min_
   CHECK(st == TQ_OK);
   const int n = 64;
   float *calib = samples(256, 1), *x = samples(n, 2);
-  CHECK(tq_model_calibrate(m, calib, 256) == TQ_OK);
-  CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
-  tq_dmodel *d = NULL;
-  st = tq_deploy_lower(&d, m);
-  if (st) fprintf(stderr, "lower: %s\n", tq_last_error());
-  CHECK(st == TQ_OK && d);
+  tq_dmodel *d = lower_static(m, calib);
   if (!d) return;
   int32_t codes[64 * 5];
   float yi[64 * 5], yf[64 * 5];
@@ -214,6 +228,131 @@ static void compare(const char *config, int flat, const char *alpha, double min_
   tq_model_free(m);
 }
 
+/* ---- EfficientNet's block: conv+BN -> swish -> squeeze-excite (GAP -> dense -> swish -> dense ->
+ * sigmoid -> Multiply) -> 1x1 conv+BN (project, reading the product without a quantizer of its own,
+ * as in Keras' EfficientNet) -> GAP -> dense 5. Variants: SE_CONV, the excite path as Keras builds
+ * it (Reshape (1,1,C), 1x1 convs); SE_SLOT, a linear slot after the Multiply; SE_BARE_SWISH, the
+ * first swish without a quantizer of its own, a linear slot after it fixing its table's output;
+ * SE_PRE_SLOT, a linear slot between the conv and the first swish (the table's input tensor). */
+enum { SE_CONV = 1, SE_SLOT = 2, SE_BARE_SWISH = 4, SE_PRE_SLOT = 8 };
+static tq_model *se_net(int variant) {
+  tq_model *m = tq_model_new("se_net", (tq_shape3){9, 7, 2});
+  int x = tq_activation(m, 0, TQ_ACT_LINEAR);
+  x = tq_batchnorm(m, tq_conv2d(m, x, 8, 3, 3, 1, 1, TQ_PAD_SAME));
+  if (variant & SE_PRE_SLOT) x = tq_activation(m, x, TQ_ACT_LINEAR);
+  x = tq_activation(m, x, TQ_ACT_SWISH);
+  if (variant & SE_BARE_SWISH) x = tq_activation(m, x, TQ_ACT_LINEAR);
+  int s = tq_gap(m, x);
+  if (variant & SE_CONV) {
+    s = tq_reshape(m, s, 1, 1, 8);
+    s = tq_activation(m, tq_conv2d(m, s, 4, 1, 1, 1, 1, TQ_PAD_SAME), TQ_ACT_SWISH);
+    s = tq_activation(m, tq_conv2d(m, s, 8, 1, 1, 1, 1, TQ_PAD_SAME), TQ_ACT_SIGMOID);
+  } else {
+    s = tq_activation(m, tq_dense(m, s, 4), TQ_ACT_SWISH);
+    s = tq_activation(m, tq_dense(m, s, 8), TQ_ACT_SIGMOID);
+  }
+  int y = tq_multiply(m, x, s);
+  if (variant & SE_SLOT) y = tq_activation(m, y, TQ_ACT_LINEAR);
+  y = tq_batchnorm(m, tq_conv2d(m, y, 6, 1, 1, 1, 1, TQ_PAD_SAME));
+  y = tq_activation(m, tq_gap(m, tq_activation(m, y, TQ_ACT_LINEAR)), TQ_ACT_LINEAR);
+  y = tq_activation(m, tq_dense(m, y, 5), TQ_ACT_LINEAR);
+  CHECK(y > 0);
+  finalize_random(m, 11, 12, 0.5f, 1.0f); /* wide biases: sigmoid gates spread over (0, 1) */
+  return m;
+}
+
+/* The tables against the functions (tq_rt.h's bounds): int8 input, one rounding (s_Y / 2, the
+ * QKeras rounding's offset aside); int16 input, two roundings plus linear interpolation
+ * h^2/8 max|f''| (h = 2^k s_X; max|f''| 0.0962 for sigmoid, 0.5 for swish) plus the saturated ends
+ * (|f| or |1 - f| < 2e-6 beyond -16 and, for sigmoid, 16). */
+static void check_lut_tables(void) {
+  static const struct {
+    tq_act act;
+    double sx;
+    int32_t zx, xmin, xmax;
+    double sy;
+    int32_t zy, ymin, ymax;
+  } cases[] = {
+      {TQ_ACT_SIGMOID, 1.0 / 16, 0, -127, 127, 1.0 / 128, 0, -127, 127},
+      {TQ_ACT_SWISH, 0.07, 5, -127, 127, 0.06, -100, -127, 127},
+      {TQ_ACT_SWISH, 1.0 / 8, 0, -7, 7, 1.0 / 8, 0, -7, 7}, /* 4-bit codes in int8 */
+      {TQ_ACT_SIGMOID, 1.0 / 2048, 0, -32767, 32767, 1.0 / 32768, 0, -32767, 32767},
+      {TQ_ACT_SIGMOID, 1.0 / 256, 300, -32767, 32767, 1.0 / 40000, -20000, -32767, 32767},
+      {TQ_ACT_SWISH, 1.0 / 2048, 0, -32767, 32767, 1.0 / 2048, 0, -32767, 32767},
+      {TQ_ACT_SWISH, 3e-4, -7, -32767, 32767, 3.1e-4, 0, -32767, 32767},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const int wide = cases[c].xmax > 127;
+    tq_lut lut;
+    CHECK(tq_lut_make(&lut, cases[c].act, cases[c].sx, cases[c].zx, cases[c].xmin, cases[c].xmax, wide,
+                      cases[c].sy, cases[c].zy, cases[c].ymin, cases[c].ymax));
+    const double h = ldexp(cases[c].sx, lut.k), f2 = cases[c].act == TQ_ACT_SIGMOID ? 0.0962 : 0.5;
+    const double bound = wide ? cases[c].sy + h * h / 8 * f2 + 2e-6 : cases[c].sy / 2 + 1e-4 * cases[c].sy;
+    double worst = 0;
+    for (int32_t q = cases[c].xmin; q <= cases[c].xmax; q++) {
+      const double xr = cases[c].sx * (q - cases[c].zx);
+      const double f = cases[c].act == TQ_ACT_SIGMOID ? 1 / (1 + exp(-xr)) : xr / (1 + exp(-xr));
+      const double lo = cases[c].sy * (cases[c].ymin - cases[c].zy), hi = cases[c].sy * (cases[c].ymax - cases[c].zy);
+      if (f < lo || f > hi) continue; /* clamped by the output's range */
+      worst = fmax(worst, fabs(cases[c].sy * (tq_lut_code(&lut, q) - cases[c].zy) - f));
+    }
+    printf("table %-7s %s s_X %.3g s_Y %.3g: ", cases[c].act == TQ_ACT_SIGMOID ? "sigmoid" : "swish",
+           wide ? "int16" : "int8", cases[c].sx, cases[c].sy);
+    if (wide) printf("window from code %d, 2^%d codes a segment; ", lut.x_min, lut.k);
+    printf("max error %.3g (bound %.3g)\n", worst, bound);
+    CHECK(worst <= bound);
+  }
+}
+
+/* Lowers the SE block under a flat width or a configuration: every tensor, the sigmoid/swish
+ * tables and the channel multiply included, has the fake-quant model's codes exactly; the
+ * generated C has the integer model's. */
+static void se_compare(const char *config, int flat, const char *alpha, int variant, int emit) {
+  tq_model *m = se_net(variant);
+  tq_status st = config ? tq_qconfig_apply_json(m, config, "test") : tq_qconfig_apply_flat(m, flat, alpha);
+  CHECK(st == TQ_OK);
+  if (variant & SE_BARE_SWISH) {
+    tq_quantizer none = {0};
+    CHECK(tq_layer_set_act_quantizer(m, tq_model_find(m, "activation_1"), &none) == TQ_OK);
+  }
+  const int n = 64;
+  float *calib = samples(256, 4), *x = samples(n, 5);
+  tq_dmodel *d = lower_static(m, calib);
+  if (!d) return;
+  int luts = 0, muls = 0;
+  char kinds[256] = "";
+  for (int k = 0; k < d->nops; k++) {
+    const dop *o = &d->ops[k];
+    if (o->kind != D_LUT && o->kind != D_MUL) continue;
+    luts += o->kind == D_LUT;
+    muls += o->kind == D_MUL;
+    if (!strstr(kinds, tq_dop_kernel_name(d, o)))
+      snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), " %s", tq_dop_kernel_name(d, o));
+  }
+  CHECK(luts == 3 && muls == 1);
+  tq_agreement a = {0};
+  int32_t codes[64 * 5];
+  CHECK(tq_deploy_agreement(&a, d, m, x, n, codes, NULL) == TQ_OK);
+  long worst = 0, values = 0;
+  for (int t = 0; t < a.ntensors; t++) {
+    values += a.tensors[t].values;
+    if (a.tensors[t].max_step > worst) worst = a.tensors[t].max_step;
+    if (a.tensors[t].max_step)
+      fprintf(stderr, "  %s (op %s): %ld steps\n", a.tensors[t].name, a.tensors[t].op, a.tensors[t].max_step);
+  }
+  printf("SE %s %-8s%s%s%s%s: top-1 %ld/%ld, %ld tensor values, largest difference %ld;%s\n",
+         config ? "mixed" : flat == 4 ? "4-bit" : flat == 8 ? "8-bit" : "16-bit", config ? "" : alpha, variant & SE_CONV ? " 1x1-conv excite" : "",
+         variant & SE_SLOT ? " +slot" : "", variant & SE_BARE_SWISH ? " bare-swish" : "",
+         variant & SE_PRE_SLOT ? " pre-slot" : "", a.top1_same, a.samples, values, worst, kinds);
+  CHECK(worst == 0 && a.max_step == 0 && a.top1_same == a.samples);
+  tq_agreement_free(&a);
+  if (emit) check_emitted_c(d, x, 16, codes);
+  tq_deploy_free(d);
+  tq_free(calib);
+  tq_free(x);
+  tq_model_free(m);
+}
+
 static void expect_refusal(tq_model *m, const char *needle) {
   tq_dmodel *d = NULL;
   CHECK(tq_deploy_lower(&d, m) != TQ_OK);
@@ -246,6 +385,27 @@ int main(void) {
   compare(NULL, 8, "auto_po2", 1.0, RESHAPE);
   compare(NULL, 8, "auto", 1.0, RESHAPE);
 
+  /* Sigmoid and swish tables and the squeeze-excite multiply: shifts, multipliers, int8 tables
+   * (256 entries), int16 interpolated tables (257), 4-bit codes, and widths mixed across a table. */
+  check_lut_tables();
+  se_compare(NULL, 8, "auto_po2", 0, 1);
+  se_compare(NULL, 8, "auto", SE_CONV, 1);
+  se_compare(NULL, 16, "auto_po2", SE_CONV, 1);
+  se_compare(NULL, 16, "auto", 0, 1);
+  se_compare(NULL, 4, "auto_po2", 0, 0);
+  se_compare(NULL, 4, "auto", SE_SLOT, 0);
+  se_compare(NULL, 8, "auto", SE_SLOT | SE_BARE_SWISH, 1);
+  se_compare(NULL, 16, "auto_po2", SE_SLOT | SE_BARE_SWISH, 0);
+  /* an 8-bit tensor into a 16-bit swish (lut_s8_s16); 16-bit tensors into an 8-bit sigmoid */
+  se_compare("{\"Conv2D\": {\"kernel_quantizer\": \"quantized_bits(8,8,1,alpha='auto_po2')\","
+             "  \"bias_quantizer\": \"quantized_bits(16,16,1,alpha='auto_po2')\"},"
+             " \"Dense\": {\"kernel_quantizer\": \"quantized_bits(8,8,1,alpha='auto')\","
+             "  \"bias_quantizer\": \"quantized_bits(16,16,1,alpha='auto')\"},"
+             " \"Activation\": \"quantized_bits_featuremap(8,8,1,1,alpha='auto',scale_axis=0)\","
+             " \"activation_2\": \"quantized_bits_featuremap(16,16,1,1,alpha='auto',scale_axis=0)\","
+             " \"activation_3\": \"quantized_bits_featuremap(16,16,1,1,alpha='auto_po2',scale_axis=0)\"}",
+             0, NULL, SE_PRE_SLOT, 1);
+
   /* Refusals, each naming the layer and the reason. */
   tq_model *m = net(TQ_ACT_LINEAR, 0);
   expect_refusal(m, "no quantizers");
@@ -266,7 +426,9 @@ int main(void) {
   CHECK(tq_qconfig_apply_flat(m, 8, "auto_po2") == TQ_OK);
   CHECK(tq_model_calibrate(m, calib, 32) == TQ_OK);
   CHECK(tq_model_set_static(m, 1, TQ_RANGE_SPEC) == TQ_OK);
-  expect_refusal(m, "activation_1: float-only activation");
+  tq_dmodel *d = NULL;
+  CHECK(tq_deploy_lower(&d, m) == TQ_OK); /* swish: a table */
+  tq_deploy_free(d);
   tq_model_free(m);
   tq_free(calib);
   TEST_MAIN_END();

@@ -30,6 +30,8 @@ typedef enum {
   D_ADD,
   D_REQUANT,
   D_PAD, /* zero padding: the input's codes inside, its zero point around */
+  D_LUT, /* sigmoid/swish through a table (w: int8 for 8-bit in and out, else int16 entries) */
+  D_MUL, /* feature map times a per-channel vector (squeeze-excite), requantized */
   D_COUNT
 } dop_kind;
 
@@ -37,7 +39,7 @@ typedef struct {
   dop_kind kind;
   char layer[64];
   int in0, in1, out;
-  tq_rt_conv_geom geom; /* n = 1; conv, depthwise, pools, pad; GAP: in_h, in_w, in_c */
+  tq_rt_conv_geom geom; /* n = 1; conv, depthwise, pools, pad; GAP, MUL: in_h, in_w, in_c */
   int in_dim, out_dim;  /* dense */
   int wbits;            /* conv, depthwise, dense: 4, 8, 16; 0 for the other operations */
   void *w;              /* packed codes in the runtime's layout */
@@ -49,6 +51,7 @@ typedef struct {
   int8_t *shift;
   tq_rt_requant rq;
   tq_rt_add_params add;
+  int32_t lut_min, lut_k; /* LUT with 16-bit input: the interpolation window (tq_rt_lut_s16_*) */
 } dop;
 
 struct tq_dmodel {

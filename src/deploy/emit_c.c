@@ -139,8 +139,16 @@ static void put_params(sbuf *b, const tq_dmodel *d, const char *id, const dop *o
       return;
     case D_GAP:
     case D_REQUANT:
+    case D_MUL:
       put_rq(b, id, o);
       return;
+    case D_LUT: {
+      char nm[96];
+      const int esize = d->t[o->in0].bits == 8 && d->t[o->out].bits == 8 ? 1 : 2;
+      snprintf(nm, sizeof nm, "lut_%s", id);
+      put_array_i64(b, ctype(8 * esize), nm, o->w, o->w_bytes / (size_t)esize, esize, 0);
+      return;
+    }
     case D_ADD:
       put_add(b, id, &o->add);
       return;
@@ -196,6 +204,19 @@ static tq_status put_call(sbuf *c, const tq_dmodel *d, const char *id, const dop
     case D_PAD:
       put(c, "  if (%s(%s, %s, &g_%s, %d)) return -1;\n", fn, yv, xv, id, X->zp);
       return TQ_OK;
+    case D_LUT:
+      if (X->bits == 8)
+        put(c, "  if (%s(%s, %s, %zu, lut_%s)) return -1;\n", fn, yv, xv, Y->size, id);
+      else
+        put(c, "  if (%s(%s, %s, %zu, lut_%s, %d, %d)) return -1;\n", fn, yv, xv, Y->size, id,
+            o->lut_min, o->lut_k);
+      return TQ_OK;
+    case D_MUL: {
+      const dtensor *G = &d->t[o->in1];
+      put(c, "  if (%s(%s, %s, T(%s, %zu), 1, %d, %d, %d, %d, &rq_%s)) return -1;\n", fn, yv, xv,
+          ctype(G->bits), G->offset, o->geom.in_h * o->geom.in_w, o->geom.in_c, X->zp, G->zp, id);
+      return TQ_OK;
+    }
     case D_COUNT:
       break;
   }

@@ -18,6 +18,10 @@ typedef tq_rt_status (*requant_fn)(void *, const void *, size_t, int32_t, const 
 typedef tq_rt_status (*add_fn)(void *, const void *, const void *, size_t,
                                const tq_rt_add_params *);
 typedef tq_rt_status (*pad_fn)(void *, const void *, const tq_rt_conv_geom *, int32_t);
+typedef tq_rt_status (*lut8_fn)(void *, const void *, size_t, const void *);
+typedef tq_rt_status (*lut16_fn)(void *, const void *, size_t, const void *, int32_t, int32_t);
+typedef tq_rt_status (*mul_fn)(void *, const void *, const void *, int32_t, int32_t, int32_t, int32_t,
+                               int32_t, const tq_rt_requant *);
 
 /* One runtime kernel: its name and address, and the bits of its operands (input x, weights w, second
  * input b, output o, accumulator acc; 0 where the kernel has no such operand, or a float input). */
@@ -41,6 +45,10 @@ typedef struct {
   {"tq_rt_" #op "_" #tn, (void (*)(void))tq_rt_##op##_##tn, TQ_RT_BITS(tn), 0, 0, TQ_RT_BITS(tn), 0},
 #define K_FLOAT_IN(op, tn)                                                                          \
   {"tq_rt_" #op "_" #tn, (void (*)(void))tq_rt_##op##_##tn, 0, 0, 0, TQ_RT_BITS(tn), 0},
+#define K_LUT(op, tn, xbits)                                                                        \
+  {"tq_rt_" #op "_" #tn, (void (*)(void))tq_rt_##op##_##tn, xbits, 0, 0, TQ_RT_BITS(tn), 0},
+#define K_LUT8(op, tn) K_LUT(op, tn, 8)
+#define K_LUT16(op, tn) K_LUT(op, tn, 16)
 
 static const kernel quantize_k[] = {TQ_RT_ONE_TYPES(K_FLOAT_IN, quantize_f32)};
 static const kernel conv_k[] = {TQ_RT_WEIGHTED_TYPES(K_WEIGHTED, conv2d)};
@@ -52,6 +60,8 @@ static const kernel gap_k[] = {TQ_RT_IO_TYPES(K_IO, global_avg_pool)};
 static const kernel add_k[] = {TQ_RT_ABO_TYPES(K_ABO, add)};
 static const kernel requant_k[] = {TQ_RT_IO_TYPES(K_IO, requant)};
 static const kernel pad_k[] = {TQ_RT_ONE_TYPES(K_SAME, pad)};
+static const kernel lut_k[] = {TQ_RT_ONE_TYPES(K_LUT8, lut_s8) TQ_RT_ONE_TYPES(K_LUT16, lut_s16)};
+static const kernel mul_k[] = {TQ_RT_ABO_TYPES(K_ABO, mul_bcast)};
 
 #define KERNELS(t) {t, (int)(sizeof t / sizeof t[0])}
 static const struct {
@@ -63,6 +73,7 @@ static const struct {
     [D_AVGPOOL] = KERNELS(avgpool_k),   [D_MAXPOOL] = KERNELS(maxpool_k),
     [D_GAP] = KERNELS(gap_k),           [D_ADD] = KERNELS(add_k),
     [D_REQUANT] = KERNELS(requant_k),   [D_PAD] = KERNELS(pad_k),
+    [D_LUT] = KERNELS(lut_k),           [D_MUL] = KERNELS(mul_k),
 };
 _Static_assert(sizeof kernels_of / sizeof kernels_of[0] == D_COUNT, "one kernel list per dop_kind");
 
@@ -111,6 +122,12 @@ static tq_rt_status run_op(const tq_dmodel *d, const dop *o, const kernel *k, in
       return ((add_fn)k->fn)(out, in, bufs[o->in1], count, &o->add);
     case D_PAD:
       return ((pad_fn)k->fn)(out, in, &g, X->zp);
+    case D_LUT:
+      return X->bits == 8 ? ((lut8_fn)k->fn)(out, in, count, o->w)
+                          : ((lut16_fn)k->fn)(out, in, count, o->w, o->lut_min, o->lut_k);
+    case D_MUL:
+      return ((mul_fn)k->fn)(out, in, bufs[o->in1], n, g.in_h * g.in_w, g.in_c, X->zp,
+                             d->t[o->in1].zp, &o->rq);
     case D_COUNT:
       break;
   }
@@ -172,13 +189,15 @@ size_t tq_deploy_weight_bytes(const tq_dmodel *d) {
 }
 
 /* How an operation rescales its output in the plan: " shift" (powers of two), " mult" (Q31 multipliers),
- * or nothing (quantize and pad keep or set the scale directly). */
+ * " table", or nothing (quantize and pad keep or set the scale directly). */
 static const char *rescale_of(const dop *o) {
   switch (o->kind) {
     case D_QUANTIZE:
     case D_PAD:
     case D_COUNT:
       return "";
+    case D_LUT:
+      return " table";
     case D_ADD:
       return o->add.mode == TQ_RT_RQ_MULT ? " mult" : " shift";
     case D_CONV:
@@ -188,6 +207,7 @@ static const char *rescale_of(const dop *o) {
     case D_MAXPOOL:
     case D_GAP:
     case D_REQUANT:
+    case D_MUL:
       break;
   }
   return o->rq.mode == TQ_RT_RQ_MULT ? " mult" : " shift";

@@ -1,5 +1,6 @@
 /* Lowering a QAT model with static activation scales to integer operations (SPEC §6).
- * Each conv/dense/pool/add starts a chain through the layers that need no arithmetic of their own
+ * Each conv/dense/pool/add/multiply and each sigmoid/swish (a lookup table, built by nn/simulate.c
+ * for the simulation alike) starts a chain through the layers that need no arithmetic of their own
  * (folded batch norm, ReLU/ReLU6 as clamps, dropout, flatten) up to the activation-quantizer slot
  * that fixes its output's scale and zero point; power-of-two scales become rounding shifts, free
  * scales a fixed-point multiplier and shift. Each layer type's lowering is one entry of the table at
@@ -380,14 +381,20 @@ static tq_status lower_weighted(lowering *L, int li, dop_kind kind) {
 
 /* ---- Other layers */
 
+/* The operation that a layer with one quantized input starts. */
+static tq_status start_unary(lowering *L, int li, dop_kind kind, chain *c, dop **o) {
+  int in;
+  tq_status st = input_tensor(L, tq_model_layer_c(L->m, li), &in);
+  return st ? st : start_op(L, li, kind, in, -1, c, o);
+}
+
 static tq_status lower_pool(lowering *L, int li, dop_kind kind) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
-  int in;
   chain c;
   dop *o = NULL;
-  tq_status st = input_tensor(L, l, &in);
-  if (!st) st = start_op(L, li, kind, in, -1, &c, &o);
+  tq_status st = start_unary(L, li, kind, &c, &o);
   if (st) return st;
+  const int in = o->in0;
   o->geom = geom_of(l); /* GAP: the plane (in_h, in_w) and channels (in_c) */
   o->geom.out_c = l->in_shape.c;
   if (kind == D_AVGPOOL && !(L->d->t[in].po2 && L->d->t[o->out].po2) &&
@@ -403,15 +410,20 @@ static tq_status lower_pool(lowering *L, int li, dop_kind kind) {
   return make_requant1(o, ratio, po2, Y, &c);
 }
 
-static tq_status lower_add(lowering *L, int li, dop_kind kind) {
+/* The operation that a layer with two inputs starts. */
+static tq_status start_binary(lowering *L, int li, dop_kind kind, chain *c, dop **o) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
   int a = L->map[l->inputs[0]], b = L->map[l->inputs[1]];
   if (a < 0 || b < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its inputs are not quantized", l->name);
+  return start_op(L, li, kind, a, b, c, o);
+}
+
+static tq_status lower_add(lowering *L, int li, dop_kind kind) {
   chain c;
   dop *o = NULL;
-  tq_status st = start_op(L, li, kind, a, b, &c, &o);
+  tq_status st = start_binary(L, li, kind, &c, &o);
   if (st) return st;
-  const dtensor *A = &L->d->t[a], *B = &L->d->t[b], *Y = &L->d->t[o->out];
+  const dtensor *A = &L->d->t[o->in0], *B = &L->d->t[o->in1], *Y = &L->d->t[o->out];
   tq_rt_add_params *p = &o->add;
   p->a_zp = A->zp;
   p->b_zp = B->zp;
@@ -437,6 +449,51 @@ static tq_status lower_add(lowering *L, int li, dop_kind kind) {
     quantize_multiplier(twice / ((double)(1 << p->left_shift) * Y->scale), &p->out_mult, &n);
     p->out_shift = n;
   }
+  return TQ_OK;
+}
+
+/* Squeeze-excite's excite: x (h, w, c) times g (1, 1, c); the product of the codes has the scale
+ * s_X * s_G, requantized once (shifts when all three scales are powers of two). */
+static tq_status lower_multiply(lowering *L, int li, dop_kind kind) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  chain c;
+  dop *o = NULL;
+  tq_status st = start_binary(L, li, kind, &c, &o);
+  if (st) return st;
+  const dtensor *X = &L->d->t[o->in0], *G = &L->d->t[o->in1], *Y = &L->d->t[o->out];
+  o->geom.in_h = l->in_shape.h;
+  o->geom.in_w = l->in_shape.w;
+  o->geom.in_c = l->in_shape.c;
+  return make_requant1(o, X->scale * G->scale, X->po2 && G->po2, Y, &c);
+}
+
+/* A sigmoid/swish: its table (nn/simulate.c builds it for the simulation too), entries int8 when
+ * input and output are 8-bit, else int16 (tq_rt_lut_s8_s16, tq_rt_lut_s16_*). */
+static tq_status lower_lut(lowering *L, int li) {
+  const tq_layer *l = tq_model_layer_c(L->m, li);
+  chain c;
+  dop *o = NULL;
+  tq_status st = start_unary(L, li, D_LUT, &c, &o);
+  if (st) return st;
+  const dtensor *X = &L->d->t[o->in0], *Y = &L->d->t[o->out];
+  const int wide = X->bits == 16;
+  int32_t lo, hi;
+  tq_chain_clamp(&c, Y->zp, Y->qmin, Y->qmax, Y->scale, &lo, &hi);
+  tq_lut lut;
+  if (wide != (X->qmin < -128 || X->qmax > 127) ||
+      !tq_lut_make(&lut, l->act, X->scale, X->zp, X->qmin, X->qmax, wide, Y->scale, Y->zp, lo, hi))
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: no lookup table for its input and output scales",
+                   l->name);
+  const size_t n = wide ? 257 : 256, esize = !wide && Y->bits == 8 ? 1 : 2;
+  o->w = malloc(n * esize);
+  if (!o->w) return tq_deploy_oom(l->name);
+  o->w_bytes = n * esize;
+  for (size_t i = 0; i < n; i++) {
+    if (esize == 1) ((int8_t *)o->w)[i] = (int8_t)lut.t[i];
+    else ((int16_t *)o->w)[i] = lut.t[i];
+  }
+  o->lut_min = lut.x_min;
+  o->lut_k = lut.k;
   return TQ_OK;
 }
 
@@ -475,14 +532,14 @@ static tq_status lower_input_slot(lowering *L, int li) {
 }
 
 /* Activation (slot, ReLU, ReLU6) and ReLU layers that no chain absorbed: the input's quantization,
- * an alias, or a requantization (with the clamp of a ReLU). */
+ * an alias, or a requantization (with the clamp of a ReLU); sigmoid and swish: a table. */
 static tq_status lower_activation(lowering *L, int li, dop_kind kind) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
   (void)kind;
-  if (l->type == TQ_L_ACTIVATION && l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_RELU &&
-      l->act != TQ_ACT_RELU6)
-    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: float-only activation (%s) has no integer lowering yet",
-                   l->name, l->act == TQ_ACT_SOFTMAX ? "softmax" : "sigmoid/swish");
+  if (tq_layer_is_lut(l)) return lower_lut(L, li);
+  if (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_SOFTMAX)
+    return tq_fail(TQ_ERR_UNSUPPORTED, "%s: float-only activation (softmax) has no integer lowering",
+                   l->name);
   int src = L->map[l->inputs[0]];
   if (src < 0 && l->inputs[0] == 0 && l->act_q.kind != TQ_Q_NONE) return lower_input_slot(L, li);
   if (src < 0) return tq_fail(TQ_ERR_UNSUPPORTED, "%s: its input is not quantized", l->name);
@@ -548,7 +605,7 @@ static const struct {
     [TQ_L_AVGPOOL] = {lower_pool, D_AVGPOOL},
     [TQ_L_GAP] = {lower_pool, D_GAP},
     [TQ_L_ADD] = {lower_add, D_ADD},
-    [TQ_L_MULTIPLY] = {NULL, D_COUNT},
+    [TQ_L_MULTIPLY] = {lower_multiply, D_MUL},
     [TQ_L_FLATTEN] = {lower_alias, D_COUNT},
     [TQ_L_DROPOUT] = {lower_alias, D_COUNT},
     [TQ_L_ZEROPAD] = {lower_zeropad, D_PAD},

@@ -39,6 +39,8 @@ tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
       }
       float lo = 0, hi = 0;
       if (v) range_of(v, count, &lo, &hi);
+      /* A sigmoid/swish quantizes the function's output: the range it maps its input's to. */
+      if (v && tq_layer_is_lut(l)) tq_lut_range(l->act, &lo, &hi);
       if (i > 0 && !tq_model_forward_layer(m, i, b)) {
         m->use_static = saved;
         return tq_fail_prefix(TQ_ERR_ARG, "calibration");

@@ -65,8 +65,9 @@ static void multiply_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) 
 }
 
 const tq_layer_traits tq_layer_multiply = {
-    .keras_class = "Multiply", .stem = "multiply", .ninputs = 2, .rank = TQ_RANK_INPUT, .lower = TQ_LOWER_NONE,
-    .infer = multiply_infer, .forward = multiply_forward, .backward = multiply_backward};
+    .keras_class = "Multiply", .stem = "multiply", .ninputs = 2, .rank = TQ_RANK_INPUT,
+    .lower = TQ_LOWER_MULTIPLY, .infer = multiply_infer, .forward = multiply_forward,
+    .backward = multiply_backward};
 
 /* ---- Flatten: (h, w, c) -> (1, 1, h * w * c), the same values in the same order (NHWC) */
 

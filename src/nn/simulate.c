@@ -39,6 +39,10 @@ static int is_slot(const tq_layer *l) {
          l->act_q.kind != TQ_Q_NONE;
 }
 
+int tq_layer_is_lut(const tq_layer *l) {
+  return l->type == TQ_L_ACTIVATION && (l->act == TQ_ACT_SIGMOID || l->act == TQ_ACT_SWISH);
+}
+
 static int is_relu(const tq_layer *l) {
   return l->type == TQ_L_RELU || (act_is_relu(l) && l->act_q.kind == TQ_Q_NONE);
 }
@@ -62,8 +66,9 @@ void tq_chain_follow(const tq_model *m, int start, tq_chain *c) {
   c->last = start;
   c->members[c->nmembers++] = start;
   const tq_layer *s = &m->layers[start];
-  /* A requantization that starts at a slot or a ReLU: they are the chain's own. */
-  if (is_slot(s)) {
+  /* A requantization that starts at a slot or a ReLU, or a table activation with its own
+   * quantizer: they are the chain's own. */
+  if (is_slot(s) || (tq_layer_is_lut(s) && s->act_q.kind != TQ_Q_NONE)) {
     c->slot = start;
     if (act_is_relu(s)) set_relu(c, s);
     return;
@@ -154,6 +159,66 @@ void tq_sim_multiplier(double real, int32_t *mult, int *n) {
   *n = -e;
 }
 
+/* ---- Lookup-table activations */
+
+static double (*lut_fn(tq_act act))(double) {
+  switch (act) {
+    case TQ_ACT_SIGMOID:
+      return tq_rt_fn_sigmoid;
+    case TQ_ACT_SWISH:
+      return tq_rt_fn_swish;
+    case TQ_ACT_LINEAR:
+    case TQ_ACT_RELU:
+    case TQ_ACT_RELU6:
+    case TQ_ACT_SOFTMAX:
+      break;
+  }
+  return NULL;
+}
+
+/* Beyond these inputs sigmoid and swish are constant to within 2e-6 (the table's ends saturate):
+ * an int16 table spends its 256 segments where the function bends. */
+#define LUT_FLAT_BELOW (-16.0)
+#define LUT_FLAT_ABOVE(act) ((act) == TQ_ACT_SIGMOID ? 16.0 : INFINITY)
+
+int tq_lut_make(tq_lut *L, tq_act act, double in_scale, int32_t in_zp, int32_t in_min,
+                int32_t in_max, int wide, double out_scale, int32_t out_zp, int32_t lo, int32_t hi) {
+  double (*f)(double) = lut_fn(act);
+  memset(L, 0, sizeof *L);
+  L->wide = wide;
+  if (!f || !(in_scale > 0) || in_min > in_max) return 0;
+  if (!wide)
+    return tq_rt_lut_build_s8_s16(L->t, f, in_scale, in_zp, out_scale, out_zp, lo, hi) == TQ_RT_OK;
+  double a = fmax(in_min, in_zp + floor(LUT_FLAT_BELOW / in_scale));
+  double b = fmin(in_max, in_zp + ceil(LUT_FLAT_ABOVE(act) / in_scale));
+  if (a > b) a = in_min, b = in_max; /* the whole input range is flat */
+  L->x_min = (int32_t)a;
+  while (L->k < 8 && (double)(256 << L->k) < b - a) L->k++;
+  return tq_rt_lut_build_s16(L->t, f, in_scale, in_zp, out_scale, out_zp, lo, hi, L->x_min, L->k) ==
+         TQ_RT_OK;
+}
+
+int32_t tq_lut_code(const tq_lut *L, int32_t x) {
+  x = x < -32768 ? -32768 : x > 32767 ? 32767 : x;
+  if (!L->wide) return L->t[(x < -128 ? -128 : x > 127 ? 127 : x) + 128];
+  const int16_t in = (int16_t)x;
+  int16_t y = 0;
+  tq_rt_lut_s16_s16(&y, &in, 1, L->t, L->x_min, L->k);
+  return y;
+}
+
+void tq_lut_range(tq_act act, float *lo, float *hi) {
+  double (*f)(double) = lut_fn(act);
+  if (!f) return;
+  double a = f(*lo), b = f(*hi);
+  /* swish falls to its minimum at x = -1.27846 and rises after; sigmoid only rises */
+  const double xmin = -1.2784645427610738;
+  double low = fmin(a, b);
+  if (act == TQ_ACT_SWISH && *lo <= xmin && xmin <= *hi) low = f(xmin);
+  *lo = (float)low;
+  *hi = (float)fmax(a, b);
+}
+
 /* One requantization channel: a rounding shift (po2) or a Q31 multiplier, as the lowering picks. */
 typedef struct {
   int po2;
@@ -212,6 +277,15 @@ static inline int64_t sat_add(int64_t a, int64_t b) {
 
 /* ---- Plan */
 
+/* The table of a planned sigmoid/swish layer l; 0 when the runtime cannot hold it (activations
+ * beyond 16 bits: the lowering refuses them). */
+static int sim_lut(const tq_layer *l, tq_lut *lut) {
+  const tq_qstatic *in = &l->sim.in[0], *out = &l->sim.out;
+  return tq_lut_make(lut, l->act, in->step, in->zero_point, in->zmin, in->zmax,
+                     in->zmin < -128 || in->zmax > 127, out->step, out->zero_point, l->sim.lo,
+                     l->sim.hi);
+}
+
 void tq_sim_plan(tq_model *m) {
   int nl = m->nlayers, bits = tq_chain_implicit_bits(m);
   tq_qstatic *t = calloc((size_t)nl, sizeof *t); /* each layer's tensor (step 0: none) */
@@ -244,7 +318,7 @@ void tq_sim_plan(tq_model *m) {
     }
     tq_lower_kind kind = tq_layer_lowering(l->type);
     int starts = kind == TQ_LOWER_WEIGHTED || kind == TQ_LOWER_POOL || kind == TQ_LOWER_ADD ||
-                 is_slot(l) || is_relu(l);
+                 kind == TQ_LOWER_MULTIPLY || is_slot(l) || is_relu(l) || tq_layer_is_lut(l);
     if (!starts) continue;
     tq_chain c;
     tq_chain_follow(m, i, &c);
@@ -264,6 +338,8 @@ void tq_sim_plan(tq_model *m) {
     tq_chain_clamp(&c, out.zero_point, out.zmin, out.zmax, out.step, &l->sim.lo, &l->sim.hi);
     /* A side without a tensor cannot be lowered: the lowering says so, nothing to simulate. */
     l->sim.requant = out.step > 0 && l->sim.in[0].step > 0 && (l->ninputs < 2 || l->sim.in[1].step > 0);
+    tq_lut lut;
+    if (l->sim.requant && tq_layer_is_lut(l)) l->sim.requant = sim_lut(l, &lut);
     /* With a ReLU maximum the forward's float min(x, max) after the requantization may leave the
      * grid (the top code zp + rha(max / step) can lie above max): the slot then rounds again,
      * which maps max to that top code, as the integer clamp does (and keeps grid values). */
@@ -533,6 +609,41 @@ static void requant_tensor(tq_model *m, tq_layer *l, int n) {
                &s->out);
 }
 
+/* A table activation: the input codes through the lowering's table. */
+static tq_status requant_lut(tq_model *m, tq_layer *l, int n) {
+  const tq_layer_sim *s = &l->sim;
+  const tq_qstatic *in = &s->in[0];
+  tq_lut lut;
+  if (!sim_lut(l, &lut)) return TQ_OK; /* not planned (tq_sim_plan) */
+  const float *x = m->layers[l->inputs[0]].out;
+  size_t count = (size_t)n * tq_shape_size(l->out_shape);
+  float *v = l->out;
+  double inv = 1.0 / in->step;
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++)
+    v[i] = deq(tq_lut_code(&lut, (int32_t)(bounded_code(x[i], inv) + in->zero_point)), &s->out);
+  return TQ_OK;
+}
+
+/* A feature map (n, p, c) times a per-channel vector (n, c): the product of the codes, requantized
+ * once (tq_rt.h, "mul_bcast"). */
+static void requant_multiply(tq_model *m, tq_layer *l, int n) {
+  const tq_layer_sim *s = &l->sim;
+  const float *x = m->layers[l->inputs[0]].out, *g = m->layers[l->inputs[1]].out;
+  double sx = s->in[0].step, sg = s->in[1].step;
+  rq_ch rq = rq_make(sx * sg, s->out.step,
+                     tq_sim_is_po2(sx) && tq_sim_is_po2(sg) && tq_sim_is_po2(s->out.step));
+  const size_t c = (size_t)l->in_shape.c, p = (size_t)l->in_shape.h * l->in_shape.w;
+  size_t count = (size_t)n * p * c;
+  float *v = l->out;
+  double ix = 1.0 / sx, ig = 1.0 / sg;
+#pragma omp parallel for schedule(static) if (count > 32768)
+  for (size_t i = 0; i < count; i++) {
+    int64_t acc = bounded_code(x[i], ix) * bounded_code(g[i / (p * c) * c + i % c], ig);
+    v[i] = deq(tq_rt_clamp_zp(rq_apply(acc, rq), s->out.zero_point, s->lo, s->hi), &s->out);
+  }
+}
+
 tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n) {
   switch (tq_layer_lowering(l->type)) {
     case TQ_LOWER_WEIGHTED:
@@ -543,8 +654,14 @@ tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n) {
     case TQ_LOWER_ADD:
       requant_add(m, l, n);
       return TQ_OK;
-    case TQ_LOWER_ACTIVATION: /* a ReLU or a slot requantizing a tensor; no other kind starts an operation */
-    case TQ_LOWER_NONE:
+    case TQ_LOWER_MULTIPLY:
+      requant_multiply(m, l, n);
+      return TQ_OK;
+    case TQ_LOWER_ACTIVATION: /* a table activation, or a ReLU or slot requantizing a tensor */
+      if (tq_layer_is_lut(l)) return requant_lut(m, l, n);
+      requant_tensor(m, l, n);
+      return TQ_OK;
+    case TQ_LOWER_NONE: /* no other kind starts an operation */
     case TQ_LOWER_PAD:
     case TQ_LOWER_INPUT:
     case TQ_LOWER_ALIAS:

@@ -19,6 +19,7 @@ typedef enum {
   TQ_LOWER_WEIGHTED,   /* Conv2D, DepthwiseConv2D, Dense: a requantizing operation */
   TQ_LOWER_POOL,       /* max, average and global average pools: a requantizing operation */
   TQ_LOWER_ADD,        /* a requantizing operation on two tensors */
+  TQ_LOWER_MULTIPLY,   /* a feature map times a per-channel vector (squeeze-excite): requantizing */
   TQ_LOWER_ACTIVATION, /* ReLU, Activation: a clamp fused into a chain, or a requantization */
   TQ_LOWER_ALIAS,      /* Dropout, Flatten, Reshape: the input's tensor itself */
   TQ_LOWER_PAD,        /* ZeroPadding2D: a copy of the input's codes, its zero point (real 0) around */
@@ -58,6 +59,27 @@ int tq_sim_log2(double s); /* exact for powers of two */
 /* real = mult * 2^(-31-n), mult in [2^30, 2^31) (0 and n = 0 for real <= 0). */
 void tq_sim_multiplier(double real, int32_t *mult, int *n);
 
+/* ---- Lookup-table activations (sigmoid, swish): one table, read by the lowered operation and by
+ * the simulation alike (the runtime's arithmetic, tq_rt.h "Lookup-table activations"). */
+typedef struct {
+  int wide;        /* 16-bit input: 257 entries interpolated over 256 segments of 2^k codes from
+                      x_min; 8-bit input: t[x + 128], 256 entries */
+  int32_t x_min, k;
+  int16_t t[257];  /* output codes */
+} tq_lut;
+
+/* An Activation layer whose function has an integer lowering through a table. */
+int tq_layer_is_lut(const tq_layer *l);
+/* The table of act from input codes (scale, zero point, codes [in_min, in_max], stored in int16
+ * when wide) to output codes (scale, zero point) clamped to [lo, hi]. 0 when the runtime's builder
+ * refuses the parameters. */
+int tq_lut_make(tq_lut *L, tq_act act, double in_scale, int32_t in_zp, int32_t in_min,
+                int32_t in_max, int wide, double out_scale, int32_t out_zp, int32_t lo, int32_t hi);
+/* The output code of input code x, as the runtime's tq_rt_lut_* kernels compute it. */
+int32_t tq_lut_code(const tq_lut *L, int32_t x);
+/* [*lo, *hi] becomes the range of act over it (what the activation quantizer after act sees). */
+void tq_lut_range(tq_act act, float *lo, float *hi);
+
 /* ---- The static-mode forward (forward.c), inference only */
 /* Plans the simulation (tq_model_set_static): which layers start a lowered operation, the tensors
  * they read and write, which slots quantize the float input. */
@@ -68,8 +90,9 @@ void tq_sim_plan(tq_model *m);
 tq_status tq_sim_slot(tq_layer *l, size_t n);
 /* After the first layer of a lowered operation (l->sim.requant), batch of n samples: its output
  * recomputed as the runtime computes it — the integer accumulator (recovered from the float
- * result for conv/dense, exact from the input codes for pools, adds and requantizations), the
- * runtime's requantization (rounding shifts or Q31 multipliers), the output clamp. */
+ * result for conv/dense, exact from the input codes for pools, adds, multiplies and
+ * requantizations), the runtime's requantization (rounding shifts or Q31 multipliers), the output
+ * clamp; for sigmoid/swish the input codes through the lowering's table. */
 tq_status tq_sim_requant(tq_model *m, tq_layer *l, int n);
 
 #endif
