@@ -221,7 +221,7 @@ static tq_status decode_all(const folder_index *x, tq_image_set *s) {
   free(bad);
   s->skipped = x->n - kept;
   s->n = kept;
-  snprintf(s->first_error, sizeof s->first_error, "%s", first.msg);
+  snprintf(s->first_error, sizeof s->first_error, "%.*s", (int)sizeof s->first_error - 1, first.msg);
   return TQ_OK;
 }
 
