@@ -86,7 +86,7 @@ static int report_agreement(const tq_agreement *a, int classify, const char *pat
 
 /* Integer evaluation: the lowered model over the dataset; accuracy from the output codes. */
 static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batch, const char *path,
-                        const char *dump_inputs, const char *dump_codes, int compare) {
+                        const char *dump_inputs, const char *dump_codes, int compare, int dcase) {
   tq_dmodel *dm = NULL;
   if (tq_deploy_lower(&dm, m)) return tq_cli_error("%s: %s", path, tq_last_error());
   size_t in = tq_deploy_input_size(dm), k = tq_deploy_output_size(dm);
@@ -97,8 +97,10 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
   int32_t *codes = malloc(sizeof(int32_t) * k * (size_t)batch);
   float *outf = malloc(sizeof(float) * k * (size_t)batch);
   FILE *fc = dump_codes ? fopen(dump_codes, "w") : NULL;
+  /* DCASE: each row's mean squared reconstruction error, for AUC per machine id */
+  float *row_err = dcase && d->y ? malloc(sizeof(float) * (size_t)d->n) : NULL;
   int rc = 0;
-  if (!codes || !outf || (dump_codes && !fc)) {
+  if (!codes || !outf || (dump_codes && !fc) || (dcase && d->y && !row_err)) {
     rc = tq_cli_error("%s: cannot open for writing", dump_codes ? dump_codes : "memory");
     goto done;
   }
@@ -123,10 +125,13 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
         for (size_t j = 0; j < k; j++) fprintf(fc, j ? " %d" : "%d", (int)c[j]);
       if (fc) fputc('\n', fc);
       if (loss == TQ_LOSS_MSE) {
+        double row = 0;
         for (size_t j = 0; j < k; j++) {
           double e = outf[(size_t)i * k + j] - x[(size_t)i * in + j];
-          sq += e * e;
+          row += e * e;
         }
+        sq += row;
+        if (row_err) row_err[s + i] = (float)(row / (double)k);
       } else {
         size_t best = 0;
         for (size_t j = 1; j < k; j++)
@@ -142,8 +147,15 @@ static int eval_integer(tq_model *m, const tq_dataset *d, tq_loss loss, int batc
     printf("loss: %.6f\n", sq / ((double)d->n * k));
   else
     printf("accuracy: %.4f\n", (double)right / d->n);
-  if (compare) rc = report_agreement(&agree, loss != TQ_LOSS_MSE, path);
+  if (row_err) {
+    tq_dcase_score sc[100];
+    int ids = 0;
+    if (tq_dcase_scores(row_err, d->y, d->n, sc, 100, &ids)) rc = tq_cli_error("%s: %s", path, tq_last_error());
+    else tq_dcase_print(stdout, sc, ids);
+  }
+  if (compare && !rc) rc = report_agreement(&agree, loss != TQ_LOSS_MSE, path);
 done:
+  free(row_err);
   tq_agreement_free(&agree);
   if (fc && fclose(fc) != 0 && !rc) rc = tq_cli_error("%s: write failed", dump_codes);
   free(codes);
@@ -191,7 +203,7 @@ static int eval_file(tq_model *m, eval_opts *o, const char *path) {
   } else {
     if (o->no_simulate) tq_model_set_deploy_simulation(m, 0);
     rc = o->integer ? eval_integer(m, &d, loss, o->batch, path, given(o->dump_inputs), given(o->dump_codes),
-                                   o->compare)
+                                   o->compare, loss == TQ_LOSS_MSE && !strncmp(o->data, "dcase:", 6))
                     : eval_model(m, &d, o, loss, path);
   }
   tq_dataset_free(&d);

@@ -41,6 +41,11 @@ check '[ "$(grep -c "\"metric\":.*\"auc\"" "$T/s/search.json")" = 1 ] && [ "$(wc
 expect_error "--metric auc needs an auto-encoder on dcase:DIR/MACHINE data" "$BIN" search --model dscnn \
   --data "speech-commands:$K" --space "$SRC/examples/search_space_study.json" --metric auc --trials 1 --out "$T/s2"
 
+# The integer model's AUC per id (QAT flat 8, static scales).
+"$BIN" train --model fc_autoencoder --init "$T/a/model.tqm" --data "dcase:$A" --flat 8 --alpha auto_po2 \
+  --epochs 1 --max-steps 2 --batch 64 --progress none --out "$T/aq" > /dev/null 2>&1
+out=$("$BIN" eval "$T/aq/model.tqm" --integer --static calib:256 2>&1)
+check 'grep -q "integer-only" <<< "$out" && grep -qE "^mean over 3 ids: AUC [0-9.]+  pAUC [0-9.]+" <<< "$out"' "eval --integer prints AUC per id"
 rm "$A"/test/anomaly_id_02_*.wav
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)
 check 'grep -q "^id 02: AUC undefined (2 normal, 0 anomalous files" <<< "$out"' "an id without anomalies: AUC undefined, said so"
