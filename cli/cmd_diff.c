@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "options.h"
+#include "tinyq/layer_stats.h"
 #include "tinyq/model.h"
 #include "tinyq/quant.h"
 
@@ -30,19 +31,6 @@ static const tq_arg diff_args[] = {
     TQ_ARG_FILE(diff_opts, after, "AFTER.tqm", "two model files"),
 };
 
-
-static double update_ratio(const float *a, const float *b, size_t n, double *zeros) {
-  double d = 0, s = 0;
-  size_t z = 0;
-  for (size_t i = 0; i < n; i++) {
-    double e = (double)b[i] - a[i];
-    d += e * e;
-    s += (double)a[i] * a[i];
-    z += b[i] == 0.0f;
-  }
-  *zeros = n ? (double)z / (double)n : 0;
-  return s > 0 ? sqrt(d / s) : (d > 0 ? INFINITY : 0);
-}
 
 /* Same layers (names, types) and tensor sizes, in the same order. */
 static int same_architecture(tq_model *a, tq_model *b, const char *pa, const char *pb) {
@@ -76,7 +64,7 @@ static void print_tensors(tq_model *a, tq_model *b) {
     const char *name;
     tq_param *x = tq_model_param(a, p, &li, &name), *y = tq_model_param(b, p, NULL, NULL);
     if (!x->trainable) continue;
-    double zeros, r = update_ratio(x->value, y->value, x->size, &zeros);
+    double zeros, r = tq_update_ratio(x->value, y->value, x->size, &zeros);
     printf("%-28s %-16s %10zu %10.4g %7.1f%%\n", tq_model_layer(a, li)->name, name, x->size, r,
            100 * zeros);
   }

@@ -13,6 +13,7 @@
 #include "qsetup.h"
 #include "task.h"
 #include "tinyq/audio.h"
+#include "tinyq/layer_stats.h"
 #include "tinyq/zoo.h"
 
 static const char USAGE[] =
@@ -26,6 +27,8 @@ typedef struct {
       scaling[16], monitor[32], progress[8], quant[1024], alpha[16], init[1024];
   int epochs, batch, seed, threads, early, restore, limit, steps, flat, po2_floor;
   int freeze_bn; /* QAT: first epoch with frozen folded-BN statistics, -1 = never */
+  char layer_stats[8];
+  int save_every;
   double lr, val_split;
 } run_settings;
 
@@ -62,6 +65,11 @@ static const tq_arg train_args[] = {
     {TQ_OPT_FLAG("restore-best", S, restore), .key = "restore_best", .help = "end with the weights of the best epoch"},
     {TQ_OPT_COUNT("train-limit", S, limit), .key = "train_limit", .help = "use only the first N training samples"},
     {TQ_OPT_COUNT("max-steps", S, steps), .key = "max_steps", .help = "at most N steps per epoch"},
+    /* no keys: the checkpoints' settings stay as they were; a resume gives them again or defaults */
+    {.name = "layer-stats", .type = TQ_ARG_ENUM, .meta = "on|off", .def = "on", .flags = TQ_ARG_RESUMABLE,
+     TQ_AT(S, layer_stats), .help = "per-layer, per-epoch statistics in RUN_DIR/layers.csv, warnings when updates vanish or explode"},
+    {TQ_OPT_COUNT("save-every", S, save_every), .flags = TQ_ARG_RESUMABLE,
+     .help = "keep RUN_DIR/epoch-NNN.tqm every N epochs (for tinyq diff)"},
     {.name = "progress", .type = TQ_ARG_ENUM, .meta = "bar|lines|none", .flags = TQ_ARG_RESUMABLE,
      TQ_AT(S, progress), .help = "(bar on a terminal, else lines)"},
     /* the run directory to continue: the run's settings come from its last.tqm */
@@ -338,6 +346,16 @@ static int attach_auc_monitor(train_run *r, tq_dcase_monitor **mon) {
   return 0;
 }
 
+/* --layer-stats and --save-every (tinyq/layer_stats.h); the probe batch is the first validation batch. */
+static int attach_layer_stats(train_run *r, tq_layer_stats **out) {
+  tq_layer_stats_options o = {.stats = strcmp(r->s->layer_stats, "off") != 0, .save_every = r->s->save_every,
+                              .probe_x = r->val.x, .probe_n = r->val.n < r->c.batch ? r->val.n : r->c.batch,
+                              .log = stdout};
+  if ((o.stats || o.save_every) && tq_layer_stats_attach(out, r->m, &r->c, r->state.epochs_done, &o))
+    return tq_cli_error("%s", tq_last_error());
+  return 0;
+}
+
 static int run(run_settings *s, int resume) {
   train_run r = {.s = s};
   int rc = make_config(s, &r.c);
@@ -356,7 +374,13 @@ static int run(run_settings *s, int resume) {
     rc = tq_cli_error("%s", tq_last_error());
   tq_dcase_monitor *auc = NULL;
   if (!rc && !strncmp(s->data, "dcase:", 6)) rc = attach_auc_monitor(&r, &auc);
+  tq_layer_stats *stats = NULL;
+  if (!rc) rc = attach_layer_stats(&r, &stats);
   if (!rc) rc = train_and_save(&r, settings_json);
+  if (!rc && stats && strcmp(s->layer_stats, "off"))
+    printf("layer statistics: layers.csv, %.2f s (%.2f %% of the training time)\n", tq_layer_stats_seconds(stats),
+           100 * tq_layer_stats_seconds(stats) / (r.state.seconds > 0 ? r.state.seconds : 1));
+  tq_layer_stats_free(stats);
   tq_kws_mixer_free(mixer);
   tq_dcase_monitor_free(auc);
   if (!rc) rc = test(&r);

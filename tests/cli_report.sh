@@ -43,7 +43,8 @@ test_acc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\) .*/\1/p' "$T/floa
 "${CHECK[@]}" "$T/train.html" --log "$T/runs/float/log.csv" --test-accuracy "$test_acc" \
   --screenshot "$SHOTS/report_train.png"
 "$BIN" report "$T/runs/qat" --out "$T/qat.html"
-"${CHECK[@]}" "$T/qat.html" --log "$T/runs/qat/log.csv" --screenshot "$SHOTS/report_qat.png"
+"${CHECK[@]}" "$T/qat.html" --log "$T/runs/qat/log.csv" --layers "$T/runs/qat/layers.csv" \
+  --screenshot "$SHOTS/report_qat.png" --height 4200
 grep -q '"kernel_bits":8' "$T/qat.html" || fail "the QAT report has no 8-bit kernels in its model table"
 "$BIN" report "$T/search" --out "$T/search.html"
 "${CHECK[@]}" "$T/search.html" --trials "$T/search/trials.jsonl" --pareto "$T/search/pareto.csv" \
@@ -61,6 +62,10 @@ cp -r "$T/runs/float" "$T/altered"
 sed -i '3s/^\([0-9]*\),\([^,]*\),/\1,0.987654,/' "$T/altered/log.csv" # another accuracy at epoch 1
 "$BIN" report "$T/altered" --out "$T/altered.html" > /dev/null
 expect_check_failure "page shows 0.987654" "$T/altered.html" --log "$T/runs/float/log.csv"
+cp -r "$T/runs/qat" "$T/altered-layers"
+awk -F, -v OFS=, 'NR == 3 { $8 = 0.4321 } { print }' "$T/runs/qat/layers.csv" > "$T/altered-layers/layers.csv"
+"$BIN" report "$T/altered-layers" --out "$T/altered-layers.html" > /dev/null
+expect_check_failure "page shows 0.4321" "$T/altered-layers.html" --layers "$T/runs/qat/layers.csv"
 sed 's|</style>|figure[data-chart="s0-lr"] .canvas-box { display: none }</style>|' "$T/train.html" > "$T/blank.html"
 expect_check_failure "charts not drawn: \['s0-lr'\]" "$T/blank.html"
 python3 - "$T/train.html" "$T/nolib.html" <<'EOF'

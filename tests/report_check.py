@@ -2,7 +2,7 @@
 """Opens a tinyq report in headless Chromium and checks what a person would see (tests/cli_report.sh).
 
   report_check.py REPORT.html [--log log.csv] [--trials trials.jsonl] [--pareto pareto.csv]
-                  [--best best.json] [--export-dir DIR] [--screenshot FILE.png]
+                  [--best best.json] [--export-dir DIR] [--layers layers.csv] [--screenshot FILE.png]
 
 Fails (exit 1, one line per problem) when the page's script did not finish, a chart did not draw
 (its canvas is blank), the page logged a console error, or the numbers a chart lists under "data"
@@ -126,6 +126,31 @@ def check_test_accuracy(tables, want, problems):
         problems.append(f"s0-acc: test accuracy {shown}, tinyq train printed {want}")
 
 
+# The per-layer charts of layers.csv: (chart, tensor rows, column, logarithmic axis).
+LAYER_CHARTS = [("s0-layers-update_ratio", "kernel", "update_ratio", True),
+                ("s0-layers-codes_changed", "kernel", "codes_changed", False),
+                ("s0-layers-sparsity", "kernel", "sparsity", False),
+                ("s0-layers-sqnr_db", "kernel", "sqnr_db", False),
+                ("s0-layers-act-sqnr_db", "activation", "sqnr_db", False)]
+
+
+def check_layers(tables, path, problems):
+    """Every value of the per-layer charts is layers.csv's (a log axis leaves out values <= 0)."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for chart, tensor, col, log in LAYER_CHARTS:
+        if chart not in tables:
+            problems.append(f"{chart}: no chart of {path}'s {tensor} {col}")
+            continue
+        cols = table_columns(tables[chart])
+        for r in (r for r in rows if r["tensor"] == tensor):
+            v = float(r[col])
+            want = None if v != v or v in (float("inf"), float("-inf")) or (log and v <= 0) else v
+            got = cols.get(r["layer"], {}).get(str(int(r["epoch"])), "missing")
+            if got != want:
+                problems.append(f"{chart}: epoch {r['epoch']} {r['layer']}: page shows {got}, {path} has {r[col]}")
+
+
 def bits_of(q):
     m = re.search(r"\((\d+)", q) if isinstance(q, str) else None
     return float(m.group(1)) if m else None
@@ -171,6 +196,7 @@ def main():
     ap.add_argument("--pareto")
     ap.add_argument("--best")
     ap.add_argument("--export-dir")
+    ap.add_argument("--layers", help="layers.csv of the run (tinyq train --layer-stats)")
     ap.add_argument("--test-accuracy", help="as tinyq train printed it (4 decimals)")
     ap.add_argument("--screenshot")
     ap.add_argument("--height", type=int, default=2200)
@@ -202,6 +228,8 @@ def main():
         check_best(dom.tables, a.best, problems)
     if a.export_dir:
         check_export(dom.tables, a.export_dir, problems)
+    if a.layers:
+        check_layers(dom.tables, a.layers, problems)
     if a.test_accuracy:
         check_test_accuracy(dom.tables, a.test_accuracy, problems)
     if a.screenshot:
@@ -216,7 +244,7 @@ def main():
         print(f"{a.report}: {p}")
     if not problems:
         print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
-              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy)) else ""))
+              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers)) else ""))
     return 1 if problems else 0
 
 

@@ -144,32 +144,39 @@
                                           [l.kernel_q, l.bias_q, l.act_q].filter((q) => q).join('  ')])));
   }
 
-  /* ---- per-layer statistics over epochs (layers.csv of tinyq train --layer-stats) */
+  /* ---- per-layer statistics over epochs (layers.csv of tinyq train --layer-stats): one chart per
+   * statistic, one line per layer (kernel rows) or activation slot (activation rows) */
   function layerStatCharts(grid, ls, prefix) {
-    const layerCol = ls.columns.indexOf('layer'), epochCol = ls.columns.indexOf('epoch');
-    if (layerCol < 0 || epochCol < 0) return;
-    const layers = [...new Set(ls.rows.map((r) => r[layerCol]))];
+    const col = (name) => ls.columns.indexOf(name);
+    const layerCol = col('layer'), epochCol = col('epoch'), tensorCol = col('tensor');
+    if (layerCol < 0 || epochCol < 0 || tensorCol < 0) return;
     const epochs = [...new Set(ls.rows.map((r) => r[epochCol]))].sort((a, b) => a - b);
     const metrics = [
-      ['mean_abs_dw', 'Mean |Δw| per epoch (vanishing below 1e-4; 1e-3 marked)', 'logarithmic', 1e-3],
-      ['update_ratio', '‖ΔW‖/‖W‖ per epoch', 'logarithmic'],
-      ['codes_changed', 'Fraction of quantized codes that changed', 'linear'],
-      ['sparsity', 'Weight sparsity (exact zeros)', 'linear'],
-      ['kernel_sqnr_db', 'SQNR of the quantized kernel, dB', 'linear'],
-      ['grad_norm', 'Gradient norm (last step of the epoch)', 'logarithmic'],
+      ['kernel', 'update_ratio', '‖ΔW‖/‖W‖ per epoch (weight-update ratio; above 1 warns "explode")', 'logarithmic'],
+      ['kernel', 'mean_abs_dw', 'Mean |Δw| per epoch (1e-3 marked; every |Δw| below 1e-4 warns "vanish")', 'logarithmic', 1e-3],
+      ['kernel', 'codes_changed', 'Share of quantized kernel codes that changed in the epoch', 'linear'],
+      ['kernel', 'sparsity', 'Kernel sparsity (share of exact zeros)', 'linear'],
+      ['kernel', 'zero_codes', 'Quantized kernel: share of zero codes', 'linear'],
+      ['kernel', 'sqnr_db', 'SQNR of the quantized kernel, dB', 'linear'],
+      ['activation', 'sqnr_db', 'SQNR of each activation slot on the probe batch, dB', 'linear'],
+      ['activation', 'clip_fraction', 'Share of each activation slot clipped on the probe batch', 'linear'],
+      ['kernel', 'grad_norm', 'Kernel gradient norm (last step of the epoch)', 'logarithmic'],
     ];
-    for (const [key, title, scale, ref] of metrics) {
-      const j = ls.columns.indexOf(key);
-      if (j < 0 || !ls.rows.some((r) => r[j] !== null)) continue;
+    for (const [tensor, key, title, scale, ref] of metrics) {
+      const j = col(key);
+      const rows = ls.rows.filter((r) => r[tensorCol] === tensor);
+      if (j < 0 || !rows.some((r) => r[j] !== null)) continue;
+      const layers = [...new Set(rows.map((r) => r[layerCol]))];
       const datasets = layers.map((name, i) => lineDataset(name, epochs.map((e) => {
-        const r = ls.rows.find((q) => q[layerCol] === name && q[epochCol] === e);
+        const r = rows.find((q) => q[layerCol] === name && q[epochCol] === e);
         return r && r[j] !== null && (scale !== 'logarithmic' || r[j] > 0) ? r[j] : null;
-      }), i, { pointRadius: 1, borderWidth: 1.5 }));
-      if (ref) datasets.push(lineDataset('1e-3', epochs.map(() => ref), 7, { borderDash: [6, 4], pointRadius: 0 }));
-      addChart(grid, prefix + key, title, {
+      }), i, { pointRadius: 1.5, borderWidth: 1.5, borderDash: i >= COLORS.length ? [5, 3] : [] }));
+      if (ref) datasets.push(lineDataset(String(ref), epochs.map(() => ref), 7, { borderDash: [6, 4], pointRadius: 0 }));
+      addChart(grid, prefix + (tensor === 'activation' ? 'act-' : '') + key, title, {
         type: 'line', data: { labels: epochs, datasets },
-        options: { scales: { x: { title: { display: true, text: 'epoch' } }, y: { type: scale } },
-                   plugins: { legend: { display: layers.length <= 14 } } },
+        options: { scales: { x: { title: { display: true, text: 'epoch' } },
+                             y: Object.assign({ type: scale }, /share|sparsity/i.test(title) ? { min: 0 } : {}) },
+                   plugins: { legend: { display: layers.length <= 16, position: 'right' } } },
       }, { xName: 'epoch', wide: true });
     }
   }
