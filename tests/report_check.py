@@ -126,12 +126,22 @@ def check_test_accuracy(tables, want, problems):
         problems.append(f"s0-acc: test accuracy {shown}, tinyq train printed {want}")
 
 
-# The per-layer charts of layers.csv: (chart, tensor rows, column, logarithmic axis).
+# The per-layer charts of layers.csv: (chart, tensor rows, column, logarithmic axis). The first five
+# are heatmaps (a table of layer, epoch and value), the last a line per layer (a column per layer).
 LAYER_CHARTS = [("s0-layers-update_ratio", "kernel", "update_ratio", True),
                 ("s0-layers-codes_changed", "kernel", "codes_changed", False),
                 ("s0-layers-sparsity", "kernel", "sparsity", False),
                 ("s0-layers-sqnr_db", "kernel", "sqnr_db", False),
-                ("s0-layers-act-sqnr_db", "activation", "sqnr_db", False)]
+                ("s0-layers-act-sqnr_db", "activation", "sqnr_db", False),
+                ("s0-layers-mean_abs_dw", "kernel", "mean_abs_dw", True)]
+
+
+def layer_values(rows):
+    """{(layer, epoch label): value} of a per-layer chart's data table, heatmap or lines."""
+    head = rows[0]
+    if "value" in head:
+        return {(r[2], r[1]): number(r[3]) for r in rows[1:]}
+    return {(layer, epoch): v for layer, col in table_columns(rows).items() for epoch, v in col.items()}
 
 
 def check_layers(tables, path, problems):
@@ -142,11 +152,11 @@ def check_layers(tables, path, problems):
         if chart not in tables:
             problems.append(f"{chart}: no chart of {path}'s {tensor} {col}")
             continue
-        cols = table_columns(tables[chart])
+        shown = layer_values(tables[chart])
         for r in (r for r in rows if r["tensor"] == tensor):
             v = float(r[col])
             want = None if v != v or v in (float("inf"), float("-inf")) or (log and v <= 0) else v
-            got = cols.get(r["layer"], {}).get(str(int(r["epoch"])), "missing")
+            got = shown.get((r["layer"], str(int(r["epoch"]))))
             if got != want:
                 problems.append(f"{chart}: epoch {r['epoch']} {r['layer']}: page shows {got}, {path} has {r[col]}")
 

@@ -44,11 +44,14 @@
                ds[0].data[0] !== null && !Array.isArray(ds[0].data[0]);
     const show = (v) => (v === null || v === undefined ? '' : Array.isArray(v) ? v.join('..') : String(v));
     if (xy) {
+      const valued = 'v' in ds[0].data[0]; /* a heatmap's cells: x, y and the value it colours */
       t.classList.add('xy');
-      t.append(el('tr', {}, el('th', { class: 'l' }, 'series'), el('th', {}, 'x'), el('th', {}, 'y')));
+      t.append(el('tr', {}, el('th', { class: 'l' }, 'series'), el('th', {}, 'x'), el('th', {}, 'y'),
+                  valued ? el('th', {}, 'value') : null));
       for (const d of ds)
         for (const p of d.data)
-          t.append(el('tr', {}, el('td', { class: 'l' }, d.label), el('td', {}, show(p.x)), el('td', {}, show(p.y))));
+          t.append(el('tr', {}, el('td', { class: 'l' }, d.label), el('td', {}, show(p.x)), el('td', {}, show(p.y)),
+                      valued ? el('td', {}, show(p.v)) : null));
     } else {
       const head = el('tr', {}, el('th', { class: 'l' }, chart.options.tqXName || 'x'));
       for (const d of ds) head.append(el('th', {}, d.label));
@@ -71,14 +74,15 @@
     return false;
   }
 
-  /* Adds a chart to `grid`: config is a Chart.js configuration; xName names the x column of the
-   * data table. */
+  /* Adds a chart to `grid`: config is a Chart.js configuration; opts: xName names the x column of
+   * the data table, wide / tall / height (pixels) size it, note goes under it. */
   function addChart(grid, id, title, config, opts) {
     opts = opts || {};
     const canvas = el('canvas');
     const fig = el('figure', { class: 'chart' + (opts.wide ? ' wide' : '') + (opts.tall ? ' tall' : ''),
                                'data-chart': id, 'data-drawn': '0' },
-                   el('figcaption', {}, title), el('div', { class: 'canvas-box' }, canvas));
+                   el('figcaption', {}, title),
+                   el('div', Object.assign({ class: 'canvas-box' }, opts.height ? { style: 'height: ' + opts.height + 'px' } : {}), canvas));
     grid.append(fig);
     const entry = { id, fig, canvas, chart: null };
     charts.push(entry);
@@ -144,35 +148,97 @@
                                           [l.kernel_q, l.bias_q, l.act_q].filter((q) => q).join('  ')])));
   }
 
-  /* ---- per-layer statistics over epochs (layers.csv of tinyq train --layer-stats): one chart per
-   * statistic, one line per layer (kernel rows) or activation slot (activation rows) */
+  /* A heatmap of one statistic: a row per layer, a column per epoch, each cell shaded from light (the
+   * lowest value) to dark (the highest; on a log scale when log). The cells are a Chart.js scatter's
+   * points (tooltips, the data table) filled as rectangles by a small plugin. Cells without a value
+   * (or not positive on a log scale) stay empty. */
+  const SHADES = [[247, 251, 255], [107, 174, 214], [8, 48, 107]];
+  function shadeOf(f) {
+    const k = f < 0.5 ? 0 : 1, u = f < 0.5 ? f * 2 : f * 2 - 1;
+    return 'rgb(' + SHADES[k].map((a, i) => Math.round(a + (SHADES[k + 1][i] - a) * u)).join(',') + ')';
+  }
+  const heatCells = {
+    id: 'tqHeatCells',
+    beforeDatasetsDraw(chart) {
+      const xs = chart.scales.x, ys = chart.scales.y, g = chart.ctx;
+      const w = Math.abs(xs.getPixelForValue(1) - xs.getPixelForValue(0));
+      const h = ys.ticks.length > 1 ? Math.abs(ys.getPixelForValue(1) - ys.getPixelForValue(0)) : ys.height;
+      const ds = chart.data.datasets[0];
+      g.save();
+      chart.getDatasetMeta(0).data.forEach((pt, i) => {
+        g.fillStyle = ds.tqShade(ds.data[i].v);
+        g.fillRect(pt.x - w / 2 + 0.5, pt.y - h / 2 + 0.5, Math.max(1, w - 1), Math.max(1, h - 1));
+      });
+      g.restore();
+    },
+  };
+  function heatmap(grid, id, title, layers, epochs, valueOf, log) {
+    const pts = [];
+    for (const y of layers)
+      for (const x of epochs) {
+        const v = valueOf(y, x);
+        if (v !== null && v !== undefined && (!log || v > 0)) pts.push({ x, y, v });
+      }
+    if (!pts.length) return;
+    const t = (v) => (log ? Math.log10(v) : v);
+    const lo = Math.min(...pts.map((p) => t(p.v))), hi = Math.max(...pts.map((p) => t(p.v)));
+    const e0 = epochs[0], e1 = epochs[epochs.length - 1];
+    const show = (u) => (log ? Math.pow(10, u) : u).toPrecision(3);
+    addChart(grid, id, title, {
+      type: 'scatter',
+      data: { datasets: [{ label: title, data: pts, pointRadius: 0, pointHoverRadius: 0, pointHitRadius: 8,
+                           tqShade: (v) => shadeOf(hi > lo ? (t(v) - lo) / (hi - lo) : 0.5) }] },
+      options: { scales: { x: { type: 'linear', min: e0 - 0.5, max: e1 + 0.5, title: { display: true, text: 'epoch' },
+                                grid: { display: false },
+                                afterBuildTicks: (ax) => { /* every epoch, or every k-th of many */
+                                  const k = Math.ceil(epochs.length / 25);
+                                  ax.ticks = epochs.filter((_, i) => i % k === 0).map((value) => ({ value }));
+                                } },
+                           y: { type: 'category', labels: layers, offset: true, grid: { display: false },
+                                ticks: { autoSkip: false } } },
+                 plugins: { legend: { display: false },
+                            tooltip: { callbacks: { label: (c) => c.raw.y + ', epoch ' + c.raw.x + ': ' + c.raw.v } } } },
+      plugins: [heatCells],
+    }, { xName: 'epoch', wide: true, height: Math.max(140, 17 * layers.length + 60),
+         note: 'shade: light ' + show(lo) + ' … dark ' + show(hi) + (log ? ' (log scale)' : '') });
+  }
+
+  /* ---- per-layer statistics over epochs (layers.csv of tinyq train --layer-stats): heatmaps (layer
+   * by epoch) of what the study looked at, lines (one per layer) of the rest */
   function layerStatCharts(grid, ls, prefix) {
     const col = (name) => ls.columns.indexOf(name);
     const layerCol = col('layer'), epochCol = col('epoch'), tensorCol = col('tensor');
     if (layerCol < 0 || epochCol < 0 || tensorCol < 0) return;
     const epochs = [...new Set(ls.rows.map((r) => r[epochCol]))].sort((a, b) => a - b);
-    const metrics = [
-      ['kernel', 'update_ratio', '‖ΔW‖/‖W‖ per epoch (weight-update ratio; above 1 warns "explode")', 'logarithmic'],
-      ['kernel', 'mean_abs_dw', 'Mean |Δw| per epoch (1e-3 marked; every |Δw| below 1e-4 warns "vanish")', 'logarithmic', 1e-3],
-      ['kernel', 'codes_changed', 'Share of quantized kernel codes that changed in the epoch', 'linear'],
-      ['kernel', 'sparsity', 'Kernel sparsity (share of exact zeros)', 'linear'],
-      ['kernel', 'zero_codes', 'Quantized kernel: share of zero codes', 'linear'],
-      ['kernel', 'sqnr_db', 'SQNR of the quantized kernel, dB', 'linear'],
-      ['activation', 'sqnr_db', 'SQNR of each activation slot on the probe batch, dB', 'linear'],
-      ['activation', 'clip_fraction', 'Share of each activation slot clipped on the probe batch', 'linear'],
-      ['kernel', 'grad_norm', 'Kernel gradient norm (last step of the epoch)', 'logarithmic'],
+    const metrics = [ /* [tensor, column, title, scale, heatmap, reference line] */
+      ['kernel', 'update_ratio', '‖ΔW‖/‖W‖ per epoch (weight-update ratio; above 1 warns "explode")', 'logarithmic', 1],
+      ['kernel', 'codes_changed', 'Share of quantized kernel codes that changed in the epoch', 'linear', 1],
+      ['kernel', 'sparsity', 'Kernel sparsity (share of exact zeros)', 'linear', 1],
+      ['kernel', 'sqnr_db', 'SQNR of the quantized kernel, dB', 'linear', 1],
+      ['activation', 'sqnr_db', 'SQNR of each activation slot on the probe batch, dB', 'linear', 1],
+      ['kernel', 'mean_abs_dw', 'Mean |Δw| per epoch (1e-3 marked; every |Δw| below 1e-4 warns "vanish")', 'logarithmic', 0, 1e-3],
+      ['kernel', 'zero_codes', 'Quantized kernel: share of zero codes', 'linear', 0],
+      ['activation', 'clip_fraction', 'Share of each activation slot clipped on the probe batch', 'linear', 0],
+      ['kernel', 'grad_norm', 'Kernel gradient norm (last step of the epoch)', 'logarithmic', 0],
     ];
-    for (const [tensor, key, title, scale, ref] of metrics) {
+    for (const [tensor, key, title, scale, heat, ref] of metrics) {
       const j = col(key);
       const rows = ls.rows.filter((r) => r[tensorCol] === tensor);
       if (j < 0 || !rows.some((r) => r[j] !== null)) continue;
       const layers = [...new Set(rows.map((r) => r[layerCol]))];
-      const datasets = layers.map((name, i) => lineDataset(name, epochs.map((e) => {
+      const valueOf = (name, e) => {
         const r = rows.find((q) => q[layerCol] === name && q[epochCol] === e);
         return r && r[j] !== null && (scale !== 'logarithmic' || r[j] > 0) ? r[j] : null;
-      }), i, { pointRadius: 1.5, borderWidth: 1.5, borderDash: i >= COLORS.length ? [5, 3] : [] }));
+      };
+      const id = prefix + (tensor === 'activation' ? 'act-' : '') + key;
+      if (heat) {
+        heatmap(grid, id, title, layers, epochs, valueOf, scale === 'logarithmic');
+        continue;
+      }
+      const datasets = layers.map((name, i) => lineDataset(name, epochs.map((e) => valueOf(name, e)), i,
+                                                           { pointRadius: 1.5, borderWidth: 1.5, borderDash: i >= COLORS.length ? [5, 3] : [] }));
       if (ref) datasets.push(lineDataset(String(ref), epochs.map(() => ref), 7, { borderDash: [6, 4], pointRadius: 0 }));
-      addChart(grid, prefix + (tensor === 'activation' ? 'act-' : '') + key, title, {
+      addChart(grid, id, title, {
         type: 'line', data: { labels: epochs, datasets },
         options: { scales: { x: { title: { display: true, text: 'epoch' } },
                              y: Object.assign({ type: scale }, /share|sparsity/i.test(title) ? { min: 0 } : {}) },
