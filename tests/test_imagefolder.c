@@ -1,5 +1,5 @@
 /* The imagefolder source (src/data/imagefolder.c, image_decode.c, image_resize.c, image_cache.c)
- * on folders this test writes with libpng and libjpeg, its refusals of bad files, and the affine augmentation of
+ * on folders this test writes (tq_image_write_png, libjpeg), its refusals of bad files, and the affine augmentation of
  * src/data/augment.c (rotation, zoom, the vww preset). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <ftw.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
-#include <png.h>
 
 #include "tinyq/data.h"
 #include "tq_test.h"
@@ -66,13 +65,7 @@ static void image_pixels(unsigned char *px, int w, int h, int v) {
 }
 
 static int png_file(const char *path, int w, int h, const unsigned char *px) {
-  png_image im;
-  memset(&im, 0, sizeof im);
-  im.version = PNG_IMAGE_VERSION;
-  im.width = (png_uint_32)w;
-  im.height = (png_uint_32)h;
-  im.format = PNG_FORMAT_RGB;
-  return png_image_write_to_file(&im, path, 0, px, w * 3, NULL);
+  return tq_image_write_png(path, px, h, w) == TQ_OK;
 }
 
 static int jpeg_file(const char *path, int w, int h, const unsigned char *px) {

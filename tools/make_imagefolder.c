@@ -8,13 +8,13 @@
  * max(1, N/5) (at most 10,000) test images; each in <class>/fmnist_<split>_<index>.png.
  * Each image is coloured: the garment's grey level g blends a background and a foreground colour,
  * bg + (fg - bg) g / 255, both drawn per image from SEED (at least 64 apart in grey), so colour
- * says nothing of the class; then enlarged bilinearly (tq_image_resize_u8, the loader's resize). */
+ * says nothing of the class; then enlarged bilinearly (tq_image_resize_u8, the loader's resize) and
+ * written by tq_image_write_png (libpng). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <png.h>
 
 #include "tinyq/data.h"
 
@@ -70,14 +70,8 @@ static int write_image(const char *out, const char *split, const unsigned char *
   }
   char path[4096];
   snprintf(path, sizeof path, "%s/%s/%s/fmnist_%s_%05zu.png", out, split, class_names[is_person(label)], split, index);
-  png_image im;
-  memset(&im, 0, sizeof im);
-  im.version = PNG_IMAGE_VERSION;
-  im.width = (png_uint_32)side;
-  im.height = (png_uint_32)side;
-  im.format = PNG_FORMAT_RGB;
-  if (!png_image_write_to_file(&im, path, 0, rgb_out, side * 3, NULL)) {
-    fprintf(stderr, "make_imagefolder: %s: cannot write (%s)\n", path, im.message);
+  if (tq_image_write_png(path, rgb_out, side, side)) {
+    fprintf(stderr, "make_imagefolder: %s\n", tq_last_error());
     return 1;
   }
   return 0;

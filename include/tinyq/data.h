@@ -147,6 +147,9 @@ void tq_image_hflip(float *img, int h, int w, int c);
  * INTER_AREA. Same size: a copy. Values rounded to nearest. The imagefolder source's resize. */
 tq_status tq_image_resize_u8(const unsigned char *in, int in_h, int in_w, unsigned char *out, int h, int w, int c);
 
+/* Writes h x w RGB bytes (row-major) as a PNG file; errors name path. */
+tq_status tq_image_write_png(const char *path, const unsigned char *rgb, int h, int w);
+
 /* An affine warp about the image centre: rotation (degrees, counter-clockwise on screen for
  * positive angles), shift (dy, dx pixels; content moves down/right) and zoom (factors < 1 enlarge
  * the content). */
