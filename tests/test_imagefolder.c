@@ -193,7 +193,7 @@ static void test_cache(void) {
   CHECK(b.n == a.n && b.x[6 * 768] == 99.0f && a.x[6 * 768] == 60.0f);
   tq_dataset_free(&b);
   /* A damaged cache is ignored. */
-  write_raw("cached", ".tinyq-cache-train-16x16", "TQIMGC01garbage", 15);
+  write_raw("cached", ".tinyq-cache-train-16x16", "TQIMGC02garbage", 15);
   CHECK(tq_dataset_load(&b, spec, 1, TQ_SCALE_RAW) == TQ_OK);
   CHECK(b.n == a.n && b.x[6 * 768] == 99.0f);
   tq_dataset_free(&b);

@@ -9,13 +9,13 @@
 
 #include "data/image_internal.h"
 
-static const char cache_magic[8] = {'T', 'Q', 'I', 'M', 'G', 'C', '0', '1'};
+static const char cache_magic[8] = {'T', 'Q', 'I', 'M', 'G', 'C', '0', '2'};
 
 typedef struct {
   char magic[8];
   uint64_t key;
   int32_t n, h, w, skipped, val_n;
-  char first_error[512];
+  char first_error[1024]; /* tq_first_error.msg's size */
 } cache_header;
 
 uint64_t tq_fnv1a(uint64_t h, const void *data, size_t n) {

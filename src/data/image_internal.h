@@ -32,7 +32,7 @@ typedef struct {
   int val_n;            /* the last val_n images are the folder's own validation split (val/) */
   int *labels;          /* malloc'd, n */
   unsigned char *pixels; /* tq_alloc'd, n*h*w*3 */
-  char first_error[512];
+  char first_error[1024]; /* tq_first_error.msg's size */
 } tq_image_set;
 
 /* Reads the cache file at path when it exists and holds the set for key at h x w; returns 1 and
