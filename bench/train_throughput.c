@@ -2,7 +2,7 @@
  * environment), same model, batch, input and thread count (--threads, 2), measured alternately in one run.
  * Prints samples/s (median, min-max) for both, and the ratio, for float training and for QAT.
  *
- *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder,mobilenetv1]
+ *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder,mobilenetv1,...]
  *                    [--modes float,qat] [--threads T] [--no-torch]
  */
 #include <omp.h>
@@ -25,6 +25,7 @@ static const bench_model MODELS[] = {
     {"fc_autoencoder", {1, 1, 640}, 0, 512},
     /* no PyTorch counterparts yet (bench/torch_models.py): their torch column reads n/a */
     {"mobilenetv1", {96, 96, 3}, 2, 32},
+    {"mobilenetv2", {96, 96, 3}, 2, 32}, /* width 1.0 */
 };
 
 static int cmp_double(const void *a, const void *b) {

@@ -29,7 +29,7 @@ typedef struct {
   int freeze_bn; /* QAT: first epoch with frozen folded-BN statistics, -1 = never */
   char layer_stats[8];
   int save_every;
-  double lr, val_split;
+  double lr, val_split, width;
 } run_settings;
 
 #define S run_settings
@@ -37,6 +37,7 @@ typedef struct {
 static const tq_arg train_args[] = {
     {TQ_OPT_MODEL(S, model), .key = "model",
      .help = "{models}; without it, the architecture of the --init file (e.g. from tinyq import) is trained"},
+    {TQ_OPT_WIDTH(S, width)},
     {TQ_OPT_DATA(S, data), .key = "data", .def = "fashion-mnist", .help = "{datasets}"},
     {.name = "out", .type = TQ_ARG_STRING, .meta = "RUN_DIR", .key = "out", TQ_AT(S, out),
      .help = "run directory: log.csv, best.tqm, last.tqm, model.tqm"},
@@ -271,7 +272,7 @@ static int file_model(train_run *r) {
 static int zoo_model(train_run *r) {
   const run_settings *s = r->s;
   tq_zoo_options zo = {{r->train.h, r->train.w, r->train.c}, r->train.classes};
-  if (tq_zoo_build(&r->m, s->model, &zo) ||
+  if (tq_zoo_build_width(&r->m, s->model, &zo, (float)s->width) ||
       tq_model_finalize(r->m, r->c.batch, tq_zoo_find(s->model)->init, r->c.seed))
     return tq_cli_error("%s", tq_last_error());
   return 0;

@@ -17,6 +17,10 @@
 #define TQ_OPT_THREADS(S, f) .name = "threads", .type = TQ_ARG_INT, .meta = "T", .min = 1, .max = 256, TQ_AT(S, f)
 #define TQ_OPT_COUNT(name_, S, f) .name = name_, .type = TQ_ARG_INT, .meta = "N", .min = 0, .max = 2147483647, TQ_AT(S, f)
 #define TQ_OPT_QUANT(S, f) .name = "quant", .type = TQ_ARG_STRING, .meta = "CONFIG.json", TQ_AT(S, f)
+/* a zoo model's width multiplier (no settings key: a model file holds its layers) */
+#define TQ_OPT_WIDTH(S, f)                                                                           \
+  .name = "width", .type = TQ_ARG_FLOAT, .meta = "A", .min = 0.01, .max = 4, TQ_AT(S, f),           \
+  .help = "width multiplier of mobilenetv2: 0.35 | 0.5 | 0.75 | 1.0 (1.0)"
 #define TQ_OPT_FLAT(S, f) .name = "flat", .type = TQ_ARG_INT, .meta = "BITS", .min = 1, .max = 32, TQ_AT(S, f)
 #define TQ_OPT_ALPHA(S, f) .name = "alpha", .type = TQ_ARG_STRING, .meta = "auto|auto_po2", TQ_AT(S, f)
 /* --static ema | calib:N and --range: static activation scales (static_scales.h) */

@@ -18,7 +18,7 @@ int tq_qsetup_model(tq_model **m, const char *cmd, const char *file, const tq_mo
   if (file) return tq_model_load(file, m, NULL, batch) ? tq_cli_error("%s", tq_last_error()) : 0;
   if (!o->model[0]) return tq_cli_usage_error("%s: give --model NAME or a MODEL_FILE", cmd);
   tq_zoo_options zo = {o->input, o->classes};
-  tq_status st = tq_zoo_build(m, o->model, &zo);
+  tq_status st = tq_zoo_build_width(m, o->model, &zo, (float)o->width);
   if (!st) st = tq_model_finalize(*m, batch, tq_zoo_find(o->model)->init, 1);
   if (!st) st = tq_qsetup_apply(*m, o->quant[0] ? o->quant : NULL, o->flat, o->alpha[0] ? o->alpha : NULL);
   if (!st) return 0;

@@ -11,6 +11,7 @@ typedef struct {
   tq_shape3 input; /* 0x0x0: the model's reference */
   int classes;     /* 0: the model's reference */
   int flat;        /* 0: none */
+  double width;    /* 0: the model's default width multiplier */
 } tq_model_opts;
 
 /* The rows of tq_model_opts f of settings struct S */
@@ -20,6 +21,7 @@ typedef struct {
        .help = "model shape (default: the model's reference)"},                                    \
       {.name = "classes", .type = TQ_ARG_INT, .meta = "N", .min = 1, .max = 1000000,                \
        .flags = TQ_ARG_SAME_LINE, TQ_AT(S, f.classes)},                                            \
+      {TQ_OPT_WIDTH(S, f.width)},                                                                   \
       {TQ_OPT_QUANT(S, f.quant), .help = "per-layer quantizers (keys: layer names or Keras classes)"}, \
       {TQ_OPT_FLAT(S, f.flat), .help = "every kernel and activation at BITS bits, biases at 31"},    \
       {TQ_OPT_ALPHA(S, f.alpha), .help = "override every alpha ('auto_po2': power-of-two scales)"}

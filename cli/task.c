@@ -13,6 +13,8 @@ static const tq_recipe recipes[] = {
     {"fc_autoencoder", 100, 100, 1e-3f, "constant", "none"},
     /* MLPerf Tiny VWW: Adam, batch 50, 0.001 for 20 epochs, 0.0005 for 10, 0.00025 for 20. */
     {"mobilenetv1", 50, 50, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
+    /* The larger VWW networks: MobileNetV1's schedule at batch 32 (the study gives none of its own). */
+    {"mobilenetv2", 50, 32, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
 };
 
 /* A model file's own architecture (an imported Keras model) has no recipe of its own: it trains

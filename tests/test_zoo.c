@@ -5,12 +5,20 @@
 #include "tinyq/zoo.h"
 #include "tq_test.h"
 
-static tq_model *build(const char *name, tq_shape3 in, int classes) {
+static tq_model *build_width(const char *name, tq_shape3 in, int classes, float width) {
   tq_model *m = NULL;
   tq_zoo_options o = {in, classes};
-  CHECK(tq_zoo_build(&m, name, &o) == TQ_OK);
+  CHECK(tq_zoo_build_width(&m, name, &o, width) == TQ_OK);
   CHECK(m && tq_model_finalize(m, 2, TQ_INIT_HE_NORMAL, 1) == TQ_OK);
   return m;
+}
+
+static tq_model *build(const char *name, tq_shape3 in, int classes) { return build_width(name, in, classes, 0); }
+
+static tq_layer *layer(tq_model *m, const char *name) {
+  int i = tq_model_find(m, name);
+  CHECK(i > 0);
+  return tq_model_layer(m, i < 0 ? 0 : i);
 }
 
 static int count_type(tq_model *m, tq_layer_type t) {
@@ -104,6 +112,52 @@ int main(void) {
   CHECK(tq_model_find(m, "activation_28") < tq_model_find(m, "dense"));
   CHECK(tq_model_find(m, "activation_29") == tq_model_num_layers(m) - 1);
   tq_model_free(m);
+
+  /* MobileNetV2 as Keras applications builds it: the parameters of tf.keras.applications.
+   * MobileNetV2((96, 96, 3), alpha, classes=2, weights=None) (its no-top totals + 1280 * 2 + 2;
+   * SPEC §2 pins 0.35 and 1.0), MACs 10.66 M and 55.0 M as SPEC §2, the first conv 32 * alpha
+   * rounded to 8, the last 1280 for every alpha <= 1. */
+  static const struct {
+    float width;
+    int params, macs, first, last_project;
+  } v2[] = {{0.35f, 412770, 10656688, 16, 112}, {0.5f, 708786, 17608000, 16, 160},
+            {0.75f, 1384626, 38168032, 24, 240}, {1.0f, 2260546, 55011712, 32, 320}};
+  for (int i = 0; i < 4; i++) {
+    m = build_width("mobilenetv2", (tq_shape3){96, 96, 3}, 2, v2[i].width);
+    CHECK_EQ_INT(tq_model_params(m), v2[i].params);
+    CHECK_EQ_INT(tq_model_macs(m), v2[i].macs);
+    CHECK_EQ_INT(layer(m, "Conv1")->out_shape.c, v2[i].first);
+    CHECK_EQ_INT(layer(m, "block_16_project")->out_shape.c, v2[i].last_project);
+    CHECK_EQ_INT(layer(m, "Conv_1")->out_shape.c, 1280);
+    tq_model_free(m);
+  }
+  m = build("mobilenetv2", (tq_shape3){96, 96, 3}, 2); /* the default width: 1.0 */
+  CHECK_EQ_INT(tq_model_params(m), 2260546);
+  check_slots(m, 55);
+  CHECK_EQ_INT(count_type(m, TQ_L_ADD), 10);
+  CHECK_EQ_INT(count_type(m, TQ_L_ZEROPAD), 4);
+  CHECK(!layer(m, "Conv1")->use_bias && !layer(m, "block_16_project")->use_bias);
+  CHECK(layer(m, "predictions")->use_bias);
+  CHECK(layer(m, "bn_Conv1")->bn_momentum == 0.999f && layer(m, "Conv_1_bn")->bn_momentum == 0.999f);
+  CHECK(layer(m, "out_relu")->relu_max == 6.0f && layer(m, "block_5_depthwise_relu")->relu_max == 6.0f);
+  CHECK(tq_model_find(m, "block_1_add") < 0 && tq_model_find(m, "block_13_add") < 0);
+  /* Stride 2: ZeroPadding2D ((0, 1), (0, 1)) on the even side, then a valid 3x3 window. */
+  tq_layer *pad = layer(m, "block_1_pad"), *dw = layer(m, "block_1_depthwise");
+  CHECK(pad->pad[0] == 0 && pad->pad[1] == 1 && pad->pad[2] == 0 && pad->pad[3] == 1);
+  CHECK(dw->padding == TQ_PAD_VALID && dw->sh == 2 && dw->out_shape.h == 24);
+  CHECK(layer(m, "block_13_pad")->in_shape.h == 6 && layer(m, "block_13_depthwise")->out_shape.h == 3);
+  /* The add reads the slot that quantizes the block's input (as the block's expand conv does). */
+  tq_layer *add = layer(m, "block_2_add");
+  CHECK(add->inputs[0] == layer(m, "block_2_expand")->inputs[0]);
+  CHECK(add->inputs[1] == tq_model_find(m, "block_2_project_BN"));
+  CHECK(tq_model_find(m, "activation_53") == tq_model_find(m, "predictions") - 1);
+  CHECK(tq_model_find(m, "activation_54") == tq_model_num_layers(m) - 1);
+  tq_model_free(m);
+  tq_model *w = NULL;
+  CHECK(tq_zoo_build_width(&w, "mobilenetv2", NULL, 0.4f) == TQ_ERR_ARG && !w);
+  CHECK(strstr(tq_last_error(), "0.35, 0.5, 0.75, 1.0") != NULL);
+  CHECK(tq_zoo_build_width(&w, "resnet8", NULL, 0.5f) == TQ_ERR_ARG && !w);
+  CHECK(strstr(tq_zoo_find("mobilenetv2")->widths, "0.35") && !tq_zoo_find("resnet8")->widths);
 
   /* Unknown names are errors that list the known ones. */
   tq_model *bad = NULL;
