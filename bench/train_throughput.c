@@ -3,12 +3,16 @@
  * Prints samples/s (median, min-max) for both, and the ratio, for float training and for QAT.
  *
  *   train_throughput [--seconds S] [--rounds R] [--models resnet8,dscnn,fc_autoencoder,mobilenetv1,...]
- *                    [--modes float,qat] [--threads T] [--no-torch]
+ *                    [--modes float,qat] [--threads T] [--no-torch] [--profile]
+ * --profile: after the rounds, the per-layer profile of each model and mode (one more run of
+ * --seconds with the profile on: time, GFLOP/s and share per layer and pass) against this build's
+ * measured multiply-add peak on the same threads.
  */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tinyq/kernels.h"
 #include "tinyq/qconfig.h"
 #include "tinyq/train.h"
 #include "tinyq/zoo.h"
@@ -99,7 +103,7 @@ static double torch_samples_per_s(const bench_model *bm, const char *mode, doubl
 
 int main(int argc, char **argv) {
   double seconds = 5;
-  int rounds = 3, torch = 1, threads = 2;
+  int rounds = 3, torch = 1, threads = 2, profile = 0;
   const char *models = "resnet8,dscnn,fc_autoencoder", *modes = "float,qat";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
@@ -108,9 +112,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--modes") && i + 1 < argc) modes = argv[++i];
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+    else if (!strcmp(argv[i], "--profile")) profile = 1;
     else {
       fprintf(stderr, "usage: train_throughput [--seconds S] [--rounds R] [--models LIST] "
-                      "[--modes float,qat] [--threads T] [--no-torch]\n");
+                      "[--modes float,qat] [--threads T] [--no-torch] [--profile]\n");
       return 2;
     }
   }
@@ -119,6 +124,8 @@ int main(int argc, char **argv) {
   omp_set_num_threads(threads);
   printf("threads %d, %d alternating rounds of %.0f s per side (median, min-max)\n", threads, rounds,
          seconds);
+  double peak = profile ? tq_fma_peak_gflops(threads, 1.0) : 0;
+  if (profile) printf("measured multiply-add peak of this build on %d threads: %.1f GFLOP/s\n", threads, peak);
   printf("%-15s %-5s %5s | %-26s | %-26s | %s\n", "model", "mode", "batch", "tinyq samples/s",
          "pytorch samples/s", "ratio");
   /* Per model, every round measures each selected mode on both sides back to back, so that the
@@ -169,6 +176,13 @@ int main(int argc, char **argv) {
       if (qat && on[0]) printf("   (QAT time / float time: %.2f)", median(pair, rounds));
       printf("\n");
       fflush(stdout);
+    }
+    for (int qat = 0; profile && qat < 2; qat++) {
+      if (!on[qat] || tq_model_profile(m[qat], 1)) continue;
+      double rate = tinyq_samples_per_s(m[qat], bm, loss, seconds, 3);
+      printf("\nprofile: %s %s, batch %d, %.0f samples/s\n", bm->name, qat ? "qat" : "float", bm->batch, rate);
+      tq_model_profile_print(m[qat], stdout, peak);
+      tq_model_profile(m[qat], 0);
     }
     tq_model_free(m[0]);
     tq_model_free(m[1]);

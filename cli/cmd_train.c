@@ -13,6 +13,7 @@
 #include "qsetup.h"
 #include "task.h"
 #include "tinyq/audio.h"
+#include "tinyq/kernels.h"
 #include "tinyq/layer_stats.h"
 #include "tinyq/zoo.h"
 
@@ -30,6 +31,7 @@ typedef struct {
   char layer_stats[8];
   int save_every;
   double lr, val_split, width;
+  int profile; /* not a setting of the run: not stored */
 } run_settings;
 
 #define S run_settings
@@ -59,6 +61,9 @@ static const tq_arg train_args[] = {
     {TQ_OPT_SEED(S, seed), .key = "seed", .def = "1", .help = "every random choice follows from it"},
     {TQ_OPT_THREADS(S, threads), .key = "threads", .def = "2", .flags = TQ_ARG_RESUMABLE,
      .help = "OpenMP threads; same seed and threads -> identical run"},
+    {TQ_OPT_FLAG("profile", S, profile), .flags = TQ_ARG_RESUMABLE,
+     .help = "after training, per layer and pass: ms per step, GFLOP/s, share of the time and of the measured "
+             "multiply-add peak"},
     {.name = "early-stopping", .type = TQ_ARG_INT, .meta = "P", .min = 0, .max = 100000, .key = "early_stopping",
      TQ_AT(S, early), .help = "stop after P epochs without improvement of --monitor"},
     {.name = "monitor", .type = TQ_ARG_STRING, .meta = "M", .key = "monitor", .def = "val_loss", TQ_AT(S, monitor),
@@ -336,6 +341,16 @@ static int test(train_run *r) {
   return 0;
 }
 
+/* --profile: where the training time went, against this build's multiply-add peak on the run's
+ * threads (measured now, 1 s). */
+static void print_profile(const train_run *r) {
+  double peak = tq_fma_peak_gflops(r->s->threads, 1.0);
+  printf("profile (%d thread%s; measured multiply-add peak %.1f GFLOP/s):\n", r->s->threads,
+         r->s->threads == 1 ? "" : "s", peak);
+  tq_model_profile_print(r->m, stdout, peak);
+  fflush(stdout);
+}
+
 /* DCASE: the test folder's AUC and pAUC after every epoch, into the log and RUN_DIR/auc.csv. */
 static int attach_auc_monitor(train_run *r, tq_dcase_monitor **mon) {
   const run_settings *s = r->s;
@@ -377,7 +392,9 @@ static int run(run_settings *s, int resume) {
   if (!rc && !strncmp(s->data, "dcase:", 6)) rc = attach_auc_monitor(&r, &auc);
   tq_layer_stats *stats = NULL;
   if (!rc) rc = attach_layer_stats(&r, &stats);
+  if (!rc && s->profile && tq_model_profile(r.m, 1)) rc = tq_cli_error("%s", tq_last_error());
   if (!rc) rc = train_and_save(&r, settings_json);
+  if (!rc && s->profile) print_profile(&r);
   if (!rc && stats && strcmp(s->layer_stats, "off"))
     printf("layer statistics: layers.csv, %.2f s (%.2f %% of the training time)\n", tq_layer_stats_seconds(stats),
            100 * tq_layer_stats_seconds(stats) / (r.state.seconds > 0 ? r.state.seconds : 1));

@@ -58,3 +58,12 @@ awk '/^batch_normalization/ && NF == 3 { n++; if ($2 != "0.000" || $3 != "0.000"
 sacc=$(sed -n 's/^accuracy: //p' "$T/s.txt")
 awk -v a="$sacc" -v q="$qacc" 'BEGIN { exit !(a > q - 0.03) }' || fail "static-scale accuracy $sacc vs $qacc"
 echo "float $acc, QAT $qacc, static $sacc"
+
+# --profile: a row per layer with its passes, the total against the measured multiply-add peak.
+"$BIN" train --model fc_autoencoder --data noise:1x1x640 --epochs 1 --max-steps 3 --batch 32 --threads 1 \
+  --progress none --profile --out "$T/prof" > "$T/prof.txt" || fail "train --profile"
+grep -qE "^profile \(1 thread; measured multiply-add peak [0-9.]+ GFLOP/s\):" "$T/prof.txt" || fail "--profile: no peak line"
+grep -qE "^dense_9 +Dense +\| +[0-9.]+ +[0-9.]+ +[0-9.]+% +[0-9.]+% \| +[0-9.]+ +[0-9.]+" "$T/prof.txt" \
+  || fail "--profile: no row for dense_9: $(grep dense_9 "$T/prof.txt")"
+grep -qE "^profiled: [0-9.]+ s in the layers' passes, [0-9.]+ GFLOP/s overall" "$T/prof.txt" || fail "--profile: no total"
+echo "profile: $(grep '^profiled:' "$T/prof.txt")"

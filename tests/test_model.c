@@ -402,6 +402,34 @@ static void check_weight_transfer(void) {
   tq_model_free(zoo), tq_model_free(file), tq_model_free(other), tq_model_free(small);
 }
 
+/* The profile counts every layer's passes and their work: 2 flop per MAC forward, 4 backward for
+ * layers with a kernel (input and kernel gradients), 2 for the others; nothing once it is off. */
+static void check_profile(void) {
+  tq_model *m = branchy(1, 0);
+  CHECK(tq_model_layer_profile(m, 1) == NULL);
+  CHECK(tq_model_profile(m, 1) == TQ_OK);
+  float x[72], dout[3];
+  for (int i = 0; i < 72; i++) x[i] = 0.01f * (float)i;
+  tq_rng rng;
+  tq_rng_seed(&rng, 3); /* dropout draws in training */
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 3; i++) dout[i] = 1.0f;
+    CHECK(tq_model_forward(m, x, 1, 1, &rng) != NULL);
+    tq_model_zero_grad(m);
+    tq_model_backward(m, dout, 1);
+  }
+  for (int i = 1; i < tq_model_num_layers(m); i++) {
+    const tq_layer_profile *p = tq_model_layer_profile(m, i);
+    const tq_layer *l = tq_model_layer_c(m, i);
+    double macs = (double)tq_layer_macs(l);
+    CHECK(p && p->forward_calls == 2 && p->backward_calls == 2 && p->forward_s >= 0 && p->backward_s >= 0);
+    CHECK(p->forward_flop == 2 * 2 * macs);
+    CHECK(p->backward_flop == (tq_layer_has_kernel(l) ? 4 : 2) * 2 * macs);
+  }
+  CHECK(tq_model_profile(m, 0) == TQ_OK && tq_model_layer_profile(m, 1) == NULL);
+  tq_model_free(m);
+}
+
 int main(void) {
   check_rows();
   check_names();
@@ -413,5 +441,6 @@ int main(void) {
   check_reshape_file_and_summary();
   check_reshape_import();
   check_weight_transfer();
+  check_profile();
   TEST_MAIN_END();
 }

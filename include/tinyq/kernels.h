@@ -126,4 +126,8 @@ void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int
 void tq_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate, tq_rng *rng);
 void tq_dropout_backward(float *din, const float *dout, const float *mask, size_t n);
 
+/* The measured multiply-add peak of this build's vector code on `threads` threads, in GFLOP/s
+ * (2 per fused multiply-add), timed for at least `seconds` (src/kernels/fma_peak.c). */
+double tq_fma_peak_gflops(int threads, double seconds);
+
 #endif

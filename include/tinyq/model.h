@@ -236,6 +236,20 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
 /* Rebuilds the graph from the file, finalizes it for max_batch, loads the tensors (and optimizer
  * state when present). *meta_json (caller frees with tq_free) receives the caller's metadata. */
 tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int max_batch);
+/* ---- Where training time goes: wall time of every layer's forward and backward passes while the
+ * profile is on, with the floating-point operations they did (2 per MAC forward; backward 4 per
+ * MAC for layers with a kernel: the input's and the kernel's gradients, else 2). */
+typedef struct {
+  double forward_s, backward_s;
+  double forward_flop, backward_flop;
+  long forward_calls, backward_calls;
+} tq_layer_profile;
+tq_status tq_model_profile(tq_model *m, int enable); /* enabling starts from zero */
+const tq_layer_profile *tq_model_layer_profile(const tq_model *m, int layer); /* NULL when off */
+/* The table: per layer (and pass) ms per call, GFLOP/s, share of the profiled time, and the share
+ * of peak_gflops (the machine's measured FMA peak; 0 leaves that column out). */
+void tq_model_profile_print(const tq_model *m, FILE *f, double peak_gflops);
+
 /* Copies parameters layer by layer (matched by name) from src to dst: the QAT initialisation
  * from a float model. Every dst layer with parameters needs its namesake in src, of the same type
  * and parameter shapes (batch norm's epsilon comes along; its momentum, a training setting, stays). */

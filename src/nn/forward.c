@@ -20,10 +20,11 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
   tq_layer_pass p = pass_of(m, l, n);
   p.training = training;
   p.rng = rng;
+  double t0 = m->profile ? tq_now_seconds() : 0;
   tq_status st = tq_layer_traits_of(l->type)->forward(m, l, &p);
-  if (st) return st;
-  if (l->sim.requant && m->use_static && !training) return tq_sim_requant(m, l, n);
-  return TQ_OK;
+  if (!st && l->sim.requant && m->use_static && !training) st = tq_sim_requant(m, l, n);
+  if (m->profile) tq_profile_add(m, l, n, 0, tq_now_seconds() - t0);
+  return st;
 }
 
 int tq_model_forward_layer(tq_model *m, int i, int n) {
@@ -60,10 +61,12 @@ static void din_finish(tq_model *m, tq_layer *l, int k, float *buf, int accumula
 static void layer_backward(tq_model *m, tq_layer *l, int n) {
   tq_layer_pass p = pass_of(m, l, n);
   int acc[2] = {0, 0};
+  double t0 = m->profile ? tq_now_seconds() : 0;
   for (int k = 0; k < l->ninputs; k++) p.din[k] = din_target(m, l, k, &acc[k]);
   tq_layer_traits_of(l->type)->backward(m, l, &p);
   /* the second input first: sums into a shared gradient keep their order */
   for (int k = l->ninputs - 1; k >= 0; k--) din_finish(m, l, k, p.din[k], acc[k], n);
+  if (m->profile) tq_profile_add(m, l, n, 1, tq_now_seconds() - t0);
 }
 
 void tq_model_backward(tq_model *m, const float *dout, int n) {

@@ -275,6 +275,7 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
 
 void tq_model_free(tq_model *m) {
   if (!m) return;
+  tq_free(m->profile);
   for (int i = 0; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
     param_free(&l->kernel);

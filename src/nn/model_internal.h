@@ -24,6 +24,7 @@ struct tq_model {
   float *din_tmp;        /* temp for gradients into inputs with several consumers; QAT's
                             folded-BN statistics (forward only) */
   size_t din_tmp_floats;
+  tq_layer_profile *profile; /* per layer, while tq_model_profile is on (else NULL) */
 };
 
 /* Building (model.c): appends a layer of `type` reading `in` (and `in2` if >= 0), named with
@@ -58,6 +59,9 @@ void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);
+
+/* The profile (profile.c): one pass of layer l over n samples took `seconds`. */
+void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, double seconds);
 
 /* Weight transfer (modelfile.c): a layer's parameter count over its six tensors, and the copy of
  * src's parameters into d when the two agree in type and sizes (batch norm's epsilon too). */
