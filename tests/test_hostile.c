@@ -373,7 +373,7 @@ static void check_resume(void) {
   /* options other than --epochs, --threads, --progress are refused, as search --resume does */
   CHECK(rename(keep, last) == 0);
   snprintf(args, sizeof args, "train --resume %s/run --lr 0.1", dir);
-  expect_cli(args, "train: --lr cannot be changed when resuming (only --epochs, --threads, --layer-stats, --save-every and --progress)");
+  expect_cli(args, "train: --lr cannot be changed when resuming (only --epochs, --threads, --profile, --layer-stats, --save-every and --progress)");
   snprintf(args, sizeof args, "train --resume %s/run --epochs 3 --threads 1 --progress none", dir);
   CHECK_EQ_INT(run_cli(args, err, sizeof err), 0);
 
