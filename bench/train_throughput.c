@@ -30,6 +30,7 @@ static const bench_model MODELS[] = {
     /* no PyTorch counterparts yet (bench/torch_models.py): their torch column reads n/a */
     {"mobilenetv1", {96, 96, 3}, 2, 32},
     {"mobilenetv2", {96, 96, 3}, 2, 32}, /* width 1.0 */
+    {"efficientnetb0", {96, 96, 3}, 2, 32},
 };
 
 static int cmp_double(const void *a, const void *b) {

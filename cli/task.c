@@ -15,6 +15,7 @@ static const tq_recipe recipes[] = {
     {"mobilenetv1", 50, 50, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
     /* The larger VWW networks: MobileNetV1's schedule at batch 32 (the study gives none of its own). */
     {"mobilenetv2", 50, 32, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
+    {"efficientnetb0", 50, 32, 1e-3f, "piecewise:0.001@20,0.0005@10,0.00025", "shift=0.05,flip"},
 };
 
 /* A model file's own architecture (an imported Keras model) has no recipe of its own: it trains

@@ -23,6 +23,7 @@ run() { # NAME TOTAL [model options]
 
 run mobilenetv1 221,794
 run mobilenetv2 412,770 --width 0.35
+run efficientnetb0 4,052,126
 check '"$BIN" summary --model mobilenetv2 | grep -q "Total params: 2,260,546"' "mobilenetv2: 2,260,546 parameters at the default width 1.0"
 expect_error "width 0.4 is not one of 0.35, 0.5, 0.75, 1.0" "$BIN" summary --model mobilenetv2 --width 0.4
 expect_error "resnet8 has no width multiplier" "$BIN" train --model resnet8 --width 0.5 --data noise:32x32x3 --out "$T/x"

@@ -159,6 +159,41 @@ int main(void) {
   CHECK(tq_zoo_build_width(&w, "resnet8", NULL, 0.5f) == TQ_ERR_ARG && !w);
   CHECK(strstr(tq_zoo_find("mobilenetv2")->widths, "0.35") && !tq_zoo_find("resnet8")->widths);
 
+  /* EfficientNet-B0 as Keras applications builds it, without its Rescaling and Normalization input
+   * layers: Keras' model.summary() counts 4,052,133 = these 4,052,126 + the Normalization layer's
+   * 7 non-trainable values (mean and variance of 3 channels, and the count). */
+  m = build("efficientnetb0", (tq_shape3){96, 96, 3}, 2);
+  CHECK_EQ_INT(tq_model_params(m), 4052133 - 7);
+  CHECK_EQ_INT(tq_model_macs(m), 71143392);
+  CHECK_EQ_INT(count_type(m, TQ_L_MULTIPLY), 16);
+  CHECK_EQ_INT(count_type(m, TQ_L_ADD), 9);
+  CHECK_EQ_INT(count_type(m, TQ_L_ZEROPAD), 5); /* stem + 4 stride-2 stages */
+  CHECK(layer(m, "stem_activation")->act == TQ_ACT_SWISH);
+  CHECK(layer(m, "block1a_se_expand/sigmoid")->act == TQ_ACT_SIGMOID);
+  CHECK_EQ_INT(layer(m, "block1a_se_reduce")->out_shape.c, 8);
+  CHECK_EQ_INT(layer(m, "block6d_se_reduce")->out_shape.c, 48);
+  CHECK_EQ_INT(layer(m, "block7a_project_conv")->out_shape.c, 320);
+  CHECK(!layer(m, "stem_conv")->use_bias && layer(m, "block1a_se_reduce")->use_bias);
+  pad = layer(m, "block3a_dwconv_pad"); /* 5x5 stride 2 on 24x24: ((1, 2), (1, 2)) */
+  CHECK(pad->pad[0] == 1 && pad->pad[1] == 2 && pad->pad[2] == 1 && pad->pad[3] == 2);
+  CHECK_EQ_INT(layer(m, "block3a_dwconv")->out_shape.h, 12);
+  /* drop-connect: 0.2 * block / 16 before each residual add, one draw per sample */
+  CHECK(tq_model_find(m, "block1a_drop") < 0 && tq_model_find(m, "block2a_drop") < 0);
+  tq_layer *drop = layer(m, "block2b_drop");
+  CHECK(drop->dropout_per_sample && drop->dropout_rate == 0.2f * 2 / 16);
+  CHECK(layer(m, "block6d_drop")->dropout_rate == 0.2f * 14 / 16);
+  CHECK(!layer(m, "top_dropout")->dropout_per_sample && layer(m, "top_dropout")->dropout_rate == 0.2f);
+  add = layer(m, "block2b_add"); /* Keras: add([x, inputs]) */
+  CHECK(add->inputs[0] == tq_model_find(m, "block2b_drop"));
+  CHECK(add->inputs[1] == layer(m, "block2b_expand_conv")->inputs[0]);
+  tq_layer *excite = layer(m, "block1a_se_excite");
+  CHECK(excite->inputs[0] == layer(m, "block1a_se_squeeze")->inputs[0]);
+  CHECK(excite->inputs[1] == tq_model_find(m, "block1a_se_expand/sigmoid"));
+  /* the slots: named in creation order, the swish/sigmoid layers named after Keras */
+  CHECK(tq_model_find(m, "activation") == 1 && tq_model_find(m, "activation_99") == tq_model_num_layers(m) - 1);
+  CHECK(tq_model_find(m, "activation_100") < 0);
+  tq_model_free(m);
+
   /* Unknown names are errors that list the known ones. */
   tq_model *bad = NULL;
   CHECK(tq_zoo_build(&bad, "resnet9", NULL) == TQ_ERR_ARG);

@@ -81,6 +81,8 @@ typedef struct tq_layer {
   tq_act act;          /* TQ_L_ACTIVATION */
   float relu_max;      /* TQ_L_RELU: 0 = none, 6 = ReLU6 */
   float dropout_rate;
+  int dropout_per_sample; /* TQ_L_DROPOUT: Keras noise_shape (None, 1, 1, 1): one draw per sample
+                             drops or keeps the whole sample (EfficientNet's drop-connect) */
   float l2;            /* kernel L2 regularisation factor (Keras kernel_regularizer=l2(l2)) */
   float bn_momentum, bn_eps;
   tq_conv_shape geom;  /* for conv/depthwise/pool, with n = max batch */
@@ -129,6 +131,9 @@ int tq_add(tq_model *m, int a, int b);
 int tq_multiply(tq_model *m, int x, int s);
 int tq_flatten(tq_model *m, int in);
 int tq_dropout(tq_model *m, int in, float rate);
+/* Dropout with Keras' noise_shape (None, 1, 1, 1): in training each sample is zeroed at `rate` as a
+ * whole, else scaled by 1 / (1 - rate) (drop-connect); an identity at inference. */
+int tq_dropout_per_sample(tq_model *m, int in, float rate);
 int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right);
 /* The same values as an h x w x c tensor (Keras Reshape): h * w * c must be the input's size. */
 int tq_reshape(tq_model *m, int in, int h, int w, int c);

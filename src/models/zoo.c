@@ -15,6 +15,8 @@ static const tq_zoo_entry entries[] = {
      TQ_INIT_HE_NORMAL, NULL, 0},
     {"mobilenetv2", "MobileNetV2 (Keras applications; --width 0.35|0.5|0.75|1.0)", {96, 96, 3}, 2,
      TQ_LOSS_SPARSE_XENT, TQ_INIT_GLOROT_UNIFORM, "0.35, 0.5, 0.75, 1.0", 1.0f},
+    {"efficientnetb0", "EfficientNet-B0 (Keras applications)", {96, 96, 3}, 2, TQ_LOSS_SPARSE_XENT,
+     TQ_INIT_HE_NORMAL, NULL, 0},
 };
 
 /* One per entry: a builder with a width multiplier when the entry lists widths. */
@@ -22,7 +24,7 @@ static const struct {
   tq_model *(*build)(tq_shape3 input, int classes);
   tq_model *(*build_width)(tq_shape3 input, int classes, float width);
 } builders[] = {{tq_build_resnet8, NULL},     {tq_build_dscnn, NULL}, {tq_build_fc_autoencoder, NULL},
-                {tq_build_mobilenetv1, NULL}, {NULL, tq_build_mobilenetv2}};
+                {tq_build_mobilenetv1, NULL}, {NULL, tq_build_mobilenetv2}, {tq_build_efficientnetb0, NULL}};
 _Static_assert(sizeof builders / sizeof builders[0] == sizeof entries / sizeof entries[0],
                "one builder per zoo entry");
 

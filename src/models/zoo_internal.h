@@ -8,6 +8,7 @@ tq_model *tq_build_dscnn(tq_shape3 input, int classes);
 tq_model *tq_build_fc_autoencoder(tq_shape3 input, int classes);
 tq_model *tq_build_mobilenetv1(tq_shape3 input, int classes);
 tq_model *tq_build_mobilenetv2(tq_shape3 input, int classes, float width);
+tq_model *tq_build_efficientnetb0(tq_shape3 input, int classes);
 
 /* The MLPerf Tiny classifier head on the feature map x: average pooling over the whole map, an
  * activation-quantizer slot, flatten, dense with `classes` units and the output's quantizer

@@ -118,7 +118,8 @@ const tq_layer_traits tq_layer_reshape = {
     .infer = reshape_infer, .forward = tq_layer_copy_forward, .backward = tq_layer_copy_backward,
     .save = reshape_save, .load = reshape_load};
 
-/* ---- Dropout: training zeroes inputs at `rate` and scales the rest (aux: the mask) */
+/* ---- Dropout: training zeroes inputs at `rate` and scales the rest (aux: the mask), or, per
+ * sample (Keras noise_shape (None, 1, 1, 1)), whole samples (aux: one scale per sample) */
 
 static int dropout_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
   (void)m;
@@ -128,30 +129,63 @@ static int dropout_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
 }
 
 static void dropout_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
-  b->aux = batch * tq_shape_size(l->out_shape);
+  b->aux = l->dropout_per_sample ? batch : batch * tq_shape_size(l->out_shape);
+}
+
+/* One draw per sample, in sample order: the same rng state gives the same samples dropped. */
+static void sample_dropout_forward(tq_layer *l, const tq_layer_pass *p) {
+  const float keep = 1.0f / (1.0f - l->dropout_rate);
+  const size_t per = tq_shape_size(l->out_shape);
+  for (int s = 0; s < p->n; s++) {
+    float k = l->aux[s] = tq_rng_uniform(p->rng) >= l->dropout_rate ? keep : 0.0f;
+    for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) l->out[i] = p->x[i] * k;
+  }
+}
+
+static void sample_dropout_backward(tq_layer *l, const tq_layer_pass *p) {
+  const size_t per = tq_shape_size(l->out_shape);
+  for (int s = 0; s < p->n; s++)
+    for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) p->din[0][i] = l->dout[i] * l->aux[s];
 }
 
 static tq_status dropout_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  if (p->training && l->dropout_rate > 0)
-    tq_dropout_forward(l->out, l->aux, p->x, p->out_n, l->dropout_rate, p->rng);
-  else
+  if (!p->training || l->dropout_rate <= 0)
     tq_layer_copy_forward(m, l, p);
+  else if (l->dropout_per_sample)
+    sample_dropout_forward(l, p);
+  else
+    tq_dropout_forward(l->out, l->aux, p->x, p->out_n, l->dropout_rate, p->rng);
   return TQ_OK;
 }
 
 static void dropout_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  if (p->din[0] && l->dropout_rate > 0)
-    tq_dropout_backward(p->din[0], l->dout, l->aux, p->out_n);
-  else
+  if (!p->din[0] || l->dropout_rate <= 0)
     tq_layer_copy_backward(m, l, p);
+  else if (l->dropout_per_sample)
+    sample_dropout_backward(l, p);
+  else
+    tq_dropout_backward(p->din[0], l->dout, l->aux, p->out_n);
 }
 
-static void dropout_save(const tq_layer *l, cJSON *o) { cJSON_AddNumberToObject(o, "rate", l->dropout_rate); }
+/* noise_shape only for per-sample dropout: files of element-wise dropout stay as they were. */
+static void dropout_save(const tq_layer *l, cJSON *o) {
+  cJSON_AddNumberToObject(o, "rate", l->dropout_rate);
+  if (!l->dropout_per_sample) return;
+  cJSON *ns = cJSON_AddArrayToObject(o, "noise_shape");
+  cJSON_AddItemToArray(ns, cJSON_CreateNull());
+  for (int i = 0; i < 3; i++) cJSON_AddItemToArray(ns, cJSON_CreateNumber(1));
+}
 
 static const char *dropout_load(tq_layer *l, const cJSON *o) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "rate");
   if (!cJSON_IsNumber(v)) return "rate missing";
   l->dropout_rate = (float)v->valuedouble;
+  const cJSON *ns = cJSON_GetObjectItemCaseSensitive(o, "noise_shape");
+  if (!ns) return NULL;
+  int ok = cJSON_IsArray(ns) && cJSON_GetArraySize(ns) == 4 && cJSON_IsNull(cJSON_GetArrayItem(ns, 0));
+  for (int i = 1; ok && i < 4; i++) ok = cJSON_GetArrayItem(ns, i)->valuedouble == 1.0;
+  if (!ok) return "noise_shape must be [null, 1, 1, 1] (one draw per sample)";
+  l->dropout_per_sample = 1;
   return NULL;
 }
 

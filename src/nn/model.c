@@ -149,6 +149,10 @@ int tq_dropout(tq_model *m, int in, float rate) {
   return add(m, TQ_L_DROPOUT, in, -1, &(tq_layer){.dropout_rate = rate});
 }
 
+int tq_dropout_per_sample(tq_model *m, int in, float rate) {
+  return add(m, TQ_L_DROPOUT, in, -1, &(tq_layer){.dropout_rate = rate, .dropout_per_sample = 1});
+}
+
 int tq_zeropad(tq_model *m, int in, int top, int bottom, int left, int right) {
   return add(m, TQ_L_ZEROPAD, in, -1, &(tq_layer){.pad = {top, bottom, left, right}});
 }
