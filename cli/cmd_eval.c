@@ -175,7 +175,7 @@ static int eval_model(tq_model *m, const tq_dataset *d, const eval_opts *o, tq_l
     printf("loss: %.6f\n", l);
   else
     printf("loss: %.4f\naccuracy: %.4f\n", l, a);
-  if (loss == TQ_LOSS_MSE && !strncmp(o->data, "dcase:", 6) && tq_dcase_report(m, d, o->batch))
+  if (loss == TQ_LOSS_MSE && !strncmp(o->data, "dcase:", 6) && tq_dcase_report(m, d, o->batch, NULL))
     return tq_cli_error("%s: %s", path, tq_last_error());
   return 0;
 }

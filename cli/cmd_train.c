@@ -336,7 +336,9 @@ static int test(train_run *r) {
     printf("test: loss %.6f (%d samples)\n", tl, d->n);
   else
     printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, d->n);
-  if (r->c.loss == TQ_LOSS_MSE && !strncmp(s->data, "dcase:", 6) && tq_dcase_report(r->m, d, r->c.batch))
+  char roc[4200];
+  snprintf(roc, sizeof roc, "%s/roc.csv", s->out);
+  if (r->c.loss == TQ_LOSS_MSE && !strncmp(s->data, "dcase:", 6) && tq_dcase_report(r->m, d, r->c.batch, roc))
     return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
   return 0;
 }

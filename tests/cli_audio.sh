@@ -26,6 +26,12 @@ check 'grep -qE "^epoch 1: test AUC [0-9.]+  pAUC [0-9.]+  \(mean over 3 ids; no
 check '[ "$(head -1 "$T/a/auc.csv")" = "epoch,id,auc,pauc" ] && [ "$(grep -c "^1," "$T/a/auc.csv")" = 4 ]' "auc.csv: 3 ids and the mean for epoch 1"
 last=$(grep "^id 01:" <<< "$out" | grep -oE "AUC [0-9.]+" | head -1 | cut -d" " -f2)
 check '[ "$(grep "^1,01," "$T/a/auc.csv" | cut -d, -f3 | cut -c1-6)" = "$last" ]' "auc.csv's last epoch is what the test report prints"
+# roc.csv: per id from (0,0) to (1,1), its AUC column what the test report printed; the report draws
+# it (headless Chromium: every chart drawn, no console error).
+check '[ "$(head -1 "$T/a/roc.csv")" = "id,fpr,tpr,auc" ] && [ "$(grep -c "^0[123],1.000000,1.000000," "$T/a/roc.csv")" = 3 ]' "roc.csv: a curve per id ending at (1, 1)"
+check '[ "$(grep "^01,0,0," "$T/a/roc.csv" | cut -d, -f4 | cut -c1-6)" = "$last" ]' "roc.csv's AUC is the printed one"
+"$BIN" report "$T/a" --out "$T/a/report.html" > /dev/null 2>&1
+check '/usr/bin/python3 "$SRC/tests/report_check.py" "$T/a/report.html" --log "$T/a/log.csv" --roc "$T/a/roc.csv" > "$T/rc.txt" 2>&1' "the report draws the ROC per id, every point of roc.csv (headless Chromium)"
 out=$("$BIN" train --resume "$T/a" --epochs 2 2>&1)
 check '[ $? -eq 0 ] && [ "$(grep -c "^2," "$T/a/auc.csv")" = 4 ] && [ "$(grep -c "^1," "$T/a/auc.csv")" = 4 ]' "resume appends epoch 2 to auc.csv"
 out=$("$BIN" eval "$T/a/model.tqm" --data "dcase:$A" 2>&1)

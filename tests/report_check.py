@@ -144,6 +144,20 @@ def layer_values(rows):
     return {(layer, epoch): v for layer, col in table_columns(rows).items() for epoch, v in col.items()}
 
 
+def check_roc(tables, path, problems):
+    """Every point of roc.csv (id,fpr,tpr,auc) on the ROC chart, in a dataset named by its id and AUC."""
+    rows = tables.get("s0-roc")
+    if not rows:
+        problems.append(f"no ROC chart for {path}")
+        return
+    shown = {(r[0], number(r[1]), number(r[2])) for r in rows[1:] if len(r) >= 3}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            key = (f"id {int(row['id']):02d} (AUC {float(row['auc']):.4f})", float(row["fpr"]), float(row["tpr"]))
+            if key not in shown:
+                problems.append(f"s0-roc: {key} of {path} is not on the chart")
+
+
 def check_layers(tables, path, problems):
     """Every value of the per-layer charts is layers.csv's (a log axis leaves out values <= 0)."""
     with open(path) as f:
@@ -207,6 +221,7 @@ def main():
     ap.add_argument("--best")
     ap.add_argument("--export-dir")
     ap.add_argument("--layers", help="layers.csv of the run (tinyq train --layer-stats)")
+    ap.add_argument("--roc", help="roc.csv of an auto-encoder run on dcase: data")
     ap.add_argument("--test-accuracy", help="as tinyq train printed it (4 decimals)")
     ap.add_argument("--screenshot")
     ap.add_argument("--height", type=int, default=2200)
@@ -242,6 +257,8 @@ def main():
         check_layers(dom.tables, a.layers, problems)
     if a.test_accuracy:
         check_test_accuracy(dom.tables, a.test_accuracy, problems)
+    if a.roc:
+        check_roc(dom.tables, a.roc, problems)
     if a.screenshot:
         with tempfile.TemporaryDirectory() as tmp:
             shot = os.path.join(tmp, "shot.png")
@@ -254,7 +271,7 @@ def main():
         print(f"{a.report}: {p}")
     if not problems:
         print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
-              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers)) else ""))
+              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers, a.roc)) else ""))
     return 1 if problems else 0
 
 

@@ -152,9 +152,17 @@ tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batc
 /* One line per id ("id 01: AUC 0.9512  pAUC 0.8120  (13 normal, 13 anomalous files)", or why it
  * is undefined), then the mean over the ids where both are defined. */
 void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids);
-/* tq_dcase_evaluate then tq_dcase_print to stdout, for up to 100 ids; a split without labels
- * (training: normal clips only) prints that AUC is undefined there. */
-tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch);
+/* The auto-encoder's mean squared reconstruction error of every row of `test` (*err: test->n
+ * values, freed with tq_free). */
+tq_status tq_dcase_row_errors(struct tq_model *m, const tq_dataset *test, int batch, float **err);
+/* Per file (196 rows each): the mean of its rows' errors and its label (malloc'd; free()). */
+tq_status tq_dcase_file_scores(const float *row_err, const int *y, int rows, float **score, int **label);
+/* The ROC curve of every id with normal and anomalous files, as CSV (id,fpr,tpr,auc: one row per
+ * threshold, the id's AUC repeated), written atomically to path. */
+tq_status tq_dcase_roc_write(const char *path, const float *row_err, const int *y, int rows);
+/* tq_dcase_evaluate then tq_dcase_print to stdout, for up to 100 ids, and the ROC curves to roc_csv
+ * (NULL: none); a split without labels (training: normal clips only) prints that AUC is undefined. */
+tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch, const char *roc_csv);
 
 /* AUC and pAUC per id on `test` (a DCASE test split, kept alive by the caller) after every epoch
  * of a training run: a line on stdout, and rows epoch,id,auc,pauc appended to csv_path (NULL:

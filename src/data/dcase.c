@@ -143,30 +143,40 @@ static void score_id(tq_dcase_score *o, const float *file_score, const int *file
   free(lab);
 }
 
-tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase_score *out,
-                          int max_ids, int *n_ids) {
-  *n_ids = 0;
+tq_status tq_dcase_file_scores(const float *row_err, const int *y, int rows, float **score, int **fy) {
+  *score = NULL, *fy = NULL;
   if (rows <= 0 || rows % TQ_DCASE_VECTORS)
     return tq_fail(TQ_ERR_ARG, "%d rows are not whole files of %d vectors", rows, TQ_DCASE_VECTORS);
   int files = rows / TQ_DCASE_VECTORS;
-  float *score = malloc(sizeof(float) * (size_t)files);
-  int *fy = malloc(sizeof(int) * (size_t)files);
-  if (!score || !fy) {
-    free(score);
-    free(fy);
-    return tq_fail(TQ_ERR_MEMORY, "AUC of %d files: out of memory", files);
-  }
-  tq_status st = TQ_OK;
+  float *s = malloc(sizeof(float) * (size_t)files);
+  int *l = malloc(sizeof(int) * (size_t)files);
+  tq_status st = s && l ? TQ_OK : tq_fail(TQ_ERR_MEMORY, "AUC of %d files: out of memory", files);
   for (int f = 0; !st && f < files; f++) {
     double sum = 0.0;
-    fy[f] = y[(size_t)f * TQ_DCASE_VECTORS];
+    l[f] = y[(size_t)f * TQ_DCASE_VECTORS];
     for (int v = 0; v < TQ_DCASE_VECTORS; v++) {
       sum += row_err[(size_t)f * TQ_DCASE_VECTORS + v];
-      if (y[(size_t)f * TQ_DCASE_VECTORS + v] != fy[f])
+      if (y[(size_t)f * TQ_DCASE_VECTORS + v] != l[f])
         st = tq_fail(TQ_ERR_ARG, "file %d: its %d vectors carry different labels", f, TQ_DCASE_VECTORS);
     }
-    score[f] = (float)(sum / TQ_DCASE_VECTORS);
+    s[f] = (float)(sum / TQ_DCASE_VECTORS);
   }
+  if (st) {
+    free(s);
+    free(l);
+    return st;
+  }
+  *score = s, *fy = l;
+  return TQ_OK;
+}
+
+tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase_score *out,
+                          int max_ids, int *n_ids) {
+  *n_ids = 0;
+  float *score;
+  int *fy, files = rows / TQ_DCASE_VECTORS;
+  tq_status st = tq_dcase_file_scores(row_err, y, rows, &score, &fy);
+  if (st) return st;
   for (int f = 0; !st && f < files; f++) { /* ids in increasing order, each once */
     int id = fy[f] / 2, seen = 0, pos = *n_ids;
     for (int k = 0; k < *n_ids; k++) seen |= out[k].id == id;
@@ -185,9 +195,8 @@ tq_status tq_dcase_scores(const float *row_err, const int *y, int rows, tq_dcase
   return st;
 }
 
-tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batch, tq_dcase_score *out,
-                            int max_ids, int *n_ids) {
-  *n_ids = 0;
+tq_status tq_dcase_row_errors(struct tq_model *m, const tq_dataset *test, int batch, float **out) {
+  *out = NULL;
   size_t k = (size_t)test->h * test->w * test->c;
   tq_shape3 in = tq_model_input_shape(m), o = tq_model_output_shape(m);
   if (!test->y || tq_shape_size(in) != k || tq_shape_size(o) != k)
@@ -211,7 +220,16 @@ tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batc
       err[i + r] = (float)(e / (double)k);
     }
   }
-  tq_status st = tq_dcase_scores(err, test->y, test->n, out, max_ids, n_ids);
+  *out = err;
+  return TQ_OK;
+}
+
+tq_status tq_dcase_evaluate(struct tq_model *m, const tq_dataset *test, int batch, tq_dcase_score *out,
+                            int max_ids, int *n_ids) {
+  *n_ids = 0;
+  float *err;
+  tq_status st = tq_dcase_row_errors(m, test, batch, &err);
+  if (!st) st = tq_dcase_scores(err, test->y, test->n, out, max_ids, n_ids);
   tq_free(err);
   return st;
 }
@@ -235,15 +253,19 @@ void tq_dcase_print(FILE *f, const tq_dcase_score *s, int n_ids) {
   else fprintf(f, "AUC undefined for every id: the test folder needs normal and anomalous clips\n");
 }
 
-tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch) {
+tq_status tq_dcase_report(struct tq_model *m, const tq_dataset *d, int batch, const char *roc_csv) {
   if (!d->y) {
     printf("AUC undefined on the training split (normal clips only)\n");
     return TQ_OK;
   }
   tq_dcase_score sc[100];
   int ids = 0;
-  tq_status st = tq_dcase_evaluate(m, d, batch, sc, 100, &ids);
+  float *err;
+  tq_status st = tq_dcase_row_errors(m, d, batch, &err);
+  if (!st) st = tq_dcase_scores(err, d->y, d->n, sc, 100, &ids);
   if (!st) tq_dcase_print(stdout, sc, ids);
+  if (!st && roc_csv) st = tq_dcase_roc_write(roc_csv, err, d->y, d->n);
+  tq_free(err);
   fflush(stdout);
   return st;
 }

@@ -247,6 +247,23 @@
     }
   }
 
+  /* ---- ROC per machine id (roc.csv: id,fpr,tpr,auc) on the DCASE test folder, the diagonal for chance */
+  function rocChart(grid, roc, id) {
+    const ids = [...new Set(column(roc, 'id'))];
+    const fpr = column(roc, 'fpr'), tpr = column(roc, 'tpr'), auc = column(roc, 'auc'), idc = column(roc, 'id');
+    const datasets = ids.map((m, i) => {
+      const rows = idc.map((v, r) => r).filter((r) => idc[r] === m);
+      return lineDataset('id ' + String(m).padStart(2, '0') + ' (AUC ' + fmt(auc[rows[0]], 4) + ')',
+                         rows.map((r) => ({ x: fpr[r], y: tpr[r] })), i, { showLine: true, stepped: false });
+    });
+    datasets.push(lineDataset('chance', [{ x: 0, y: 0 }, { x: 1, y: 1 }], ids.length, { showLine: true, borderDash: [4, 4], pointRadius: 0 }));
+    addChart(grid, id, 'ROC per machine id (test folder)', {
+      type: 'scatter', data: { datasets },
+      options: { scales: { x: { min: 0, max: 1, title: { display: true, text: 'false positive rate' } },
+                           y: { min: 0, max: 1, title: { display: true, text: 'true positive rate' } } } },
+    }, { xName: 'fpr' });
+  }
+
   /* ---- a training run */
   function trainSection(s, sec, grid, prefix) {
     const log = s.log;
@@ -277,6 +294,7 @@
                          ['val_accuracy there', bi >= 0 && va ? fmt(va[bi], 4) : ''],
                          ['test accuracy', s.test && s.test.accuracy !== null ? fmt(s.test.accuracy, 4) : '']]), grid);
     if (s.layer_stats) layerStatCharts(grid, s.layer_stats, prefix + 'layers-');
+    if (s.roc) rocChart(grid, s.roc, prefix + 'roc');
     if (s.model) modelCharts(sec, grid, s.model, prefix + 'model-');
   }
 

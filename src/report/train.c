@@ -1,5 +1,6 @@
 /* A training run directory in the report: log.csv (Keras CSVLogger columns), the model table of
- * its model file, the task it trained on, and layers.csv (tinyq train --layer-stats). */
+ * its model file, the task it trained on, layers.csv (tinyq train --layer-stats) and roc.csv (an
+ * auto-encoder trained on dcase: data). */
 #include <stdlib.h>
 
 #include "report/report_internal.h"
@@ -83,6 +84,11 @@ tq_status tq_report_add_train(tq_report *r, const char *dir) {
       return st;
   }
   cJSON_AddItemToObject(sec, "layer_stats", layers ? layers : cJSON_CreateNull());
+  cJSON *roc = NULL; /* an auto-encoder on dcase: the test folder's ROC per machine id */
+  if (tq_report_note_file(sec, dir, "roc.csv")) {
+    if ((st = tq_report_path(p, sizeof p, dir, "roc.csv")) || (st = tq_report_read_csv(p, &roc))) return st;
+  }
+  cJSON_AddItemToObject(sec, "roc", roc ? roc : cJSON_CreateNull());
   for (size_t i = 0; i < sizeof MODEL_FILES / sizeof MODEL_FILES[0]; i++)
     tq_report_note_file(sec, dir, MODEL_FILES[i]);
   return add_model(sec, dir, r->test);
