@@ -76,13 +76,15 @@ wait_locked() {
   done
   return 1
 }
-"$BIN" search --resume "$T/s" --trials 6 > "$T/first.log" 2>&1 &
+# 18 trials to run: with 4 the resume could be done before the first poll saw it holding the lock
+# (it was, once, in CI).
+"$BIN" search --resume "$T/s" --trials 20 > "$T/first.log" 2>&1 &
 first=$!
 wait_locked || bad "the first resume never took the lock"
-expect_error "search: $T/s is in use by process $first" "$BIN" search --resume "$T/s" --trials 6
+expect_error "search: $T/s is in use by process $first" "$BIN" search --resume "$T/s" --trials 20
 wait $first && ok "the first resume finished" || bad "the first resume failed: $(cat "$T/first.log")"
-[ "$(wc -l < "$T/s/trials.jsonl")" -eq 6 ] && ok "trials.jsonl has exactly 6 trials" \
-  || bad "trials.jsonl has $(wc -l < "$T/s/trials.jsonl") lines for 6 trials"
+[ "$(wc -l < "$T/s/trials.jsonl")" -eq 20 ] && ok "trials.jsonl has exactly 20 trials" \
+  || bad "trials.jsonl has $(wc -l < "$T/s/trials.jsonl") lines for 20 trials"
 # a crashed holder's lock frees itself. The holder has far more trials to run than it gets time
 # for, so that it still holds the lock when polled on a loaded machine (with 2 trials left it could
 # finish between two polls).
