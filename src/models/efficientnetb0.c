@@ -88,7 +88,7 @@ tq_model *tq_build_efficientnetb0(tq_shape3 input, int classes) {
   int b = 0;
   for (int s = 0; s < 7; s++)
     for (int r = 0; r < stages[s][1]; r++, b++) {
-      char p[16];
+      char p[32]; /* "block7a_": room for any int, as gcc's -Wformat-truncation counts */
       snprintf(p, sizeof p, "block%d%c_", s + 1, 'a' + r);
       x = slot(&n, mbconv(&n, x, stages[s], r ? 1 : stages[s][5], r ? stages[s][3] : stages[s][2], b, p));
     }
