@@ -40,6 +40,7 @@ static const tq_arg search_args[] = {
     {.name = "tuner", .type = TQ_ARG_STRING, .meta = "KIND", .def = "bayesian", TQ_AT(S, tuner),
      .help = "bayesian (Gaussian process) | random"},
     {TQ_OPT_SEED(S, s.seed), .def = "1", .help = "tuner, weights, data order and subset"},
+    {TQ_OPT_WIDTH(S, s.width)},
     {.name = "metric", .type = TQ_ARG_STRING, .meta = "M", TQ_AT(S, s.metric),
      .help = "auc: the mean AUC per machine id on a dcase: test folder (default: the study's: accuracy, or "
              "1/(1 + loss^10) for the auto-encoder)"},

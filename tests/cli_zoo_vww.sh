@@ -37,4 +37,16 @@ for name in mobilenetv1 mobilenetv2 efficientnetb0; do
   "$BIN" eval "$T/$name-q/model.tqm" --integer --compare --static calib:8 --limit 8 > "$T/eval.txt" 2>&1; rc=$?
   check '[ $rc -eq 0 ] && grep -q "no tensor more than one step apart" "$T/eval.txt" && ! awk '"'"'NF == 5 && $5 ~ /^[0-9]+$/ && $5 > 0'"'"' "$T/eval.txt" | grep -q .' "$name: integer eval, every tensor equal"
 done
+
+# The search at a width: MobileNetV2 alpha 0.35, recorded in search.json, kept by --resume, in the
+# retrain hint; a width the model does not take is refused before any trial.
+S=(search --model mobilenetv2 --width 0.35 --data noise:96x96x3:2 --space "$SRC/examples/search_space_study.json"
+   --epochs 1 --max-steps 1 --train-limit 64 --batch 8)
+out=$("$BIN" "${S[@]}" --trials 1 --out "$T/sw" 2>&1); rc=$?
+check '[ $rc -eq 0 ] && grep -q "^retrain it: tinyq train --model mobilenetv2 --width 0.35 " <<< "$out"' "search --width 0.35: the retrain hint keeps the width"
+check 'grep -qE "\"width\":[[:space:]]*0\.3499" "$T/sw/search.json"' "search.json records the width"
+out=$("$BIN" search --resume "$T/sw" --trials 2 2>&1); rc=$?
+check '[ $rc -eq 0 ] && [ "$(wc -l < "$T/sw/trials.jsonl")" = 2 ] && grep -q -- "--width 0.35 " <<< "$out"' "search --resume keeps the width"
+expect_error "mobilenetv2: width 0.4 is not one of 0.35, 0.5, 0.75, 1.0" "$BIN" search --model mobilenetv2 --width 0.4 \
+  --data noise:96x96x3:2 --space "$SRC/examples/search_space_study.json" --trials 1 --out "$T/sw2"
 exit $fail

@@ -151,6 +151,7 @@ typedef struct {
   int seed;
   int initial_points;       /* Bayesian random start (0 = the tuner's default) */
   tq_goal goal;
+  double width;             /* the zoo model's width multiplier (0: its default) */
   char metric[16];          /* "" = the study's (accuracy, or 1/(1 + loss^10) for an auto-encoder);
                                "auc" = mean AUC per machine id on a DCASE test folder */
 } tq_search_settings;

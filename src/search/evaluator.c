@@ -46,7 +46,7 @@ static tq_status load_auc_test(tq_evaluator *ev, tq_input_scaling sc) {
 static tq_status build_model(const tq_evaluator *ev, int batch, tq_model **out) {
   *out = NULL;
   tq_model *m = NULL;
-  tq_status st = tq_zoo_build(&m, ev->s->model, &ev->zo);
+  tq_status st = tq_zoo_build_width(&m, ev->s->model, &ev->zo, (float)ev->s->width);
   if (!st) st = tq_model_finalize(m, batch, ev->z->init, (uint64_t)ev->s->seed);
   if (st) {
     tq_model_free(m);

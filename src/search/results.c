@@ -78,6 +78,8 @@ void tq_search_print_summary(FILE *L, const tq_search_paths *p, const tq_search_
   fprintf(L, "best configuration: %s (trial %d)\n", p->best, recs[idx[0]].trial);
   fprintf(L, "Pareto front (bits vs metric): %s (%d trials)\n", p->pareto, npareto);
   fprintf(L, "journal: %s\n", p->trials);
-  fprintf(L, "retrain it: tinyq train --model %s --data %s --quant %s --alpha auto_po2%s%s\n", s->model, s->data,
-          p->best, s->init[0] ? " --init " : "", s->init);
+  char width[32] = "";
+  if (s->width > 0) snprintf(width, sizeof width, " --width %g", s->width);
+  fprintf(L, "retrain it: tinyq train --model %s%s --data %s --quant %s --alpha auto_po2%s%s\n", s->model, width,
+          s->data, p->best, s->init[0] ? " --init " : "", s->init);
 }

@@ -54,6 +54,7 @@ char *tq_search_settings_json(const tq_search_settings *s) {
   cJSON_AddNumberToObject(o, "seed", s->seed);
   cJSON_AddNumberToObject(o, "initial_points", s->initial_points);
   if (s->metric[0]) cJSON_AddStringToObject(o, "metric", s->metric); /* absent: the study's metric */
+  if (s->width > 0) tq_json_add_exact(o, "width", s->width);         /* absent: the model's default */
   cJSON *g = cJSON_AddObjectToObject(o, "goal");
   if (g) {
     tq_json_add_exact(g, "delta_p", s->goal.delta_p);
@@ -126,6 +127,8 @@ tq_status tq_search_settings_parse(tq_search_settings *s, const char *json, cons
   else if (!tq_search_js_str(o, "tuner", tuner, sizeof tuner) || tq_tuner_parse_kind(tuner, &s->tuner)) bad = "tuner";
   else if (!tq_search_js_int(o, "seed", &s->seed)) bad = "seed";
   else if (!tq_search_js_int(o, "initial_points", &s->initial_points) || s->initial_points < 0) bad = "initial_points";
+  else if (cJSON_GetObjectItemCaseSensitive(o, "width") && (!tq_search_js_num(o, "width", &s->width) || !(s->width > 0)))
+    bad = "width";
   else if (cJSON_GetObjectItemCaseSensitive(o, "metric") &&
            (!tq_search_js_str(o, "metric", s->metric, sizeof s->metric) || strcmp(s->metric, "auc")))
     bad = "metric";
