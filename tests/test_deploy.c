@@ -361,7 +361,49 @@ static void expect_refusal(tq_model *m, const char *needle) {
   CHECK(strstr(tq_last_error(), needle) != NULL);
 }
 
+/* ---- The planner on MobileNetV1's first blocks (alpha 0.25, 8 bits): input 96x96x3 -> conv s2
+ * 48x48x8 -> depthwise 48x48x8 -> pointwise 48x48x16 -> depthwise s2 24x24x16. Largest-first
+ * placement leaves a 9,216-byte hole (64,512 B); the plan must reach the lower bound, the bytes
+ * alive during the pointwise conv (18,432 + 36,864 = 55,296, MLPerf Tiny's computed peak), and
+ * keep tensors alive together apart. Residual adds read two tensors: a branch kept alive over a
+ * block must not be overwritten. */
+static void check_plan(void) {
+  static const size_t chain[] = {96 * 96 * 3, 48 * 48 * 8, 48 * 48 * 8, 48 * 48 * 16, 24 * 24 * 16};
+  enum { N = sizeof chain / sizeof chain[0] };
+  for (int residual = 0; residual < 2; residual++) {
+    dtensor t[N];
+    dop ops[N];
+    memset(t, 0, sizeof t);
+    memset(ops, 0, sizeof ops);
+    for (int i = 0; i < N; i++) {
+      t[i].bits = 8;
+      t[i].size = chain[i];
+      ops[i].kind = i ? D_CONV : D_QUANTIZE;
+      ops[i].in0 = i - 1;
+      ops[i].in1 = -1;
+      ops[i].out = i;
+    }
+    if (residual) { /* the last op also reads tensor 1: it stays alive to the end */
+      ops[N - 1].kind = D_ADD;
+      ops[N - 1].in1 = 1;
+    }
+    tq_dmodel d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.arch, sizeof d.arch, "plan test");
+    d.t = t, d.nt = N, d.ops = ops, d.nops = N, d.input = 0, d.output = N - 1;
+    CHECK(tq_deploy_plan(&d) == TQ_OK);
+    CHECK(d.arena == (residual ? 18432 + 18432 + 36864 : 55296));
+    for (int a = 0; a < N; a++)
+      for (int b = a + 1; b < N; b++) {
+        int alive = !(t[a].last_op < t[b].first_op || t[b].last_op < t[a].first_op);
+        if (alive) CHECK(t[a].offset + t[a].size <= t[b].offset || t[b].offset + t[b].size <= t[a].offset);
+        CHECK(t[a].offset + t[a].size <= d.arena && t[b].offset + t[b].size <= d.arena);
+      }
+  }
+}
+
 int main(void) {
+  check_plan();
   compare(NULL, 8, "auto_po2", 1.0, 0);  /* shifts only */
   compare(NULL, 16, "auto_po2", 1.0, 0); /* int16 activations and weights */
   compare(NULL, 8, "auto", 1.0, 0);      /* fixed-point multipliers */
