@@ -69,6 +69,7 @@ check 'grep -q "2 of 4 trials finished, 0 interrupted" "$T/b2.log"' "B: resumed 
 check '[ "$(choices "$T/a/trials.jsonl")" = "$(choices "$T/b/trials.jsonl")" ]' "B: same choices as the uninterrupted run"
 check '[ "$(scores "$T/a/trials.jsonl")" = "$(scores "$T/b/trials.jsonl")" ]' "B: same scores as the uninterrupted run"
 check 'cmp -s "$T/a/best.json" "$T/b/best.json"' "B: same best.json"
+check 'cmp -s "$T/a/sensitivity.csv" "$T/b/sensitivity.csv"' "B: same sensitivity.csv (the GP refit on all 4 trials)"
 "$BIN" search --resume "$T/b" > "$T/b3.log" 2>&1 || bad "resume of a finished search"
 check '[ "$(lines "$T/b/trials.jsonl")" -eq 4 ]' "B: resuming a finished search runs nothing"
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "search/tuner_internal.h"
 #include "tinyq/tuner.h"
@@ -572,6 +573,77 @@ static void test_degenerate(void) {
   tq_tuner_free(t);
 }
 
+/* The exported sensitivity: on an objective of one dimension only, that dimension gets the shortest
+ * lengthscale; sensitivity.csv holds the tuner's exact values; a refit changes no suggestion. */
+static void test_sensitivity(void) {
+  enum { D = 6, N = 20, HOT = 2 };
+  static const double LEVEL[3] = {0.2, 0.8, 0.9}; /* 4, 8, 16 bits of the one layer that matters */
+  tq_tuner *t = make(TQ_TUNER_BAYESIAN, D, 3, 7), *twin = make(TQ_TUNER_BAYESIAN, D, 3, 7);
+  CHECK_EQ_INT(tq_tuner_refit(t), 0); /* nothing observed: no fit */
+  int c[D], c2[D];
+  for (int i = 0; i < N; i++) {
+    CHECK(tq_tuner_suggest(t, c) == TQ_OK);
+    CHECK(tq_tuner_observe(t, c, LEVEL[c[HOT]]) == TQ_OK);
+    CHECK(tq_tuner_add_pending(twin, c) == TQ_OK);
+    CHECK(tq_tuner_observe(twin, c, LEVEL[c[HOT]]) == TQ_OK);
+  }
+  CHECK_EQ_INT(tq_tuner_refit(t), 1);
+  const double *ls = tq_tuner_lengthscales(t);
+  int shortest = 0;
+  for (int d = 1; d < D; d++)
+    if (ls[d] < ls[shortest]) shortest = d;
+  const double *eff = t->main_effects;
+  printf("one-dimension objective (dimension %d matters; score 0.2/0.8/0.9 at its 3 options): lengthscale,"
+         " main effect:", HOT);
+  for (int d = 0; d < D; d++) printf(" %.3g,%.3g", ls[d], eff[d]);
+  printf("; ARD weight %.3f\n", 1 - t->fit_additive_weight);
+  CHECK_EQ_INT(shortest, HOT);
+  CHECK(eff[HOT] > 0.5 && eff[HOT] < 0.8); /* the true range is 0.7 */
+  for (int d = 0; d < D; d++)
+    if (d != HOT) CHECK(eff[d] < 0.05 * eff[HOT]);
+  /* the refit drew no random numbers and changed no state: the twin suggests the same */
+  CHECK(tq_tuner_suggest(t, c) == TQ_OK && tq_tuner_suggest(twin, c2) == TQ_OK);
+  CHECK(same(c, c2, D));
+  CHECK_EQ_INT(tq_tuner_refit(t), 1); /* pending suggestions stay out of the fit */
+  double keep[D], keep_eff[D];
+  memcpy(keep, tq_tuner_lengthscales(t), sizeof keep);
+  memcpy(keep_eff, t->main_effects, sizeof keep_eff);
+  /* the file: a row per dimension with exactly these values */
+  const char *names[D] = {"conv2d/kernel", "conv2d/bias", "act,ivation", "d3", "d4", "d5"};
+  const char *groups[D] = {"kernel", "bias", "activation", "kernel", "bias", "activation"};
+  char path[] = "/tmp/tq_sensitivity_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  CHECK(tq_tuner_write_sensitivity(t, path, names, groups) == TQ_OK);
+  FILE *f = fopen(path, "r");
+  char line[512];
+  CHECK(f && fgets(line, sizeof line, f));
+  CHECK(strcmp(line, "dim,name,group,options,lengthscale,sensitivity,main_effect,points,ard_weight\n") == 0);
+  for (int d = 0; d < D && f; d++) {
+    char name[64], group[64];
+    int dim = -1, options = 0, points = 0;
+    double l = 0, sens = 0, effect = 0, ard = 0;
+    CHECK(fgets(line, sizeof line, f) != NULL);
+    CHECK_EQ_INT(sscanf(line, "%d,%63[^,],%63[^,],%d,%lf,%lf,%lf,%d,%lf", &dim, name, group, &options, &l, &sens,
+                        &effect, &points, &ard), 9);
+    CHECK_EQ_INT(dim, d);
+    CHECK(strcmp(name, d == HOT ? "act;ivation" : names[d]) == 0); /* no comma inside a field */
+    CHECK(strcmp(group, groups[d]) == 0);
+    CHECK_EQ_INT(options, 3);
+    CHECK(l == keep[d] && sens == 1.0 / keep[d] && effect == keep_eff[d]);
+    CHECK_EQ_INT(points, N);
+    CHECK(ard > 0 && ard < 1);
+  }
+  if (f) fclose(f);
+  close(fd);
+  unlink(path);
+  tq_tuner *r = make(TQ_TUNER_RANDOM, D, 3, 7);
+  CHECK(tq_tuner_write_sensitivity(r, path, names, groups) == TQ_ERR_ARG); /* no GP: nothing to write */
+  tq_tuner_free(r);
+  tq_tuner_free(t);
+  tq_tuner_free(twin);
+}
+
 int main(void) {
   test_names_and_validation();
   test_linalg();
@@ -583,6 +655,7 @@ int main(void) {
     test_replay(kind);
   }
   test_degenerate();
+  test_sensitivity();
   test_synthetic();
   test_timing();
   TEST_MAIN_END();

@@ -98,6 +98,20 @@ void tq_tuner_last_info(const tq_tuner *t, tq_tuner_info *info);
  * the score is sensitive to that dimension), or NULL if the GP has not been used yet. Valid until the next
  * suggestion or tq_tuner_free. */
 const double *tq_tuner_lengthscales(const tq_tuner *t);
+/* Fits the GP's hyperparameters on every observation without suggesting anything (the trial sequence
+ * is unchanged), so that tq_tuner_lengthscales reflects them all (e.g. at the end of a search).
+ * Bayesian tuner with at least 2 observations and the initial points observed: 1 when fitted, else 0;
+ * -1 when out of memory (error recorded). */
+int tq_tuner_refit(tq_tuner *t);
+/* The per-dimension sensitivity of the last fit as CSV, written atomically to path:
+ * dim,name,group,options,lengthscale,sensitivity,main_effect,points,ard_weight — one row per dimension
+ * in order: sensitivity = 1/lengthscale of the ARD (interaction) component (0 for a dimension with one
+ * option, whose lengthscale is inf); main_effect the additive component's range of the posterior mean
+ * over the dimension's options, in score units (what the layer's choice alone does to the score);
+ * points the observations fitted; ard_weight the ARD component's weight 1 - w_add. names/groups
+ * (ndims each) label the rows. An error when there is no fit yet. */
+tq_status tq_tuner_write_sensitivity(const tq_tuner *t, const char *path, const char *const *names,
+                                     const char *const *groups);
 
 /* One-line description of the method. */
 const char *tq_tuner_describe(tq_tuner_kind kind);

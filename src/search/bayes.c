@@ -485,6 +485,8 @@ typedef struct {
   double *dbuf;
   int *ibuf;
   int deff;            /* dimensions with more than one option (at least 1) */
+  double ysd;          /* the scores' standard deviation (the unit of y) */
+  double *effect;      /* (D) the additive component's main effect per dimension, score units */
   kappa_t kp;
   fit_ws fit;
   gp_model gm;
@@ -530,7 +532,7 @@ static int alloc_model(suggestion *sg, const tq_tuner *t) {
   if (ktab_size > KTAB_MAX) ktab_size = 0;
   size_t nd = 2 * (size_t)m * D /* X, Xt */ + (size_t)m /* y */ + 5 * (size_t)m * m /* A C R Cinv work */ +
               (size_t)m /* alpha */ + 2 * (size_t)(D + 2) /* grad theta */ + (size_t)D /* w */ +
-              6 * (size_t)m /* k v r2a saa r2b sab */ + ktab_size;
+              6 * (size_t)m /* k v r2a saa r2b sab */ + (size_t)D /* effect */ + ktab_size;
   sg->dbuf = tq_alloc(sizeof(double) * nd);
   sg->ibuf = tq_alloc(sizeof(int) * ((size_t)D * (3 + N_LS_STARTS) + 2 * (size_t)m * D));
   sg->koff = tq_alloc(sizeof(size_t) * (size_t)D);
@@ -553,7 +555,8 @@ static int alloc_model(suggestion *sg, const tq_tuner *t) {
   sg->saa = sg->r2a + m;
   sg->r2b = sg->saa + m;
   sg->sab = sg->r2b + m;
-  sg->ktab = ktab_size ? sg->sab + m : NULL;
+  sg->effect = sg->sab + m;
+  sg->ktab = ktab_size ? sg->effect + D : NULL;
   sg->active = sg->ibuf;
   sg->cur = sg->active + D;
   sg->cand = sg->cur + D;
@@ -604,6 +607,7 @@ static void prepare_inputs(suggestion *sg, const tq_tuner *t) {
   yvar /= n;
   double ysd = sqrt(yvar);
   if (!(ysd > 1e-12 * (1.0 + fabs(ymean)))) ysd = 1.0;
+  sg->ysd = ysd;
   for (int i = 0; i < n; i++) sg->y[i] = (t->obs[sg->sel[i]].score - ymean) / ysd;
   sg->gm.fbest = -INFINITY;
   for (int i = 0; i < n; i++)
@@ -656,6 +660,26 @@ static int add_fantasies(suggestion *sg) {
   return 1;
 }
 
+/* The additive component's part of the posterior mean is a sum of one function per dimension,
+ * f_d(k) = (w_add/D_eff)·Σ_i α_i·κ(pos_d(k), x_id); its range over the dimension's options (in score
+ * units) is how much the GP thinks that layer's choice alone moves the score. With the ARD lengthscales
+ * (the interaction component's sensitivity) it is the per-layer sensitivity sensitivity.csv reports:
+ * when the additive component explains the scores, the ARD lengthscales stay near their prior. */
+static void main_effects(suggestion *sg, const tq_tuner *t) {
+  const int D = sg->D, n = sg->n;
+  const double scale = sigmoid(sg->theta[TH_WADD(D)]) / sg->deff * sg->ysd;
+  for (int d = 0; d < D; d++) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k = 0; k < t->counts[d] && sg->active[d]; k++) {
+      double f = 0;
+      for (int i = 0; i < n; i++) f += sg->alpha[i] * kappa(&sg->kp, d, k, sg->CI[(size_t)i * D + d]);
+      lo = fmin(lo, f);
+      hi = fmax(hi, f);
+    }
+    sg->effect[d] = sg->active[d] ? (hi - lo) * scale : 0.0;
+  }
+}
+
 /* Phase 3. The hyperparameters fitted on the observations, the GP conditioned on them and then on
  * the pending fantasies. Returns 1; 0 when no GP could be fitted (the caller falls back to random);
  * -1 on allocation failure. */
@@ -682,6 +706,7 @@ static int fit_model(suggestion *sg, const tq_tuner *t) {
   tq_free(Acompact);
   if (fr == -2) return -1;
   if (!fitted) return 0;
+  main_effects(sg, t); /* while alpha is that of the observations alone */
   double fbest = sg->gm.fbest;
   sg->gm = (gp_model){.n = n, .D = D, .maxcount = t->maxcount, .pos = t->pos, .counts = t->counts,
                       .active = sg->active, .kp = &sg->kp, .Xt = sg->Xt, .Ct = sg->Ct, .w = sg->w,
@@ -779,6 +804,18 @@ static int hill_climb(suggestion *sg, const tq_tuner *t, top_list *tl) {
   return 0;
 }
 
+/* The fitted hyperparameters the tuner reports (sensitivity.csv): an ARD lengthscale per dimension
+ * (infinite where the dimension has one option), the observations fitted, the kernel mixture. */
+static void record_fit(const suggestion *sg, tq_tuner *t) {
+  const int D = sg->D;
+  for (int d = 0; d < D; d++) t->lengthscales[d] = sg->active[d] ? exp(sg->theta[d]) : INFINITY;
+  t->has_lengthscales = 1;
+  t->fit_points = sg->n;
+  t->fit_additive_weight = sigmoid(sg->theta[TH_WADD(D)]);
+  t->fit_noise = exp(sg->theta[TH_TAU(D)]);
+  memcpy(t->main_effects, sg->effect, sizeof(double) * (size_t)D);
+}
+
 /* Phase 6. The choice: the best candidate, and what the tuner reports about it. */
 static void choose(const suggestion *sg, tq_tuner *t, const top_list *tl, int *choice) {
   const int D = sg->D;
@@ -792,8 +829,7 @@ static void choose(const suggestion *sg, tq_tuner *t, const top_list *tl, int *c
   t->info.log_ei = tl->val[0].logei;
   t->info.pred_mean = tl->val[0].mu;
   t->info.pred_sd = sqrt(tl->val[0].var);
-  for (int d = 0; d < D; d++) t->lengthscales[d] = sg->active[d] ? exp(sg->theta[d]) : INFINITY;
-  t->has_lengthscales = 1;
+  record_fit(sg, t);
 }
 
 int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice) {
@@ -815,6 +851,23 @@ int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice) {
   result = tl.nstart > 0;
   if (result) choose(&sg, t, &tl, choice);
 done:
+  free_suggestion(&sg);
+  return result;
+}
+
+int tq_bayes_fit(tq_tuner *t) {
+  suggestion sg;
+  memset(&sg, 0, sizeof sg);
+  int result = -1;
+  if (select_points(&sg, t)) {
+    sg.np = 0; /* the observations only: pending trials would only enter as fantasies after the fit */
+    sg.p0 = t->n_pending;
+    sg.m = sg.n;
+    if (alloc_model(&sg, t)) {
+      prepare_inputs(&sg, t);
+      if ((result = fit_model(&sg, t)) > 0) record_fit(&sg, t);
+    }
+  }
   free_suggestion(&sg);
   return result;
 }

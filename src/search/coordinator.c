@@ -198,6 +198,11 @@ static int next_task(tq_coordinator *co, int rank, int *trial, int *choice, cons
   tq_tuner_info info;
   tq_tuner_last_info(co->tuner, &info);
   *how = info.used_gp ? "Gaussian process" : "random";
+  int written = 0; /* every GP fit's lengthscales, so that an interrupted search has them too */
+  if (info.used_gp && (st = tq_search_write_sensitivity(co->p, co->ev->space, co->tuner, 0, &written))) {
+    co->fatal = st;
+    return 0;
+  }
   *trial = co->next_trial++;
   tq_trial_record r = {.trial = *trial, .status = TQ_TRIAL_STARTED, .rank = rank, .ndims = co->ndims, .choice = choice};
   if ((st = tq_journal_append(co->p->started, &r))) {
@@ -296,6 +301,10 @@ tq_status tq_coordinator_run(tq_coordinator *co, int threads) {
   tq_status st = tq_search_write_results(co->p, co->recs, co->nrecs, &co->npareto);
   if (st) return st;
   tq_search_print_summary(co->log, co->p, co->s, co->recs, co->nrecs, co->npareto);
+  int written = 0; /* the lengthscales fitted on every finished trial */
+  if ((st = tq_search_write_sensitivity(co->p, co->ev->space, co->tuner, 1, &written))) return st;
+  if (written)
+    fprintf(co->log, "per-layer sensitivity of the GP (main effect, 1/ARD lengthscale): %s\n", co->p->sensitivity);
   fflush(co->log);
   if (tq_search_best(co->recs, co->nrecs) < 0)
     return tq_fail(TQ_ERR_NUMERIC, "%s: no trial succeeded (see %s)", co->p->dir, co->p->trials);

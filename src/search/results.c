@@ -56,6 +56,25 @@ tq_status tq_search_write_results(const tq_search_paths *p, const tq_trial_recor
   return write_pareto(p->pareto, recs, n, npareto);
 }
 
+tq_status tq_search_write_sensitivity(const tq_search_paths *p, const tq_space *space, tq_tuner *t, int refit,
+                                      int *written) {
+  *written = 0;
+  if (refit && tq_tuner_refit(t) < 0) return TQ_ERR_MEMORY; /* the message says why */
+  if (!tq_tuner_lengthscales(t)) return TQ_OK;
+  int n = tq_space_ndims(space);
+  const char **names = malloc(sizeof(char *) * 2 * (size_t)n);
+  if (!names) return tq_fail(TQ_ERR_MEMORY, "%s: out of memory", p->sensitivity);
+  for (int d = 0; d < n; d++) {
+    const tq_space_dim *dim = tq_space_dim_get(space, d);
+    names[d] = dim->label;
+    names[n + d] = tq_qgroup_name(dim->group);
+  }
+  tq_status st = tq_tuner_write_sensitivity(t, p->sensitivity, names, names + n);
+  free(names);
+  *written = st == TQ_OK;
+  return st;
+}
+
 void tq_search_print_summary(FILE *L, const tq_search_paths *p, const tq_search_settings *s,
                              const tq_trial_record *recs, int n, int npareto) {
   int idx[5];

@@ -21,6 +21,7 @@ void tq_search_paths_init(tq_search_paths *p, const char *dir) {
   snprintf(p->started, sizeof p->started, "%s/started.jsonl", dir);
   snprintf(p->best, sizeof p->best, "%s/best.json", dir);
   snprintf(p->pareto, sizeof p->pareto, "%s/pareto.csv", dir);
+  snprintf(p->sensitivity, sizeof p->sensitivity, "%s/sensitivity.csv", dir);
 }
 
 static int file_exists(const char *path) {

@@ -115,6 +115,7 @@ typedef struct {
   char started[1100];  /* started.jsonl: every trial handed out */
   char best[1100];     /* best.json */
   char pareto[1100];   /* pareto.csv */
+  char sensitivity[1100]; /* sensitivity.csv: the GP's inverse lengthscales */
 } tq_search_paths;
 void tq_search_paths_init(tq_search_paths *p, const char *dir);
 
@@ -130,6 +131,10 @@ void tq_coordinator_free(tq_coordinator *co); /* NULL is fine */
  * finished trials (*npareto: trials in pareto.csv); the closing summary. */
 int tq_search_best(const tq_trial_record *recs, int n);
 tq_status tq_search_write_results(const tq_search_paths *p, const tq_trial_record *recs, int n, int *npareto);
+/* sensitivity.csv from the tuner's last GP fit (refit on every observation first when refit);
+ * *written = 1 when there was a fit to write (a Bayesian tuner past its initial points). */
+tq_status tq_search_write_sensitivity(const tq_search_paths *p, const tq_space *space, tq_tuner *t, int refit,
+                                      int *written);
 void tq_search_print_summary(FILE *log, const tq_search_paths *p, const tq_search_settings *s,
                              const tq_trial_record *recs, int n, int npareto);
 

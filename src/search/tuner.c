@@ -151,9 +151,10 @@ tq_status tq_tuner_create(tq_tuner **out, tq_tuner_kind kind, int ndims, const i
   t->counts = tq_alloc(sizeof(int) * (size_t)ndims);
   t->pos = tq_alloc(sizeof(double) * (size_t)ndims * maxcount);
   t->lengthscales = tq_alloc(sizeof(double) * (size_t)ndims);
+  t->main_effects = tq_alloc(sizeof(double) * (size_t)ndims);
   t->table_cap = 64;
   t->table = tq_alloc(sizeof(int) * (size_t)t->table_cap);
-  if (!t->counts || !t->pos || !t->lengthscales || !t->table) {
+  if (!t->counts || !t->pos || !t->lengthscales || !t->main_effects || !t->table) {
     tq_tuner_free(t);
     return tq_fail_prefix(TQ_ERR_MEMORY, "tuner");
   }
@@ -187,7 +188,8 @@ tq_status tq_tuner_create(tq_tuner **out, tq_tuner_kind kind, int ndims, const i
 
 void tq_tuner_free(tq_tuner *t) {
   if (!t) return;
-  void *blocks[] = {t->counts, t->pos, t->lengthscales, t->table, t->cfg_choice, t->cfgs, t->obs, t->pending, t};
+  void *blocks[] = {t->counts, t->pos, t->lengthscales, t->main_effects, t->table,
+                    t->cfg_choice, t->cfgs, t->obs, t->pending, t};
   for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) tq_free(blocks[i]);
 }
 
@@ -289,6 +291,13 @@ void tq_tuner_last_info(const tq_tuner *t, tq_tuner_info *info) {
 }
 
 const double *tq_tuner_lengthscales(const tq_tuner *t) { return t && t->has_lengthscales ? t->lengthscales : NULL; }
+
+int tq_tuner_refit(tq_tuner *t) {
+  if (!t || t->kind != TQ_TUNER_BAYESIAN || t->n_obs < 2 || t->n_obs < t->n_initial) return 0;
+  int r = tq_bayes_fit(t);
+  if (r < 0) tq_fail_prefix(TQ_ERR_MEMORY, "tuner_refit");
+  return r;
+}
 
 /* ---- random configurations -------------------------------------------------------------------- */
 

@@ -53,6 +53,10 @@ struct tq_tuner {
   tq_tuner_info info;
   double *lengthscales; /* (ndims), valid when has_lengthscales */
   int has_lengthscales;
+  double *main_effects; /* (ndims) the additive component's score range per dimension, same fit */
+  int fit_points;             /* observations of the fit the lengthscales come from */
+  double fit_additive_weight; /* its additive kernel weight w_add (the ARD component has 1 - w_add) */
+  double fit_noise;           /* its noise ratio τ */
 };
 
 /* Hash of a configuration's content. */
@@ -69,6 +73,10 @@ void tq_tuner_unrank(const tq_tuner *t, uint64_t idx, int *choice);
 /* Bayesian suggestion (bayes.c): fills choice with a free configuration; returns 0 if it found none
  * (the caller falls back to random), -1 on allocation failure (error recorded). */
 int tq_bayes_suggest(tq_tuner *t, tq_rng *rng, int *choice);
+/* The GP's hyperparameters fitted on the observations alone (no suggestion, no random numbers: the
+ * trial sequence is unaffected), recorded as a suggestion records them. 1 when fitted, 0 when no GP
+ * could be fitted, -1 on allocation failure (error recorded). */
+int tq_bayes_fit(tq_tuner *t);
 /* Test hook: largest relative error between the analytic gradient of the GP's log posterior (all
  * hyperparameters) and central finite differences, on random data with n points and D dimensions. */
 double tq_bayes_gradient_check(int n, int D, uint64_t seed);
