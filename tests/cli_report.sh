@@ -2,8 +2,8 @@
 # tinyq report end to end, in a real browser: a float run, a QAT run, a 2-trial search, an export
 # and a folder of runs are reported and opened in headless Chromium (tests/report_check.py): the
 # page's script finishes without console errors, every chart has drawn (non-blank canvas), and the
-# numbers the charts list are log.csv's, trials.jsonl's, pareto.csv's, best.json's and the
-# generated model.c's. The checker must also fail on a report of other numbers, a blank chart and
+# numbers the charts list are log.csv's, trials.jsonl's, pareto.csv's, best.json's, sensitivity.csv's
+# (the GP's per-layer sensitivity, rewritten by --resume) and the generated model.c's. The checker must also fail on a report of other numbers, a blank chart and
 # a page whose charting library is missing. Bad input: one-line errors naming the file.
 # Screenshots (one per report kind) go to $TQ_REPORT_SHOTS (default: the build directory).
 set -euo pipefail
@@ -35,6 +35,12 @@ C=(--progress none --seed 3 --threads 2 --batch 32)
 "$BIN" search --model resnet8 --data "$DATA" --space "$SRC/examples/search_space_study.json" --out "$T/search" \
   --trials 2 --epochs 1 --train-fraction 0.5 --max-steps 2 --augment none --initial-points 2 --threads 2 \
   --seed 3 > /dev/null
+# the GP's lengthscales: a row per dimension (30 for ResNet-8), fitted on every finished trial
+sens_points() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "points") c = i } NR > 1 { print $c }' "$1" | sort -u; }
+[ "$(wc -l < "$T/search/sensitivity.csv")" = 31 ] || fail "sensitivity.csv: not 30 dimensions"
+[ "$(sens_points "$T/search/sensitivity.csv")" = 2 ] || fail "sensitivity.csv: not fitted on the 2 trials"
+"$BIN" search --resume "$T/search" --trials 3 --threads 2 > /dev/null
+[ "$(sens_points "$T/search/sensitivity.csv")" = 3 ] || fail "sensitivity.csv: --resume did not refit on 3 trials"
 "$BIN" export "$T/runs/qat/model.tqm" --out "$T/export" > /dev/null
 
 # ---- the four report kinds and a folder, in the browser
@@ -48,7 +54,8 @@ test_acc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\) .*/\1/p' "$T/floa
 grep -q '"kernel_bits":8' "$T/qat.html" || fail "the QAT report has no 8-bit kernels in its model table"
 "$BIN" report "$T/search" --out "$T/search.html"
 "${CHECK[@]}" "$T/search.html" --trials "$T/search/trials.jsonl" --pareto "$T/search/pareto.csv" \
-  --best "$T/search/best.json" --screenshot "$SHOTS/report_search.png"
+  --best "$T/search/best.json" --sensitivity "$T/search/sensitivity.csv" --screenshot "$SHOTS/report_search.png" \
+  --height 3000
 "$BIN" report "$T/export" --model "$T/runs/qat/model.tqm" --out "$T/export.html"
 "${CHECK[@]}" "$T/export.html" --export-dir "$T/export" --screenshot "$SHOTS/report_export.png"
 "$BIN" report "$T/runs" # default output: DIR/report.html
@@ -66,6 +73,10 @@ cp -r "$T/runs/qat" "$T/altered-layers"
 awk -F, -v OFS=, 'NR == 3 { $8 = 0.4321 } { print }' "$T/runs/qat/layers.csv" > "$T/altered-layers/layers.csv"
 "$BIN" report "$T/altered-layers" --out "$T/altered-layers.html" > /dev/null
 expect_check_failure "page shows 0.4321" "$T/altered-layers.html" --layers "$T/runs/qat/layers.csv"
+cp -r "$T/search" "$T/altered-sens"
+awk -F, -v OFS=, 'NR == 5 { $7 = 0.2468 } { print }' "$T/search/sensitivity.csv" > "$T/altered-sens/sensitivity.csv"
+"$BIN" report "$T/altered-sens" --out "$T/altered-sens.html" > /dev/null
+expect_check_failure "page shows 0.2468" "$T/altered-sens.html" --sensitivity "$T/search/sensitivity.csv"
 sed 's|</style>|figure[data-chart="s0-lr"] .canvas-box { display: none }</style>|' "$T/train.html" > "$T/blank.html"
 expect_check_failure "charts not drawn: \['s0-lr'\]" "$T/blank.html"
 python3 - "$T/train.html" "$T/nolib.html" <<'EOF'
@@ -78,12 +89,23 @@ expect_check_failure "Chart is not defined" "$T/nolib.html"
 # ---- bad input: one line naming the file
 mkdir -p "$T/empty/sub"
 expect_error "empty: no runs here" "$BIN" report "$T/empty"
+expect_error "nowhere: cannot open the directory: No such file" "$BIN" report "$T/nowhere"
+mkdir -p "$T/started" && : > "$T/started/trials.jsonl"
+expect_error "started/trials.jsonl: no finished trial yet" "$BIN" report "$T/started"
+mkdir -p "$T/oldjournal" && echo '{"trial":1,"status":"ok","accuracy":0.9}' > "$T/oldjournal/trials.jsonl"
+expect_error 'oldjournal/trials.jsonl: line 1: a finished trial without a "metric" number' "$BIN" report "$T/oldjournal"
 cp -r "$T/search" "$T/torn"
 head -c -40 "$T/search/trials.jsonl" > "$T/torn/trials.jsonl"
-expect_error "torn/trials.jsonl: line 2 is not a whole JSON object" "$BIN" report "$T/torn"
+expect_error "torn/trials.jsonl: line 3 is not a whole JSON object" "$BIN" report "$T/torn"
+cp "$T/search/trials.jsonl" "$T/torn/trials.jsonl"
+head -c -5 "$T/search/sensitivity.csv" > "$T/torn/sensitivity.csv" # the last number cut short
+expect_error "torn/sensitivity.csv: line 31 is not terminated" "$BIN" report "$T/torn"
 cp -r "$T/runs/float" "$T/future"
 printf '\x02' | dd of="$T/future/model.tqm" bs=1 seek=8 conv=notrunc status=none
 expect_error "future/model.tqm: unsupported format version 2" "$BIN" report "$T/future"
+cp -r "$T/runs/float" "$T/past"
+printf '\x00' | dd of="$T/past/model.tqm" bs=1 seek=8 conv=notrunc status=none
+expect_error "past/model.tqm: unsupported format version 0" "$BIN" report "$T/past"
 head -c -9 "$T/runs/float/log.csv" > "$T/future/log.csv"
 expect_error "future/log.csv: line 4 has" "$BIN" report "$T/future"
 expect_error "give the model it was exported from with --model" "$BIN" report "$T/export"

@@ -2,7 +2,8 @@
 """Opens a tinyq report in headless Chromium and checks what a person would see (tests/cli_report.sh).
 
   report_check.py REPORT.html [--log log.csv] [--trials trials.jsonl] [--pareto pareto.csv]
-                  [--best best.json] [--export-dir DIR] [--layers layers.csv] [--screenshot FILE.png]
+                  [--best best.json] [--export-dir DIR] [--layers layers.csv] [--sensitivity FILE]
+                  [--screenshot FILE.png [--only CHART,CHART] [--width W] [--height H]]
 
 Fails (exit 1, one line per problem) when the page's script did not finish, a chart did not draw
 (its canvas is blank), the page logged a console error, or the numbers a chart lists under "data"
@@ -175,6 +176,47 @@ def check_layers(tables, path, problems):
                 problems.append(f"{chart}: epoch {r['epoch']} {r['layer']}: page shows {got}, {path} has {r[col]}")
 
 
+# The sensitivity charts of sensitivity.csv: (chart, column); bars sorted by value, one dataset per group.
+SENSITIVITY_CHARTS = [("s0-sensitivity", "sensitivity"), ("s0-main-effect", "main_effect")]
+
+
+def check_sensitivity(tables, path, problems):
+    """Every dimension of sensitivity.csv on both charts with the file's value, in its group's dataset,
+    and the bars in descending order."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for chart, col in SENSITIVITY_CHARTS:
+        if chart not in tables:
+            problems.append(f"{chart}: no chart of {path}'s {col}")
+            continue
+        cols = table_columns(tables[chart])
+        shown = []
+        for label_row in tables[chart][1:]:
+            vals = [number(c) for c in label_row[1:] if c != ""]
+            shown.append(vals[0] if len(vals) == 1 else None)
+        for r in rows:
+            v = float(r[col])
+            want = None if v != v or v in (float("inf"), float("-inf")) else v
+            got = cols.get(r["group"], {}).get(r["name"], "missing")
+            if got != want:
+                problems.append(f"{chart}: {r['name']} ({r['group']}): page shows {got}, {path} has {r[col]}")
+        if len(shown) != len(rows) or any(a is not None and b is not None and a < b for a, b in zip(shown, shown[1:])):
+            problems.append(f"{chart}: {len(shown)} bars not in descending order ({path}: {len(rows)} dimensions)")
+
+
+def only_page(report, ids, tmp):
+    """A copy of the page that shows only the charts ids (for a figure), without their data tables."""
+    keep = ",".join(f'figure[data-chart="{i}"]' for i in ids)
+    css = ("header, #tq-status, section.run > :not(.grid):not(h2), figure.chart details { display: none } "
+           f"figure.chart:not({keep}) {{ display: none }} section.run:not(:has({keep})) {{ display: none }} "
+           "main { padding: 0 8px } section.run { margin: 8px 0; padding: 8px }")
+    page = open(report).read().replace("</style>", css + "</style>", 1)
+    path = os.path.join(tmp, "only.html")
+    with open(path, "w") as f:
+        f.write(page)
+    return "file://" + path
+
+
 def bits_of(q):
     m = re.search(r"\((\d+)", q) if isinstance(q, str) else None
     return float(m.group(1)) if m else None
@@ -222,8 +264,11 @@ def main():
     ap.add_argument("--export-dir")
     ap.add_argument("--layers", help="layers.csv of the run (tinyq train --layer-stats)")
     ap.add_argument("--roc", help="roc.csv of an auto-encoder run on dcase: data")
+    ap.add_argument("--sensitivity", help="sensitivity.csv of a Bayesian search")
     ap.add_argument("--test-accuracy", help="as tinyq train printed it (4 decimals)")
     ap.add_argument("--screenshot")
+    ap.add_argument("--only", help="comma-separated chart ids: the screenshot shows only these")
+    ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=2200)
     a = ap.parse_args()
     url = "file://" + os.path.abspath(a.report)
@@ -259,10 +304,17 @@ def main():
         check_test_accuracy(dom.tables, a.test_accuracy, problems)
     if a.roc:
         check_roc(dom.tables, a.roc, problems)
+    if a.sensitivity:
+        check_sensitivity(dom.tables, a.sensitivity, problems)
+    only = a.only.split(",") if a.only else []
+    missing = [i for i in only if i not in {f["data-chart"] for f in dom.figures}]
+    if missing:
+        problems.append(f"--only: no chart {missing} on the page")
     if a.screenshot:
         with tempfile.TemporaryDirectory() as tmp:
             shot = os.path.join(tmp, "shot.png")
-            chromium([f"--window-size=1280,{a.height}", f"--screenshot={shot}"], url)
+            chromium([f"--window-size={a.width},{a.height}", f"--screenshot={shot}"],
+                     only_page(a.report, only, tmp) if only else url)
             if not os.path.exists(shot) or os.path.getsize(shot) < 10000:
                 problems.append(f"no screenshot from chromium ({shot})")
             else:
@@ -271,7 +323,8 @@ def main():
         print(f"{a.report}: {p}")
     if not problems:
         print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
-              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers, a.roc)) else ""))
+              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers, a.roc,
+                                                                   a.sensitivity)) else ""))
     return 1 if problems else 0
 
 

@@ -72,6 +72,8 @@ tq_status tq_report_read_csv(const char *path, cJSON **out) {
       if (k != ncols)
         st = tq_fail(TQ_ERR_FORMAT, "%s: line %d has %d fields, the header has %d (a truncated or damaged file)",
                      path, line, k, ncols);
+      else if (!nl) /* tinyq ends every line: the last value may be cut short */
+        st = tq_fail(TQ_ERR_FORMAT, "%s: line %d is not terminated (a truncated file)", path, line);
     }
     s = e + 1;
   }

@@ -1,5 +1,6 @@
 /* The report: its sections, which directory holds what, and the self-contained HTML page. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,7 @@ static int compare_names(const void *a, const void *b) {
 /* The direct subdirectories of dir, sorted (caller frees each and the array). */
 static tq_status list_subdirs(const char *dir, char ***out, int *count) {
   DIR *dp = opendir(dir);
-  if (!dp) return tq_fail(TQ_ERR_IO, "%s: cannot open the directory", dir);
+  if (!dp) return tq_fail(TQ_ERR_IO, "%s: cannot open the directory: %s", dir, strerror(errno));
   char **names = NULL;
   int n = 0, cap = 0;
   tq_status st = TQ_OK;

@@ -298,6 +298,36 @@
     if (s.model) modelCharts(sec, grid, s.model, prefix + 'model-');
   }
 
+  /* ---- the GP's per-layer sensitivity (sensitivity.csv of a Bayesian search): a bar per search
+   * dimension (a layer's kernel, bias or activation choice), most sensitive first, coloured by group */
+  function sensitivityCharts(grid, sv, prefix) {
+    const name = column(sv, 'name'), group = column(sv, 'group');
+    const points = column(sv, 'points') || [], ard = column(sv, 'ard_weight') || [];
+    const groups = [['kernel', 0], ['bias', 2], ['activation', 3]];
+    const charts = [
+      ['main_effect', 'main-effect', 'GP main effect per dimension: how far its choice alone moves the score (additive component)',
+       'score range over the dimension\'s options'],
+      ['sensitivity', 'sensitivity', 'GP sensitivity per dimension: 1 / ARD lengthscale (interaction component)',
+       '1 / lengthscale (options on [0, 1] by log2 bits)']];
+    for (const [key, id, title, axis] of charts) {
+      const v = column(sv, key);
+      if (!name || !group || !hasValues(v)) continue;
+      const rank = (i) => (v[i] === null ? -Infinity : v[i]);
+      const order = v.map((_, i) => i).sort((a, b) => rank(b) - rank(a) || a - b);
+      addChart(grid, prefix + id, title, {
+        type: 'bar',
+        data: { labels: order.map((i) => name[i]),
+                datasets: groups.map(([g, c]) => ({ label: g, data: order.map((i) => (group[i] === g ? v[i] : null)),
+                                                    backgroundColor: color(c), skipNull: true })) },
+        options: { indexAxis: 'y', scales: { x: { beginAtZero: true, title: { display: true, text: axis },
+                                                  ticks: { callback: (x) => (x !== 0 && Math.abs(x) < 1e-3 ? Number(x).toExponential(1) : String(+Number(x).toPrecision(3))) } },
+                                             y: { ticks: { autoSkip: false, font: { size: 10 } } } } },
+      }, { xName: 'dimension', height: Math.max(200, 13 * order.length + 70),
+           note: 'sensitivity.csv: the GP fitted on ' + points[0] + ' trials; the ARD component has weight ' + fmt(ard[0], 3) +
+                 ' (near 0, its lengthscales stay near their prior and the main effect says more)' });
+    }
+  }
+
   /* ---- a search */
   function searchSection(s, sec, grid, prefix) {
     const ok = s.trials.filter((t) => t.status === 'ok');
@@ -338,6 +368,7 @@
         options: { scales: { y: { title: { display: true, text: 'bits' } } } },
       }, { xName: 'layer', wide: true });
     }
+    if (s.sensitivity) sensitivityCharts(grid, s.sensitivity, prefix);
     const st = s.settings || {};
     sec.insertBefore(kv([['model', st.model], ['data', st.data], ['tuner', st.tuner], ['seed', st.seed],
                          ['trials', s.trials.length + (st.trials ? ' of ' + st.trials : '')],

@@ -1,5 +1,6 @@
 /* A search directory in the report: the trials of trials.jsonl, search.json's settings, the Pareto
- * front of pareto.csv and the per-layer bits of best.json. */
+ * front of pareto.csv, the per-layer bits of best.json and the GP's per-layer sensitivity of
+ * sensitivity.csv. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,17 @@ static tq_status read_json_file(const char *path, cJSON **out) {
   return TQ_OK;
 }
 
+/* A finished trial has the numbers the page draws (a journal of another tinyq version may not). */
+static tq_status check_ok_record(const cJSON *o, const char *path, int line) {
+  static const char *const NEEDED[] = {"metric", "score", "trial_size", "reference_size"};
+  if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "status")), "ok")) return TQ_OK;
+  for (size_t i = 0; i < sizeof NEEDED / sizeof NEEDED[0]; i++)
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, NEEDED[i])))
+      return tq_fail(TQ_ERR_FORMAT, "%s: line %d: a finished trial without a \"%s\" number (a journal of another "
+                     "tinyq version?)", path, line, NEEDED[i]);
+  return TQ_OK;
+}
+
 /* Every line of trials.jsonl into trials (the fields the page needs) and configs (each trial's
  * configuration, to find best.json among them). */
 static tq_status read_trials(const char *path, cJSON *trials, cJSON *configs) {
@@ -62,6 +74,8 @@ static tq_status read_trials(const char *path, cJSON *trials, cJSON *configs) {
                      "--resume repairs the journal)", path, line, o ? "not terminated" : "not a whole JSON object");
       else if (!cJSON_IsNumber(trial) || !cJSON_IsString(status))
         st = tq_fail(TQ_ERR_FORMAT, "%s: line %d has no \"trial\" number or \"status\": not a trial record", path, line);
+      else
+        st = check_ok_record(o, path, line);
       if (!st) {
         cJSON_AddItemToArray(trials, pick(o, TRIAL_FIELDS, sizeof TRIAL_FIELDS / sizeof TRIAL_FIELDS[0]));
         cJSON *cfg = cJSON_DetachItemFromObjectCaseSensitive(o, "config");
@@ -72,6 +86,8 @@ static tq_status read_trials(const char *path, cJSON *trials, cJSON *configs) {
     s = e + 1;
   }
   free(data);
+  if (!st && !cJSON_GetArraySize(trials))
+    st = tq_fail(TQ_ERR_FORMAT, "%s: no finished trial yet (an empty journal): nothing to report", path);
   return st;
 }
 
@@ -115,11 +131,22 @@ static tq_status add_best(cJSON *sec, const char *dir, const cJSON *trials, cons
   return TQ_OK;
 }
 
+/* dir/name, if it exists, as the section's key (a parsed CSV); TQ_OK when it does not exist. */
+static tq_status add_csv(cJSON *sec, const char *dir, const char *name, const char *key) {
+  char p[4096];
+  cJSON *csv = NULL;
+  tq_status st = TQ_OK;
+  if (tq_report_note_file(sec, dir, name) && !(st = tq_report_path(p, sizeof p, dir, name)) &&
+      !(st = tq_report_read_csv(p, &csv)))
+    cJSON_AddItemToObject(sec, key, csv);
+  return st;
+}
+
 tq_status tq_report_add_search(tq_report *r, const char *dir) {
   cJSON *sec = tq_report_section(r, "search", dir);
   if (!sec) return TQ_ERR_MEMORY;
   char p[4096];
-  cJSON *trials = cJSON_CreateArray(), *configs = cJSON_CreateArray(), *settings = NULL, *pareto = NULL;
+  cJSON *trials = cJSON_CreateArray(), *configs = cJSON_CreateArray(), *settings = NULL;
   cJSON_AddItemToObject(sec, "trials", trials);
   tq_status st = tq_report_path(p, sizeof p, dir, "trials.jsonl");
   if (!st) st = read_trials(p, trials, configs);
@@ -129,10 +156,9 @@ tq_status tq_report_add_search(tq_report *r, const char *dir) {
     cJSON_AddItemToObject(sec, "settings", pick(settings, SETTINGS, sizeof SETTINGS / sizeof SETTINGS[0]));
     cJSON_Delete(settings);
   }
-  if (!st && tq_report_note_file(sec, dir, "pareto.csv") &&
-      !(st = tq_report_path(p, sizeof p, dir, "pareto.csv")) && !(st = tq_report_read_csv(p, &pareto)))
-    cJSON_AddItemToObject(sec, "pareto", pareto);
+  if (!st) st = add_csv(sec, dir, "pareto.csv", "pareto");
   if (!st && tq_report_note_file(sec, dir, "best.json")) st = add_best(sec, dir, trials, configs);
+  if (!st) st = add_csv(sec, dir, "sensitivity.csv", "sensitivity"); /* a Bayesian search past its initial points */
   cJSON_Delete(configs);
   return st;
 }
