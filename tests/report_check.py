@@ -254,6 +254,12 @@ def check_export(tables, d, problems):
         problems.append(f"s0-arena: {len(highest)} operations, {d}/model.c calls {len(calls)} runtime kernels")
 
 
+# Each option naming a file of the run (or a number it printed) and the check of the charts against it.
+FILE_CHECKS = [("log", check_log), ("trials", check_trials), ("pareto", check_pareto), ("best", check_best),
+               ("export_dir", check_export), ("layers", check_layers), ("test_accuracy", check_test_accuracy),
+               ("roc", check_roc), ("sensitivity", check_sensitivity)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("report")
@@ -288,24 +294,9 @@ def main():
     for f in dom.figures:
         if f["data-chart"] not in dom.tables:
             problems.append(f"{f['data-chart']}: no data table")
-    if a.log:
-        check_log(dom.tables, a.log, problems)
-    if a.trials:
-        check_trials(dom.tables, a.trials, problems)
-    if a.pareto:
-        check_pareto(dom.tables, a.pareto, problems)
-    if a.best:
-        check_best(dom.tables, a.best, problems)
-    if a.export_dir:
-        check_export(dom.tables, a.export_dir, problems)
-    if a.layers:
-        check_layers(dom.tables, a.layers, problems)
-    if a.test_accuracy:
-        check_test_accuracy(dom.tables, a.test_accuracy, problems)
-    if a.roc:
-        check_roc(dom.tables, a.roc, problems)
-    if a.sensitivity:
-        check_sensitivity(dom.tables, a.sensitivity, problems)
+    compared = [(arg, check) for arg, check in FILE_CHECKS if getattr(a, arg)]
+    for arg, check in compared:
+        check(dom.tables, getattr(a, arg), problems)
     only = a.only.split(",") if a.only else []
     missing = [i for i in only if i not in {f["data-chart"] for f in dom.figures}]
     if missing:
@@ -323,8 +314,7 @@ def main():
         print(f"{a.report}: {p}")
     if not problems:
         print(f"{a.report}: ok: {len(dom.figures)} charts drawn, no console errors"
-              + (", numbers match the files" if any((a.log, a.trials, a.pareto, a.best, a.export_dir, a.test_accuracy, a.layers, a.roc,
-                                                                   a.sensitivity)) else ""))
+              + (", numbers match the files" if compared else ""))
     return 1 if problems else 0
 
 
