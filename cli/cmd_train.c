@@ -31,6 +31,7 @@ typedef struct {
   char layer_stats[8];
   int save_every;
   double lr, val_split, width;
+  double bn_momentum; /* 0: each batch norm keeps the model's own (Keras: 0.99; MobileNetV2 0.999) */
   int profile; /* not a setting of the run: not stored */
 } run_settings;
 
@@ -91,6 +92,10 @@ static const tq_arg train_args[] = {
     {TQ_OPT_FLAG("qkeras-po2-floor", S, po2_floor), .key = "qkeras_po2_floor",
      .help = "keep QKeras' power-of-two scale floor (the study's po2 arithmetic: biases below 128 vanish; see "
              "README)"},
+    {.name = "bn-momentum", .type = TQ_ARG_FLOAT, .meta = "M", .min = 0.5, .max = 0.99999, .key = "bn_momentum",
+     .flags = TQ_ARG_KEY_OPTIONAL, TQ_AT(S, bn_momentum),
+     .help = "momentum of every batch norm's moving statistics (the model's: Keras' 0.99, MobileNetV2's 0.999, "
+             "which needs thousands of steps before evaluation is meaningful)"},
     /* runs from before --freeze-bn have no key: they updated the statistics throughout */
     {.name = "freeze-bn", .type = TQ_ARG_INT, .meta = "E|never", .min = 0, .max = 100000, .word = "never",
      .word_value = -1, .what = "an epoch", .key = "freeze_bn", .flags = TQ_ARG_KEY_OPTIONAL, TQ_AT(S, freeze_bn),
@@ -289,6 +294,8 @@ static int new_model(train_run *r) {
   int rc = s->model[0] ? zoo_model(r) : file_model(r);
   if (rc) return rc;
   tq_model_set_qkeras_po2_floor(r->m, s->po2_floor);
+  for (int i = 0; s->bn_momentum > 0 && i < tq_model_num_layers(r->m); i++)
+    if (tq_model_layer(r->m, i)->type == TQ_L_BATCHNORM) tq_model_layer(r->m, i)->bn_momentum = (float)s->bn_momentum;
   if (s->model[0] && s->init[0] && tq_qconfig_init_from(r->m, s->init))
     return tq_cli_error("--init: %s", tq_last_error());
   if (tq_qsetup_apply(r->m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL))

@@ -27,6 +27,16 @@ cmp "$T/a/log.csv" "$T/b/log.csv" || fail "same seed gave a different run"
 grep -q "Resuming" "$T/c.txt" || fail "resume message"
 cmp "$T/a/log.csv" "$T/c/log.csv" || { cat "$T/a/log.csv" "$T/c/log.csv"; fail "resumed run differs"; }
 
+# --bn-momentum: every batch norm's moving statistics follow it (the validation loss, computed with
+# them, changes) and a resumed run keeps it (the model file carries it).
+bm=(--model resnet8 --data fashion-mnist --train-limit 800 --batch 32 --progress none --threads 2)
+"$BIN" train "${bm[@]}" --epochs 2 --bn-momentum 0.9 --out "$T/m" > /dev/null
+"$BIN" train "${bm[@]}" --epochs 2 --out "$T/m0" > /dev/null
+"$BIN" train "${bm[@]}" --epochs 1 --bn-momentum 0.9 --out "$T/m1" > /dev/null
+"$BIN" train --resume "$T/m1" --epochs 2 --progress none > /dev/null
+cmp -s "$T/m/log.csv" "$T/m0/log.csv" && fail "--bn-momentum 0.9 changed nothing"
+cmp "$T/m/log.csv" "$T/m1/log.csv" || fail "a resumed --bn-momentum run differs"
+
 # eval reproduces the final test accuracy.
 "$BIN" eval "$T/a/model.tqm" > "$T/e.txt"
 grep -q "accuracy: $acc" "$T/e.txt" || { cat "$T/e.txt"; fail "eval accuracy differs from training's"; }
