@@ -23,7 +23,7 @@ typedef enum {
 enum {
   TQ_ARG_RESUMABLE = 1 << 0, /* may be given with --resume (the rest of a run is fixed) */
   TQ_ARG_HIDDEN = 1 << 1,    /* left out of --help (tests and benchmarks) */
-  TQ_ARG_ZERO_OFF = 1 << 2,  /* INT: 0 in the settings means "not given" (saved settings hold it) */
+  TQ_ARG_ZERO_OFF = 1 << 2,  /* INT, FLOAT: 0 in the settings means "not given" (saved settings hold it) */
   TQ_ARG_KEY_OPTIONAL = 1 << 3, /* settings saved before the option existed lack its key: the
                                  * field then keeps what the caller preset */
   TQ_ARG_SAME_LINE = 1 << 4,    /* --help lists it on the line of the row before ("--a X, --b Y") */

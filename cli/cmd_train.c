@@ -93,7 +93,7 @@ static const tq_arg train_args[] = {
      .help = "keep QKeras' power-of-two scale floor (the study's po2 arithmetic: biases below 128 vanish; see "
              "README)"},
     {.name = "bn-momentum", .type = TQ_ARG_FLOAT, .meta = "M", .min = 0.5, .max = 0.99999, .key = "bn_momentum",
-     .flags = TQ_ARG_KEY_OPTIONAL, TQ_AT(S, bn_momentum),
+     .flags = TQ_ARG_KEY_OPTIONAL | TQ_ARG_ZERO_OFF, TQ_AT(S, bn_momentum),
      .help = "momentum of every batch norm's moving statistics (the model's: Keras' 0.99, MobileNetV2's 0.999, "
              "which needs thousands of steps before evaluation is meaningful)"},
     /* runs from before --freeze-bn have no key: they updated the statistics throughout */
