@@ -76,7 +76,8 @@ static int run(const char *name, tq_shape3 in, int classes, const char *cc) {
          name, shape, macs, per, per / (double)macs, tq_deploy_arena_bytes(d),
          tq_deploy_weight_bytes(d));
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) fprintf(stderr, "int_inference: could not remove %s\n", dir);
+  if (getenv("TQ_KEEP")) printf("kept %s\n", dir);
+  else if (system(cmd) != 0) fprintf(stderr, "int_inference: could not remove %s\n", dir);
   tq_deploy_free(d);
   tq_model_free(m);
   tq_free(x);

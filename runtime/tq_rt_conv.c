@@ -12,6 +12,17 @@ static tq_rt_status tq_conv_check(const void *out, const void *in, const void *w
   return TQ_RT_OK;
 }
 
+/* The input offset of the window's first valid tap, channel 0 (the window has a valid tap). */
+static inline size_t tq_window_offset(const tq_rt_conv_geom *g, const tq_rt_i_window *win) {
+  return ((size_t)(win->ih0 + win->kh_lo) * g->in_w + (win->iw0 + win->kw_lo)) * g->in_c;
+}
+
+/* Same valid rows and columns (so the same weights and the same border correction). */
+static inline int tq_window_same_shape(const tq_rt_i_window *a, const tq_rt_i_window *b) {
+  return a->kh_lo == b->kh_lo && a->kh_hi == b->kh_hi && a->kw_lo == b->kw_lo &&
+         a->kw_hi == b->kw_hi;
+}
+
 /* ------------------------------------------------------------------------------------------------------
  * Border pixels: acc[j] += z_X * (sum of output channel oc0 + j's weights over the window's padded
  * taps), j < nb (see "Bias and the input zero point" in tq_rt.h). Per weight and accumulator type.
@@ -123,19 +134,21 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
 
 /* ------------------------------------------------------------------------------------------------------
  * conv2d: per block of 4 output channels, one dot4 per valid kernel row over the contiguous segment
- * (valid kw range) x C of both the NHWC input row and the OHWI weight row.
+ * (valid kw range) x C of both the NHWC input row and the OHWI weight row. Two consecutive output
+ * pixels whose windows have the same shape (every interior pair, and pairs along a border) go through
+ * dot2x4 together, and share their border correction; channels from oc0 on one pixel at a time.
  * ------------------------------------------------------------------------------------------------------ */
 #define TQ_CONV2D_PX(x, wn, o, a)                                                                   \
   static void tq_conv2d_px_##x##_##wn##_##o##_##a(                                                  \
       TQ_RT_CT(o) *op, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w, const TQ_RT_CT(a) *bias,       \
-      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp) { \
+      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp,   \
+      int32_t oc0) {                                                                                \
     const int32_t C = G->in_c, rowlen = G->k_w * C, K = G->k_h * rowlen;                            \
     const int32_t seg = (win->kw_hi - win->kw_lo) * C, rows = win->kh_hi - win->kh_lo;              \
     const int32_t any = seg > 0 && rows > 0; /* some tap of the window is valid */                  \
-    const TQ_RT_CT(x) *xp =                                                                         \
-        any ? xb + ((size_t)(win->ih0 + win->kh_lo) * G->in_w + (win->iw0 + win->kw_lo)) * C : xb;  \
+    const TQ_RT_CT(x) *xp = any ? xb + tq_window_offset(G, win) : xb;                               \
     int32_t oc, j;                                                                                  \
-    for (oc = 0; oc < G->out_c;) {                                                                  \
+    for (oc = oc0; oc < G->out_c;) {                                                                \
       TQ_RT_CT(a) acc[4] = {0, 0, 0, 0};                                                            \
       const int32_t nb = G->out_c - oc >= 4 ? 4 : 1;                                                \
       const int32_t woff = oc * K + win->kh_lo * rowlen + win->kw_lo * C;                           \
@@ -149,6 +162,73 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
       tq_rt_i_rq_store_##a##_##o(op + oc, acc, nb, Q, oc);                                          \
       oc += nb;                                                                                     \
     }                                                                                               \
+  }                                                                                                 \
+  /* pixels a and b, windows of the same shape; returns the first channel not done (a multiple of 4) */ \
+  static int32_t tq_conv2d_px2_##x##_##wn##_##o##_##a(                                              \
+      TQ_RT_CT(o) *opa, TQ_RT_CT(o) *opb, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w,             \
+      const TQ_RT_CT(a) *bias, const tq_rt_conv_geom *G, const tq_rt_requant *Q,                    \
+      const tq_rt_i_window *wa, const tq_rt_i_window *wb, int32_t in_zp) {                          \
+    const int32_t C = G->in_c, rowlen = G->k_w * C, K = G->k_h * rowlen;                            \
+    const int32_t seg = (wa->kw_hi - wa->kw_lo) * C, rows = wa->kh_hi - wa->kh_lo;                  \
+    const int32_t any = seg > 0 && rows > 0, fix = in_zp != 0 && wa->border;                        \
+    const TQ_RT_CT(x) *xpa = any ? xb + tq_window_offset(G, wa) : xb;                               \
+    const TQ_RT_CT(x) *xpb = any ? xb + tq_window_offset(G, wb) : xb;                               \
+    int32_t oc, j;                                                                                  \
+    for (oc = 0; oc + 4 <= G->out_c; oc += 4) {                                                     \
+      TQ_RT_CT(a) acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ps[4] = {0, 0, 0, 0};                          \
+      if (bias)                                                                                     \
+        for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias[oc + j];                                 \
+      if (any)                                                                                      \
+        tq_rt_i_dot2x4_##x##_##wn##_##a(acc, xpa, xpb, G->in_w * C, w,                              \
+                                        oc * K + wa->kh_lo * rowlen + wa->kw_lo * C, K, rowlen,     \
+                                        seg, rows);                                                 \
+      if (fix) {                                                                                    \
+        tq_conv_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                      \
+        for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                               \
+      }                                                                                             \
+      tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                          \
+      tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                      \
+    }                                                                                               \
+    return oc;                                                                                      \
+  }
+
+/* The conv2d kernel: arguments checked, then the output pixels of each sample in raster order, two at
+ * a time where their windows have the same shape. */
+#define TQ_CONV2D_KERNEL(name, x, wn, o, a)                                                         \
+  tq_rt_status name(TQ_RT_CT(o) *out, const TQ_RT_CT(x) *in, const TQ_RT_CT(wn) *w,                 \
+                    const TQ_RT_CT(a) *bias, const tq_rt_conv_geom *g, int32_t in_zp,               \
+                    const tq_rt_requant *rq) {                                                      \
+    int32_t b, p, P;                                                                                \
+    tq_rt_conv_geom G;                                                                              \
+    tq_rt_requant Q;                                                                                \
+    if (tq_conv_check(out, in, w, g, TQ_RT_GEOM_CONV, rq, TQ_RT_MIN(o), TQ_RT_MAX(o)) != TQ_RT_OK)  \
+      return TQ_RT_ERR_ARG;                                                                         \
+    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */            \
+    Q = *rq;                                                                                        \
+    P = G.out_h * G.out_w;                                                                          \
+    for (b = 0; b < G.n; b++) {                                                                     \
+      const TQ_RT_CT(x) *xb = in + (size_t)b * G.in_h * G.in_w * G.in_c;                            \
+      TQ_RT_CT(o) *ob = out + (size_t)b * P * G.out_c;                                              \
+      for (p = 0; p < P;) {                                                                         \
+        TQ_RT_CT(o) *opa = ob + (size_t)p * G.out_c, *opb = opa + G.out_c;                          \
+        tq_rt_i_window wa, wb;                                                                      \
+        tq_rt_i_window_at(&wa, &G, p / G.out_w, p % G.out_w);                                       \
+        if (p + 1 < P && G.out_c >= 4) tq_rt_i_window_at(&wb, &G, (p + 1) / G.out_w, (p + 1) % G.out_w); \
+        if (p + 1 < P && G.out_c >= 4 && tq_window_same_shape(&wa, &wb)) {                          \
+          const int32_t oc0 = tq_conv2d_px2_##x##_##wn##_##o##_##a(opa, opb, xb, w, bias, &G, &Q, &wa, \
+                                                                   &wb, in_zp);                     \
+          if (oc0 < G.out_c) {                                                                      \
+            tq_conv2d_px_##x##_##wn##_##o##_##a(opa, xb, w, bias, &G, &Q, &wa, in_zp, oc0);         \
+            tq_conv2d_px_##x##_##wn##_##o##_##a(opb, xb, w, bias, &G, &Q, &wb, in_zp, oc0);         \
+          }                                                                                         \
+          p += 2;                                                                                   \
+        } else {                                                                                    \
+          tq_conv2d_px_##x##_##wn##_##o##_##a(opa, xb, w, bias, &G, &Q, &wa, in_zp, 0);             \
+          p++;                                                                                      \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+    return TQ_RT_OK;                                                                                \
   }
 
 /* ------------------------------------------------------------------------------------------------------
@@ -206,8 +286,7 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
     const int32_t rows = win->kh_hi - win->kh_lo, cols = win->kw_hi - win->kw_lo;                   \
     const int32_t any = rows > 0 && cols > 0; /* some tap of the window is valid */                 \
     /* the input at the window's first valid tap, channel 0 */                                      \
-    const TQ_RT_CT(x) *xw =                                                                         \
-        any ? xb + ((size_t)(win->ih0 + win->kh_lo) * G->in_w + (win->iw0 + win->kw_lo)) * C : xb;  \
+    const TQ_RT_CT(x) *xw = any ? xb + tq_window_offset(G, win) : xb;                               \
     int32_t oc0, j;                                                                                 \
     for (oc0 = 0; oc0 < OC; oc0 += 16) {                                                            \
       TQ_RT_CT(a) acc[16];                                                                          \
@@ -229,8 +308,7 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
 /* Every combination of TQ_RT_WEIGHTED_TYPES, e.g. tq_rt_conv2d_s8_s4w_s16_acc64(). */
 #define TQ_CONV2D(op, xn, wn, on, an)                                                               \
   TQ_CONV2D_PX(xn, wn, on, an)                                                                      \
-  TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_conv2d_px_##xn##_##wn##_##on##_##an,           \
-                 TQ_RT_GEOM_CONV, xn, wn, on, an)
+  TQ_CONV2D_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), xn, wn, on, an)
 #define TQ_DWCONV(op, xn, wn, on, an)                                                               \
   TQ_DWCONV_PX(xn, wn, on, an)                                                                      \
   TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_dwconv_px_##xn##_##wn##_##on##_##an,           \

@@ -131,34 +131,84 @@
       tq_dot4r_##x##_s4_##a(acc, xv, w, off, ws, len);                                              \
   }
 
+/* ---- two pixels at once ------------------------------------------------------------------------------
+ * On a 64-bit machine (TQ_RT_I_SWAR, tq_rt_internal.h) the int32 accumulators of both pixels share one
+ * 64-bit register, so one multiply-add serves both pixels. */
+#define TQ_DOT2_SWAR(x, wn, WT, XT)                                                                 \
+  void tq_rt_i_dot2x4_##x##_##wn##_a32(int32_t *acc, const XT *xa, const XT *xb, int32_t xrs,       \
+                                       const WT *w, int32_t off, int32_t ws, int32_t wrs,           \
+                                       int32_t len, int32_t rows) {                                 \
+    uint64_t a0 = TQ_RT_I_PACK2(acc[0], acc[4]), a1 = TQ_RT_I_PACK2(acc[1], acc[5]);                          \
+    uint64_t a2 = TQ_RT_I_PACK2(acc[2], acc[6]), a3 = TQ_RT_I_PACK2(acc[3], acc[7]);                          \
+    int32_t r;                                                                                      \
+    for (r = 0; r < rows; r++, xa += xrs, xb += xrs, off += wrs) {                                  \
+      const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                          \
+      int32_t i;                                                                                    \
+      for (i = 0; i + 2 <= len; i += 2) {                                                           \
+        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]), X1 = TQ_RT_I_PACK2(xa[i + 1], xb[i + 1]);            \
+        a0 += (uint64_t)(int64_t)w0[i] * X0;                                                        \
+        a1 += (uint64_t)(int64_t)w1[i] * X0;                                                        \
+        a2 += (uint64_t)(int64_t)w2[i] * X0;                                                        \
+        a3 += (uint64_t)(int64_t)w3[i] * X0;                                                        \
+        a0 += (uint64_t)(int64_t)w0[i + 1] * X1;                                                    \
+        a1 += (uint64_t)(int64_t)w1[i + 1] * X1;                                                    \
+        a2 += (uint64_t)(int64_t)w2[i + 1] * X1;                                                    \
+        a3 += (uint64_t)(int64_t)w3[i + 1] * X1;                                                    \
+      }                                                                                             \
+      if (i < len) {                                                                                \
+        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]);                                                 \
+        a0 += (uint64_t)(int64_t)w0[i] * X0;                                                        \
+        a1 += (uint64_t)(int64_t)w1[i] * X0;                                                        \
+        a2 += (uint64_t)(int64_t)w2[i] * X0;                                                        \
+        a3 += (uint64_t)(int64_t)w3[i] * X0;                                                        \
+      }                                                                                             \
+    }                                                                                               \
+    tq_rt_i_unpack2(acc, acc + 4, a0);                                                                   \
+    tq_rt_i_unpack2(acc + 1, acc + 5, a1);                                                               \
+    tq_rt_i_unpack2(acc + 2, acc + 6, a2);                                                               \
+    tq_rt_i_unpack2(acc + 3, acc + 7, a3);                                                               \
+  }
+/* Elsewhere (32-bit machines, int64 accumulators, packed int4 weights): one dot4 per pixel. */
+#define TQ_DOT2_PAIR(x, wn, WT, a, AT, XT)                                                          \
+  void tq_rt_i_dot2x4_##x##_##wn##_##a(AT *acc, const XT *xa, const XT *xb, int32_t xrs,            \
+                                       const WT *w, int32_t off, int32_t ws, int32_t wrs,           \
+                                       int32_t len, int32_t rows) {                                 \
+    tq_rt_i_dot4_##x##_##wn##_##a(acc, xa, xrs, w, off, ws, wrs, len, rows);                        \
+    tq_rt_i_dot4_##x##_##wn##_##a(acc + 4, xb, xrs, w, off, ws, wrs, len, rows);                    \
+  }
+
 /* One instantiation per (activation, weights, accumulator): s4 weights have their own loops. */
-#define TQ_DOT(xn, wn, an) TQ_DOT_##wn(xn, an)
+#define TQ_DOT(xn, wn, an) TQ_DOT_##wn(xn, an) TQ_DOT2_##wn##_##an(xn)
 #define TQ_DOT_s4(xn, an) TQ_DOT_NIBBLE(xn, an, TQ_RT_CT(an), TQ_RT_CT(xn))
 #define TQ_DOT_s8(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
 #define TQ_DOT_s16(xn, an) TQ_DOT_PLAIN(xn, s16, int16_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+#define TQ_DOT2_s4_a32(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a32, int32_t, TQ_RT_CT(xn))
+#define TQ_DOT2_s4_a64(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a64, int64_t, TQ_RT_CT(xn))
+#define TQ_DOT2_s8_a64(xn) TQ_DOT2_PAIR(xn, s8, int8_t, a64, int64_t, TQ_RT_CT(xn))
+#define TQ_DOT2_s16_a64(xn) TQ_DOT2_PAIR(xn, s16, int16_t, a64, int64_t, TQ_RT_CT(xn))
+#if TQ_RT_I_SWAR
+#define TQ_DOT2_s8_a32(xn) TQ_DOT2_SWAR(xn, s8, int8_t, TQ_RT_CT(xn))
+#define TQ_DOT2_s16_a32(xn) TQ_DOT2_SWAR(xn, s16, int16_t, TQ_RT_CT(xn))
+#else
+#define TQ_DOT2_s8_a32(xn) TQ_DOT2_PAIR(xn, s8, int8_t, a32, int32_t, TQ_RT_CT(xn))
+#define TQ_DOT2_s16_a32(xn) TQ_DOT2_PAIR(xn, s16, int16_t, a32, int32_t, TQ_RT_CT(xn))
+#endif
 TQ_RT_I_DOT_TYPES(TQ_DOT)
 
-/* ---- requantize and store a block of accumulators (channels ch0 .. ch0+nb-1 of q) ------------------ */
+/* ---- requantize and store a block of accumulators: every case but the inlined one (tq_rt_internal.h) -- */
 #define TQ_RQ_STORE(a, o)                                                                           \
-  void tq_rt_i_rq_store_##a##_##o(TQ_RT_CT(o) *out, const TQ_RT_CT(a) *acc, int32_t nb,             \
-                                  const tq_rt_requant *q, int32_t ch0) {                            \
+  void tq_rt_i_rq_store_any_##a##_##o(TQ_RT_CT(o) *out, const TQ_RT_CT(a) *acc, int32_t nb,         \
+                                      const tq_rt_requant *q, int32_t ch0) {                        \
     const int32_t zp = q->out_zp, pc = q->per_channel;                                              \
     const int64_t lo = (int64_t)q->act_min - zp, hi = (int64_t)q->act_max - zp;                     \
     const int8_t *sh = q->shift + (pc ? ch0 : 0);                                                   \
+    const int32_t *mu = q->mode == TQ_RT_RQ_MULT ? q->mult + (pc ? ch0 : 0) : NULL;                 \
     int32_t j;                                                                                      \
-    if (q->mode == TQ_RT_RQ_PO2) {                                                                  \
-      for (j = 0; j < nb; j++) {                                                                    \
-        int64_t v = tq_rt_rshift_round_s64(acc[j], sh[pc ? j : 0]);                                 \
-        v = v < lo ? lo : v > hi ? hi : v;                                                          \
-        out[j] = (TQ_RT_CT(o))(v + zp);                                                             \
-      }                                                                                             \
-    } else {                                                                                        \
-      const int32_t *mu = q->mult + (pc ? ch0 : 0);                                                 \
-      for (j = 0; j < nb; j++) {                                                                    \
-        int64_t v = tq_rt_requant_mult_s64(acc[j], mu[pc ? j : 0], sh[pc ? j : 0]);                 \
-        v = v < lo ? lo : v > hi ? hi : v;                                                          \
-        out[j] = (TQ_RT_CT(o))(v + zp);                                                             \
-      }                                                                                             \
+    for (j = 0; j < nb; j++) {                                                                      \
+      int64_t v = mu ? tq_rt_requant_mult_s64(acc[j], mu[pc ? j : 0], sh[pc ? j : 0])               \
+                     : tq_rt_rshift_round_s64(acc[j], sh[pc ? j : 0]);                              \
+      v = v < lo ? lo : v > hi ? hi : v;                                                            \
+      out[j] = (TQ_RT_CT(o))(v + zp);                                                               \
     }                                                                                               \
   }
 TQ_RT_I_STORE_TYPES(TQ_RQ_STORE)

@@ -11,6 +11,31 @@
 #define TQ_RT_I_W_s8(w, e) ((int32_t)(w)[e])
 #define TQ_RT_I_W_s16(w, e) ((int32_t)(w)[e])
 
+/* floor(v / 2^n) for n in [0, 31] (one arithmetic shift; no implementation-defined behaviour). */
+static inline int32_t tq_rt_i_asr32(int32_t v, int32_t n) {
+  return v < 0 ? ~(~v >> n) : v >> n;
+}
+
+/* Two pixels in one register: on a 64-bit machine, with X = x_a + x_b * 2^32 (mod 2^64),
+ * w * X = w * x_a + (w * x_b) * 2^32, so one multiply-add serves the int32 accumulators of two pixels.
+ * Unsigned arithmetic wraps mod 2^64, and the low and high halves are recovered exactly because each
+ * pixel's sum fits int32 (the int32 kernels' contract, tq_rt.h "Accumulator width"). */
+#if UINTPTR_MAX > 0xFFFFFFFFu && !defined(TQ_RT_NO_SWAR)
+#define TQ_RT_I_SWAR 1
+#else
+#define TQ_RT_I_SWAR 0
+#endif
+#define TQ_RT_I_PACK2(lo, hi) ((uint64_t)(int64_t)(lo) + ((uint64_t)(int64_t)(hi) << 32))
+/* the int32 value of the low 32 bits of u (portable: no out-of-range conversion) */
+static inline int32_t tq_rt_i_low_s32(uint64_t u) {
+  const uint32_t v = (uint32_t)u;
+  return v < 0x80000000u ? (int32_t)v : (int32_t)(v - 0x80000000u) - 0x7FFFFFFF - 1;
+}
+static inline void tq_rt_i_unpack2(int32_t *lo, int32_t *hi, uint64_t u) {
+  *lo = tq_rt_i_low_s32(u);
+  *hi = tq_rt_i_low_s32((u - (uint64_t)(int64_t)*lo) >> 32);
+}
+
 /* The inner loops' type combinations: activation in x weights x accumulator (12). X(xn, wn, an). */
 #define TQ_RT_I_DOT_TYPES(X)                                                                        \
   X(s8, s4, a32) X(s8, s8, a32) X(s8, s16, a32) X(s16, s4, a32) X(s16, s8, a32) X(s16, s16, a32)    \
@@ -33,11 +58,44 @@
   void tq_rt_i_dot1_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xv, int32_t xrs,      \
                                        const TQ_RT_CT(wn) *w, int32_t off, int32_t wrs,             \
                                        int32_t len, int32_t rows);
-/* out[j] = requantized acc[j] for channel ch0 + j of q, j < nb (q already checked). */
+/* dot2x4: dot4 for two pixels at once whose windows have the same shape (inputs xa and xb, the same
+ * weights): acc[j] for pixel a, acc[4 + j] for pixel b, j = 0..3. */
+#define TQ_RT_I_DECL_DOT2(xn, wn, an)                                                               \
+  void tq_rt_i_dot2x4_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xa,                \
+                                         const TQ_RT_CT(xn) *xb, int32_t xrs,                       \
+                                         const TQ_RT_CT(wn) *w, int32_t off, int32_t ws,            \
+                                         int32_t wrs, int32_t len, int32_t rows);
+/* out[j] = requantized acc[j] for channel ch0 + j of q, j < nb (q already checked): the common case
+ * (PO2, per channel, |z_Y| <= 2^16, right shifts below the accumulator's width: the rounding shift in
+ * the accumulator's own width, no saturation) inline, the rest in tq_rt_i_rq_store_any (tq_rt_dot.c). */
+#define TQ_RT_I_RQ_BITS_a32 32
+#define TQ_RT_I_RQ_BITS_a64 64
+#define TQ_RT_I_RQ_SHIFT_a32(v, n) (tq_rt_i_asr32((v), (n)) + (tq_rt_i_asr32((v), (n)-1) & 1))
+#define TQ_RT_I_RQ_SHIFT_a64(v, n) (tq_rt_asr_s64((v), (n)) + (tq_rt_asr_s64((v), (n)-1) & 1))
 #define TQ_RT_I_DECL_STORE(an, on)                                                                  \
-  void tq_rt_i_rq_store_##an##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *acc, int32_t nb,         \
-                                    const tq_rt_requant *q, int32_t ch0);
+  void tq_rt_i_rq_store_any_##an##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *acc, int32_t nb,     \
+                                        const tq_rt_requant *q, int32_t ch0);                       \
+  TQ_RT_INLINE void tq_rt_i_rq_store_##an##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *acc,        \
+                                                 int32_t nb, const tq_rt_requant *q, int32_t ch0) { \
+    const int32_t zp = q->out_zp, lo = q->act_min, hi = q->act_max;                                 \
+    int32_t j;                                                                                      \
+    if (q->mode != TQ_RT_RQ_PO2 || !q->per_channel || zp < -65536 || zp > 65536) {                  \
+      tq_rt_i_rq_store_any_##an##_##on(out, acc, nb, q, ch0);                                       \
+      return;                                                                                       \
+    }                                                                                               \
+    for (j = 0; j < nb; j++) {                                                                      \
+      const int32_t n = q->shift[ch0 + j];                                                          \
+      if (n > 0 && n < TQ_RT_I_RQ_BITS_##an) {                                                      \
+        const TQ_RT_CT(an) v = TQ_RT_I_RQ_SHIFT_##an(acc[j], n);                                    \
+        out[j] = (TQ_RT_CT(on))(v < (TQ_RT_CT(an))lo - zp   ? lo                                    \
+                                : v > (TQ_RT_CT(an))hi - zp ? hi                                    \
+                                                            : zp + (int32_t)v);                     \
+      } else                                                                                        \
+        tq_rt_i_rq_store_any_##an##_##on(out + j, acc + j, 1, q, ch0 + j);                          \
+    }                                                                                               \
+  }
 TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DOT)
+TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DOT2)
 TQ_RT_I_STORE_TYPES(TQ_RT_I_DECL_STORE)
 
 /* The valid taps of the window of output pixel (oh, ow) of g: rows [kh_lo, kh_hi) and columns
