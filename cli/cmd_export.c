@@ -21,7 +21,7 @@ static const char USAGE[] =
     "  DIR/model.h, model.c, main_host.c, the runtime sources and a Makefile.\n";
 
 typedef struct {
-  char file[4096], out[1024], static_spec[64], range[8], data[1024], scaling[16];
+  char file[4096], out[1024], static_spec[64], range[8], data[1024], scaling[16], frontend[8];
   int plan, allow_divergence, no_simulate;
 } export_opts;
 
@@ -35,6 +35,10 @@ static const tq_arg export_args[] = {
     {TQ_OPT_RANGE(S, range), .help = "how a range becomes scale and zero point (spec)"},
     {TQ_OPT_DATA(S, data), .help = "calibration data (default: the model's training data)"},
     {TQ_OPT_SCALING(S, scaling), .help = "pixel scaling of --data (default: the model's training scaling)"},
+    {.name = "frontend", .type = TQ_ARG_ENUM, .meta = "mfcc|logmel", TQ_AT(S, frontend),
+     .help = "also emit the PCM front-end as float C for the MCU (no double, no malloc, const tables, own real "
+             "FFT): mfcc for a 49x10x1 keyword classifier (PCM -> class), logmel for the 640-value auto-encoder "
+             "(PCM streamed -> anomaly score); tq_fe_*.c, API in model.h, make -f Makefile.frontend"},
     {TQ_OPT_FLAG("plan", S, plan), .help = "print the plan only, write nothing"},
     {TQ_OPT_FLAG("allow-divergence", S, allow_divergence),
      .help = "export even when the integer model disagrees with the fake-quant model on the calibration samples "
@@ -64,7 +68,7 @@ static void remove_staging(const char *tmp) {
 /* The export is written to a staging directory inside DIR, and its files are renamed into DIR
  * only once all of them are complete: a failure (a full disk) leaves DIR as it was instead of a
  * model.c without its runtime. Files of DIR that the export does not write are left alone. */
-static tq_status emit_staged(const tq_dmodel *d, const char *dir) {
+static tq_status emit_staged(const tq_dmodel *d, const char *dir, const tq_feature_kind *frontend) {
   struct stat sb;
   int created = stat(dir, &sb) != 0;
   if (!created && !S_ISDIR(sb.st_mode)) return tq_fail(TQ_ERR_IO, "%s: exists and is not a directory", dir);
@@ -75,6 +79,7 @@ static tq_status emit_staged(const tq_dmodel *d, const char *dir) {
     return tq_fail(TQ_ERR_IO, "%s: path too long", dir);
   if (!mkdtemp(tmp)) return tq_fail(TQ_ERR_IO, "%s: cannot create a staging directory: %s", dir, strerror(errno));
   st = tq_deploy_emit_c(d, tmp, tq_cli_runtime_dir());
+  if (!st && frontend) st = tq_deploy_emit_frontend(d, *frontend, tmp, tq_cli_runtime_dir());
   DIR *dp = st ? NULL : opendir(tmp);
   if (!st && !dp) st = tq_fail(TQ_ERR_IO, "%s: %s", tmp, strerror(errno));
   if (dp) {
@@ -145,20 +150,23 @@ static int export_model(tq_model *m, const export_opts *o, int classify, const c
   tq_dataset calib = {0};
   const char *data = o->data[0] ? o->data : NULL, *scaling = o->scaling[0] ? o->scaling : NULL;
   const char *spec = o->static_spec[0] ? o->static_spec : tq_model_is_static(m) ? NULL : "ema";
+  tq_feature_kind fe = o->frontend[0] && !strcmp(o->frontend, "logmel") ? TQ_FEATURES_LOGMEL : TQ_FEATURES_MFCC;
   int rc = tq_cli_static_scales(m, spec, o->range[0] ? o->range : NULL, data, scaling, &calib);
   if (!rc && tq_deploy_lower(&d, m)) rc = tq_cli_error("%s: %s", path, tq_last_error());
+  if (!rc && o->frontend[0] && tq_deploy_frontend_check(d, fe)) rc = tq_cli_error("%s: %s", path, tq_last_error());
   if (!rc) {
     tq_deploy_print_plan(d, stdout);
     if (o->no_simulate) tq_model_set_deploy_simulation(m, 0);
     rc = check_agreement(d, m, &calib, data, scaling, classify, path, o->allow_divergence);
   }
   if (!rc && !o->plan) {
-    if (emit_staged(d, o->out))
+    if (emit_staged(d, o->out, o->frontend[0] ? &fe : NULL))
       rc = tq_cli_error("%s", tq_last_error());
     else
-      printf("wrote %s: model.h, model.c, main_host.c, Makefile, runtime sources "
+      printf("wrote %s: model.h, model.c, main_host.c, Makefile, runtime sources%s "
              "(arena %zu bytes, weights %zu bytes)\n",
-             o->out, tq_deploy_arena_bytes(d), tq_deploy_weight_bytes(d));
+             o->out, o->frontend[0] ? ", the PCM front-end (tq_fe_*, Makefile.frontend)" : "",
+             tq_deploy_arena_bytes(d), tq_deploy_weight_bytes(d));
   }
   tq_dataset_free(&calib);
   tq_deploy_free(d);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "tinyq/audio.h"
 #include "tinyq/model.h"
 
 typedef struct tq_dmodel tq_dmodel; /* the integer graph */
@@ -77,5 +78,12 @@ void tq_deploy_print_plan(const tq_dmodel *d, FILE *out);
  * dir (created if missing). runtime_dir: where runtime/ sources are. All files are written to
  * temporaries first: an error leaves nothing partial. */
 tq_status tq_deploy_emit_c(const tq_dmodel *d, const char *dir, const char *runtime_dir);
+
+/* tinyq export --frontend: the PCM front-end of kind (MFCC for a 49x10x1 classifier, log-mel for
+ * an auto-encoder of 640 values) as single-precision C for the MCU, added to an export that
+ * tq_deploy_emit_c wrote into dir: tables, API in model.h, sources from runtime_dir/frontend,
+ * Makefile.frontend. tq_deploy_frontend_check refuses (one line) a model whose shapes do not fit. */
+tq_status tq_deploy_frontend_check(const tq_dmodel *d, tq_feature_kind kind);
+tq_status tq_deploy_emit_frontend(const tq_dmodel *d, tq_feature_kind kind, const char *dir, const char *runtime_dir);
 
 #endif

@@ -4,7 +4,27 @@
 
 #include <stddef.h>
 
+#include "tinyq/audio.h"
 #include "tinyq/core.h"
+
+/* The parameters of one kind of features (SPEC §3); tq_feature_spec_of gives the one training
+ * uses, which tinyq export --frontend also generates the MCU's tables from. */
+typedef struct {
+  const char *name;
+  int win_len, hop, n_fft;
+  int centred; /* frame t is centred on sample t*hop, the signal reflect-padded by n_fft/2 */
+  int power;   /* 1: magnitude spectrum, 2: power spectrum */
+  int n_mels;
+  double lo_hz, hi_hz;
+  void (*filterbank)(float *fb, int n_mels, int n_fft, double rate, double lo_hz, double hi_hz);
+  double (*compress)(double mel_energy);
+  int keep;                        /* DCT coefficients kept, 0 = no DCT (log-mel) */
+  int first_frame, frames, stack;  /* frames first..first+frames-1, stack consecutive per row */
+} tq_feature_spec;
+const tq_feature_spec *tq_feature_spec_of(tq_feature_kind kind); /* kind < TQ_FEATURES_KIND_COUNT */
+
+/* w[i] = 0.5 - 0.5 cos(2 pi i / n): the periodic Hann window (scipy's sym=False). */
+void tq_hann_periodic(float *w, int n);
 
 /* Mel filterbanks as n_mels rows of n_fft/2 + 1 bin weights. */
 /* HTK mel (1127 ln(1 + f/700)), triangles of peak 1 between mel-spaced edges from lo_hz to

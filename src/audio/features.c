@@ -9,24 +9,12 @@
 #include "audio/audio_internal.h"
 #include "tinyq/audio.h"
 
-typedef struct {
-  const char *name;
-  int win_len, hop, n_fft;
-  int centred; /* frame t is centred on sample t*hop, the signal reflect-padded by n_fft/2 */
-  int power;   /* 1: magnitude spectrum, 2: power spectrum */
-  int n_mels;
-  double lo_hz, hi_hz;
-  void (*filterbank)(float *fb, int n_mels, int n_fft, double rate, double lo_hz, double hi_hz);
-  double (*compress)(double mel_energy);
-  int keep;                        /* DCT coefficients kept, 0 = no DCT (log-mel) */
-  int first_frame, frames, stack;  /* frames first..first+frames-1, stack consecutive per row */
-} feature_spec;
 
 static double ln_floor6(double x) { return log(x + 1e-6); }
 /* librosa.power_to_db without a reference: 10 log10(x + float64 epsilon). */
 static double decibels(double x) { return 10.0 * log10(x + 2.220446049250313e-16); }
 
-static const feature_spec specs[] = {
+static const tq_feature_spec specs[] = {
     /* TensorFlow's stft (no padding, fft_length the next power of two), MLPerf Tiny KWS. */
     [TQ_FEATURES_MFCC] = {"mfcc", 480, 320, 512, 0, 1, 40, 20.0, 4000.0, tq_mel_htk, ln_floor6, 10,
                           0, 49, 1},
@@ -39,7 +27,7 @@ _Static_assert(sizeof specs / sizeof specs[0] == TQ_FEATURES_KIND_COUNT, "one sp
 
 struct tq_features {
   tq_feature_kind kind;
-  const feature_spec *spec;
+  const tq_feature_spec *spec;
   fftwf_plan plan;  /* r2c of n_fft, executed on per-call buffers of the planned alignment */
   float *window;    /* periodic Hann of win_len */
   float *fbank;     /* n_mels x bins */
@@ -48,24 +36,25 @@ struct tq_features {
   float *dct;       /* keep x n_mels, or NULL */
 };
 
-static int bins_of(const feature_spec *s) { return s->n_fft / 2 + 1; }
-static int per_frame(const feature_spec *s) { return s->keep ? s->keep : s->n_mels; }
+static int bins_of(const tq_feature_spec *s) { return s->n_fft / 2 + 1; }
+static int per_frame(const tq_feature_spec *s) { return s->keep ? s->keep : s->n_mels; }
 
 const char *tq_features_name(tq_feature_kind kind) {
   return kind >= 0 && kind < TQ_FEATURES_KIND_COUNT ? specs[kind].name : "?";
 }
 tq_feature_kind tq_features_kind(const tq_features *f) { return f->kind; }
+const tq_feature_spec *tq_feature_spec_of(tq_feature_kind kind) { return &specs[kind]; }
 int tq_features_rows(const tq_features *f) { return f->spec->frames - f->spec->stack + 1; }
 int tq_features_cols(const tq_features *f) { return f->spec->stack * per_frame(f->spec); }
 
 size_t tq_features_samples_used(const tq_features *f) {
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   size_t last = (size_t)(s->first_frame + s->frames - 1) * (size_t)s->hop;
   return s->centred ? last + (size_t)s->n_fft / 2 : last + (size_t)s->win_len;
 }
 
 size_t tq_features_samples_min(const tq_features *f) {
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   /* centred: 1 + n / hop frames exist (librosa), and the reflection needs n > n_fft / 2 */
   size_t last = (size_t)(s->first_frame + s->frames - 1) * (size_t)s->hop;
   if (!s->centred) return last + (size_t)s->win_len;
@@ -103,10 +92,9 @@ static tq_status make_plan(tq_features *f) {
 }
 
 static void build_tables(tq_features *f) {
-  const feature_spec *s = f->spec;
-  const double pi = 3.14159265358979323846;
+  const tq_feature_spec *s = f->spec;
   int bins = bins_of(s);
-  for (int i = 0; i < s->win_len; i++) f->window[i] = (float)(0.5 - 0.5 * cos(2.0 * pi * i / s->win_len));
+  tq_hann_periodic(f->window, s->win_len);
   s->filterbank(f->fbank, s->n_mels, s->n_fft, TQ_AUDIO_RATE, s->lo_hz, s->hi_hz);
   for (int m = 0; m < s->n_mels; m++) {
     const float *w = f->fbank + (long)m * bins;
@@ -127,7 +115,7 @@ tq_status tq_features_create(tq_features **out, tq_feature_kind kind) {
   if (!f) return tq_fail_prefix(TQ_ERR_MEMORY, "%s features", specs[kind].name);
   f->kind = kind;
   f->spec = &specs[kind];
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   f->window = tq_alloc_floats((size_t)s->win_len);
   f->fbank = tq_alloc_floats((size_t)s->n_mels * (size_t)bins_of(s));
   f->band_first = tq_alloc(sizeof(int) * (size_t)s->n_mels);
@@ -149,7 +137,7 @@ tq_status tq_features_create(tq_features **out, tq_feature_kind kind) {
 /* Frame t, windowed and zero-padded to n_fft. Centred frames read the signal reflect-padded by
  * n_fft/2 on both sides (numpy's "reflect": the edge sample is not repeated). */
 static void fill_frame(float *buf, const tq_features *f, const float *x, size_t n, int t) {
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   long start = (long)t * s->hop - (s->centred ? s->n_fft / 2 : 0);
   for (int i = 0; i < s->win_len; i++) {
     long j = start + i;
@@ -162,7 +150,7 @@ static void fill_frame(float *buf, const tq_features *f, const float *x, size_t 
 
 /* One frame's features (per_frame values) from its spectrum. */
 static void frame_features(float *dst, const tq_features *f, const fftwf_complex *spec, double *mel) {
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   int bins = bins_of(s);
   for (int m = 0; m < s->n_mels; m++) {
     const float *w = f->fbank + (long)m * bins;
@@ -185,7 +173,7 @@ static void frame_features(float *dst, const tq_features *f, const fftwf_complex
 }
 
 tq_status tq_features_compute(const tq_features *f, const float *x, size_t n, float *out) {
-  const feature_spec *s = f->spec;
+  const tq_feature_spec *s = f->spec;
   if (n < tq_features_samples_min(f))
     return tq_fail(TQ_ERR_ARG, "%s features need at least %zu samples (%.2f s), got %zu", s->name,
                    tq_features_samples_min(f), (double)tq_features_samples_min(f) / TQ_AUDIO_RATE, n);

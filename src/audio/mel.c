@@ -1,4 +1,4 @@
-/* Mel filterbanks and the MFCC DCT (SPEC §3), computed in double once per feature context. */
+/* Window, mel filterbanks and the MFCC DCT (SPEC §3), computed in double once per feature context. */
 #include <math.h>
 
 #include "audio/audio_internal.h"
@@ -48,6 +48,11 @@ void tq_mel_slaney(float *fb, int n_mels, int n_fft, double rate, double lo_hz, 
       fb[(long)m * bins + k] = (float)(fmax(0.0, w) * area);
     }
   }
+}
+
+void tq_hann_periodic(float *w, int n) {
+  const double pi = 3.14159265358979323846;
+  for (int i = 0; i < n; i++) w[i] = (float)(0.5 - 0.5 * cos(2.0 * pi * i / n));
 }
 
 void tq_dct2_matrix(float *m, int keep, int n) {
