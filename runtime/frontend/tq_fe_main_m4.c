@@ -23,14 +23,19 @@
 static int16_t tq_fe_m4_pcm[TQ_FE_M4_CHUNK];
 static int32_t tq_fe_m4_out = -1, tq_fe_m4_err = -1;
 
-static int32_t tq_fe_m4_open(const char *path, int32_t mode) {
-  const int32_t block[3] = {(int32_t)(uintptr_t)path, mode, (int32_t)strlen(path)};
-  return tq_m4_semihost(TQ_M4_SYS_OPEN, block);
+/* A semihosting call whose argument block is three words (open, read, write). */
+static int32_t tq_fe_m4_call(int32_t op, int32_t a, int32_t b, int32_t c) {
+  const int32_t block[3] = {a, b, c};
+  return tq_m4_semihost(op, block);
 }
 
+static int32_t tq_fe_m4_open(const char *path, int32_t mode) {
+  return tq_fe_m4_call(TQ_M4_SYS_OPEN, (int32_t)(uintptr_t)path, mode, (int32_t)strlen(path));
+}
+
+/* SYS_WRITE returns the bytes not written: anything but 0 ends the run. */
 static void tq_fe_m4_write(int32_t fd, const char *s, size_t n) {
-  const int32_t block[3] = {fd, (int32_t)(uintptr_t)s, (int32_t)n};
-  if (n && tq_m4_semihost(TQ_M4_SYS_WRITE, block) != 0) tq_m4_exit(1);
+  if (n && tq_fe_m4_call(TQ_M4_SYS_WRITE, fd, (int32_t)(uintptr_t)s, (int32_t)n) != 0) tq_m4_exit(1);
 }
 
 static void tq_fe_m4_fail(const char *msg, int32_t status) {
@@ -51,8 +56,8 @@ static void tq_fe_m4_num(char *line, size_t *len, const char *text, unsigned lon
 }
 
 static void tq_fe_m4_read(int32_t fd, int16_t *pcm, uint32_t n) {
-  const int32_t block[3] = {fd, (int32_t)(uintptr_t)pcm, (int32_t)(sizeof(int16_t) * n)};
-  if (tq_m4_semihost(TQ_M4_SYS_READ, block) != 0) tq_fe_m4_fail("m4: short read\n", 1);
+  if (tq_fe_m4_call(TQ_M4_SYS_READ, fd, (int32_t)(uintptr_t)pcm, (int32_t)(sizeof(int16_t) * n)) != 0)
+    tq_fe_m4_fail("m4: short read\n", 1);
 }
 
 /* One clip from fd; its output line into line. */
