@@ -68,9 +68,10 @@ SP="$SRC/examples/search_space_study.json"
 search() { "$BIN" search --model resnet8 --data noise:32x32x3 --space "$SP" --epochs 1 --max-steps 4 \
   --train-limit 320 --threads 1 "$@"; }
 search --trials 2 --out "$T/s" > /dev/null 2>&1 || bad "the first search failed"
-# holds the lock once it can no longer be taken
+# process $1 holds the lock once it can no longer be taken; waits as long as the process lives (a
+# loaded machine can take many seconds to start it), failing only if it ends without holding it
 wait_locked() {
-  for _ in $(seq 200); do
+  while kill -0 "$1" 2>/dev/null; do
     flock -n "$T/s/search.lock" true 2>/dev/null || return 0
     sleep 0.05
   done
@@ -80,7 +81,7 @@ wait_locked() {
 # (it was, once, in CI).
 "$BIN" search --resume "$T/s" --trials 20 > "$T/first.log" 2>&1 &
 first=$!
-wait_locked || bad "the first resume never took the lock"
+wait_locked $first || bad "the first resume never took the lock"
 expect_error "search: $T/s is in use by process $first" "$BIN" search --resume "$T/s" --trials 20
 wait $first && ok "the first resume finished" || bad "the first resume failed: $(cat "$T/first.log")"
 [ "$(wc -l < "$T/s/trials.jsonl")" -eq 20 ] && ok "trials.jsonl has exactly 20 trials" \
@@ -90,7 +91,7 @@ wait $first && ok "the first resume finished" || bad "the first resume failed: $
 # finish between two polls).
 "$BIN" search --resume "$T/s" --trials 60 > /dev/null 2>&1 &
 holder=$!
-wait_locked || bad "the second resume never took the lock"
+wait_locked $holder || bad "the second resume never took the lock"
 kill -9 $holder; wait $holder 2>/dev/null
 done_trials=$(wc -l < "$T/s/trials.jsonl") # whole lines: a torn last one is repaired by the resume
 want=$((done_trials + 2))
