@@ -170,6 +170,67 @@ static void test_bn_backward(int rows, int c) {
   bn_ctx_free(&b);
 }
 
+/* The fused batch norm + ReLU (ReLU6) against the two kernels one after the other, both ways, and
+ * the same bits on 1 and 2 threads. */
+static void test_bn_relu_fused(int rows, int c, float relu_max) {
+  tq_rng r;
+  tq_rng_seed(&r, 7 + (uint64_t)rows * 3 + (uint64_t)c);
+  bn_ctx b;
+  bn_ctx_init(&b, &r, rows, c, 0.5f);
+  size_t n = (size_t)rows * c;
+  float *ref = tq_alloc_floats(n), *out = tq_alloc_floats(n), *mean = tq_alloc_floats((size_t)c);
+  float *invstd = tq_alloc_floats((size_t)c), *mm = tq_alloc_floats((size_t)c), *mv = tq_alloc_floats((size_t)c);
+  float *drelu = tq_alloc_floats(n), *din_ref = tq_alloc_floats(n), *din = tq_alloc_floats(n);
+  float *g[4];
+  for (int i = 0; i < 4; i++) g[i] = tq_alloc_floats((size_t)c); /* dgamma, dbeta: reference, fused */
+  for (int j = 0; j < c; j++) {
+    b.mm[j] = mm[j] = 0.5f, b.mv[j] = mv[j] = 2.0f;
+    g[0][j] = g[2][j] = 1.0f, g[1][j] = g[3][j] = -1.0f; /* both accumulate */
+  }
+  if (relu_max > 0) { /* some values clamp at the cap */
+    for (int j = 0; j < c; j++) b.beta[j] = relu_max - 0.5f;
+  }
+  tq_batchnorm_forward_train(b.out, b.xhat, b.invstd, b.mm, b.mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f);
+  if (relu_max > 0)
+    tq_relu_max_forward(ref, b.out, n, relu_max);
+  else
+    tq_relu_forward(ref, b.out, n);
+  tq_batchnorm_relu_forward_train(out, mean, invstd, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f,
+                                  relu_max);
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(out[i] - ref[i]));
+  for (int j = 0; j < c; j++) {
+    worst = fmax(worst, fabs(invstd[j] - b.invstd[j]) + fabs(mm[j] - b.mm[j]) + fabs(mv[j] - b.mv[j]));
+  }
+  CHECK(worst < 1e-5);
+  if (relu_max > 0)
+    tq_relu_max_backward(drelu, b.dout, b.out, n, relu_max);
+  else
+    tq_relu_backward(drelu, b.dout, b.out, n);
+  tq_batchnorm_backward(din_ref, g[0], g[1], drelu, b.xhat, b.gamma, b.invstd, rows, c);
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  tq_batchnorm_relu_backward(din, g[2], g[3], b.dout, out, b.in, mean, b.gamma, invstd, rows, c, relu_max);
+  worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(din[i] - din_ref[i]));
+  for (int j = 0; j < c; j++) worst = fmax(worst, fabs(g[2][j] - g[0][j]) + fabs(g[3][j] - g[1][j]));
+  CHECK(worst < 1e-4);
+  /* the same bits on 2 threads, both ways */
+  memcpy(ref, out, n * sizeof(float));
+  memcpy(din_ref, din, n * sizeof(float));
+  omp_set_num_threads(2);
+  tq_batchnorm_relu_forward_train(out, mean, invstd, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f,
+                                  relu_max);
+  tq_batchnorm_relu_backward(din, NULL, NULL, b.dout, out, b.in, mean, b.gamma, invstd, rows, c, relu_max);
+  omp_set_num_threads(threads);
+  CHECK(memcmp(out, ref, n * sizeof(float)) == 0);
+  CHECK(memcmp(din, din_ref, n * sizeof(float)) == 0);
+  for (int i = 0; i < 4; i++) tq_free(g[i]);
+  tq_free(ref), tq_free(out), tq_free(mean), tq_free(invstd), tq_free(mm), tq_free(mv);
+  tq_free(drelu), tq_free(din_ref), tq_free(din);
+  bn_ctx_free(&b);
+}
+
 static void test_bn_infer(void) {
   const float in[4] = {1, 2, 3, 4}, g[2] = {2, 1}, bt[2] = {0, 1}, mm[2] = {1, 2}, mv[2] = {4, 0.25f};
   float out[4];
@@ -533,6 +594,15 @@ static void test_dropout(void) {
   tq_dropout_forward(out, mask, in, n, rate, &r1);
   tq_dropout_forward(out2, mask2, in, n, rate, &r2);
   CHECK(memcmp(mask, mask2, n * sizeof(float)) == 0); /* same seed, same mask */
+  /* one tq_rng_uniform draw per value, in order (the bulk draw is a faster way to the same) */
+  tq_rng_seed(&r2, 42);
+  size_t other = 0;
+  for (size_t i = 0; i < n; i++) other += mask[i] != (tq_rng_uniform(&r2) >= rate ? 1.0f / (1.0f - rate) : 0.0f);
+  CHECK_EQ_INT(other, 0);
+  CHECK_EQ_INT(tq_rng_u64(&r2), tq_rng_u64(&r1)); /* and the stream goes on where it would have */
+  tq_rng_seed(&r1, 42), tq_rng_seed(&r2, 42); /* as before this check */
+  tq_dropout_forward(out, mask, in, n, rate, &r1);
+  tq_dropout_forward(out2, mask2, in, n, rate, &r2);
   size_t kept = 0, bad = 0;
   for (size_t i = 0; i < n; i++) {
     if (mask[i] != 0.0f) kept++;
@@ -560,6 +630,9 @@ int main(void) {
   test_bn_forward(32 * 32 * 8, 16, 0.0f);
   test_bn_backward(12, 3);
   test_bn_backward(300, 4);
+  test_bn_relu_fused(37, 5, 0.0f);
+  test_bn_relu_fused(32 * 16 * 8, 16, 0.0f); /* parallel: many row blocks */
+  test_bn_relu_fused(3000, 24, 6.0f);
   test_bn_infer();
   test_activations();
   test_softmax_xent();

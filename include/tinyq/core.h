@@ -67,6 +67,8 @@ typedef struct {
 void tq_rng_seed(tq_rng *r, uint64_t seed);
 uint64_t tq_rng_u64(tq_rng *r);
 float tq_rng_uniform(tq_rng *r);               /* [0, 1) */
+/* out[i] = what n calls of tq_rng_uniform would return, in order (and the same state after). */
+void tq_rng_uniform_fill(tq_rng *r, float *out, size_t n);
 float tq_rng_normal(tq_rng *r);                /* N(0, 1) */
 uint32_t tq_rng_below(tq_rng *r, uint32_t n);  /* [0, n) */
 void tq_rng_shuffle(tq_rng *r, int *idx, int n);

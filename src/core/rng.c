@@ -36,6 +36,12 @@ uint64_t tq_rng_u64(tq_rng *r) {
 
 float tq_rng_uniform(tq_rng *r) { return (float)(tq_rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
 
+void tq_rng_uniform_fill(tq_rng *r, float *out, size_t n) {
+  tq_rng s = *r; /* the state in registers, not stored and reloaded per draw: several times faster */
+  for (size_t i = 0; i < n; i++) out[i] = tq_rng_uniform(&s);
+  *r = s;
+}
+
 float tq_rng_normal(tq_rng *r) {
   /* Box-Muller; the (1 - u) keeps log away from zero. */
   double u1 = 1.0 - (double)(tq_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);

@@ -8,6 +8,7 @@
  * gamma and beta may be NULL (Keras scale=False / center=False): treated as 1 and 0. moving_mean and
  * moving_var may be NULL in training when moving statistics are not tracked. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "tinyq/kernels.h"
@@ -92,18 +93,29 @@ void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, 
   bn_ws_release(&wsb);
 }
 
-void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
-                                const float *in, const float *gamma, const float *beta, int rows, int c,
-                                float momentum, float eps) {
-  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
-   * gamma, beta: (C) or NULL */
+/* A batch norm's training forward, and the same fused with the ReLU (or ReLU6, relu_max > 0) after it:
+ * per channel the batch statistics, then one pass that normalises (and clamps). Unfused it keeps
+ * xhat for the backward pass; fused it keeps the batch mean instead (the backward recomputes xhat
+ * from the input, in the same operations: the same bits) and writes only the ReLU's output. The
+ * arithmetic is that of the separate passes, value for value. */
+typedef struct {
+  float *out, *xhat, *mean; /* xhat: unfused; mean (C): fused */
+  int relu;
+  float relu_max;
+} bn_train_out;
+
+static inline __attribute__((always_inline)) void bn_forward_train(const bn_train_out *o, float *invstd,
+                                                                   float *moving_mean, float *moving_var,
+                                                                   const float *in, const float *gamma,
+                                                                   const float *beta, int rows, int c,
+                                                                   float momentum, float eps) {
   TQ_ASSERT(rows > 0 && c > 0);
   bn_ws wsb;
   /* layout: batch mean, variance (2C doubles) | moments' workspace | mean as float (C) */
   size_t mws = (size_t)(2 * bn_blocks(rows) + 1) * c;
   float *ws = bn_ws_get(&wsb, 4 * (size_t)c + mws + (size_t)c);
   double *bmean = (double *)ws, *bvar = bmean + c;
-  float *mean = ws + 4 * (size_t)c + mws;
+  float *mean = o->mean ? o->mean : ws + 4 * (size_t)c + mws;
   channel_moments(bmean, bvar, ws + 4 * (size_t)c, in, rows, c);
   for (int j = 0; j < c; j++) {
     double var = bvar[j];
@@ -120,20 +132,49 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
     g[j] = gamma ? gamma[j] : 1.0f;
     bt[j] = beta ? beta[j] : 0.0f;
   }
+  /* relu: max(v, 0), then min(v, cap) exactly as tq_relu_max_forward (INFINITY: plain ReLU) */
+  const float cap = o->relu_max > 0.0f ? o->relu_max : INFINITY;
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
   for (int r = 0; r < rows; r++) {
     const float *x = in + (size_t)r * c;
-    float *xh = xhat + (size_t)r * c, *o = out + (size_t)r * c;
+    float *xh = o->relu ? NULL : o->xhat + (size_t)r * c, *out = o->out + (size_t)r * c;
     /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
      * down the scalar path, 10x slower */
+    if (o->relu) {
 #pragma omp simd
-    for (int j = 0; j < c; j++) {
-      float v = (x[j] - mean[j]) * invstd[j];
-      xh[j] = v;
-      o[j] = g[j] * v + bt[j];
+      for (int j = 0; j < c; j++) {
+        float v = g[j] * ((x[j] - mean[j]) * invstd[j]) + bt[j];
+        v = v > 0.0f ? v : 0.0f;
+        out[j] = v < cap ? v : cap;
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < c; j++) {
+        float v = (x[j] - mean[j]) * invstd[j];
+        xh[j] = v;
+        out[j] = g[j] * v + bt[j];
+      }
     }
   }
   bn_ws_release(&wsb);
+}
+
+void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
+                                const float *in, const float *gamma, const float *beta, int rows, int c,
+                                float momentum, float eps) {
+  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
+   * gamma, beta: (C) or NULL */
+  const bn_train_out o = {out, xhat, NULL, 0, 0.0f};
+  bn_forward_train(&o, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps);
+}
+
+void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
+                                     float *moving_var, const float *in, const float *gamma, const float *beta,
+                                     int rows, int c, float momentum, float eps, float relu_max) {
+  /* out: (rows,C) = relu(batchnorm(in))  mean, invstd: (C) for the backward pass
+   * moving_mean, moving_var: (C) updated  gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
+  const bn_train_out o = {out, NULL, mean, 1, relu_max};
+  bn_forward_train(&o, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps);
 }
 
 void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
@@ -157,61 +198,136 @@ void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma,
   bn_ws_release(&wsb);
 }
 
-void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *xhat,
-                           const float *gamma, const float *invstd, int rows, int c) {
-  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout, xhat: (rows,C)  gamma, invstd: (C)
-   * With sd = sum(dout), sdx = sum(dout*xhat) over rows:
-   *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx) */
-  const int nb = bn_blocks(rows);
-  bn_ws wsb;
-  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c);
-  float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
-#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-  for (int blk = 0; blk < nb; blk++) {
-    float *restrict s1 = ws + (size_t)2 * blk * c, *restrict s2 = s1 + c;
-    memset(s1, 0, (size_t)2 * c * sizeof(float));
-    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) { /* four rows per update of the partials, as in forward */
-      const float *restrict g0 = dout + (size_t)r * c, *restrict g1 = g0 + c, *restrict g2 = g1 + c,
-                            *restrict g3 = g2 + c;
-      const float *restrict h0 = xhat + (size_t)r * c, *restrict h1 = h0 + c, *restrict h2 = h1 + c,
-                            *restrict h3 = h2 + c;
+/* What the backward pass reads: dout and xhat, or, fused with a ReLU, the ReLU's dout masked where
+ * its output is not clamped (tq_relu_max_backward's mask, read off the output) and xhat recomputed. */
+typedef struct {
+  const float *dout, *xhat;                  /* unfused */
+  const float *relu_out, *in, *mean, *invstd; /* fused */
+  float relu_max;
+} bn_grad_in;
+
+#define BN_INLINE static inline __attribute__((always_inline))
+
+/* Row r's gradient and xhat: unfused, the rows of dout and xhat themselves; fused, computed into
+ * the stage gs, hs (C each). */
+BN_INLINE void bn_grad_row(const float **g, const float **h, float *restrict gs, float *restrict hs,
+                           const bn_grad_in *a, int fused, int r, int c) {
+  const size_t o = (size_t)r * c;
+  if (!fused) {
+    *g = a->dout + o;
+    *h = a->xhat + o;
+    return;
+  }
+  const float *restrict dout = a->dout + o, *restrict y = a->relu_out + o, *restrict x = a->in + o,
+                        *restrict mean = a->mean, *restrict invstd = a->invstd;
+  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY; /* no cap: ReLU's mask is y > 0 */
 #pragma omp simd
-      for (int j = 0; j < c; j++) {
-        s1[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
-        s2[j] += (g0[j] * h0[j] + g1[j] * h1[j]) + (g2[j] * h2[j] + g3[j] * h3[j]);
-      }
-    }
-    for (; r < r1; r++) {
-      const float *restrict g = dout + (size_t)r * c, *restrict xh = xhat + (size_t)r * c;
+  for (int j = 0; j < c; j++) {
+    gs[j] = y[j] > 0.0f && (y[j] < cap || cap == INFINITY) ? dout[j] : 0.0f;
+    hs[j] = (x[j] - mean[j]) * invstd[j];
+  }
+  *g = gs;
+  *h = hs;
+}
+
+/* Per-channel partial sums of g and g*h over rows [r0, r1), four rows per update of the partials.
+ * stage: 8C floats. */
+BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, float *restrict stage, const bn_grad_in *a,
+                             int fused, int r0, int r1, int c) {
+  memset(s1, 0, (size_t)c * sizeof(float));
+  memset(s2, 0, (size_t)c * sizeof(float));
+  const float *g[4], *h[4];
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int i = 0; i < 4; i++)
+      bn_grad_row(&g[i], &h[i], stage + (size_t)i * c, stage + (size_t)(4 + i) * c, a, fused, r + i, c);
+    const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2], *restrict g3 = g[3];
+    const float *restrict h0 = h[0], *restrict h1 = h[1], *restrict h2 = h[2], *restrict h3 = h[3];
 #pragma omp simd
-      for (int j = 0; j < c; j++) {
-        s1[j] += g[j];
-        s2[j] += g[j] * xh[j];
-      }
+    for (int j = 0; j < c; j++) {
+      s1[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
+      s2[j] += (g0[j] * h0[j] + g1[j] * h1[j]) + (g2[j] * h2[j] + g3[j] * h3[j]);
     }
   }
+  for (; r < r1; r++) {
+    bn_grad_row(&g[0], &h[0], stage, stage + c, a, fused, r, c);
+    const float *restrict g0 = g[0], *restrict h0 = h[0];
+#pragma omp simd
+    for (int j = 0; j < c; j++) {
+      s1[j] += g0[j];
+      s2[j] += g0[j] * h0[j];
+    }
+  }
+}
+
+/* din may be dout (in place): each value is read before it is written. */
+BN_INLINE void bn_din_row(float *d, float *stage, const bn_grad_in *a, int fused, int r, int c,
+                          const float *restrict k, const float *restrict sd, const float *restrict sdx) {
+  const float *g, *h;
+  bn_grad_row(&g, &h, stage, stage + c, a, fused, r, c);
+#pragma omp simd
+  for (int j = 0; j < c; j++) d[j] = k[j] * (g[j] - sd[j] - h[j] * sdx[j]);
+}
+
+/* With sd = sum(dout), sdx = sum(dout*xhat) over rows:
+ *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx)
+ * Each thread stages a few rows of g and h in its own slice of the workspace (8C floats). */
+static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_in *a, const float *gamma,
+                        const float *invstd, int rows, int c) {
+  const int nb = bn_blocks(rows), fused = a->relu_out != NULL;
+  const int threads = omp_get_max_threads();
+  bn_ws wsb;
+  const size_t stage = 8 * (size_t)c;
+  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c + stage * (size_t)threads);
+  float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
+  float *stages = k + c;
+#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
+  for (int blk = 0; blk < nb; blk++) {
+    float *s1 = ws + (size_t)2 * blk * c, *gh = stages + stage * (size_t)omp_get_thread_num();
+    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
+    if (fused)
+      bn_block_sums(s1, s1 + c, gh, a, 1, r0, r1, c);
+    else
+      bn_block_sums(s1, s1 + c, gh, a, 0, r0, r1, c);
+  }
   for (int j = 0; j < c; j++) {
-    double a = 0.0, q = 0.0;
+    double sum = 0.0, q = 0.0;
     for (int blk = 0; blk < nb; blk++) {
-      a += ws[(size_t)2 * blk * c + j];
+      sum += ws[(size_t)2 * blk * c + j];
       q += ws[(size_t)2 * blk * c + c + j];
     }
-    sd[j] = (float)(a / rows); /* kept as means: din = k * (dout - mean(dout) - xhat*mean(dout*xhat)) */
+    sd[j] = (float)(sum / rows); /* kept as means: din = k * (dout - mean(dout) - xhat*mean(dout*xhat)) */
     sdx[j] = (float)(q / rows);
     k[j] = (gamma ? gamma[j] : 1.0f) * invstd[j];
-    if (dbeta) dbeta[j] += (float)a;
+    if (dbeta) dbeta[j] += (float)sum;
     if (dgamma) dgamma[j] += (float)q;
   }
   if (din) {
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
     for (int r = 0; r < rows; r++) {
-      const float *g = dout + (size_t)r * c, *xh = xhat + (size_t)r * c;
-      float *d = din + (size_t)r * c;
-#pragma omp simd
-      for (int j = 0; j < c; j++) d[j] = k[j] * (g[j] - sd[j] - xh[j] * sdx[j]);
+      float *gh = stages + stage * (size_t)omp_get_thread_num();
+      if (fused)
+        bn_din_row(din + (size_t)r * c, gh, a, 1, r, c, k, sd, sdx);
+      else
+        bn_din_row(din + (size_t)r * c, gh, a, 0, r, c, k, sd, sdx);
     }
   }
   bn_ws_release(&wsb);
+}
+
+void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *xhat,
+                           const float *gamma, const float *invstd, int rows, int c) {
+  /* din: (rows,C) overwritten (may be dout)  dgamma, dbeta: (C) +=  dout, xhat: (rows,C)
+   * gamma, invstd: (C) */
+  const bn_grad_in a = {dout, xhat, NULL, NULL, NULL, NULL, 0.0f};
+  bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
+}
+
+void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                const float *in, const float *mean, const float *gamma, const float *invstd,
+                                int rows, int c, float relu_max) {
+  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout, out: the ReLU's gradient and output
+   * in: the batch norm's input (rows,C)  mean, invstd: (C) from tq_batchnorm_relu_forward_train */
+  const bn_grad_in a = {dout, NULL, out, in, mean, invstd, relu_max};
+  bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
 }

@@ -82,12 +82,18 @@ void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int
 
 void tq_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate, tq_rng *rng) {
   /* out, mask, in: (n). One draw per value in index order: the same rng state gives the same mask
-   * whatever the thread count. rate >= 1 drops everything (Keras rejects it; no division by 0). */
+   * whatever the thread count. rate >= 1 drops everything (Keras rejects it; no division by 0).
+   * The draws go through mask first: drawing is serial, the rest is not. */
   const float keep = rate >= 1.0f ? 0.0f : 1.0f / (1.0f - rate);
-  for (size_t i = 0; i < n; i++) mask[i] = tq_rng_uniform(rng) >= rate ? keep : 0.0f;
-  for (size_t i = 0; i < n; i++) out[i] = in[i] * mask[i];
+  tq_rng_uniform_fill(rng, mask, n);
+#pragma omp parallel for schedule(static) if (n > EW_PARALLEL_VALUES)
+  for (size_t i = 0; i < n; i++) {
+    mask[i] = mask[i] >= rate ? keep : 0.0f;
+    out[i] = in[i] * mask[i];
+  }
 }
 
 void tq_dropout_backward(float *din, const float *dout, const float *mask, size_t n) {
+#pragma omp parallel for schedule(static) if (n > EW_PARALLEL_VALUES)
   for (size_t i = 0; i < n; i++) din[i] = dout[i] * mask[i];
 }

@@ -25,17 +25,33 @@ static tq_status batchnorm_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
   return TQ_OK;
 }
 
-/* aux: the normalised input (backward), aux2: 1 / sqrt(var + eps) per channel */
+/* aux: the normalised input (backward), or fused with its ReLU the batch mean (C);
+ * aux2: 1 / sqrt(var + eps) per channel */
 static void batchnorm_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
   b->aux = batch * tq_shape_size(l->in_shape);
   b->aux2 = (size_t)l->in_shape.c;
 }
 
+/* In float training a batch norm whose only reader is a ReLU right after it runs the two as one
+ * pass each way (tq_batchnorm_relu_*): the ReLU's output is written by the batch norm, whose own
+ * output is never written, and the ReLU's passes do nothing. The ReLU layer, or NULL. */
+static tq_layer *fused_relu(tq_model *m, const tq_layer *bn) {
+  int i = (int)(bn - m->layers);
+  if (bn->type != TQ_L_BATCHNORM || bn->bn_folded_into >= 0 || bn->consumers != 1 || i + 1 >= m->nlayers)
+    return NULL;
+  tq_layer *r = &m->layers[i + 1];
+  return r->type == TQ_L_RELU && r->ninputs == 1 && r->inputs[0] == i ? r : NULL;
+}
+
 static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  (void)m;
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
+  tq_layer *relu = p->training ? fused_relu(m, l) : NULL;
   if (l->bn_folded_into >= 0)
     TQ_ASSERT(l->out == p->x); /* shares its layer's buffer (tq_model_fold_bn) */
+  else if (relu)
+    tq_batchnorm_relu_forward_train(relu->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
+                                    l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum,
+                                    l->bn_eps, relu->relu_max);
   else if (p->training)
     tq_batchnorm_forward_train(l->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
                                l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum, l->bn_eps);
@@ -45,11 +61,16 @@ static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass
   return TQ_OK;
 }
 
+/* Backward follows a training forward: the fusion it took is the one fused_relu still finds. */
 static void batchnorm_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
+  tq_layer *relu = fused_relu(m, l);
   if (l->bn_folded_into >= 0) {
     TQ_ASSERT(!p->din[0] || p->din[0] == l->dout); /* shares its layer's gradient buffer */
     if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, p->n);
+  } else if (relu) {
+    tq_batchnorm_relu_backward(p->din[0], l->gamma.grad, l->beta.grad, relu->dout, relu->out, p->x, l->aux,
+                               l->gamma.value, l->aux2, rows, l->in_shape.c, relu->relu_max);
   } else {
     tq_batchnorm_backward(p->din[0], l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value, l->aux2,
                           rows, l->in_shape.c);
@@ -81,8 +102,13 @@ const tq_layer_traits tq_layer_batchnorm = {
 
 /* ---- ReLU: max(x, 0), capped at relu_max when that is > 0 (ReLU6) */
 
+/* A ReLU fused into the batch norm before it (fused_relu) has nothing left to do in training. */
+static int relu_fused(tq_model *m, const tq_layer *l) {
+  return l->ninputs == 1 && fused_relu(m, &m->layers[l->inputs[0]]) == l;
+}
+
 static tq_status relu_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  (void)m;
+  if (p->training && relu_fused(m, l)) return TQ_OK;
   if (l->relu_max > 0)
     tq_relu_max_forward(l->out, p->x, p->out_n, l->relu_max);
   else
@@ -91,8 +117,7 @@ static tq_status relu_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) 
 }
 
 static void relu_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  (void)m;
-  if (!p->din[0]) return;
+  if (!p->din[0] || relu_fused(m, l)) return;
   if (l->relu_max > 0)
     tq_relu_max_backward(p->din[0], l->dout, p->x, p->out_n, l->relu_max);
   else
