@@ -4,24 +4,44 @@
 
 #include "nn/layer_types.h"
 
-static tq_layer_pass pass_of(tq_model *m, const tq_layer *l, int n) {
+/* In training, a layer that only hands its input on unchanged (a linear Activation without a
+ * quantizer, Flatten, Reshape) is skipped when it and its input each have one reader: its reader
+ * reads its input's buffer and writes the gradient straight into its input's. Not the last layer
+ * (the loss reads its output). Inference keeps every layer's output (calibration, statistics). */
+static int passes_through(const tq_model *m, const tq_layer *l) {
+  if (l->ninputs != 1 || l->consumers != 1 || l == &m->layers[m->nlayers - 1] ||
+      m->layers[l->inputs[0]].consumers != 1)
+    return 0;
+  return (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE) ||
+         l->type == TQ_L_FLATTEN || l->type == TQ_L_RESHAPE;
+}
+
+/* The layer whose buffers stand for input k of l. */
+static tq_layer *source_of(tq_model *m, const tq_layer *l, int k, int training) {
+  tq_layer *src = &m->layers[l->inputs[k]];
+  while (training && passes_through(m, src)) src = &m->layers[src->inputs[0]];
+  return src;
+}
+
+static tq_layer_pass pass_of(tq_model *m, const tq_layer *l, int n, int training) {
   tq_layer_pass p;
   memset(&p, 0, sizeof p);
   p.n = n;
-  p.x = l->ninputs ? m->layers[l->inputs[0]].out : NULL;
+  p.x = l->ninputs ? source_of(m, l, 0, training)->out : NULL;
+  p.x2 = l->ninputs > 1 ? source_of(m, l, 1, training)->out : NULL;
   p.in_n = (size_t)n * tq_shape_size(l->in_shape);
   p.out_n = (size_t)n * tq_shape_size(l->out_shape);
   p.g = l->geom;
   p.g.n = n;
+  p.training = training;
   return p;
 }
 
 static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq_rng *rng) {
-  tq_layer_pass p = pass_of(m, l, n);
-  p.training = training;
+  tq_layer_pass p = pass_of(m, l, n, training);
   p.rng = rng;
   double t0 = m->profile ? tq_now_seconds() : 0;
-  tq_status st = tq_layer_traits_of(l->type)->forward(m, l, &p);
+  tq_status st = training && passes_through(m, l) ? TQ_OK : tq_layer_traits_of(l->type)->forward(m, l, &p);
   if (!st && l->sim.requant && m->use_static && !training) st = tq_sim_requant(m, l, n);
   if (m->profile) tq_profile_add(m, l, n, 0, tq_now_seconds() - t0);
   return st;
@@ -41,10 +61,12 @@ const float *tq_model_forward(tq_model *m, const float *x, int n, int training, 
 
 /* ---- Backward */
 
+/* Backward follows a training forward, and skips the same layers (passes_through). */
+
 /* din for input k of layer l: written directly when l is the input's only consumer, else into a
  * temporary that is then added. Returns the buffer to write. */
 static float *din_target(tq_model *m, tq_layer *l, int k, int *accumulate) {
-  tq_layer *src = &m->layers[l->inputs[k]];
+  tq_layer *src = source_of(m, l, k, 1);
   *accumulate = src->consumers > 1;
   if (src->type == TQ_L_INPUT) return NULL; /* nobody needs the input's gradient */
   if (!*accumulate) return src->dout;
@@ -53,19 +75,22 @@ static float *din_target(tq_model *m, tq_layer *l, int k, int *accumulate) {
 
 static void din_finish(tq_model *m, tq_layer *l, int k, float *buf, int accumulate, int n) {
   if (!buf || !accumulate) return;
-  float *dst = m->layers[l->inputs[k]].dout;
-  size_t count = (size_t)n * tq_shape_size(m->layers[l->inputs[k]].out_shape);
+  tq_layer *src = source_of(m, l, k, 1);
+  float *dst = src->dout;
+  size_t count = (size_t)n * tq_shape_size(src->out_shape);
   for (size_t i = 0; i < count; i++) dst[i] += buf[i];
 }
 
 static void layer_backward(tq_model *m, tq_layer *l, int n) {
-  tq_layer_pass p = pass_of(m, l, n);
+  tq_layer_pass p = pass_of(m, l, n, 1);
   int acc[2] = {0, 0};
   double t0 = m->profile ? tq_now_seconds() : 0;
-  for (int k = 0; k < l->ninputs; k++) p.din[k] = din_target(m, l, k, &acc[k]);
-  tq_layer_traits_of(l->type)->backward(m, l, &p);
-  /* the second input first: sums into a shared gradient keep their order */
-  for (int k = l->ninputs - 1; k >= 0; k--) din_finish(m, l, k, p.din[k], acc[k], n);
+  if (!passes_through(m, l)) {
+    for (int k = 0; k < l->ninputs; k++) p.din[k] = din_target(m, l, k, &acc[k]);
+    tq_layer_traits_of(l->type)->backward(m, l, &p);
+    /* the second input first: sums into a shared gradient keep their order */
+    for (int k = l->ninputs - 1; k >= 0; k--) din_finish(m, l, k, p.din[k], acc[k], n);
+  }
   if (m->profile) tq_profile_add(m, l, n, 1, tq_now_seconds() - t0);
 }
 

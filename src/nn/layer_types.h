@@ -19,6 +19,7 @@
 typedef struct {
   int n;              /* samples */
   const float *x;     /* the first input's output, n x in_shape */
+  const float *x2;    /* the second input's output (merges), else NULL */
   size_t in_n, out_n; /* values in the batch's input and output */
   tq_conv_shape g;    /* the layer's window geometry for n samples */
   int training;       /* forward: batch statistics, dropout, stochastic rounding */

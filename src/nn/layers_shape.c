@@ -30,7 +30,8 @@ static int add_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
 }
 
 static tq_status add_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  tq_add_forward(l->out, p->x, m->layers[l->inputs[1]].out, p->out_n);
+  (void)m;
+  tq_add_forward(l->out, p->x, p->x2, p->out_n);
   return TQ_OK;
 }
 
@@ -54,14 +55,15 @@ static int multiply_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
 }
 
 static tq_status multiply_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  tq_chanmul_forward(l->out, p->x, m->layers[l->inputs[1]].out, p->n, l->in_shape.h * l->in_shape.w,
-                     l->in_shape.c);
+  (void)m;
+  tq_chanmul_forward(l->out, p->x, p->x2, p->n, l->in_shape.h * l->in_shape.w, l->in_shape.c);
   return TQ_OK;
 }
 
 static void multiply_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  tq_chanmul_backward(p->din[0], p->din[1], l->dout, p->x, m->layers[l->inputs[1]].out, p->n,
-                      l->in_shape.h * l->in_shape.w, l->in_shape.c);
+  (void)m;
+  tq_chanmul_backward(p->din[0], p->din[1], l->dout, p->x, p->x2, p->n, l->in_shape.h * l->in_shape.w,
+                      l->in_shape.c);
 }
 
 const tq_layer_traits tq_layer_multiply = {
