@@ -210,7 +210,7 @@ static void test_bn_relu_fused(int rows, int c, float relu_max) {
   tq_batchnorm_backward(din_ref, g[0], g[1], drelu, b.xhat, b.gamma, b.invstd, rows, c);
   int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  tq_batchnorm_relu_backward(din, g[2], g[3], b.dout, out, b.in, mean, b.gamma, invstd, rows, c, relu_max);
+  tq_batchnorm_relu_backward(din, g[2], g[3], b.dout, b.in, mean, b.gamma, b.beta, invstd, rows, c, relu_max);
   worst = 0;
   for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(din[i] - din_ref[i]));
   for (int j = 0; j < c; j++) worst = fmax(worst, fabs(g[2][j] - g[0][j]) + fabs(g[3][j] - g[1][j]));
@@ -221,7 +221,7 @@ static void test_bn_relu_fused(int rows, int c, float relu_max) {
   omp_set_num_threads(2);
   tq_batchnorm_relu_forward_train(out, mean, invstd, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f,
                                   relu_max);
-  tq_batchnorm_relu_backward(din, NULL, NULL, b.dout, out, b.in, mean, b.gamma, invstd, rows, c, relu_max);
+  tq_batchnorm_relu_backward(din, NULL, NULL, b.dout, b.in, mean, b.gamma, b.beta, invstd, rows, c, relu_max);
   omp_set_num_threads(threads);
   CHECK(memcmp(out, ref, n * sizeof(float)) == 0);
   CHECK(memcmp(din, din_ref, n * sizeof(float)) == 0);

@@ -72,14 +72,14 @@ void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            int c);
 /* Batch norm fused with the ReLU after it (relu_max 0; ReLU6: 6): out = relu(batchnorm(in)), the
  * same values as the two passes. Keeps the batch mean and invstd (C each) instead of xhat; the
- * backward takes the ReLU's dout and output and the batch norm's input. */
+ * backward takes the ReLU's dout and the batch norm's input (and recomputes the rest). */
 void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
                                      float *moving_var, const float *in, const float *gamma,
                                      const float *beta, int rows, int c, float momentum, float eps,
                                      float relu_max);
 void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                                const float *out, const float *in, const float *mean,
-                                const float *gamma, const float *invstd, int rows, int c,
+                                const float *in, const float *mean, const float *gamma,
+                                const float *beta, const float *invstd, int rows, int c,
                                 float relu_max);
 /* Per-channel mean and biased variance of in (rows, C), the reduction of the training forward:
  * parallel and bit-identical for any number of threads. */

@@ -198,11 +198,11 @@ void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma,
   bn_ws_release(&wsb);
 }
 
-/* What the backward pass reads: dout and xhat, or, fused with a ReLU, the ReLU's dout masked where
- * its output is not clamped (tq_relu_max_backward's mask, read off the output) and xhat recomputed. */
+/* What the backward pass reads: dout and xhat, or, fused with a ReLU, the ReLU's dout and the batch
+ * norm's input, from which xhat and the ReLU's mask are recomputed in the forward's operations. */
 typedef struct {
-  const float *dout, *xhat;                  /* unfused */
-  const float *relu_out, *in, *mean, *invstd; /* fused */
+  const float *dout, *xhat;                         /* unfused */
+  const float *in, *mean, *invstd, *gamma, *beta; /* fused (gamma, beta: C each, never NULL) */
   float relu_max;
 } bn_grad_in;
 
@@ -218,13 +218,14 @@ BN_INLINE void bn_grad_row(const float **g, const float **h, float *restrict gs,
     *h = a->xhat + o;
     return;
   }
-  const float *restrict dout = a->dout + o, *restrict y = a->relu_out + o, *restrict x = a->in + o,
-                        *restrict mean = a->mean, *restrict invstd = a->invstd;
-  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY; /* no cap: ReLU's mask is y > 0 */
+  const float *restrict dout = a->dout + o, *restrict x = a->in + o, *restrict mean = a->mean,
+                        *restrict invstd = a->invstd, *restrict gamma = a->gamma, *restrict beta = a->beta;
+  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY; /* no cap: ReLU's mask is v > 0 */
 #pragma omp simd
   for (int j = 0; j < c; j++) {
-    gs[j] = y[j] > 0.0f && (y[j] < cap || cap == INFINITY) ? dout[j] : 0.0f;
-    hs[j] = (x[j] - mean[j]) * invstd[j];
+    float h = (x[j] - mean[j]) * invstd[j], v = gamma[j] * h + beta[j];
+    gs[j] = v > 0.0f && (v < cap || cap == INFINITY) ? dout[j] : 0.0f;
+    hs[j] = h;
   }
   *g = gs;
   *h = hs;
@@ -274,7 +275,7 @@ BN_INLINE void bn_din_row(float *d, float *stage, const bn_grad_in *a, int fused
  * Each thread stages a few rows of g and h in its own slice of the workspace (8C floats). */
 static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_in *a, const float *gamma,
                         const float *invstd, int rows, int c) {
-  const int nb = bn_blocks(rows), fused = a->relu_out != NULL;
+  const int nb = bn_blocks(rows), fused = a->in != NULL;
   const int threads = omp_get_max_threads();
   bn_ws wsb;
   const size_t stage = 8 * (size_t)c;
@@ -319,15 +320,23 @@ void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            const float *gamma, const float *invstd, int rows, int c) {
   /* din: (rows,C) overwritten (may be dout)  dgamma, dbeta: (C) +=  dout, xhat: (rows,C)
    * gamma, invstd: (C) */
-  const bn_grad_in a = {dout, xhat, NULL, NULL, NULL, NULL, 0.0f};
+  const bn_grad_in a = {dout, xhat, NULL, NULL, NULL, NULL, NULL, 0.0f};
   bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
 }
 
-void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
-                                const float *in, const float *mean, const float *gamma, const float *invstd,
+void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *mean, const float *gamma, const float *beta, const float *invstd,
                                 int rows, int c, float relu_max) {
-  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout, out: the ReLU's gradient and output
-   * in: the batch norm's input (rows,C)  mean, invstd: (C) from tq_batchnorm_relu_forward_train */
-  const bn_grad_in a = {dout, NULL, out, in, mean, invstd, relu_max};
+  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout: the ReLU's gradient (rows,C)
+   * in: the batch norm's input (rows,C)  mean, invstd: (C) from tq_batchnorm_relu_forward_train
+   * gamma, beta: (C) or NULL */
+  bn_ws wsb;
+  float *gb = bn_ws_get(&wsb, 2 * (size_t)c);
+  for (int j = 0; j < c; j++) {
+    gb[j] = gamma ? gamma[j] : 1.0f;
+    gb[c + j] = beta ? beta[j] : 0.0f;
+  }
+  const bn_grad_in a = {dout, NULL, in, mean, invstd, gb, gb + c, relu_max};
   bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
+  bn_ws_release(&wsb);
 }

@@ -69,8 +69,8 @@ static void batchnorm_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p)
     TQ_ASSERT(!p->din[0] || p->din[0] == l->dout); /* shares its layer's gradient buffer */
     if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, p->n);
   } else if (relu) {
-    tq_batchnorm_relu_backward(p->din[0], l->gamma.grad, l->beta.grad, relu->dout, relu->out, p->x, l->aux,
-                               l->gamma.value, l->aux2, rows, l->in_shape.c, relu->relu_max);
+    tq_batchnorm_relu_backward(p->din[0], l->gamma.grad, l->beta.grad, relu->dout, p->x, l->aux, l->gamma.value,
+                               l->beta.value, l->aux2, rows, l->in_shape.c, relu->relu_max);
   } else {
     tq_batchnorm_backward(p->din[0], l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value, l->aux2,
                           rows, l->in_shape.c);
