@@ -81,6 +81,12 @@ void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const f
                                 const float *in, const float *mean, const float *gamma,
                                 const float *beta, const float *invstd, int rows, int c,
                                 float relu_max);
+/* The normalising pass of the two above, given the statistics: out = gamma*xhat + beta with
+ * xhat = (in - mean)*invstd kept in xhat (unless NULL), or, relu, out = relu(...) (relu_max 0;
+ * ReLU6: 6). gamma, beta: (C), not NULL. out may be in. */
+void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const float *mean,
+                            const float *invstd, const float *gamma, const float *beta, int rows,
+                            int c, int relu, float relu_max);
 /* Per-channel mean and biased variance of in (rows, C), the reduction of the training forward:
  * parallel and bit-identical for any number of threads. */
 void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c);

@@ -93,29 +93,54 @@ void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, 
   bn_ws_release(&wsb);
 }
 
+void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
+                            const float *gamma, const float *beta, int rows, int c, int relu, float relu_max) {
+  /* out: (rows,C) (may be in)  xhat: (rows,C) or NULL  in: (rows,C)  mean, invstd, gamma, beta: (C)
+   * relu: clamp as tq_relu_forward / tq_relu_max_forward (relu_max > 0) would, value for value */
+  const float cap = relu_max > 0.0f ? relu_max : INFINITY; /* min(v, INFINITY) is v: plain ReLU */
+#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
+  for (int r = 0; r < rows; r++) {
+    const float *x = in + (size_t)r * c;
+    float *o = out + (size_t)r * c;
+    /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
+     * down the scalar path, 10x slower */
+    if (relu) {
+#pragma omp simd
+      for (int j = 0; j < c; j++) {
+        float v = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
+        v = v > 0.0f ? v : 0.0f;
+        o[j] = v < cap ? v : cap;
+      }
+    } else if (xhat) {
+      float *xh = xhat + (size_t)r * c;
+#pragma omp simd
+      for (int j = 0; j < c; j++) {
+        float v = (x[j] - mean[j]) * invstd[j];
+        xh[j] = v;
+        o[j] = gamma[j] * v + beta[j];
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < c; j++) o[j] = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
+    }
+  }
+}
+
 /* A batch norm's training forward, and the same fused with the ReLU (or ReLU6, relu_max > 0) after it:
  * per channel the batch statistics, then one pass that normalises (and clamps). Unfused it keeps
  * xhat for the backward pass; fused it keeps the batch mean instead (the backward recomputes xhat
- * from the input, in the same operations: the same bits) and writes only the ReLU's output. The
- * arithmetic is that of the separate passes, value for value. */
-typedef struct {
-  float *out, *xhat, *mean; /* xhat: unfused; mean (C): fused */
-  int relu;
-  float relu_max;
-} bn_train_out;
-
-static inline __attribute__((always_inline)) void bn_forward_train(const bn_train_out *o, float *invstd,
-                                                                   float *moving_mean, float *moving_var,
-                                                                   const float *in, const float *gamma,
-                                                                   const float *beta, int rows, int c,
-                                                                   float momentum, float eps) {
+ * and the ReLU's mask from the input, in the same operations: the same bits) and writes only the
+ * ReLU's output. The arithmetic is that of the separate passes, value for value. */
+static void bn_forward_train(float *out, float *xhat, float *mean_out, float *invstd, float *moving_mean,
+                             float *moving_var, const float *in, const float *gamma, const float *beta, int rows,
+                             int c, float momentum, float eps, int relu, float relu_max) {
   TQ_ASSERT(rows > 0 && c > 0);
   bn_ws wsb;
   /* layout: batch mean, variance (2C doubles) | moments' workspace | mean as float (C) */
   size_t mws = (size_t)(2 * bn_blocks(rows) + 1) * c;
   float *ws = bn_ws_get(&wsb, 4 * (size_t)c + mws + (size_t)c);
   double *bmean = (double *)ws, *bvar = bmean + c;
-  float *mean = o->mean ? o->mean : ws + 4 * (size_t)c + mws;
+  float *mean = mean_out ? mean_out : ws + 4 * (size_t)c + mws;
   channel_moments(bmean, bvar, ws + 4 * (size_t)c, in, rows, c);
   for (int j = 0; j < c; j++) {
     double var = bvar[j];
@@ -126,36 +151,12 @@ static inline __attribute__((always_inline)) void bn_forward_train(const bn_trai
     if (moving_mean) moving_mean[j] = momentum * moving_mean[j] + (1.0f - momentum) * mean[j];
     if (moving_var) moving_var[j] = momentum * moving_var[j] + (1.0f - momentum) * (float)unbiased;
   }
-
   float *g = ws, *bt = ws + c; /* the moments are spent: reuse them for gamma/beta */
   for (int j = 0; j < c; j++) {
     g[j] = gamma ? gamma[j] : 1.0f;
     bt[j] = beta ? beta[j] : 0.0f;
   }
-  /* relu: max(v, 0), then min(v, cap) exactly as tq_relu_max_forward (INFINITY: plain ReLU) */
-  const float cap = o->relu_max > 0.0f ? o->relu_max : INFINITY;
-#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-  for (int r = 0; r < rows; r++) {
-    const float *x = in + (size_t)r * c;
-    float *xh = o->relu ? NULL : o->xhat + (size_t)r * c, *out = o->out + (size_t)r * c;
-    /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
-     * down the scalar path, 10x slower */
-    if (o->relu) {
-#pragma omp simd
-      for (int j = 0; j < c; j++) {
-        float v = g[j] * ((x[j] - mean[j]) * invstd[j]) + bt[j];
-        v = v > 0.0f ? v : 0.0f;
-        out[j] = v < cap ? v : cap;
-      }
-    } else {
-#pragma omp simd
-      for (int j = 0; j < c; j++) {
-        float v = (x[j] - mean[j]) * invstd[j];
-        xh[j] = v;
-        out[j] = g[j] * v + bt[j];
-      }
-    }
-  }
+  tq_batchnorm_normalize(out, xhat, in, mean, invstd, g, bt, rows, c, relu, relu_max);
   bn_ws_release(&wsb);
 }
 
@@ -164,8 +165,8 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
                                 float momentum, float eps) {
   /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
    * gamma, beta: (C) or NULL */
-  const bn_train_out o = {out, xhat, NULL, 0, 0.0f};
-  bn_forward_train(&o, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps);
+  bn_forward_train(out, xhat, NULL, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps, 0,
+                   0.0f);
 }
 
 void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
@@ -173,8 +174,8 @@ void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, flo
                                      int rows, int c, float momentum, float eps, float relu_max) {
   /* out: (rows,C) = relu(batchnorm(in))  mean, invstd: (C) for the backward pass
    * moving_mean, moving_var: (C) updated  gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
-  const bn_train_out o = {out, NULL, mean, 1, relu_max};
-  bn_forward_train(&o, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps);
+  bn_forward_train(out, NULL, mean, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps, 1,
+                   relu_max);
 }
 
 void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,

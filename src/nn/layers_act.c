@@ -32,12 +32,14 @@ static void batchnorm_buffers(const tq_layer *l, size_t batch, tq_layer_buffers 
   b->aux2 = (size_t)l->in_shape.c;
 }
 
-/* In float training a batch norm whose only reader is a ReLU right after it runs the two as one
- * pass each way (tq_batchnorm_relu_*): the ReLU's output is written by the batch norm, whose own
- * output is never written, and the ReLU's passes do nothing. The ReLU layer, or NULL. */
-static tq_layer *fused_relu(tq_model *m, const tq_layer *bn) {
+/* In training a batch norm whose only reader is a ReLU right after it runs the two as one pass
+ * each way (tq_batchnorm_relu_*; a batch norm folded into its layer, qat_bn.c, while it trains
+ * with batch statistics): the ReLU's output is written by the batch norm, whose own output is
+ * never written, and the ReLU's passes do nothing. The ReLU layer, or NULL. */
+tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn) {
   int i = (int)(bn - m->layers);
-  if (bn->type != TQ_L_BATCHNORM || bn->bn_folded_into >= 0 || bn->consumers != 1 || i + 1 >= m->nlayers)
+  if (bn->type != TQ_L_BATCHNORM || (bn->bn_folded_into >= 0 && m->bn_stats_frozen) || bn->consumers != 1 ||
+      i + 1 >= m->nlayers)
     return NULL;
   tq_layer *r = &m->layers[i + 1];
   return r->type == TQ_L_RELU && r->ninputs == 1 && r->inputs[0] == i ? r : NULL;
@@ -45,7 +47,7 @@ static tq_layer *fused_relu(tq_model *m, const tq_layer *bn) {
 
 static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
-  tq_layer *relu = p->training ? fused_relu(m, l) : NULL;
+  tq_layer *relu = p->training ? tq_bn_fused_relu(m, l) : NULL;
   if (l->bn_folded_into >= 0)
     TQ_ASSERT(l->out == p->x); /* shares its layer's buffer (tq_model_fold_bn) */
   else if (relu)
@@ -61,10 +63,10 @@ static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass
   return TQ_OK;
 }
 
-/* Backward follows a training forward: the fusion it took is the one fused_relu still finds. */
+/* Backward follows a training forward: the fusion it took is the one tq_bn_fused_relu still finds. */
 static void batchnorm_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
-  tq_layer *relu = fused_relu(m, l);
+  tq_layer *relu = tq_bn_fused_relu(m, l);
   if (l->bn_folded_into >= 0) {
     TQ_ASSERT(!p->din[0] || p->din[0] == l->dout); /* shares its layer's gradient buffer */
     if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, p->n);
@@ -102,9 +104,9 @@ const tq_layer_traits tq_layer_batchnorm = {
 
 /* ---- ReLU: max(x, 0), capped at relu_max when that is > 0 (ReLU6) */
 
-/* A ReLU fused into the batch norm before it (fused_relu) has nothing left to do in training. */
+/* A ReLU fused into the batch norm before it (tq_bn_fused_relu) has nothing left to do in training. */
 static int relu_fused(tq_model *m, const tq_layer *l) {
-  return l->ninputs == 1 && fused_relu(m, &m->layers[l->inputs[0]]) == l;
+  return l->ninputs == 1 && tq_bn_fused_relu(m, &m->layers[l->inputs[0]]) == l;
 }
 
 static tq_status relu_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
@@ -176,7 +178,9 @@ static void act_backward(tq_act act, float *din, const float *dout, const float 
  * deployment can use learned static scales (SPEC §6). */
 static void track_ema(tq_layer *l, const float *v, size_t n) {
   float lo = v[0], hi = v[0];
-#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (n > EMA_PARALLEL_VALUES)
+  /* simd: a min/max reduction may run in any order (the same extremes); without it gcc keeps the
+   * scalar order */
+#pragma omp parallel for simd schedule(static) reduction(min : lo) reduction(max : hi) if (n > EMA_PARALLEL_VALUES)
   for (size_t i = 1; i < n; i++) {
     lo = v[i] < lo ? v[i] : lo;
     hi = v[i] > hi ? v[i] : hi;

@@ -56,6 +56,8 @@ static inline size_t tq_qat_aux3_floats(size_t ks, size_t oc) {
  * through that normalisation. */
 void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n);
 void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
+/* The ReLU a batch norm runs fused with in training (layers_act.c), or NULL. */
+tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn);
 
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);

@@ -17,13 +17,12 @@
  * which never divides by inv (gamma may be near zero). It is a batch norm of y with a per-channel
  * epsilon; at the moving statistics it is exactly the deployed fold. The moving statistics follow
  * the estimated batch statistics of z. BN's own buffers hold the normalised values (aux) and s
- * (aux2) for the backward pass. */
+ * (aux2) for the backward pass; fused with the ReLU after it (tq_bn_fused_relu), aux holds the batch
+ * mean of y instead, and y is left as it is. */
 #include <math.h>
 #include <string.h>
 
 #include "nn/model_internal.h"
-
-#define BN_FOLD_PARALLEL_VALUES 32768
 
 static size_t rows_of(const tq_layer *l, int n) {
   return (size_t)n * (size_t)l->out_shape.h * (size_t)l->out_shape.w;
@@ -53,16 +52,12 @@ void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n) {
     bn->moving_mean.value[c] = mom * bn->moving_mean.value[c] + (1 - mom) * (float)mean_z;
     bn->moving_var.value[c] = mom * bn->moving_var.value[c] + (1 - mom) * (float)var_z;
   }
-#pragma omp parallel for schedule(static) if (rows * oc > BN_FOLD_PARALLEL_VALUES)
-  for (size_t r = 0; r < rows; r++) {
-    float *yr = y + r * oc, *xr = xhat + r * oc;
-#pragma omp simd
-    for (size_t c = 0; c < oc; c++) {
-      float h = (yr[c] - mean_f[c]) * s[c];
-      xr[c] = h;
-      yr[c] = gamma[c] * h + beta[c];
-    }
-  }
+  /* Fused with the ReLU after it: the ReLU's output, y kept (xhat is recomputed from it), the
+   * mean kept in xhat's buffer. Else y normalised in place, xhat kept. */
+  tq_layer *relu = tq_bn_fused_relu(m, bn);
+  if (relu) memcpy(xhat, mean_f, oc * sizeof(float));
+  tq_batchnorm_normalize(relu ? relu->out : y, relu ? NULL : xhat, y, mean_f, s, gamma, beta, (int)rows,
+                         (int)oc, relu != NULL, relu ? relu->relu_max : 0.0f);
   bn->bn_batch_stats = 1;
 }
 
@@ -71,9 +66,14 @@ void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n) {
   size_t oc = (size_t)l->out_shape.c, rows = rows_of(l, n);
   float *dgamma_before = m->din_tmp; /* free during this layer's backward */
   memcpy(dgamma_before, bn->gamma.grad, oc * sizeof(float));
-  /* In place on the shared gradient buffer: d loss / d y. */
-  tq_batchnorm_backward(l->dout, bn->gamma.grad, bn->beta.grad, l->dout, bn->aux, bn->gamma.value,
-                        bn->aux2, (int)rows, (int)oc);
+  /* In place on the shared gradient buffer: d loss / d y (fused: from the ReLU's gradient). */
+  tq_layer *relu = tq_bn_fused_relu(m, bn);
+  if (relu)
+    tq_batchnorm_relu_backward(l->dout, bn->gamma.grad, bn->beta.grad, relu->dout, l->out, bn->aux,
+                               bn->gamma.value, bn->beta.value, bn->aux2, (int)rows, (int)oc, relu->relu_max);
+  else
+    tq_batchnorm_backward(l->dout, bn->gamma.grad, bn->beta.grad, l->dout, bn->aux, bn->gamma.value, bn->aux2,
+                          (int)rows, (int)oc);
   /* gamma also enters through eps * inv^2 in s: d s / d gamma = -s^3 * eps * inv^2 / gamma
    * (at fixed v), and d loss / d s = gamma * q / s with q = sum(dout * xhat), the gradient the
    * kernel just added to gamma. */
