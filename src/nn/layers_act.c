@@ -200,17 +200,20 @@ static void activation_buffers(const tq_layer *l, size_t batch, tq_layer_buffers
   if (l->act != TQ_ACT_LINEAR && l->act != TQ_ACT_SOFTMAX) b->scratch = batch * tq_shape_size(l->out_shape);
 }
 
-static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  if (p->training) track_ema(l, l->out, p->out_n);
+/* The quantizer of the slot on src (its activation's output; a linear slot's input itself, which
+ * spares the copy): into l->out. */
+static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *src) {
+  if (p->training) track_ema(l, src, p->out_n);
   tq_status st;
   if (m->use_static && l->has_static && !p->training) {
+    if (src != l->out) memcpy(l->out, src, p->out_n * sizeof(float));
     st = tq_sim_slot(l, p->out_n); /* rounds as the integer model (simulate.h) */
   } else if (m->use_static && l->has_static) {
-    st = tq_quantize_static(&l->act_q, &l->qstatic, l->out, NULL, l->out, p->out_n);
+    st = tq_quantize_static(&l->act_q, &l->qstatic, l->out, NULL, src, p->out_n);
   } else {
     tq_shape3 s = l->out_shape;
     int dims[4] = {p->n, s.h, s.w, s.c};
-    st = tq_quantize_forward(&l->act_q, l->out, NULL, l->out, dims, 4, p->training, p->rng);
+    st = tq_quantize_forward(&l->act_q, l->out, NULL, src, dims, 4, p->training, p->rng);
   }
   return st ? tq_fail_prefix(st, "%s: activation quantizer", l->name) : TQ_OK;
 }
@@ -220,8 +223,13 @@ static tq_status activation_forward(tq_model *m, tq_layer *l, const tq_layer_pas
     tq_softmax_forward(l->out, p->x, (int)(p->out_n / (size_t)l->out_shape.c), l->out_shape.c);
     return TQ_OK;
   }
+  if (l->act_q.kind == TQ_Q_NONE) {
+    act_forward(l->act, l->out, p->x, p->out_n);
+    return TQ_OK;
+  }
+  if (l->act == TQ_ACT_LINEAR) return activation_quantize(m, l, p, p->x);
   act_forward(l->act, l->out, p->x, p->out_n);
-  return l->act_q.kind != TQ_Q_NONE ? activation_quantize(m, l, p) : TQ_OK;
+  return activation_quantize(m, l, p, l->out);
 }
 
 /* din = p * (dout - sum(dout * p)) per row */
