@@ -23,6 +23,15 @@ static inline int tq_window_same_shape(const tq_rt_i_window *a, const tq_rt_i_wi
          a->kw_hi == b->kw_hi;
 }
 
+/* Output rows r1 and r2 have windows over the same kernel rows (so, column by column, windows of the
+ * same shape). */
+static inline int tq_rows_same_shape(const tq_rt_conv_geom *g, int32_t r1, int32_t r2) {
+  int32_t lo1, hi1, lo2, hi2;
+  tq_rt_i_axis(r1 * g->stride_h - g->pad_top, g->k_h, g->in_h, &lo1, &hi1);
+  tq_rt_i_axis(r2 * g->stride_h - g->pad_top, g->k_h, g->in_h, &lo2, &hi2);
+  return lo1 == lo2 && hi1 == hi2;
+}
+
 /* ------------------------------------------------------------------------------------------------------
  * Border pixels: acc[j] += z_X * (sum of output channel oc0 + j's weights over the window's padded
  * taps), j < nb (see "Bias and the input zero point" in tq_rt.h). Per weight and accumulator type.
@@ -107,32 +116,6 @@ TQ_RT_I_WACC_TYPES(TQ_WSUM)
 TQ_RT_I_WACC_TYPES(TQ_BORDER)
 
 /* ------------------------------------------------------------------------------------------------------
- * Both kernels: arguments checked, then one call of the kernel's pixel function per output pixel with
- * its window (px: op = the pixel's outputs, xb = the sample's input).
- * ------------------------------------------------------------------------------------------------------ */
-#define TQ_CONV_KERNEL(name, px, kind, xn, wn, on, an)                                              \
-  tq_rt_status name(TQ_RT_CT(on) *out, const TQ_RT_CT(xn) *in, const TQ_RT_CT(wn) *w,               \
-                    const TQ_RT_CT(an) *bias, const tq_rt_conv_geom *g, int32_t in_zp,              \
-                    const tq_rt_requant *rq) {                                                      \
-    int32_t b, oh, ow;                                                                              \
-    tq_rt_conv_geom G;                                                                              \
-    tq_rt_requant Q;                                                                                \
-    if (tq_conv_check(out, in, w, g, kind, rq, TQ_RT_MIN(on), TQ_RT_MAX(on)) != TQ_RT_OK)           \
-      return TQ_RT_ERR_ARG;                                                                         \
-    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */            \
-    Q = *rq;                                                                                        \
-    for (b = 0; b < G.n; b++)                                                                       \
-      for (oh = 0; oh < G.out_h; oh++)                                                              \
-        for (ow = 0; ow < G.out_w; ow++) {                                                          \
-          tq_rt_i_window win;                                                                       \
-          tq_rt_i_window_at(&win, &G, oh, ow);                                                      \
-          px(out + (((size_t)b * G.out_h + oh) * G.out_w + ow) * G.out_c,                           \
-             in + (size_t)b * G.in_h * G.in_w * G.in_c, w, bias, &G, &Q, &win, in_zp);              \
-        }                                                                                           \
-    return TQ_RT_OK;                                                                                \
-  }
-
-/* ------------------------------------------------------------------------------------------------------
  * conv2d: per block of 4 output channels, one dot4 per valid kernel row over the contiguous segment
  * (valid kw range) x C of both the NHWC input row and the OHWI weight row. Two consecutive output
  * pixels whose windows have the same shape (every interior pair, and pairs along a border) go through
@@ -192,45 +175,6 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
     return oc;                                                                                      \
   }
 
-/* The conv2d kernel: arguments checked, then the output pixels of each sample in raster order, two at
- * a time where their windows have the same shape. */
-#define TQ_CONV2D_KERNEL(name, x, wn, o, a)                                                         \
-  tq_rt_status name(TQ_RT_CT(o) *out, const TQ_RT_CT(x) *in, const TQ_RT_CT(wn) *w,                 \
-                    const TQ_RT_CT(a) *bias, const tq_rt_conv_geom *g, int32_t in_zp,               \
-                    const tq_rt_requant *rq) {                                                      \
-    int32_t b, p, P;                                                                                \
-    tq_rt_conv_geom G;                                                                              \
-    tq_rt_requant Q;                                                                                \
-    if (tq_conv_check(out, in, w, g, TQ_RT_GEOM_CONV, rq, TQ_RT_MIN(o), TQ_RT_MAX(o)) != TQ_RT_OK)  \
-      return TQ_RT_ERR_ARG;                                                                         \
-    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */            \
-    Q = *rq;                                                                                        \
-    P = G.out_h * G.out_w;                                                                          \
-    for (b = 0; b < G.n; b++) {                                                                     \
-      const TQ_RT_CT(x) *xb = in + (size_t)b * G.in_h * G.in_w * G.in_c;                            \
-      TQ_RT_CT(o) *ob = out + (size_t)b * P * G.out_c;                                              \
-      for (p = 0; p < P;) {                                                                         \
-        TQ_RT_CT(o) *opa = ob + (size_t)p * G.out_c, *opb = opa + G.out_c;                          \
-        tq_rt_i_window wa, wb;                                                                      \
-        tq_rt_i_window_at(&wa, &G, p / G.out_w, p % G.out_w);                                       \
-        if (p + 1 < P && G.out_c >= 4) tq_rt_i_window_at(&wb, &G, (p + 1) / G.out_w, (p + 1) % G.out_w); \
-        if (p + 1 < P && G.out_c >= 4 && tq_window_same_shape(&wa, &wb)) {                          \
-          const int32_t oc0 = tq_conv2d_px2_##x##_##wn##_##o##_##a(opa, opb, xb, w, bias, &G, &Q, &wa, \
-                                                                   &wb, in_zp);                     \
-          if (oc0 < G.out_c) {                                                                      \
-            tq_conv2d_px_##x##_##wn##_##o##_##a(opa, xb, w, bias, &G, &Q, &wa, in_zp, oc0);         \
-            tq_conv2d_px_##x##_##wn##_##o##_##a(opb, xb, w, bias, &G, &Q, &wb, in_zp, oc0);         \
-          }                                                                                         \
-          p += 2;                                                                                   \
-        } else {                                                                                    \
-          tq_conv2d_px_##x##_##wn##_##o##_##a(opa, xb, w, bias, &G, &Q, &wa, in_zp, 0);             \
-          p++;                                                                                      \
-        }                                                                                           \
-      }                                                                                             \
-    }                                                                                               \
-    return TQ_RT_OK;                                                                                \
-  }
-
 /* ------------------------------------------------------------------------------------------------------
  * depthwise conv2d: per output pixel, blocks of up to 16 output channels; accumulation 4 channels at a
  * time (contiguous in both input and weights when M = 1) over the valid taps; border pixels add
@@ -278,17 +222,65 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
   }
 TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
 
+/* Two pixels, 4 channels (input and weights advance by 1 per channel; pixel b's input is d elements
+ * after pixel a's): acc[j] for pixel a, acc[4 + j] for pixel b. SWAR where it applies (tq_rt_internal.h),
+ * otherwise one tq_dw_accn per pixel. */
+#define TQ_DW_ACC2(x, wn, a) TQ_DW_ACC2_##wn##_##a(x, wn, a)
+#define TQ_DW_ACC2_HEAD(x, wn, a)                                                                   \
+  static void tq_dw_acc2x4_##x##_##wn##_##a(TQ_RT_CT(a) *acc, const TQ_RT_CT(x) *xp, ptrdiff_t d,   \
+                                            int32_t xrs, int32_t xcs, const TQ_RT_CT(wn) *w,        \
+                                            int32_t t, int32_t wrs, int32_t wcs, int32_t rows,      \
+                                            int32_t cols)
+#define TQ_DW_ACC2_PAIR(x, wn, a)                                                                   \
+  TQ_DW_ACC2_HEAD(x, wn, a) {                                                                       \
+    tq_dw_accn_##x##_##wn##_##a(acc, 4, xp, xrs, xcs, w, t, wrs, wcs, rows, cols);                  \
+    tq_dw_accn_##x##_##wn##_##a(acc + 4, 4, xp + d, xrs, xcs, w, t, wrs, wcs, rows, cols);          \
+  }
+#define TQ_DW_ACC2_SWAR(x, wn, a)                                                                   \
+  TQ_DW_ACC2_HEAD(x, wn, a) {                                                                       \
+    uint64_t a0 = TQ_RT_I_PACK2(acc[0], acc[4]), a1 = TQ_RT_I_PACK2(acc[1], acc[5]);                \
+    uint64_t a2 = TQ_RT_I_PACK2(acc[2], acc[6]), a3 = TQ_RT_I_PACK2(acc[3], acc[7]);                \
+    int32_t r, c;                                                                                   \
+    for (r = 0; r < rows; r++, xp += xrs, t += wrs) {                                               \
+      const TQ_RT_CT(x) *xc = xp;                                                                   \
+      const TQ_RT_CT(wn) *wc = w + t;                                                               \
+      for (c = 0; c < cols; c++, xc += xcs, wc += wcs) {                                            \
+        a0 += (uint64_t)(int64_t)wc[0] * TQ_RT_I_PACK2(xc[0], xc[d]);                               \
+        a1 += (uint64_t)(int64_t)wc[1] * TQ_RT_I_PACK2(xc[1], xc[d + 1]);                           \
+        a2 += (uint64_t)(int64_t)wc[2] * TQ_RT_I_PACK2(xc[2], xc[d + 2]);                           \
+        a3 += (uint64_t)(int64_t)wc[3] * TQ_RT_I_PACK2(xc[3], xc[d + 3]);                           \
+      }                                                                                             \
+    }                                                                                               \
+    tq_rt_i_unpack2(acc, acc + 4, a0);                                                              \
+    tq_rt_i_unpack2(acc + 1, acc + 5, a1);                                                          \
+    tq_rt_i_unpack2(acc + 2, acc + 6, a2);                                                          \
+    tq_rt_i_unpack2(acc + 3, acc + 7, a3);                                                          \
+  }
+#define TQ_DW_ACC2_s4_a32 TQ_DW_ACC2_PAIR
+#define TQ_DW_ACC2_s4_a64 TQ_DW_ACC2_PAIR
+#define TQ_DW_ACC2_s8_a64 TQ_DW_ACC2_PAIR
+#define TQ_DW_ACC2_s16_a64 TQ_DW_ACC2_PAIR
+#if TQ_RT_I_SWAR
+#define TQ_DW_ACC2_s8_a32 TQ_DW_ACC2_SWAR
+#define TQ_DW_ACC2_s16_a32 TQ_DW_ACC2_SWAR
+#else
+#define TQ_DW_ACC2_s8_a32 TQ_DW_ACC2_PAIR
+#define TQ_DW_ACC2_s16_a32 TQ_DW_ACC2_PAIR
+#endif
+TQ_RT_I_DOT_TYPES(TQ_DW_ACC2)
+
 #define TQ_DWCONV_PX(x, wn, o, a)                                                                   \
   static void tq_dwconv_px_##x##_##wn##_##o##_##a(                                                  \
       TQ_RT_CT(o) *op, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w, const TQ_RT_CT(a) *bias,       \
-      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp) { \
+      const tq_rt_conv_geom *G, const tq_rt_requant *Q, const tq_rt_i_window *win, int32_t in_zp,   \
+      int32_t oc_start) {                                                                           \
     const int32_t C = G->in_c, M = G->depth_mult, OC = G->out_c, KW = G->k_w;                       \
     const int32_t rows = win->kh_hi - win->kh_lo, cols = win->kw_hi - win->kw_lo;                   \
     const int32_t any = rows > 0 && cols > 0; /* some tap of the window is valid */                 \
     /* the input at the window's first valid tap, channel 0 */                                      \
     const TQ_RT_CT(x) *xw = any ? xb + tq_window_offset(G, win) : xb;                               \
     int32_t oc0, j;                                                                                 \
-    for (oc0 = 0; oc0 < OC; oc0 += 16) {                                                            \
+    for (oc0 = oc_start; oc0 < OC; oc0 += 16) {                                                     \
       TQ_RT_CT(a) acc[16];                                                                          \
       const int32_t nb = OC - oc0 < 16 ? OC - oc0 : 16;                                             \
       const int32_t t0 = (win->kh_lo * KW + win->kw_lo) * OC + oc0;                                 \
@@ -303,15 +295,91 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
       if (in_zp != 0 && win->border) tq_dw_border_##wn##_##a(acc, nb, w, oc0, G, win, in_zp);       \
       tq_rt_i_rq_store_##a##_##o(op + oc0, acc, nb, Q, oc0);                                        \
     }                                                                                               \
+  }                                                                                                 \
+  /* pixels a and b, windows of the same shape, depth multiplier 1 (otherwise nothing); returns the \
+   * first channel not done */                                                                      \
+  static int32_t tq_dwconv_px2_##x##_##wn##_##o##_##a(                                              \
+      TQ_RT_CT(o) *opa, TQ_RT_CT(o) *opb, const TQ_RT_CT(x) *xb, const TQ_RT_CT(wn) *w,             \
+      const TQ_RT_CT(a) *bias, const tq_rt_conv_geom *G, const tq_rt_requant *Q,                    \
+      const tq_rt_i_window *wa, const tq_rt_i_window *wb, int32_t in_zp) {                          \
+    const int32_t C = G->in_c, OC = G->out_c, KW = G->k_w;                                          \
+    const int32_t rows = wa->kh_hi - wa->kh_lo, cols = wa->kw_hi - wa->kw_lo;                       \
+    const int32_t any = rows > 0 && cols > 0, fix = in_zp != 0 && wa->border;                       \
+    const TQ_RT_CT(x) *xwa = any ? xb + tq_window_offset(G, wa) : xb;                               \
+    const ptrdiff_t d = any ? (ptrdiff_t)(tq_window_offset(G, wb) - tq_window_offset(G, wa)) : 0;   \
+    const int32_t t0 = (wa->kh_lo * KW + wa->kw_lo) * OC;                                           \
+    int32_t oc, j;                                                                                  \
+    if (G->depth_mult != 1) return 0;                                                               \
+    for (oc = 0; oc + 4 <= OC; oc += 4) {                                                           \
+      TQ_RT_CT(a) acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ps[4] = {0, 0, 0, 0};                          \
+      if (bias)                                                                                     \
+        for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias[oc + j];                                 \
+      if (any)                                                                                      \
+        tq_dw_acc2x4_##x##_##wn##_##a(acc, xwa + oc, d, G->in_w * C, C, w, t0 + oc, KW * OC, OC,    \
+                                      rows, cols);                                                  \
+      if (fix) {                                                                                    \
+        tq_dw_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                        \
+        for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                               \
+      }                                                                                             \
+      tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                          \
+      tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                      \
+    }                                                                                               \
+    return oc;                                                                                      \
+  }
+
+/* ------------------------------------------------------------------------------------------------------
+ * Both kernels: arguments checked, then the output pixels two at a time where their windows have the
+ * same shape (px2, then px from the first channel px2 left), else one (px); op = a pixel's outputs,
+ * xb = the sample's input. Two rows whose windows cover the same kernel rows go as vertical pairs
+ * (every column pairs, the borders included); any other row goes alone, in horizontal pairs.
+ * ------------------------------------------------------------------------------------------------------ */
+#define TQ_CONV_KERNEL(name, px, px2, kind, x, wn, o, a)                                            \
+  tq_rt_status name(TQ_RT_CT(o) *out, const TQ_RT_CT(x) *in, const TQ_RT_CT(wn) *w,                 \
+                    const TQ_RT_CT(a) *bias, const tq_rt_conv_geom *g, int32_t in_zp,               \
+                    const tq_rt_requant *rq) {                                                      \
+    int32_t b, oh, ow, dh, dw;                                                                      \
+    tq_rt_conv_geom G;                                                                              \
+    tq_rt_requant Q;                                                                                \
+    if (tq_conv_check(out, in, w, g, kind, rq, TQ_RT_MIN(o), TQ_RT_MAX(o)) != TQ_RT_OK)             \
+      return TQ_RT_ERR_ARG;                                                                         \
+    G = *g; /* local copies: int8 output stores may alias anything the pointers reach */            \
+    Q = *rq;                                                                                        \
+    for (b = 0; b < G.n; b++) {                                                                     \
+      const TQ_RT_CT(x) *xb = in + (size_t)b * G.in_h * G.in_w * G.in_c;                            \
+      TQ_RT_CT(o) *ob = out + (size_t)b * G.out_h * G.out_w * G.out_c;                              \
+      for (oh = 0; oh < G.out_h; oh += dh) {                                                        \
+        dh = G.out_c >= 4 && oh + 1 < G.out_h && tq_rows_same_shape(&G, oh, oh + 1) ? 2 : 1;        \
+        for (ow = 0; ow < G.out_w; ow += dw) {                                                      \
+          const int32_t ph = oh + dh - 1, pw = ow + 2 - dh; /* the partner pixel */                 \
+          TQ_RT_CT(o) *opa = ob + ((size_t)oh * G.out_w + ow) * G.out_c;                            \
+          TQ_RT_CT(o) *opb = ob + ((size_t)ph * G.out_w + pw) * G.out_c;                            \
+          tq_rt_i_window wa, wb;                                                                    \
+          tq_rt_i_window_at(&wa, &G, oh, ow);                                                       \
+          if (pw < G.out_w && G.out_c >= 4) tq_rt_i_window_at(&wb, &G, ph, pw);                     \
+          dw = 1;                                                                                   \
+          if (dh == 2 || (pw < G.out_w && G.out_c >= 4 && tq_window_same_shape(&wa, &wb))) {       \
+            const int32_t oc0 = px2(opa, opb, xb, w, bias, &G, &Q, &wa, &wb, in_zp);                \
+            if (oc0 < G.out_c) {                                                                    \
+              px(opa, xb, w, bias, &G, &Q, &wa, in_zp, oc0);                                        \
+              px(opb, xb, w, bias, &G, &Q, &wb, in_zp, oc0);                                        \
+            }                                                                                       \
+            dw = 3 - dh;                                                                            \
+          } else                                                                                    \
+            px(opa, xb, w, bias, &G, &Q, &wa, in_zp, 0);                                            \
+        }                                                                                           \
+      }                                                                                             \
+    }                                                                                               \
+    return TQ_RT_OK;                                                                                \
   }
 
 /* Every combination of TQ_RT_WEIGHTED_TYPES, e.g. tq_rt_conv2d_s8_s4w_s16_acc64(). */
 #define TQ_CONV2D(op, xn, wn, on, an)                                                               \
   TQ_CONV2D_PX(xn, wn, on, an)                                                                      \
-  TQ_CONV2D_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), xn, wn, on, an)
+  TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_conv2d_px_##xn##_##wn##_##on##_##an,           \
+                 tq_conv2d_px2_##xn##_##wn##_##on##_##an, TQ_RT_GEOM_CONV, xn, wn, on, an)
 #define TQ_DWCONV(op, xn, wn, on, an)                                                               \
   TQ_DWCONV_PX(xn, wn, on, an)                                                                      \
   TQ_CONV_KERNEL(TQ_RT_WNAME(op, xn, wn, on, an), tq_dwconv_px_##xn##_##wn##_##on##_##an,           \
-                 TQ_RT_GEOM_DEPTHWISE, xn, wn, on, an)
+                 tq_dwconv_px2_##xn##_##wn##_##on##_##an, TQ_RT_GEOM_DEPTHWISE, xn, wn, on, an)
 TQ_RT_WEIGHTED_TYPES(TQ_CONV2D, conv2d)
 TQ_RT_WEIGHTED_TYPES(TQ_DWCONV, depthwise_conv2d)

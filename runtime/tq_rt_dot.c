@@ -1,6 +1,8 @@
 /* Blocked integer dot products: the inner loops of conv2d and dense (declared in tq_rt_internal.h).
  * dot4 shares each input load between 4 output channels (4 independent accumulators); the loops are
  * plain counted loops over contiguous memory so compilers can keep them in registers or vectorise. */
+#include <string.h>
+
 #include "tq_rt_internal.h"
 
 /* Two's-complement nibble decode of a byte b in [0, 255] (portable: no shifts of negative values). */
@@ -177,10 +179,91 @@
     tq_rt_i_dot4_##x##_##wn##_##a(acc + 4, xb, xrs, w, off, ws, wrs, len, rows);                    \
   }
 
+/* ---- Cortex-M4 (and any core with the DSP extension): dual 16-bit multiply-accumulate -----------------
+ * int8 codes, 4 per 32-bit load, sign-extended in pairs by SXTB16 (elements 0 and 2, and after a rotate
+ * by 8, elements 1 and 3); SMLAD adds two products to the accumulator. The same sums in another order,
+ * which the int32 contract makes exact. -DTQ_RT_NO_DSP keeps the portable loops (for comparison). */
+#if defined(__ARM_FEATURE_DSP) && !defined(TQ_RT_NO_DSP)
+#include <arm_acle.h>
+#define TQ_RT_I_DSP 1
+/* 4 bytes from any alignment (the Cortex-M4 loads unaligned words; memcpy becomes one LDR) */
+static inline uint32_t tq_ld4(const int8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+/* bytes 1 and 3 sign-extended to halfwords: SXTB16 with its rotate operand (GCC's ACLE has no
+ * intrinsic for the rotated form, and does not fold a separate rotate into it) */
+static inline int16x2_t tq_sxtb16_ror8(uint32_t v) {
+#if defined(__GNUC__)
+  int16x2_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+#else
+  return __sxtb16((v >> 8) | (v << 24));
+#endif
+}
+/* acc += x[0..3] . w[0..3], x given as its even (xe) and odd (xo) sign-extended pairs */
+#define TQ_SMLAD4(acc, xe, xo, wp)                                                                  \
+  do {                                                                                              \
+    const uint32_t q_ = tq_ld4(wp);                                                                 \
+    (acc) = __smlad(__sxtb16(q_), (xe), (acc));                                                     \
+    (acc) = __smlad(tq_sxtb16_ror8(q_), (xo), (acc));                                           \
+  } while (0)
+void tq_rt_i_dot4_s8_s8_a32(int32_t *acc, const int8_t *xv, int32_t xrs, const int8_t *w,
+                            int32_t off, int32_t ws, int32_t wrs, int32_t len, int32_t rows) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r;
+  for (r = 0; r < rows; r++, xv += xrs, off += wrs) {
+    const int8_t *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
+    int32_t i;
+    for (i = 0; i + 4 <= len; i += 4) {
+      const uint32_t xq = tq_ld4(xv + i);
+      const int16x2_t xe = __sxtb16(xq), xo = tq_sxtb16_ror8(xq);
+      TQ_SMLAD4(a0, xe, xo, w0 + i);
+      TQ_SMLAD4(a1, xe, xo, w1 + i);
+      TQ_SMLAD4(a2, xe, xo, w2 + i);
+      TQ_SMLAD4(a3, xe, xo, w3 + i);
+    }
+    for (; i < len; i++) {
+      const int32_t x0 = xv[i];
+      a0 += x0 * w0[i];
+      a1 += x0 * w1[i];
+      a2 += x0 * w2[i];
+      a3 += x0 * w3[i];
+    }
+  }
+  TQ_RT_I_PUT4(acc, a0, a1, a2, a3);
+}
+void tq_rt_i_dot1_s8_s8_a32(int32_t *acc, const int8_t *xv, int32_t xrs, const int8_t *w,
+                            int32_t off, int32_t wrs, int32_t len, int32_t rows) {
+  int32_t a0 = acc[0], r;
+  for (r = 0; r < rows; r++, xv += xrs, off += wrs) {
+    const int8_t *w0 = w + off;
+    int32_t i;
+    for (i = 0; i + 4 <= len; i += 4) {
+      const uint32_t xq = tq_ld4(xv + i);
+      TQ_SMLAD4(a0, __sxtb16(xq), tq_sxtb16_ror8(xq), w0 + i);
+    }
+    for (; i < len; i++) a0 += (int32_t)xv[i] * w0[i];
+  }
+  acc[0] = a0;
+}
+#else
+#define TQ_RT_I_DSP 0
+#endif
+
 /* One instantiation per (activation, weights, accumulator): s4 weights have their own loops. */
 #define TQ_DOT(xn, wn, an) TQ_DOT_##wn(xn, an) TQ_DOT2_##wn##_##an(xn)
 #define TQ_DOT_s4(xn, an) TQ_DOT_NIBBLE(xn, an, TQ_RT_CT(an), TQ_RT_CT(xn))
-#define TQ_DOT_s8(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+#define TQ_DOT_s8(xn, an) TQ_DOT_s8_##xn##_##an(xn, an)
+#define TQ_DOT_s8_s8_a64(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int64_t, int8_t)
+#define TQ_DOT_s8_s16_a32(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int32_t, int16_t)
+#define TQ_DOT_s8_s16_a64(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int64_t, int16_t)
+#if TQ_RT_I_DSP /* the int8 x int8 loops above */
+#define TQ_DOT_s8_s8_a32(xn, an)
+#else
+#define TQ_DOT_s8_s8_a32(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int32_t, int8_t)
+#endif
 #define TQ_DOT_s16(xn, an) TQ_DOT_PLAIN(xn, s16, int16_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
 #define TQ_DOT2_s4_a32(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a32, int32_t, TQ_RT_CT(xn))
 #define TQ_DOT2_s4_a64(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a64, int64_t, TQ_RT_CT(xn))

@@ -66,12 +66,14 @@ static inline void tq_rt_i_unpack2(int32_t *lo, int32_t *hi, uint64_t u) {
                                          const TQ_RT_CT(wn) *w, int32_t off, int32_t ws,            \
                                          int32_t wrs, int32_t len, int32_t rows);
 /* out[j] = requantized acc[j] for channel ch0 + j of q, j < nb (q already checked): the common case
- * (PO2, per channel, |z_Y| <= 2^16, right shifts below the accumulator's width: the rounding shift in
- * the accumulator's own width, no saturation) inline, the rest in tq_rt_i_rq_store_any (tq_rt_dot.c). */
+ * (PO2, per channel, |z_Y| <= 2^16, right shifts from 2 to below the accumulator's width: the
+ * rounding shift in the accumulator's own width, no saturation) inline, the rest in
+ * tq_rt_i_rq_store_any (tq_rt_dot.c). */
 #define TQ_RT_I_RQ_BITS_a32 32
 #define TQ_RT_I_RQ_BITS_a64 64
-#define TQ_RT_I_RQ_SHIFT_a32(v, n) (tq_rt_i_asr32((v), (n)) + (tq_rt_i_asr32((v), (n)-1) & 1))
-#define TQ_RT_I_RQ_SHIFT_a64(v, n) (tq_rt_asr_s64((v), (n)) + (tq_rt_asr_s64((v), (n)-1) & 1))
+/* floor(v / 2^n + 1/2) = (floor(v / 2^(n-1)) + 1) >> 1, for 2 <= n < the width (no overflow) */
+#define TQ_RT_I_RQ_SHIFT_a32(v, n) tq_rt_i_asr32(tq_rt_i_asr32((v), (n)-1) + 1, 1)
+#define TQ_RT_I_RQ_SHIFT_a64(v, n) tq_rt_asr_s64(tq_rt_asr_s64((v), (n)-1) + 1, 1)
 #define TQ_RT_I_DECL_STORE(an, on)                                                                  \
   void tq_rt_i_rq_store_any_##an##_##on(TQ_RT_CT(on) *out, const TQ_RT_CT(an) *acc, int32_t nb,     \
                                         const tq_rt_requant *q, int32_t ch0);                       \
@@ -85,7 +87,7 @@ static inline void tq_rt_i_unpack2(int32_t *lo, int32_t *hi, uint64_t u) {
     }                                                                                               \
     for (j = 0; j < nb; j++) {                                                                      \
       const int32_t n = q->shift[ch0 + j];                                                          \
-      if (n > 0 && n < TQ_RT_I_RQ_BITS_##an) {                                                      \
+      if (n > 1 && n < TQ_RT_I_RQ_BITS_##an) {                                                      \
         const TQ_RT_CT(an) v = TQ_RT_I_RQ_SHIFT_##an(acc[j], n);                                    \
         out[j] = (TQ_RT_CT(on))(v < (TQ_RT_CT(an))lo - zp   ? lo                                    \
                                 : v > (TQ_RT_CT(an))hi - zp ? hi                                    \

@@ -2,7 +2,9 @@
 # The generated code on the target CPU: two QAT models -> tinyq export -> `make qemu`, i.e. the code
 # cross-compiled for a Cortex-M4F (hard float, single-precision FPU) and run on QEMU's mps2-an386 ->
 # output codes identical, sample by sample, to the host build and to tinyq eval --integer; no software
-# double-precision routine in the image; stack high-water mark and arena printed.
+# double-precision routine in the image; stack high-water mark and arena printed. Each model runs twice
+# on the M4: with the DSP-extension kernels (SMLAD; the default for -mcpu=cortex-m4) and with the
+# portable C kernels (-DTQ_RT_NO_DSP); both must give the same codes.
 #   (a) ResNet-8, flat int8, po2 scales (shifts)
 #   (b) ResNet-8 mixed precision: 16-bit input slot, a 16-bit first conv whose accumulator needs
 #       int64, 4-bit conv kernels (packed), 4-, 8- and 16-bit activations, 'auto' scales (Q31 multipliers)
@@ -32,8 +34,9 @@ run_m4() {
     --dump-inputs "$d/in.f32" --dump-codes "$d/codes_tinyq.txt" > /dev/null || fail "$name: eval"
   make -s -C "$d/c" CC=cc CFLAGS="-std=c99 -O2 -Wall -Wextra -Werror" > /dev/null || fail "$name: host build"
   "$d/c/model_test" "$d/in.f32" > "$d/codes_host.txt"
-  make -s -C "$d/c" model_m4.elf M4_CFLAGS="-std=c99 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard \
-    -mfpu=fpv4-sp-d16 -O2 -ffunction-sections -fdata-sections -Wall -Wextra -Werror -Wdouble-promotion" \
+  local m4flags="-std=c99 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2 \
+    -ffunction-sections -fdata-sections -Wall -Wextra -Werror -Wdouble-promotion"
+  make -s -C "$d/c" model_m4.elf M4_CFLAGS="$m4flags" \
     > "$d/m4build.txt" 2>&1 || { cat "$d/m4build.txt"; fail "$name: Cortex-M4F build"; }
   # the image is ARMv7E-M (Cortex-M4) code, hard-float ABI, single-precision FPU, no double routine
   arm-none-eabi-readelf -A "$d/c/model_m4.elf" > "$d/attrs.txt"
@@ -60,6 +63,23 @@ run_m4() {
   grep -q "^arena: $arena bytes" "$d/plan.txt" || fail "$name: arena $arena is not the plan's"
   echo "$name: Cortex-M4F codes identical to the host build and tinyq eval --integer on $N samples;" \
     "stack $stack bytes, arena $arena bytes ($((SECONDS - t0)) s in QEMU)"
+  # the DSP image multiplies int8 pairs with SMLAD; the portable image has no SMLAD and the same codes
+  arm-none-eabi-objdump -d "$d/c/model_m4.elf" > "$d/dis.txt"
+  if grep -q "tq_rt_conv2d_s8_s8w_s8 " "$d/plan.txt"; then
+    grep -q "smlad" "$d/dis.txt" || fail "$name: the Cortex-M4F image uses no SMLAD (DSP kernels missing)"
+  fi
+  t0=$SECONDS
+  rm -f "$d/c/model_m4.elf"
+  make -s -C "$d/c" model_m4.elf M4_CFLAGS="$m4flags -DTQ_RT_NO_DSP" > "$d/m4build_c.txt" 2>&1 \
+    || { cat "$d/m4build_c.txt"; fail "$name: Cortex-M4F build with -DTQ_RT_NO_DSP"; }
+  if arm-none-eabi-objdump -d "$d/c/model_m4.elf" | grep -q smlad; then
+    fail "$name: -DTQ_RT_NO_DSP left SMLAD in the image"
+  fi
+  make -s -C "$d/c" qemu INPUTS="$d/in.f32" N="$N" QEMU_TIMEOUT=600 > "$d/codes_m4_c.txt" 2> "$d/m4_c.txt" \
+    || { cat "$d/m4_c.txt"; fail "$name: qemu run of the portable C kernels (exit status $?)"; }
+  cmp "$d/codes_host.txt" "$d/codes_m4_c.txt" || fail "$name: portable C kernels on the Cortex-M4F differ from the host"
+  cmp "$d/codes_tinyq.txt" "$d/codes_m4_c.txt" || fail "$name: portable C kernels on the Cortex-M4F differ from tinyq eval"
+  echo "$name: the portable C kernels (-DTQ_RT_NO_DSP) give the same codes ($((SECONDS - t0)) s in QEMU)"
 }
 
 # (a) int8 ResNet-8 (Fashion-MNIST, 1 short epoch from scratch: enough for varied outputs)

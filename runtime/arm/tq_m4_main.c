@@ -79,11 +79,52 @@ static inline uint32_t tq_m4_sp(void) {
   return sp;
 }
 
+#ifdef TQ_M4_COUNT
+/* Instructions per inference, with -DTQ_M4_COUNT and QEMU's -icount (virtual time advances by a fixed
+ * step per executed instruction, so the SysTick, counting down at the core clock, counts instructions
+ * in fixed units). The unit is calibrated on a loop of a known instruction count (SUBS + BNE, 2 per
+ * iteration) rather than assumed. Without -icount the SysTick follows host time and the figures mean
+ * nothing. The 24-bit counter is read modulo 2^24: a region must stay below 2^24 ticks (with
+ * mps2-an386's 25 MHz clock and -icount shift=0: 671 M instructions). */
+#define TQ_M4_SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define TQ_M4_SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define TQ_M4_SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define TQ_M4_CAL_LOOPS 1000000u
+
+static void tq_m4_systick_on(void) {
+  TQ_M4_SYST_RVR = 0xFFFFFFu;
+  TQ_M4_SYST_CVR = 0u;
+  TQ_M4_SYST_CSR = 5u; /* enabled, core clock, no interrupt */
+}
+
+/* Ticks since `from` (an earlier reading of the down-counter). */
+static uint32_t tq_m4_ticks_since(uint32_t from) {
+  return (from - TQ_M4_SYST_CVR) & 0xFFFFFFu;
+}
+
+static uint32_t tq_m4_calibrate(void) {
+  uint32_t n = TQ_M4_CAL_LOOPS;
+  const uint32_t t0 = TQ_M4_SYST_CVR;
+  __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+  return tq_m4_ticks_since(t0);
+}
+
+static void tq_m4_report_count(uint64_t ticks, long samples, uint32_t cal) {
+  const uint64_t per = cal ? ticks * (2u * TQ_M4_CAL_LOOPS) / cal / (uint64_t)samples : 0u;
+  tq_m4_say("m4: SysTick ticks for a 2000000-instruction loop: ", (long)cal, "\n");
+  tq_m4_say("m4: instructions per inference: ", (long)per, " (mean over the samples; QEMU -icount)\n");
+}
+#endif
+
 int main(void) {
   char cmd[512];
   int32_t block[2], fd, len;
   long n = 0, want = 0, available, stack_max = 0;
   const char *p, *path;
+#ifdef TQ_M4_COUNT
+  uint64_t ticks = 0;
+  uint32_t cal;
+#endif
   char *q;
   tq_m4_stdout = tq_m4_open(":tt", 4); /* ":tt" write = stdout, append = stderr (semihosting v2) */
   tq_m4_stderr = tq_m4_open(":tt", 8);
@@ -107,6 +148,10 @@ int main(void) {
     if (*q && *q != ' ') tq_m4_fail("m4: usage: INPUTS.f32 [N]\n", 2);
   }
   if (!*path) tq_m4_fail("m4: usage: INPUTS.f32 [N]\n", 2);
+#ifdef TQ_M4_COUNT
+  tq_m4_systick_on();
+  cal = tq_m4_calibrate();
+#endif
 
   fd = tq_m4_open(path, 1); /* "rb" */
   if (fd < 0) tq_m4_fail("m4: cannot open the inputs file\n", 1);
@@ -128,7 +173,15 @@ int main(void) {
     if (tq_m4_semihost(TQ_M4_SYS_READ, rd) != 0) tq_m4_fail("m4: short read\n", 1);
     sp = tq_m4_sp();
     for (w = __stack_bottom; (uint32_t)(uintptr_t)w < sp; w++) *w = TQ_M4_PAINT;
+#ifdef TQ_M4_COUNT
+    {
+      const uint32_t t0 = TQ_M4_SYST_CVR;
+      rc = tq_model_run_codes(tq_m4_x, tq_m4_y);
+      ticks += tq_m4_ticks_since(t0);
+    }
+#else
     rc = tq_model_run_codes(tq_m4_x, tq_m4_y);
+#endif
     for (w = __stack_bottom; (uint32_t)(uintptr_t)w < sp && *w == TQ_M4_PAINT; w++) {
     }
     if (w == __stack_bottom) tq_m4_fail("m4: the inference overflowed the stack region\n", 1);
@@ -151,6 +204,9 @@ int main(void) {
   tq_m4_say("m4: samples: ", n, " (Cortex-M4F, QEMU mps2-an386)\n");
   tq_m4_say("m4: stack used by one inference: ", stack_max, " bytes (maximum over the samples)\n");
   tq_m4_say("m4: arena: ", (long)TQ_MODEL_ARENA_BYTES, " bytes\n");
+#ifdef TQ_M4_COUNT
+  if (n > 0) tq_m4_report_count(ticks, n, cal);
+#endif
   tq_m4_say("m4: image: flash ", (long)(uintptr_t)__flash_used, " bytes");
   tq_m4_say(", RAM ", (long)(uintptr_t)__ram_used, " bytes (arena, buffers and stack region)\n");
   return 0;
