@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gp_fit.h"
 #include "tuner_internal.h"
 
 /* Model.
@@ -38,13 +39,7 @@
  * Standardised is the most consistent, so it is used; the heavy lower tail of collapsed trials is handled
  * by the ARD component (without it, the collapse case stalls at 99.3 % of the optimum).
  *
- * Fit (deterministic):
- *   1. a grid over an isotropic lengthscale ℓ = g·sqrt(D) (6 values of g in [0.1, 3]) × 4 noise ratios τ
- *      × 3 mixing weights w_add; each grid point is one Cholesky;
- *   2. from the best grid point, ARD_STEPS steps of iRprop- on (log ℓ_d, log τ, logit w_add) maximising the
- *      profiled log marginal likelihood plus a log-normal prior N(log ℓ_iso, ARD_PRIOR_SD²) on each ℓ_d
- *      (the isotropic fit is the prior's centre: dimensions the data say nothing about keep it).
- *   Gradient of the profiled likelihood: ½·tr(((n/q)·ααᵀ - C⁻¹)·∂C/∂θ), q = yᵀα, α = C⁻¹y.
+ * Fit: see gp_fit.c.
  *
  * Cost cap. The GP uses at most GP_MAX_POINTS observations: the best half by score plus the most recent
  * ones (O(n³) fit, O(n²) per acquisition evaluation); all observations still count for "never repeat",
@@ -65,12 +60,6 @@
 
 #define GP_MAX_POINTS 256
 #define MAX_FANTASIES 128
-#define N_LS_GRID 6
-#define N_TAU_GRID 4
-#define N_WADD_GRID 3
-#define ARD_STEPS 15
-#define ARD_PRIOR_SD 1.0
-#define ADD_LENGTHSCALE 0.5
 #define EI_XI 0.01
 #define N_RANDOM_CAND 1000
 #define N_TOP_SEEDS 5
@@ -80,15 +69,6 @@
 #define LS_MAX_EVALS 12000
 #define ENUM_CANDIDATES 8192
 #define KTAB_MAX (1 << 22)
-#define TAU_MIN 1e-6
-#define TAU_MAX 1.0
-#define LOGIT_MAX 6.0
-
-static const double SQRT5 = 2.23606797749978969641;
-
-/* Matérn-5/2 correlation of a scaled distance r. */
-static inline double m52(double r) { return (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * exp(-SQRT5 * r); }
-static inline double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 /* ---- the additive kernel's per-dimension tables ------------------------------------------------ */
 
@@ -107,217 +87,7 @@ static inline const double *kappa_row(const kappa_t *kp, int d, int k1) {
 static inline double kappa(const kappa_t *kp, int d, int k1, int k2) {
   if (kp->tab) return kp->tab[kp->off[d] + (size_t)k1 * kp->counts[d] + k2];
   double df = kp->pos[(size_t)d * kp->maxcount + k1] - kp->pos[(size_t)d * kp->maxcount + k2];
-  return m52(fabs(df) / ADD_LENGTHSCALE);
-}
-
-/* ---- hyperparameter fit ----------------------------------------------------------------------- */
-
-/* θ = (log ℓ_0 .. log ℓ_{D-1}, log τ, logit w_add) */
-#define TH_TAU(D) (D)
-#define TH_WADD(D) ((D) + 1)
-
-typedef struct {
-  int n, D;
-  const double *X;   /* (n, D) encoded inputs */
-  const double *y;   /* (n) standardised scores */
-  const int *active; /* (D) 1 if the dimension has more than one option */
-  const double *A;   /* (n, n) additive correlation */
-  double *C;         /* (n, n) the covariance / σ², then its Cholesky factor */
-  double *R;         /* (n, n) ARD scaled distances r_ij */
-  double *Cinv;      /* (n, n) */
-  double *work;      /* (n, n) */
-  double *alpha;     /* (n) */
-  double *grad;      /* (D + 2) */
-  double *w;         /* (D) 1/ℓ_d² */
-} fit_ws;
-
-/* Profiled log marginal likelihood (without constants) of ws->C; leaves the Cholesky factor in ws->C and
- * α in ws->alpha. -inf if not positive definite. */
-static double profiled_loglik(fit_ws *ws, double *q_out) {
-  int n = ws->n;
-  if (tq_chol(ws->C, n) != 0) return -INFINITY;
-  memcpy(ws->alpha, ws->y, sizeof(double) * (size_t)n);
-  tq_chol_forward(ws->C, n, ws->alpha);
-  double q = tq_dot(ws->alpha, ws->alpha, n);
-  tq_chol_backward(ws->C, n, ws->alpha);
-  if (q < 1e-300) q = 1e-300;
-  if (q_out) *q_out = q;
-  return -0.5 * n * log(q / n) - 0.5 * tq_chol_logdet(ws->C, n);
-}
-
-/* C from θ; also fills R and w. */
-static void build_cov(fit_ws *ws, const double *theta) {
-  int n = ws->n, D = ws->D;
-  for (int d = 0; d < D; d++) ws->w[d] = ws->active[d] ? exp(-2.0 * theta[d]) : 0.0;
-  double tau = exp(theta[TH_TAU(D)]), wa = sigmoid(theta[TH_WADD(D)]);
-  for (int i = 0; i < n; i++) {
-    const double *xi = ws->X + (size_t)i * D;
-    ws->R[(size_t)i * n + i] = 0;
-    ws->C[(size_t)i * n + i] = 1.0 + tau;
-    for (int j = 0; j < i; j++) {
-      const double *xj = ws->X + (size_t)j * D;
-      double s = 0;
-      for (int d = 0; d < D; d++) {
-        double df = xi[d] - xj[d];
-        s += ws->w[d] * df * df;
-      }
-      double r = sqrt(s);
-      ws->R[(size_t)i * n + j] = ws->R[(size_t)j * n + i] = r;
-      double c = wa * ws->A[(size_t)i * n + j] + (1.0 - wa) * m52(r);
-      ws->C[(size_t)i * n + j] = ws->C[(size_t)j * n + i] = c;
-    }
-  }
-}
-
-/* Log posterior (profiled likelihood + log-normal prior on the lengthscales) and, if want_grad, its
- * gradient in ws->grad. Requires build_cov(theta) first. */
-static double log_posterior(fit_ws *ws, const double *theta, double mu_prior, int want_grad) {
-  int n = ws->n, D = ws->D;
-  const double s2 = ARD_PRIOR_SD * ARD_PRIOR_SD;
-  double q;
-  double f = profiled_loglik(ws, &q);
-  if (!isfinite(f)) return -INFINITY;
-  for (int d = 0; d < D; d++)
-    if (ws->active[d]) f -= 0.5 * (theta[d] - mu_prior) * (theta[d] - mu_prior) / s2;
-  if (!want_grad) return f;
-  tq_chol_inverse(ws->C, n, ws->Cinv, ws->work);
-  /* W = (n/q) ααᵀ - C⁻¹.  ∂C_ij/∂log ℓ_d = (1-w_add)·g(r_ij)·w_d·Δ_ijd², g(r) = (5/3)(1+√5 r)e^{-√5 r};
-   * ∂C/∂log τ = τ·I;  ∂C/∂logit w_add = w_add(1-w_add)·(A - K_ard). */
-  double wa = sigmoid(theta[TH_WADD(D)]);
-  double *M = ws->work;
-  double nq = n / q, trW = 0, gw = 0;
-  for (int i = 0; i < n; i++) {
-    trW += nq * ws->alpha[i] * ws->alpha[i] - ws->Cinv[(size_t)i * n + i];
-    for (int j = 0; j < i; j++) {
-      double r = ws->R[(size_t)i * n + j];
-      double wij = nq * ws->alpha[i] * ws->alpha[j] - ws->Cinv[(size_t)i * n + j];
-      double e = exp(-SQRT5 * r);
-      M[(size_t)i * n + j] = wij * (1.0 - wa) * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
-      gw += wij * (ws->A[(size_t)i * n + j] - (1.0 + SQRT5 * r + (5.0 / 3.0) * r * r) * e);
-    }
-  }
-  double *g = ws->grad;
-  for (int d = 0; d < D; d++) g[d] = 0;
-  for (int i = 0; i < n; i++) {
-    const double *xi = ws->X + (size_t)i * D;
-    for (int j = 0; j < i; j++) {
-      const double *xj = ws->X + (size_t)j * D;
-      double m = M[(size_t)i * n + j];
-      for (int d = 0; d < D; d++) {
-        double df = xi[d] - xj[d];
-        g[d] += m * df * df; /* ½·Σ_{i≠j} = Σ_{i>j} */
-      }
-    }
-  }
-  for (int d = 0; d < D; d++) g[d] = ws->active[d] ? g[d] * ws->w[d] - (theta[d] - mu_prior) / s2 : 0.0;
-  g[TH_TAU(D)] = 0.5 * exp(theta[TH_TAU(D)]) * trW;
-  g[TH_WADD(D)] = wa * (1.0 - wa) * gw;
-  return f;
-}
-
-/* Fit, step 1: a grid over an isotropic lengthscale × noise ratio × mixing weight (one Cholesky per
- * point); θ starts at the best point, every ℓ_d the isotropic one. Returns log ℓ_iso (the prior's
- * centre for step 2), or NAN if no grid point was positive definite. */
-static double fit_grid(fit_ws *ws, int deff, double *theta) {
-  const int n = ws->n, D = ws->D;
-  double *D2 = ws->R; /* R holds the unscaled squared distances meanwhile */
-  for (int i = 0; i < n; i++) {
-    D2[(size_t)i * n + i] = 0;
-    for (int j = 0; j < i; j++) {
-      double s = 0;
-      for (int d = 0; d < D; d++) {
-        double df = ws->X[(size_t)i * D + d] - ws->X[(size_t)j * D + d];
-        s += df * df;
-      }
-      D2[(size_t)i * n + j] = D2[(size_t)j * n + i] = s;
-    }
-  }
-  static const double taus[N_TAU_GRID] = {1e-5, 1e-3, 1e-2, 0.1};
-  static const double wadds[N_WADD_GRID] = {0.05, 0.5, 0.9};
-  double best = -INFINITY, best_ls = 1, best_tau = 1e-3, best_wa = 0.5;
-  for (int a = 0; a < N_LS_GRID; a++) {
-    double ls = 0.1 * pow(30.0, (double)a / (N_LS_GRID - 1)) * sqrt((double)deff);
-    double inv = 1.0 / (ls * ls);
-    for (int c = 0; c < N_WADD_GRID; c++) {
-      double wa = wadds[c];
-      for (int b = 0; b < N_TAU_GRID; b++) {
-        for (int i = 0; i < n; i++) {
-          ws->C[(size_t)i * n + i] = 1.0 + taus[b];
-          for (int j = 0; j < i; j++)
-            ws->C[(size_t)i * n + j] = ws->C[(size_t)j * n + i] =
-                wa * ws->A[(size_t)i * n + j] + (1.0 - wa) * m52(sqrt(D2[(size_t)i * n + j] * inv));
-        }
-        double f = profiled_loglik(ws, NULL);
-        if (f > best) {
-          best = f;
-          best_ls = ls;
-          best_tau = taus[b];
-          best_wa = wa;
-        }
-      }
-    }
-  }
-  if (!isfinite(best)) return NAN;
-  double mu = log(best_ls);
-  for (int d = 0; d < D; d++) theta[d] = mu;
-  theta[TH_TAU(D)] = log(best_tau);
-  theta[TH_WADD(D)] = log(best_wa / (1.0 - best_wa));
-  return mu;
-}
-
-/* Fit, step 2: ARD refinement, iRprop- on the log posterior (prior centre mu) from θ; θ ends at the
- * best point seen. Returns 0, -2 on allocation failure. */
-static int fit_ard(fit_ws *ws, int deff, double mu, double *theta) {
-  const int D = ws->D, NP = D + 2;
-  double lo[3] = {log(0.02), log(TAU_MIN), -LOGIT_MAX}, hi[3] = {log(50.0 * sqrt((double)deff)), log(TAU_MAX), LOGIT_MAX};
-  double *step = tq_alloc(sizeof(double) * (size_t)NP * 3);
-  if (!step) return -2;
-  double *prev = step + NP, *best_theta = prev + NP;
-  for (int p = 0; p < NP; p++) step[p] = 0.25, prev[p] = 0;
-  memcpy(best_theta, theta, sizeof(double) * (size_t)NP);
-  double best_post = -INFINITY;
-  for (int it = 0; it <= ARD_STEPS; it++) {
-    build_cov(ws, theta);
-    double f = log_posterior(ws, theta, mu, it < ARD_STEPS);
-    if (!isfinite(f)) {
-      /* numerically singular: back off to the best point with smaller steps */
-      memcpy(theta, best_theta, sizeof(double) * (size_t)NP);
-      for (int p = 0; p < NP; p++) step[p] *= 0.5, prev[p] = 0;
-      continue;
-    }
-    if (f > best_post) {
-      best_post = f;
-      memcpy(best_theta, theta, sizeof(double) * (size_t)NP);
-    }
-    if (it == ARD_STEPS) break;
-    for (int p = 0; p < NP; p++) {
-      double g = ws->grad[p];
-      if (g * prev[p] > 0) step[p] = fmin(step[p] * 1.2, 1.0);
-      else if (g * prev[p] < 0) {
-        step[p] = fmax(step[p] * 0.5, 1e-3);
-        g = 0;
-      }
-      prev[p] = g;
-      if (g > 0) theta[p] += step[p];
-      else if (g < 0) theta[p] -= step[p];
-      int kind = p < D ? 0 : p - D + 1;
-      if (theta[p] < lo[kind]) theta[p] = lo[kind];
-      if (theta[p] > hi[kind]) theta[p] = hi[kind];
-    }
-  }
-  memcpy(theta, best_theta, sizeof(double) * (size_t)NP);
-  tq_free(step);
-  return 0;
-}
-
-/* Fits θ. Returns 0; -1 if no grid point was positive definite; -2 on allocation failure. */
-static int fit_hyper(fit_ws *ws, double *theta) {
-  int deff = 0;
-  for (int d = 0; d < ws->D; d++) deff += ws->active[d];
-  if (deff < 1) deff = 1;
-  double mu = fit_grid(ws, deff, theta);
-  if (isnan(mu)) return -1;
-  return fit_ard(ws, deff, mu, theta);
+  return tq_m52(fabs(df) / ADD_LENGTHSCALE);
 }
 
 /* ---- the fitted model and the acquisition ----------------------------------------------------- */
@@ -371,7 +141,7 @@ static double log_h(double z) {
 static acq_val acq_from(gp_model *m, const double *r2, const double *sa) {
   int n = m->n;
   double wa = m->wa * m->deff_inv, wm = 1.0 - m->wa;
-  for (int i = 0; i < n; i++) m->k[i] = wa * sa[i] + wm * m52(sqrt(r2[i] > 0 ? r2[i] : 0));
+  for (int i = 0; i < n; i++) m->k[i] = wa * sa[i] + wm * tq_m52(sqrt(r2[i] > 0 ? r2[i] : 0));
   acq_val a;
   a.mu = tq_dot(m->k, m->alpha, n);
   memcpy(m->v, m->k, sizeof(double) * (size_t)n);
@@ -476,7 +246,7 @@ typedef struct {
   double *X, *Xt;      /* (m, D) encoded inputs, and transposed (D, m) */
   double *y;           /* (m) standardised scores, then the fantasies */
   double *A;           /* (m, m) additive correlation */
-  double *C, *R, *Cinv, *work, *alpha, *grad, *theta, *w; /* the fit's workspace (fit_ws) */
+  double *C, *R, *Cinv, *work, *alpha, *grad, *theta, *w; /* the fit's workspace (tq_gp_fit_ws) */
   double *kb, *vb, *r2a, *saa, *r2b, *sab;                 /* (m) the acquisition's scratch */
   double *ktab;
   int *active, *cur, *cand, *tlc;
@@ -488,7 +258,7 @@ typedef struct {
   double ysd;          /* the scores' standard deviation (the unit of y) */
   double *effect;      /* (D) the additive component's main effect per dimension, score units */
   kappa_t kp;
-  fit_ws fit;
+  tq_gp_fit_ws fit;
   gp_model gm;
 } suggestion;
 
@@ -586,7 +356,7 @@ static void prepare_inputs(suggestion *sg, const tq_tuner *t) {
       for (int a = 0; a < t->counts[d]; a++)
         for (int b = 0; b < t->counts[d]; b++) {
           double df = t->pos[(size_t)d * mc + a] - t->pos[(size_t)d * mc + b];
-          sg->ktab[o++] = m52(fabs(df) / ADD_LENGTHSCALE);
+          sg->ktab[o++] = tq_m52(fabs(df) / ADD_LENGTHSCALE);
         }
     }
   }
@@ -638,7 +408,7 @@ static int add_fantasies(suggestion *sg) {
         double df = xp[d] - sg->X[(size_t)i * D + d];
         s += sg->w[d] * df * df;
       }
-      sg->kb[i] = wa * sg->A[(size_t)(n + p) * m + i] + (1.0 - wa) * m52(sqrt(s));
+      sg->kb[i] = wa * sg->A[(size_t)(n + p) * m + i] + (1.0 - wa) * tq_m52(sqrt(s));
     }
     sg->y[n + p] = tq_dot(sg->kb, sg->alpha, n);
   }
@@ -646,7 +416,7 @@ static int add_fantasies(suggestion *sg) {
   sg->fit.A = sg->A;
   int ok = 0;
   for (double jitter = 0; jitter < 1e-2; jitter = jitter > 0 ? jitter * 10 : 1e-8) {
-    build_cov(&sg->fit, sg->theta);
+    tq_gp_build_cov(&sg->fit, sg->theta);
     for (int i = 0; i < m; i++) sg->C[(size_t)i * m + i] += jitter;
     if (tq_chol(sg->C, m) == 0) {
       ok = 1;
@@ -667,7 +437,7 @@ static int add_fantasies(suggestion *sg) {
  * when the additive component explains the scores, the ARD lengthscales stay near their prior. */
 static void main_effects(suggestion *sg, const tq_tuner *t) {
   const int D = sg->D, n = sg->n;
-  const double scale = sigmoid(sg->theta[TH_WADD(D)]) / sg->deff * sg->ysd;
+  const double scale = tq_sigmoid(sg->theta[TH_WADD(D)]) / sg->deff * sg->ysd;
   for (int d = 0; d < D; d++) {
     double lo = INFINITY, hi = -INFINITY;
     for (int k = 0; k < t->counts[d] && sg->active[d]; k++) {
@@ -693,15 +463,15 @@ static int fit_model(suggestion *sg, const tq_tuner *t) {
     for (int i = 0; i < n; i++) memcpy(Acompact + (size_t)i * n, sg->A + (size_t)i * m, sizeof(double) * (size_t)n);
     Afit = Acompact;
   }
-  sg->fit = (fit_ws){.n = n, .D = D, .X = sg->X, .y = sg->y, .active = sg->active, .A = Afit, .C = sg->C,
+  sg->fit = (tq_gp_fit_ws){.n = n, .D = D, .X = sg->X, .y = sg->y, .active = sg->active, .A = Afit, .C = sg->C,
                      .R = sg->R, .Cinv = sg->Cinv, .work = sg->work, .alpha = sg->alpha, .grad = sg->grad,
                      .w = sg->w};
-  int fr = fit_hyper(&sg->fit, sg->theta);
+  int fr = tq_gp_fit_hyper(&sg->fit, sg->theta);
   double q = 0;
   int fitted = fr == 0;
   if (fitted) { /* the final model on the observations */
-    build_cov(&sg->fit, sg->theta);
-    fitted = isfinite(profiled_loglik(&sg->fit, &q));
+    tq_gp_build_cov(&sg->fit, sg->theta);
+    fitted = isfinite(tq_gp_profiled_loglik(&sg->fit, &q));
   }
   tq_free(Acompact);
   if (fr == -2) return -1;
@@ -710,7 +480,7 @@ static int fit_model(suggestion *sg, const tq_tuner *t) {
   double fbest = sg->gm.fbest;
   sg->gm = (gp_model){.n = n, .D = D, .maxcount = t->maxcount, .pos = t->pos, .counts = t->counts,
                       .active = sg->active, .kp = &sg->kp, .Xt = sg->Xt, .Ct = sg->Ct, .w = sg->w,
-                      .wa = sigmoid(sg->theta[TH_WADD(D)]), .deff_inv = 1.0 / sg->deff, .L = sg->C,
+                      .wa = tq_sigmoid(sg->theta[TH_WADD(D)]), .deff_inv = 1.0 / sg->deff, .L = sg->C,
                       .alpha = sg->alpha, .sigma2 = q / n, .fbest = fbest, .k = sg->kb, .v = sg->vb};
   if (sg->np > 0 && !add_fantasies(sg)) return 0;
   sg->gm.n = m;
@@ -811,7 +581,7 @@ static void record_fit(const suggestion *sg, tq_tuner *t) {
   for (int d = 0; d < D; d++) t->lengthscales[d] = sg->active[d] ? exp(sg->theta[d]) : INFINITY;
   t->has_lengthscales = 1;
   t->fit_points = sg->n;
-  t->fit_additive_weight = sigmoid(sg->theta[TH_WADD(D)]);
+  t->fit_additive_weight = tq_sigmoid(sg->theta[TH_WADD(D)]);
   t->fit_noise = exp(sg->theta[TH_TAU(D)]);
   memcpy(t->main_effects, sg->effect, sizeof(double) * (size_t)D);
 }
@@ -870,65 +640,4 @@ int tq_bayes_fit(tq_tuner *t) {
   }
   free_suggestion(&sg);
   return result;
-}
-
-/* ---- self-check for the tests ----------------------------------------------------------------- */
-
-double tq_bayes_gradient_check(int n, int D, uint64_t seed) {
-  tq_rng r;
-  tq_rng_seed(&r, seed);
-  int NP = D + 2;
-  double *buf = tq_alloc(sizeof(double) * ((size_t)n * D + n + 5 * (size_t)n * n + n + 3 * (size_t)NP + D));
-  int *act = tq_alloc(sizeof(int) * (size_t)D);
-  if (!buf || !act) {
-    tq_free(buf);
-    tq_free(act);
-    return INFINITY;
-  }
-  double *X = buf, *y = X + (size_t)n * D, *A = y + n, *C = A + (size_t)n * n, *R = C + (size_t)n * n,
-         *Ci = R + (size_t)n * n, *W = Ci + (size_t)n * n, *al = W + (size_t)n * n, *g = al + n, *th = g + NP,
-         *an = th + NP, *w = an + NP;
-  for (int d = 0; d < D; d++) act[d] = 1;
-  for (int i = 0; i < n * D; i++) X[i] = 0.5 * tq_rng_below(&r, 3);
-  double mean = 0;
-  for (int i = 0; i < n; i++) {
-    double s = 0;
-    for (int d = 0; d < D; d++) s += (d + 1) * X[i * D + d] * X[i * D + d];
-    y[i] = s - X[i * D] * X[i * D + (D > 1)] + 0.1 * tq_rng_normal(&r);
-    mean += y[i] / n;
-  }
-  for (int i = 0; i < n; i++) y[i] -= mean;
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < n; j++) {
-      double s = 0;
-      for (int d = 0; d < D; d++) s += m52(fabs(X[i * D + d] - X[j * D + d]) / ADD_LENGTHSCALE);
-      A[(size_t)i * n + j] = s / D;
-    }
-  fit_ws ws = {.n = n, .D = D, .X = X, .y = y, .active = act, .A = A, .C = C, .R = R, .Cinv = Ci, .work = W,
-               .alpha = al, .grad = g, .w = w};
-  for (int p = 0; p < D; p++) th[p] = 0.3 * tq_rng_normal(&r);
-  th[TH_TAU(D)] = log(0.02);
-  th[TH_WADD(D)] = 0.4;
-  const double mu = 0.1;
-  build_cov(&ws, th);
-  log_posterior(&ws, th, mu, 1);
-  memcpy(an, g, sizeof(double) * (size_t)NP);
-  double worst = 0;
-  for (int p = 0; p < NP; p++) {
-    const double h = 1e-5;
-    double keep = th[p];
-    th[p] = keep + h;
-    build_cov(&ws, th);
-    double fp = log_posterior(&ws, th, mu, 0);
-    th[p] = keep - h;
-    build_cov(&ws, th);
-    double fm = log_posterior(&ws, th, mu, 0);
-    th[p] = keep;
-    double num = (fp - fm) / (2 * h);
-    double err = fabs(num - an[p]) / fmax(1.0, fabs(num));
-    if (!(err <= worst)) worst = err; /* NaN propagates as a failure */
-  }
-  tq_free(buf);
-  tq_free(act);
-  return worst;
 }
