@@ -115,6 +115,15 @@ TQ_RT_I_WACC_TYPES(TQ_WSUM)
   }
 TQ_RT_I_WACC_TYPES(TQ_BORDER)
 
+/* The end of a pair's block of 4 channels (px2): the shared border correction ps (zeros without one)
+ * added to both pixels, then both requantized and stored. */
+#define TQ_PAIR_STORE(a, o)                                                                         \
+  do {                                                                                              \
+    for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                                   \
+    tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                            \
+    tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                        \
+  } while (0)
+
 /* ------------------------------------------------------------------------------------------------------
  * conv2d: per block of 4 output channels, one dot4 per valid kernel row over the contiguous segment
  * (valid kw range) x C of both the NHWC input row and the OHWI weight row. Two consecutive output
@@ -165,12 +174,8 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
         tq_rt_i_dot2x4_##x##_##wn##_##a(acc, xpa, xpb, G->in_w * C, w,                              \
                                         oc * K + wa->kh_lo * rowlen + wa->kw_lo * C, K, rowlen,     \
                                         seg, rows);                                                 \
-      if (fix) {                                                                                    \
-        tq_conv_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                      \
-        for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                               \
-      }                                                                                             \
-      tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                          \
-      tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                      \
+      if (fix) tq_conv_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                               \
+      TQ_PAIR_STORE(a, o);                                                                          \
     }                                                                                               \
     return oc;                                                                                      \
   }
@@ -317,12 +322,8 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC2)
       if (any)                                                                                      \
         tq_dw_acc2x4_##x##_##wn##_##a(acc, xwa + oc, d, G->in_w * C, C, w, t0 + oc, KW * OC, OC,    \
                                       rows, cols);                                                  \
-      if (fix) {                                                                                    \
-        tq_dw_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                        \
-        for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                               \
-      }                                                                                             \
-      tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                          \
-      tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                      \
+      if (fix) tq_dw_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                 \
+      TQ_PAIR_STORE(a, o);                                                                          \
     }                                                                                               \
     return oc;                                                                                      \
   }
