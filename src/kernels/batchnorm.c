@@ -209,88 +209,83 @@ typedef struct {
 
 #define BN_INLINE static inline __attribute__((always_inline))
 
-/* Row r's gradient and xhat: unfused, the rows of dout and xhat themselves; fused, computed into
- * the stage gs, hs (C each). */
-BN_INLINE void bn_grad_row(const float **g, const float **h, float *restrict gs, float *restrict hs,
-                           const bn_grad_in *a, int fused, int r, int c) {
-  const size_t o = (size_t)r * c;
+/* Element i (channel j) of the gradient g and of xhat h: unfused, dout and xhat themselves; fused,
+ * xhat and the ReLU's mask recomputed from the batch norm's input in the forward's operations. The
+ * values stay in registers: staging rows through memory cost the fused pass 4x its unfused time. */
+BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restrict xh, const float *restrict x,
+                      const float *restrict mean, const float *restrict invstd, const float *restrict gamma,
+                      const float *restrict beta, float cap, int fused, size_t i, int j) {
   if (!fused) {
-    *g = a->dout + o;
-    *h = a->xhat + o;
-    return;
+    *h = xh[i];
+    return dout[i];
   }
-  const float *restrict dout = a->dout + o, *restrict x = a->in + o, *restrict mean = a->mean,
-                        *restrict invstd = a->invstd, *restrict gamma = a->gamma, *restrict beta = a->beta;
-  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY; /* no cap: ReLU's mask is v > 0 */
-#pragma omp simd
-  for (int j = 0; j < c; j++) {
-    float h = (x[j] - mean[j]) * invstd[j], v = gamma[j] * h + beta[j];
-    gs[j] = v > 0.0f && (v < cap || cap == INFINITY) ? dout[j] : 0.0f;
-    hs[j] = h;
-  }
-  *g = gs;
-  *h = hs;
+  float hh = (x[i] - mean[j]) * invstd[j], v = gamma[j] * hh + beta[j];
+  *h = hh;
+  return v > 0.0f && (v < cap || cap == INFINITY) ? dout[i] : 0.0f; /* no cap: ReLU's mask is v > 0 */
 }
 
-/* Per-channel partial sums of g and g*h over rows [r0, r1), four rows per update of the partials.
- * stage: 8C floats. */
-BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, float *restrict stage, const bn_grad_in *a,
-                             int fused, int r0, int r1, int c) {
+#define BN_GH(h, i, j) bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, fused, i, j)
+
+/* Per-channel partial sums of g and g*h over rows [r0, r1), four rows per update of the partials. */
+BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, const bn_grad_in *a, int fused, int r0,
+                             int r1, int c) {
+  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY;
   memset(s1, 0, (size_t)c * sizeof(float));
   memset(s2, 0, (size_t)c * sizeof(float));
-  const float *g[4], *h[4];
   int r = r0;
   for (; r + 4 <= r1; r += 4) {
-    for (int i = 0; i < 4; i++)
-      bn_grad_row(&g[i], &h[i], stage + (size_t)i * c, stage + (size_t)(4 + i) * c, a, fused, r + i, c);
-    const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2], *restrict g3 = g[3];
-    const float *restrict h0 = h[0], *restrict h1 = h[1], *restrict h2 = h[2], *restrict h3 = h[3];
+    const size_t o = (size_t)r * c;
 #pragma omp simd
     for (int j = 0; j < c; j++) {
-      s1[j] += (g0[j] + g1[j]) + (g2[j] + g3[j]);
-      s2[j] += (g0[j] * h0[j] + g1[j] * h1[j]) + (g2[j] * h2[j] + g3[j] * h3[j]);
+      float h0, h1, h2, h3;
+      float g0 = BN_GH(h0, o + j, j), g1 = BN_GH(h1, o + c + j, j), g2 = BN_GH(h2, o + 2 * c + j, j),
+            g3 = BN_GH(h3, o + 3 * c + j, j);
+      s1[j] += (g0 + g1) + (g2 + g3);
+      s2[j] += (g0 * h0 + g1 * h1) + (g2 * h2 + g3 * h3);
     }
   }
   for (; r < r1; r++) {
-    bn_grad_row(&g[0], &h[0], stage, stage + c, a, fused, r, c);
-    const float *restrict g0 = g[0], *restrict h0 = h[0];
+    const size_t o = (size_t)r * c;
 #pragma omp simd
     for (int j = 0; j < c; j++) {
-      s1[j] += g0[j];
-      s2[j] += g0[j] * h0[j];
+      float h0, g0 = BN_GH(h0, o + j, j);
+      s1[j] += g0;
+      s2[j] += g0 * h0;
     }
   }
 }
 
-/* din may be dout (in place): each value is read before it is written. */
-BN_INLINE void bn_din_row(float *d, float *stage, const bn_grad_in *a, int fused, int r, int c,
-                          const float *restrict k, const float *restrict sd, const float *restrict sdx) {
-  const float *g, *h;
-  bn_grad_row(&g, &h, stage, stage + c, a, fused, r, c);
+/* Rows [r0, r1) of din; din may be dout (in place): each value is read before it is written. */
+BN_INLINE void bn_din_rows(float *din, const bn_grad_in *a, int fused, int r0, int r1, int c,
+                           const float *restrict k, const float *restrict sd, const float *restrict sdx) {
+  const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY;
+  for (int r = r0; r < r1; r++) {
+    const size_t o = (size_t)r * c;
+    float *d = din + o;
 #pragma omp simd
-  for (int j = 0; j < c; j++) d[j] = k[j] * (g[j] - sd[j] - h[j] * sdx[j]);
+    for (int j = 0; j < c; j++) {
+      float h, g = BN_GH(h, o + j, j);
+      d[j] = k[j] * (g - sd[j] - h * sdx[j]);
+    }
+  }
 }
 
 /* With sd = sum(dout), sdx = sum(dout*xhat) over rows:
- *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx)
- * Each thread stages a few rows of g and h in its own slice of the workspace (8C floats). */
+ *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx) */
 static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_in *a, const float *gamma,
                         const float *invstd, int rows, int c) {
   const int nb = bn_blocks(rows), fused = a->in != NULL;
-  const int threads = omp_get_max_threads();
   bn_ws wsb;
-  const size_t stage = 8 * (size_t)c;
-  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c + stage * (size_t)threads);
+  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c);
   float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
-  float *stages = k + c;
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
   for (int blk = 0; blk < nb; blk++) {
-    float *s1 = ws + (size_t)2 * blk * c, *gh = stages + stage * (size_t)omp_get_thread_num();
+    float *s1 = ws + (size_t)2 * blk * c;
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
     if (fused)
-      bn_block_sums(s1, s1 + c, gh, a, 1, r0, r1, c);
+      bn_block_sums(s1, s1 + c, a, 1, r0, r1, c);
     else
-      bn_block_sums(s1, s1 + c, gh, a, 0, r0, r1, c);
+      bn_block_sums(s1, s1 + c, a, 0, r0, r1, c);
   }
   for (int j = 0; j < c; j++) {
     double sum = 0.0, q = 0.0;
@@ -306,12 +301,12 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
   }
   if (din) {
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-    for (int r = 0; r < rows; r++) {
-      float *gh = stages + stage * (size_t)omp_get_thread_num();
+    for (int blk = 0; blk < nb; blk++) {
+      int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
       if (fused)
-        bn_din_row(din + (size_t)r * c, gh, a, 1, r, c, k, sd, sdx);
+        bn_din_rows(din, a, 1, r0, r1, c, k, sd, sdx);
       else
-        bn_din_row(din + (size_t)r * c, gh, a, 0, r, c, k, sd, sdx);
+        bn_din_rows(din, a, 0, r0, r1, c, k, sd, sdx);
     }
   }
   bn_ws_release(&wsb);
