@@ -189,6 +189,35 @@ static void depthwise_ref(float *out, const float *in, const float *w, const flo
           }
 }
 
+/* Plain-loop depthwise backward reference: din overwritten, dw and db overwritten (not accumulated). */
+static void depthwise_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                                   const float *w, const tq_conv_shape *s) {
+  const int M = s->oc / s->c;
+  const size_t n_in = (size_t)s->n * s->h * s->w * s->c, n_w = (size_t)s->kh * s->kw * s->oc;
+  double *din_d = calloc(n_in, sizeof(double)), *dw_d = calloc(n_w, sizeof(double)),
+         *db_d = calloc((size_t)s->oc, sizeof(double));
+  CHECK(din_d && dw_d && db_d);
+  for (int n = 0; n < s->n; n++)
+    for (int oy = 0; oy < s->oh; oy++)
+      for (int ox = 0; ox < s->ow; ox++)
+        for (int o = 0; o < s->oc; o++) {
+          const double g = dout[(((size_t)n * s->oh + oy) * s->ow + ox) * s->oc + o];
+          db_d[o] += g;
+          for (int ky = 0; ky < s->kh; ky++)
+            for (int kx = 0; kx < s->kw; kx++) {
+              int iy = oy * s->sh - s->pad_top + ky, ix = ox * s->sw - s->pad_left + kx;
+              if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
+              size_t i = (((size_t)n * s->h + iy) * s->w + ix) * s->c + o / M, k = ((size_t)ky * s->kw + kx) * s->oc + o;
+              din_d[i] += g * w[k];
+              dw_d[k] += g * in[i];
+            }
+        }
+  for (size_t i = 0; i < n_in; i++) din[i] = (float)din_d[i];
+  for (size_t i = 0; i < n_w; i++) dw[i] = (float)dw_d[i];
+  for (int o = 0; o < s->oc; o++) db[o] = (float)db_d[o];
+  free(din_d), free(dw_d), free(db_d);
+}
+
 /* Runs backward (fast) with dw/db starting from non-zero values, so accumulation is tested too. */
 static void conv_backward(conv_case *k, float *din, float *dw, float *db) {
   if (k->depthwise)
@@ -227,9 +256,12 @@ static void test_conv_case(const char *name, int n, int h, int w, int c, int kh,
   for (size_t i = 0; i < k.n_w; i++) dw[i] -= 1.0f;
   for (size_t i = 0; i < noc; i++) db[i] -= 1.0f;
 
-  if (!depthwise) {
+  {
     float *din_r = tq_alloc_floats(k.n_in), *dw_r = tq_alloc_floats(k.n_w), *db_r = tq_alloc_floats(noc);
-    tq_conv2d_backward_ref(din_r, dw_r, db_r, k.dout, k.in, k.w, &k.s);
+    if (depthwise)
+      depthwise_backward_ref(din_r, dw_r, db_r, k.dout, k.in, k.w, &k.s);
+    else
+      tq_conv2d_backward_ref(din_r, dw_r, db_r, k.dout, k.in, k.w, &k.s);
     double tol = 1e-5 * (1.0 + sqrt((double)k.n_out / oc)) * 4;
     if (max_abs_diff(din, din_r, k.n_in) > 1e-5 * scale * 4 || max_abs_diff(dw, dw_r, k.n_w) > tol ||
         max_abs_diff(db, db_r, noc) > tol) {
@@ -330,6 +362,17 @@ static void test_conv_cases(void) {
   test_conv_case("dw 33 ch valid m1",       2,  6,  5, 33,  3,  3,  1,  1, 33, TQ_PAD_VALID, 1, 1);
   test_conv_case("dw 64 ch 5x5 m1",         2,  9,  7, 64,  5,  5,  1,  1, 64, TQ_PAD_SAME,  1, 1);
   test_conv_case("dw big",                 16, 25,  5, 64,  3,  3,  1,  1, 64, TQ_PAD_SAME,  1, 0);
+  /* sliding blocks (8, 4, 2 pixels x 8 channels): MobileNet's narrow rows, stride 1 and 2 (din by
+   * column phase), odd widths, channel tails, windows narrower than 3 and taller than wide */
+  test_conv_case("dw slide c8 s1",          2,  9, 21,  8,  3,  3,  1,  1,  8, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw slide c16 s2 even",    2, 12, 22, 16,  3,  3,  2,  2, 16, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw slide c16 s2 odd",     2, 11, 23, 16,  3,  3,  2,  2, 16, TQ_PAD_SAME,  1, 0);
+  test_conv_case("dw slide c24 valid s2",   2,  9, 19, 24,  3,  3,  2,  2, 24, TQ_PAD_VALID, 1, 0);
+  test_conv_case("dw slide c13 s1",         2,  7, 17, 13,  3,  3,  1,  1, 13, TQ_PAD_SAME,  1, 1);
+  test_conv_case("dw slide c32 s(1,2)",     3,  8, 20, 32,  3,  3,  1,  2, 32, TQ_PAD_SAME,  1, 0);
+  test_conv_case("dw slide c8 5x2",         2, 10, 18,  8,  5,  2,  1,  1,  8, TQ_PAD_SAME,  1, 0);
+  test_conv_case("dw slide c40 1x3 s2",     2,  6, 25, 40,  1,  3,  2,  2, 40, TQ_PAD_SAME,  1, 0);
+  test_conv_case("dw slide c8 m2",          2,  6, 20,  8,  3,  3,  1,  1, 16, TQ_PAD_SAME,  1, 0);
   /* clang-format on */
 }
 

@@ -33,6 +33,81 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
 #define V8_LOAD(p) ((v8f)(*(const v8f_u *)(p)))
 #define V8_STORE(p, v) (*(v8f_u *)(p) = (v))
 
+#define DW_INLINE static inline __attribute__((always_inline))
+
+/* ---- Sliding blocks: np pixels x 8 channels, multiplier 1, in the interior of a row.
+ * Neighbouring pixels read overlapping source vectors (a 3-tap row of np outputs at stride 1 reads
+ * np + 2 inputs, not 3*np), so each row of a block loads its sources once and keeps them in
+ * registers: loads, not multiply-adds, are what limits these kernels. Every sum still runs over its
+ * rows, then its taps, in the one-pixel order: the same bits as the one-pixel kernels below.
+ *
+ * dst[p*dstep] = init + sum over rows r, taps q < nq of src_r[(p*ps + q)*sstep] * w_r[q*wstep]
+ * forward: rows are kernel rows, taps kernel columns, sources input pixels (ps = stride);
+ * din:     rows are output rows, taps the covering output columns, sources dout pixels (ps = 1). */
+#if defined(__AVX512F__)
+#define DW_SLIDE_PX 8 /* 32 vector registers: up to 17 sources + 8 sums */
+#else
+#define DW_SLIDE_PX 4 /* 16 registers */
+#endif
+#define DW_SLIDE_ROWS 8 /* windows taller than this take the one-pixel kernels */
+
+typedef struct {
+  const float *src[DW_SLIDE_ROWS], *w[DW_SLIDE_ROWS]; /* per row: source q = 0 of pixel 0, its tap */
+  int rows;
+  size_t sstep, dstep; /* between source vectors q, q+1; between destination pixels */
+  ptrdiff_t wstep;     /* between taps q, q+1 */
+} dw_slide;
+
+DW_INLINE void slide_block(float *dst, const float *init, const dw_slide *sl, int c, const int np, const int ps,
+                           const int nq) {
+  v8f acc[DW_SLIDE_PX], xs[(DW_SLIDE_PX - 1) * 2 + 3];
+  for (int p = 0; p < np; p++) acc[p] = init ? V8_LOAD(init + c) : (v8f){0};
+  for (int r = 0; r < sl->rows; r++) {
+    const float *x = sl->src[r] + c, *wr = sl->w[r] + c;
+    for (int i = 0; i < (np - 1) * ps + nq; i++) xs[i] = V8_LOAD(x + i * sl->sstep);
+    for (int q = 0; q < nq; q++) {
+      const v8f wv = V8_LOAD(wr + q * sl->wstep);
+      for (int p = 0; p < np; p++) acc[p] += xs[p * ps + q] * wv;
+    }
+  }
+  for (int p = 0; p < np; p++) V8_STORE(dst + p * sl->dstep + c, acc[p]);
+}
+
+/* Channels [0, c_end) in blocks of 8, np pixels (DW_SLIDE_PX or a power-of-two fraction). */
+DW_INLINE void slide_channels(float *dst, const float *init, const dw_slide *sl, int c_end, int np, const int ps,
+                              const int nq) {
+  for (int c = 0; c + 8 <= c_end; c += 8) switch (np) {
+#if DW_SLIDE_PX == 8
+      case 8:
+        slide_block(dst, init, sl, c, 8, ps, nq);
+        break;
+#endif
+      case 4:
+        slide_block(dst, init, sl, c, 4, ps, nq);
+        break;
+      default:
+        slide_block(dst, init, sl, c, 2, ps, nq);
+    }
+}
+
+/* ps 1 or 2, nq 1..3 (checked by the callers) */
+static void slide(float *dst, const float *init, const dw_slide *sl, int c_end, int np, int ps, int nq) {
+  if (ps == 1) switch (nq) {
+      case 1: slide_channels(dst, init, sl, c_end, np, 1, 1); break;
+      case 2: slide_channels(dst, init, sl, c_end, np, 1, 2); break;
+      default: slide_channels(dst, init, sl, c_end, np, 1, 3);
+    }
+  else switch (nq) {
+      case 1: slide_channels(dst, init, sl, c_end, np, 2, 1); break;
+      case 2: slide_channels(dst, init, sl, c_end, np, 2, 2); break;
+      default: slide_channels(dst, init, sl, c_end, np, 2, 3);
+    }
+}
+
+static int slide_ok(const tq_conv_shape *s, int stride) {
+  return s->oc == s->c && s->c >= 8 && s->kh <= DW_SLIDE_ROWS && s->kw <= 3 && stride <= 2;
+}
+
 /* One output pixel, channels [c, c + 8*nv), multiplier 1: o = b + sum over valid taps of x*w.
  * nv = 8 when it can: each sum is a chain of KH*KW dependent multiply-adds, and only with 8 chains
  * in flight does the FMA latency stop being the limit. */
@@ -51,33 +126,62 @@ static inline __attribute__((always_inline)) void fwd_block(float *o, const floa
   for (int j = 0; j < nv; j++) V8_STORE(o + c + 8 * j, acc[j]);
 }
 
+/* Output channels [c*M, OC) of pixel (n, oy, ox): c is 0, or the channel tail after a sliding block. */
+static void fwd_pixel(float *out, const float *in, const float *w, const float *b, int n, int oy, int ox, int c,
+                      const tq_conv_shape *s) {
+  const int C = s->c, OC = s->oc, M = s->oc / s->c;
+  float *o = out + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
+  const tq_window wd = tq_window_at(s, oy, ox);
+  if (M == 1) {
+    for (; c + 64 <= C; c += 64) fwd_block(o, in, w, b, 8, c, n, &wd, s);
+    for (; c + 32 <= C; c += 32) fwd_block(o, in, w, b, 4, c, n, &wd, s);
+    for (; c + 8 <= C; c += 8) fwd_block(o, in, w, b, 1, c, n, &wd, s);
+  }
+  for (int oc = c * M; oc < OC; oc++) { /* channel tail, or any multiplier */
+    float acc = b ? b[oc] : 0.0f;
+    for (int ky = wd.ky0; ky < wd.ky1; ky++)
+      for (int kx = wd.kx0; kx < wd.kx1; kx++)
+        acc += in[tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C) + oc / M] *
+               w[((size_t)ky * s->kw + kx) * OC + oc];
+    o[oc] = acc;
+  }
+}
+
+/* The forward's block at output pixels ox .. ox+np-1 of row (n, oy): whole windows across. */
+static void fwd_slide(float *out, const float *in, const float *w, const float *b, int np, int n, int oy, int ox,
+                      const tq_conv_shape *s) {
+  const tq_window wd = tq_window_at(s, oy, ox);
+  dw_slide sl = {.rows = wd.ky1 - wd.ky0, .sstep = (size_t)s->c, .dstep = (size_t)s->oc, .wstep = s->c};
+  for (int r = 0; r < sl.rows; r++) {
+    sl.src[r] = in + tq_nhwc(n, wd.iy0 + wd.ky0 + r, wd.ix0, s->h, s->w, s->c);
+    sl.w[r] = w + (size_t)(wd.ky0 + r) * s->kw * s->c;
+  }
+  float *o = out + tq_nhwc(n, oy, ox, s->oh, s->ow, s->oc);
+  slide(o, b, &sl, s->c, np, s->sw, s->kw);
+  for (int p = 0; (s->c & 7) && p < np; p++) fwd_pixel(out, in, w, b, n, oy, ox + p, s->c & ~7, s);
+}
+
 void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
                           const tq_conv_shape *s) {
   /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL */
-  const int C = s->c, OC = s->oc, M = s->oc / s->c;
-  TQ_ASSERT(OC == C * M);
-  const int rows = s->n * s->oh;
+  TQ_ASSERT(s->oc % s->c == 0);
+  const int rows = s->n * s->oh, slide = slide_ok(s, s->sw);
 #pragma omp parallel for schedule(dynamic,                                                                   \
-                                  8) if ((size_t)rows * s->ow * OC * s->kh * s->kw > DW_PARALLEL_MACS)
+                                  8) if ((size_t)rows * s->ow * s->oc * s->kh * s->kw > DW_PARALLEL_MACS)
   for (int row = 0; row < rows; row++) {
     int n = row / s->oh, oy = row % s->oh;
-    for (int ox = 0; ox < s->ow; ox++) {
-      float *o = out + tq_nhwc(n, oy, ox, s->oh, s->ow, OC);
-      const tq_window wd = tq_window_at(s, oy, ox);
-      int c = 0;
-      if (M == 1) {
-        for (; c + 64 <= C; c += 64) fwd_block(o, in, w, b, 8, c, n, &wd, s);
-        for (; c + 32 <= C; c += 32) fwd_block(o, in, w, b, 4, c, n, &wd, s);
-        for (; c + 8 <= C; c += 8) fwd_block(o, in, w, b, 1, c, n, &wd, s);
-      }
-      for (int oc = c * M; oc < OC; oc++) { /* channel tail, or any multiplier */
-        float acc = b ? b[oc] : 0.0f;
-        for (int ky = wd.ky0; ky < wd.ky1; ky++)
-          for (int kx = wd.kx0; kx < wd.kx1; kx++)
-            acc += in[tq_nhwc(n, wd.iy0 + ky, wd.ix0 + kx, s->h, s->w, C) + oc / M] *
-                   w[((size_t)ky * s->kw + kx) * OC + oc];
-        o[oc] = acc;
-      }
+    for (int ox = 0; ox < s->ow;) {
+      /* a sliding block when its first and last windows are whole across (so are those between);
+       * near the right edge, smaller blocks */
+      int np = slide ? DW_SLIDE_PX : 1;
+      while (np > 1 && !(ox + np <= s->ow && tq_window_at(s, oy, ox).kx0 == 0 &&
+                         tq_window_at(s, oy, ox + np - 1).kx1 == s->kw))
+        np /= 2;
+      if (np > 1)
+        fwd_slide(out, in, w, b, np, n, oy, ox, s);
+      else
+        fwd_pixel(out, in, w, b, n, oy, ox, 0, s);
+      ox += np;
     }
   }
 }
@@ -173,6 +277,57 @@ static inline __attribute__((always_inline)) void dw_block(float *dw, float *db,
   }
 }
 
+/* Channels [c, C) of input pixel (n, iy, ix): c is 0, or the channel tail after a sliding block. */
+static void din_pixel(float *din, const float *dout, const float *w, int n, int iy, int ix, int c,
+                      const tq_conv_shape *s) {
+  const int C = s->c, OC = s->oc, M = s->oc / s->c;
+  float *d = din + tq_nhwc(n, iy, ix, s->h, s->w, C);
+  const cover cv = cover_of(s, iy, ix);
+  if (M == 1) {
+    for (; c + 64 <= C; c += 64) din_block(d, dout, w, 8, c, n, &cv, s);
+    for (; c + 32 <= C; c += 32) din_block(d, dout, w, 4, c, n, &cv, s);
+    for (; c + 8 <= C; c += 8) din_block(d, dout, w, 1, c, n, &cv, s);
+  }
+  for (; c < C; c++) { /* channel tail, or any multiplier */
+    float acc = 0.0f;
+    for (int oy = cv.oy0; oy < cv.oy1; oy++) {
+      int ky = iy + s->pad_top - oy * s->sh;
+      for (int ox = cv.ox0; ox < cv.ox1; ox++) {
+        int kx = ix + s->pad_left - ox * s->sw;
+        const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, OC) + (size_t)c * M;
+        const float *wk = w + ((size_t)ky * s->kw + kx) * OC + (size_t)c * M;
+        for (int m = 0; m < M; m++) acc += g[m] * wk[m];
+      }
+    }
+    d[c] = acc;
+  }
+}
+
+/* Input pixels ix, ix+sw, ..., ix+(np-1)*sw of row iy can share a sliding block: their covers are
+ * the same taps, each one output further along (true of all when true of the first and the last). */
+static int din_slide_ok(const tq_conv_shape *s, int iy, int ix, int np) {
+  int last = ix + (np - 1) * s->sw;
+  if (last >= s->w) return 0;
+  const cover a = cover_of(s, iy, ix), z = cover_of(s, iy, last);
+  int nq = a.ox1 - a.ox0;
+  return nq >= 1 && nq <= 3 && z.ox0 == a.ox0 + np - 1 && z.ox1 == a.ox1 + np - 1;
+}
+
+static void din_slide(float *din, const float *dout, const float *w, int np, int n, int iy, int ix,
+                      const tq_conv_shape *s) {
+  const cover cv = cover_of(s, iy, ix);
+  const int C = s->c, kx_first = ix + s->pad_left - cv.ox0 * s->sw; /* the tap of output ox0 */
+  dw_slide sl = {.rows = cv.oy1 - cv.oy0, .sstep = (size_t)C, .dstep = (size_t)s->sw * C,
+                 .wstep = -(ptrdiff_t)s->sw * C};
+  for (int r = 0; r < sl.rows; r++) {
+    int oy = cv.oy0 + r, ky = iy + s->pad_top - oy * s->sh;
+    sl.src[r] = dout + tq_nhwc(n, oy, cv.ox0, s->oh, s->ow, C);
+    sl.w[r] = w + ((size_t)ky * s->kw + kx_first) * C;
+  }
+  slide(din + tq_nhwc(n, iy, ix, s->h, s->w, C), NULL, &sl, C, np, 1, cv.ox1 - cv.ox0);
+  for (int p = 0; (C & 7) && p < np; p++) din_pixel(din, dout, w, n, iy, ix + p * s->sw, C & ~7, s);
+}
+
 void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, const tq_conv_shape *s) {
   /* din: (N,H,W,C) overwritten  dw: (KH,KW,OC) +=  db: (OC) +=  dout: (N,OH,OW,OC) */
@@ -181,33 +336,21 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
   const size_t work = (size_t)s->n * s->oh * s->ow * OC * s->kh * s->kw;
 
   if (din) {
-    const int rows = s->n * s->h;
+    const int rows = s->n * s->h, slide = slide_ok(s, s->sw);
 #pragma omp parallel for schedule(dynamic, 8) if (work > DW_PARALLEL_MACS)
     for (int row = 0; row < rows; row++) {
       int n = row / s->h, iy = row % s->h;
-      for (int ix = 0; ix < s->w; ix++) {
-        float *d = din + tq_nhwc(n, iy, ix, s->h, s->w, C);
-        const cover cv = cover_of(s, iy, ix);
-        int c = 0;
-        if (M == 1) {
-          for (; c + 64 <= C; c += 64) din_block(d, dout, w, 8, c, n, &cv, s);
-          for (; c + 32 <= C; c += 32) din_block(d, dout, w, 4, c, n, &cv, s);
-          for (; c + 8 <= C; c += 8) din_block(d, dout, w, 1, c, n, &cv, s);
+      /* pixels sw apart are covered by the same taps of neighbouring outputs: blocks of them */
+      for (int phase = 0; phase < s->sw; phase++)
+        for (int ix = phase; ix < s->w; ix += s->sw) {
+          int np = slide ? DW_SLIDE_PX : 1;
+          while (np > 1 && !din_slide_ok(s, iy, ix, np)) np /= 2;
+          if (np > 1)
+            din_slide(din, dout, w, np, n, iy, ix, s);
+          else
+            din_pixel(din, dout, w, n, iy, ix, 0, s);
+          ix += (np - 1) * s->sw;
         }
-        for (; c < C; c++) { /* channel tail, or any multiplier */
-          float acc = 0.0f;
-          for (int oy = cv.oy0; oy < cv.oy1; oy++) {
-            int ky = iy + s->pad_top - oy * s->sh;
-            for (int ox = cv.ox0; ox < cv.ox1; ox++) {
-              int kx = ix + s->pad_left - ox * s->sw;
-              const float *g = dout + tq_nhwc(n, oy, ox, s->oh, s->ow, OC) + (size_t)c * M;
-              const float *wk = w + ((size_t)ky * s->kw + kx) * OC + (size_t)c * M;
-              for (int m = 0; m < M; m++) acc += g[m] * wk[m];
-            }
-          }
-          d[c] = acc;
-        }
-      }
     }
   }
 
