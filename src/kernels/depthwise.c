@@ -277,6 +277,76 @@ static inline __attribute__((always_inline)) void dw_block(float *dw, float *db,
   }
 }
 
+/* ---- dw for 3-wide windows: the three taps of a kernel row in one sweep of each output row, so
+ * each dout vector is loaded once for three taps (and, at stride 1, each input vector too). Each tap
+ * keeps dw_block's two chains, now named by the parity of the output column (the chain dw_block
+ * starts from dk is the one of the tap's first valid column): the same sums in the same order. */
+typedef struct {
+  int ox0[3], ox1[3]; /* per tap, its valid output columns */
+  int first, lo, hi, last; /* columns with any valid tap: [first, last); all three: [lo, hi) */
+} dw3_cols;
+
+DW_INLINE void dw3_column(v8f acc[3][2][2], const float *xr, const float *gr, int ox, const int par, const int nv,
+                          const int check, const dw3_cols *cl, const tq_conv_shape *s) {
+  const int C = s->c;
+  const float *g = gr + (size_t)ox * C;
+  for (int kx = 0; kx < 3; kx++) {
+    if (check && (ox < cl->ox0[kx] || ox >= cl->ox1[kx])) continue;
+    const float *x = xr + (size_t)(ox * s->sw - s->pad_left + kx) * C;
+    for (int j = 0; j < nv; j++) acc[kx][par][j] += V8_LOAD(x + 8 * j) * V8_LOAD(g + 8 * j);
+  }
+}
+
+DW_INLINE void dw3_edge(v8f acc[3][2][2], const float *xr, const float *gr, int ox, const int nv,
+                        const dw3_cols *cl, const tq_conv_shape *s) {
+  if (ox & 1)
+    dw3_column(acc, xr, gr, ox, 1, nv, 1, cl, s);
+  else
+    dw3_column(acc, xr, gr, ox, 0, nv, 1, cl, s);
+}
+
+/* dw for channels [c, c + 8*nv) of image n, multiplier 1, kw == 3 (nv 1 or 2). */
+DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int nv, int c, int n,
+                        const tq_conv_shape *s) {
+  const int C = s->c;
+  dw3_cols cl = {.first = s->ow, .lo = 0, .hi = s->ow, .last = 0};
+  for (int kx = 0; kx < 3; kx++) {
+    valid_outputs(kx, s->pad_left, s->sw, s->w, s->ow, &cl.ox0[kx], &cl.ox1[kx]);
+    if (cl.ox0[kx] < cl.first) cl.first = cl.ox0[kx];
+    if (cl.ox0[kx] > cl.lo) cl.lo = cl.ox0[kx];
+    if (cl.ox1[kx] < cl.hi) cl.hi = cl.ox1[kx];
+    if (cl.ox1[kx] > cl.last) cl.last = cl.ox1[kx];
+  }
+  if (cl.hi < cl.lo) cl.hi = cl.lo;
+  for (int ky = 0; ky < s->kh; ky++) {
+    int oy0, oy1;
+    valid_outputs(ky, s->pad_top, s->sh, s->h, s->oh, &oy0, &oy1);
+    float *dk = dw + (size_t)ky * 3 * C + c;
+    v8f acc[3][2][2];
+    for (int kx = 0; kx < 3; kx++) {
+      const int p = cl.ox0[kx] & 1;
+      for (int j = 0; j < nv; j++) acc[kx][p][j] = V8_LOAD(dk + kx * C + 8 * j), acc[kx][!p][j] = (v8f){0};
+    }
+    for (int oy = oy0; oy < oy1; oy++) {
+      const int iy = oy * s->sh - s->pad_top + ky;
+      const float *xr = in + ((size_t)n * s->h + iy) * s->w * C + c;
+      const float *gr = dout + ((size_t)n * s->oh + oy) * s->ow * C + c;
+      int ox = cl.first;
+      for (; ox < cl.lo; ox++) dw3_edge(acc, xr, gr, ox, nv, &cl, s);
+      if ((ox & 1) && ox < cl.hi) dw3_column(acc, xr, gr, ox++, 1, nv, 0, &cl, s);
+      for (; ox + 1 < cl.hi; ox += 2) {
+        dw3_column(acc, xr, gr, ox, 0, nv, 0, &cl, s);
+        dw3_column(acc, xr, gr, ox + 1, 1, nv, 0, &cl, s);
+      }
+      for (; ox < cl.last; ox++) dw3_edge(acc, xr, gr, ox, nv, &cl, s);
+    }
+    for (int kx = 0; kx < 3; kx++) {
+      const int p = cl.ox0[kx] & 1;
+      for (int j = 0; j < nv; j++) V8_STORE(dk + kx * C + 8 * j, acc[kx][p][j] + acc[kx][!p][j]);
+    }
+  }
+}
+
 /* Channels [c, C) of input pixel (n, iy, ix): c is 0, or the channel tail after a sliding block. */
 static void din_pixel(float *din, const float *dout, const float *w, int n, int iy, int ix, int c,
                       const tq_conv_shape *s) {
@@ -364,6 +434,11 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
       int c = c0;
       if (M == 1) {
         for (; c + 32 <= c1; c += 32) dw_block(dw, db, dout, in, 4, c, n, s);
+        if (s->kw == 3 && dw) { /* fewer than 32 channels left: too few chains for dw_block */
+          for (int cb = c; cb + 8 <= c1; cb += 8) dw_block(NULL, db, dout, in, 1, cb, n, s);
+          for (; c + 16 <= c1; c += 16) dw_taps3(dw, dout, in, 2, c, n, s);
+          for (; c + 8 <= c1; c += 8) dw_taps3(dw, dout, in, 1, c, n, s);
+        }
         for (; c + 8 <= c1; c += 8) dw_block(dw, db, dout, in, 1, c, n, s);
       }
       if (c == c1) continue;
