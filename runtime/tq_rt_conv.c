@@ -256,10 +256,7 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
         a3 += (uint64_t)(int64_t)wc[3] * TQ_RT_I_PACK2(xc[3], xc[d + 3]);                           \
       }                                                                                             \
     }                                                                                               \
-    tq_rt_i_unpack2(acc, acc + 4, a0);                                                              \
-    tq_rt_i_unpack2(acc + 1, acc + 5, a1);                                                          \
-    tq_rt_i_unpack2(acc + 2, acc + 6, a2);                                                          \
-    tq_rt_i_unpack2(acc + 3, acc + 7, a3);                                                          \
+    tq_rt_i_unpack2x4(acc, a0, a1, a2, a3);                                                         \
   }
 #define TQ_DW_ACC2_s4_a32 TQ_DW_ACC2_PAIR
 #define TQ_DW_ACC2_s4_a64 TQ_DW_ACC2_PAIR

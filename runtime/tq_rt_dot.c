@@ -165,10 +165,7 @@
         a3 += (uint64_t)(int64_t)w3[i] * X0;                                                        \
       }                                                                                             \
     }                                                                                               \
-    tq_rt_i_unpack2(acc, acc + 4, a0);                                                                   \
-    tq_rt_i_unpack2(acc + 1, acc + 5, a1);                                                               \
-    tq_rt_i_unpack2(acc + 2, acc + 6, a2);                                                               \
-    tq_rt_i_unpack2(acc + 3, acc + 7, a3);                                                               \
+    tq_rt_i_unpack2x4(acc, a0, a1, a2, a3);                                                         \
   }
 /* Elsewhere (32-bit machines, int64 accumulators, packed int4 weights): one dot4 per pixel. */
 #define TQ_DOT2_PAIR(x, wn, WT, a, AT, XT)                                                          \

@@ -35,6 +35,13 @@ static inline void tq_rt_i_unpack2(int32_t *lo, int32_t *hi, uint64_t u) {
   *lo = tq_rt_i_low_s32(u);
   *hi = tq_rt_i_low_s32((u - (uint64_t)(int64_t)*lo) >> 32);
 }
+/* Four packed pixel pairs back to acc[0..3] (first pixel) and acc[4..7] (second). */
+static inline void tq_rt_i_unpack2x4(int32_t *acc, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+  tq_rt_i_unpack2(acc, acc + 4, a0);
+  tq_rt_i_unpack2(acc + 1, acc + 5, a1);
+  tq_rt_i_unpack2(acc + 2, acc + 6, a2);
+  tq_rt_i_unpack2(acc + 3, acc + 7, a3);
+}
 
 /* The inner loops' type combinations: activation in x weights x accumulator (12). X(xn, wn, an). */
 #define TQ_RT_I_DOT_TYPES(X)                                                                        \
