@@ -344,6 +344,10 @@ static void test_conv_cases(void) {
   test_conv_case("direct 1x1 s2 c32",       2,  7,  6, 32,  1,  1,  2,  2, 16, TQ_PAD_SAME,  0, 1);
   test_conv_case("direct 5x3 s(2,1) c16",   2,  9,  6, 16,  5,  3,  2,  1, 16, TQ_PAD_VALID, 0, 1);
   test_conv_case("direct s2 big",          20, 16, 16, 16,  3,  3,  2,  2, 32, TQ_PAD_SAME,  0, 0);
+  /* OC a multiple of 8 only, few input channels: the 8-column direct forward (MobileNet's first conv) */
+  test_conv_case("direct8 3x3 s2 c3",       2,  9, 11,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct8 oc24 valid",      2,  7,  6,  2,  3,  2,  1,  1, 24, TQ_PAD_VALID, 0, 1);
+  test_conv_case("direct8 big",            13, 17, 15,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
   /* bigger: several im2col chunks per lane, chunks crossing images, more images than lanes,
    * many direct tiles per thread */
   test_conv_case("gemm 16x16x8",           20, 16, 16,  8,  3,  3,  1,  1,  8, TQ_PAD_SAME,  0, 0);
