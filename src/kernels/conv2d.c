@@ -326,6 +326,23 @@ static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *ko
   for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
 }
 
+/* direct_dw_tile for 8 output channels (OC a multiple of 8 only) and nk <= DIRECT8_PX taps: extra
+ * rows repeat the first tap and are dropped. */
+static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
+                            int np, const float *g, int ldg) {
+  v8 acc[DIRECT8_PX];
+  const float *xk[DIRECT8_PX];
+  for (int j = 0; j < DIRECT8_PX; j++) {
+    xk[j] = x + (ptrdiff_t)koff[j < nk ? j : 0];
+    acc[j] = j < nk ? (v8)(*(const v8_u *)(dw + (size_t)j * ldw)) : (v8){0};
+  }
+  for (int p = 0; p < np; p++, g += ldg) {
+    const v8 gv = *(const v8_u *)g;
+    for (int j = 0; j < DIRECT8_PX; j++) acc[j] += (xk[j][pix[p]] - (v8){0}) * gv;
+  }
+  for (int j = 0; j < nk; j++) *(v8_u *)(dw + (size_t)j * ldw) = acc[j];
+}
+
 /* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
 #define DIRECT_DW_PIXELS 48
 
@@ -339,7 +356,8 @@ static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *ko
 static void direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
                       const tq_conv_shape *s, float *koff) {
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const int panels = OC / DIRECT_OC, tiles = (K + DIRECT_PX - 1) / DIRECT_PX * panels;
+  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8, kt = pw == 8 ? DIRECT8_PX : DIRECT_PX; /* tile: kt x pw */
+  const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
   const size_t M = (size_t)s->n * s->oh * s->ow;
   for (int k = 0; k < K; k++) {
     int tap = k / C;
@@ -364,9 +382,12 @@ static void direct_dw(float *dw, const float *x, int row, size_t img, const floa
         }
       }
       for (int t = t0; t < t1; t++) {
-        const int k0 = t / panels * DIRECT_PX, p = t % panels, nk = K - k0 < DIRECT_PX ? K - k0 : DIRECT_PX;
-        direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, pix, np,
-                         dout + c0 * OC + p * DIRECT_OC, OC);
+        const int k0 = t / panels * kt, p = t % panels, nk = K - k0 < kt ? K - k0 : kt;
+        if (pw == 8)
+          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, pix, np, dout + c0 * OC + p * 8, OC);
+        else
+          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, pix, np,
+                           dout + c0 * OC + p * DIRECT_OC, OC);
       }
     }
   }
@@ -513,7 +534,7 @@ static size_t conv_backward_chunk(const tq_conv_shape *s) {
 static size_t conv_backward_floats(const tq_conv_shape *s) {
   size_t kw = conv_k(s) * s->oc;
   size_t lane_bufs = (size_t)CONV_LANES * conv_backward_chunk(s) * conv_k(s);
-  size_t frame = conv_direct_ok(s) ? conv_padded_floats(s) + conv_k(s) : 0; /* + dw tap offsets */
+  size_t frame = conv_direct_forward_ok(s) ? conv_padded_floats(s) + conv_k(s) : 0; /* + dw tap offsets */
   size_t partials = (size_t)CONV_LANES * ((conv_direct_ok(s) ? 0 : kw) + s->oc);
   size_t phase_a = frame + lane_bufs + partials + kw, phase_b = 0; /* + w^T panels */
   tq_conv_shape t;
@@ -543,12 +564,12 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
   const size_t P = (size_t)s->oh * s->ow; /* output pixels per image */
   const int K = (int)conv_k(s), OC = s->oc;
   const int pointwise = conv_is_pointwise(s);
-  const int direct_dw_ok = dw && conv_direct_ok(s), gemm_dw = dw && !direct_dw_ok;
+  const int direct_dw_ok = dw && conv_direct_forward_ok(s), gemm_dw = dw && !direct_dw_ok;
   const size_t chunk = conv_backward_chunk(s);
   const size_t pdw_len = conv_direct_ok(s) ? 0 : (size_t)K * OC, part_len = pdw_len + OC; /* dw, db */
   float *frame = scratch;
-  float *koff = frame + (conv_direct_ok(s) ? conv_padded_floats(s) : 0); /* (K) for direct dw */
-  float *lane_bufs = frame + (conv_direct_ok(s) ? conv_padded_floats(s) + K : 0);
+  float *koff = frame + (conv_direct_forward_ok(s) ? conv_padded_floats(s) : 0); /* (K) for direct dw */
+  float *lane_bufs = frame + (conv_direct_forward_ok(s) ? conv_padded_floats(s) + K : 0);
   float *partials = lane_bufs + (size_t)CONV_LANES * chunk * K;
   tq_conv_shape t;
   const int transposed = din && conv_transposed_shape(&t, s);
