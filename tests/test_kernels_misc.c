@@ -633,6 +633,16 @@ int main(void) {
   test_bn_relu_fused(37, 5, 0.0f);
   test_bn_relu_fused(32 * 16 * 8, 16, 0.0f); /* parallel: many row blocks */
   test_bn_relu_fused(3000, 24, 6.0f);
+  /* the passes specialised for 8, 16, 32 and 64 channels; ReLU and ReLU6; row counts not a
+   * multiple of the 4-row groups */
+  test_bn_forward(4099, 8, 10.0f);
+  test_bn_forward(257, 64, 0.0f);
+  test_bn_backward(1001, 16);
+  test_bn_backward(4099, 32);
+  test_bn_relu_fused(32 * 12 * 12 + 3, 8, 6.0f);
+  test_bn_relu_fused(2051, 16, 0.0f);
+  test_bn_relu_fused(1027, 32, 6.0f);
+  test_bn_relu_fused(515, 64, 0.0f);
   test_bn_infer();
   test_activations();
   test_softmax_xent();

@@ -18,6 +18,19 @@
 #define BN_PARALLEL_VALUES 32768
 #define BN_STACK_FLOATS 8192 /* 32 KB: every ResNet/DS-CNN/MobileNet layer stays off the heap */
 
+#define BN_INLINE static inline __attribute__((always_inline))
+
+/* The passes with the channel count a constant for the common narrow layers (MobileNet alpha 0.25:
+ * 8..64; DS-CNN: 64): a row is then one or a few whole vectors, with no loop around them. */
+#define BN_CASES(call, c)                                                                                     \
+  switch (c) {                                                                                               \
+    case 8: call(8); break;                                                                                  \
+    case 16: call(16); break;                                                                                \
+    case 32: call(32); break;                                                                                \
+    case 64: call(64); break;                                                                                \
+    default: call(c);                                                                                        \
+  }
+
 static int bn_blocks(int rows) {
   int nb = rows / BN_MIN_BLOCK_ROWS;
   if (nb < 1) nb = 1;
@@ -40,6 +53,34 @@ static void bn_ws_release(bn_ws *w) {
   if (w->p != w->local) tq_free(w->p);
 }
 
+/* Per-channel sums of (x - sh) and its square over rows [r0, r1), four rows per update of the partials
+ * (fewer load/store chains). */
+BN_INLINE void moments_block(float *restrict s1, float *restrict s2, const float *restrict sh, const float *in, int r0,
+                             int r1, int c) {
+  memset(s1, 0, (size_t)c * sizeof(float));
+  memset(s2, 0, (size_t)c * sizeof(float));
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const float *restrict x0 = in + (size_t)r * c, *restrict x1 = x0 + c, *restrict x2 = x1 + c,
+                          *restrict x3 = x2 + c;
+#pragma omp simd
+    for (int j = 0; j < c; j++) {
+      float d0 = x0[j] - sh[j], d1 = x1[j] - sh[j], d2 = x2[j] - sh[j], d3 = x3[j] - sh[j];
+      s1[j] += (d0 + d1) + (d2 + d3);
+      s2[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
+    }
+  }
+  for (; r < r1; r++) {
+    const float *restrict x = in + (size_t)r * c;
+#pragma omp simd
+    for (int j = 0; j < c; j++) {
+      float d = x[j] - sh[j];
+      s1[j] += d;
+      s2[j] += d * d;
+    }
+  }
+}
+
 /* Per-channel mean and biased variance of (rows, C) in double. ws holds 2*nb*c + c floats.
  * Sums of (x - shift) and its square in one pass. Shifting by the first row keeps the
  * E[d^2] - E[d]^2 cancellation harmless when |mean| >> std. */
@@ -49,30 +90,11 @@ static void channel_moments(double *mean, double *var, float *ws, const float *i
   memcpy(shift, in, (size_t)c * sizeof(float));
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
   for (int blk = 0; blk < nb; blk++) {
-    float *restrict s1 = ws + (size_t)2 * blk * c, *restrict s2 = s1 + c;
-    const float *restrict sh = shift;
-    memset(s1, 0, (size_t)2 * c * sizeof(float));
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) { /* four rows per update of the partials: fewer load/store chains */
-      const float *restrict x0 = in + (size_t)r * c, *restrict x1 = x0 + c, *restrict x2 = x1 + c,
-                            *restrict x3 = x2 + c;
-#pragma omp simd
-      for (int j = 0; j < c; j++) {
-        float d0 = x0[j] - sh[j], d1 = x1[j] - sh[j], d2 = x2[j] - sh[j], d3 = x3[j] - sh[j];
-        s1[j] += (d0 + d1) + (d2 + d3);
-        s2[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
-      }
-    }
-    for (; r < r1; r++) {
-      const float *restrict x = in + (size_t)r * c;
-#pragma omp simd
-      for (int j = 0; j < c; j++) {
-        float d = x[j] - sh[j];
-        s1[j] += d;
-        s2[j] += d * d;
-      }
-    }
+    float *s1 = ws + (size_t)2 * blk * c;
+#define BN_MOMENTS(cc) moments_block(s1, s1 + (cc), shift, in, r0, r1, cc)
+    BN_CASES(BN_MOMENTS, c)
+#undef BN_MOMENTS
   }
   for (int j = 0; j < c; j++) {
     double a = 0.0, q = 0.0;
@@ -93,13 +115,11 @@ void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, 
   bn_ws_release(&wsb);
 }
 
-void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
-                            const float *gamma, const float *beta, int rows, int c, int relu, float relu_max) {
-  /* out: (rows,C) (may be in)  xhat: (rows,C) or NULL  in: (rows,C)  mean, invstd, gamma, beta: (C)
-   * relu: clamp as tq_relu_forward / tq_relu_max_forward (relu_max > 0) would, value for value */
-  const float cap = relu_max > 0.0f ? relu_max : INFINITY; /* min(v, INFINITY) is v: plain ReLU */
-#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-  for (int r = 0; r < rows; r++) {
+/* Rows [r0, r1) of tq_batchnorm_normalize; relu 0: none (xhat kept when not NULL), 1: ReLU, 2: capped. */
+BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
+                              const float *gamma, const float *beta, int r0, int r1, int c, const int relu,
+                              float cap) {
+  for (int r = r0; r < r1; r++) {
     const float *x = in + (size_t)r * c;
     float *o = out + (size_t)r * c;
     /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
@@ -109,7 +129,7 @@ void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const floa
       for (int j = 0; j < c; j++) {
         float v = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
         v = v > 0.0f ? v : 0.0f;
-        o[j] = v < cap ? v : cap;
+        o[j] = relu == 1 ? v : v < cap ? v : cap; /* min(v, INFINITY) is v: plain ReLU */
       }
     } else if (xhat) {
       float *xh = xhat + (size_t)r * c;
@@ -123,6 +143,23 @@ void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const floa
 #pragma omp simd
       for (int j = 0; j < c; j++) o[j] = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
     }
+  }
+}
+
+void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
+                            const float *gamma, const float *beta, int rows, int c, int relu, float relu_max) {
+  /* out: (rows,C) (may be in)  xhat: (rows,C) or NULL  in: (rows,C)  mean, invstd, gamma, beta: (C)
+   * relu: clamp as tq_relu_forward / tq_relu_max_forward (relu_max > 0) would, value for value */
+  const int nb = bn_blocks(rows), mode = !relu ? 0 : relu_max > 0.0f ? 2 : 1;
+#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
+  for (int blk = 0; blk < nb; blk++) {
+    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
+#define BN_NORM(cc)                                                                                           \
+  mode == 2   ? normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 2, relu_max)            \
+  : mode == 1 ? normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 1, relu_max)            \
+              : normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 0, relu_max)
+    BN_CASES(BN_NORM, c)
+#undef BN_NORM
   }
 }
 
@@ -207,11 +244,11 @@ typedef struct {
   float relu_max;
 } bn_grad_in;
 
-#define BN_INLINE static inline __attribute__((always_inline))
 
-/* Element i (channel j) of the gradient g and of xhat h: unfused, dout and xhat themselves; fused,
- * xhat and the ReLU's mask recomputed from the batch norm's input in the forward's operations. The
- * values stay in registers: staging rows through memory cost the fused pass 4x its unfused time. */
+/* Element i (channel j) of the gradient g and of xhat h: unfused (fused 0), dout and xhat
+ * themselves; fused with a ReLU (1) or a capped ReLU (2), xhat and the ReLU's mask recomputed from
+ * the batch norm's input in the forward's operations. The values stay in registers: staging rows
+ * through memory cost the fused pass 4x its unfused time. */
 BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restrict xh, const float *restrict x,
                       const float *restrict mean, const float *restrict invstd, const float *restrict gamma,
                       const float *restrict beta, float cap, int fused, size_t i, int j) {
@@ -221,7 +258,7 @@ BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restric
   }
   float hh = (x[i] - mean[j]) * invstd[j], v = gamma[j] * hh + beta[j];
   *h = hh;
-  return v > 0.0f && (v < cap || cap == INFINITY) ? dout[i] : 0.0f; /* no cap: ReLU's mask is v > 0 */
+  return v > 0.0f && (fused == 1 || v < cap) ? dout[i] : 0.0f;
 }
 
 #define BN_GH(h, i, j) bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, fused, i, j)
@@ -270,11 +307,30 @@ BN_INLINE void bn_din_rows(float *din, const bn_grad_in *a, int fused, int r0, i
   }
 }
 
+static void bn_block_sums_any(float *s1, const bn_grad_in *a, int fused, int r0, int r1, int c) {
+#define BN_SUMS(cc)                                                                                           \
+  fused == 2   ? bn_block_sums(s1, s1 + (cc), a, 2, r0, r1, cc)                                              \
+  : fused == 1 ? bn_block_sums(s1, s1 + (cc), a, 1, r0, r1, cc)                                              \
+               : bn_block_sums(s1, s1 + (cc), a, 0, r0, r1, cc)
+  BN_CASES(BN_SUMS, c)
+#undef BN_SUMS
+}
+
+static void bn_din_rows_any(float *din, const bn_grad_in *a, int fused, int r0, int r1, int c, const float *k,
+                            const float *sd, const float *sdx) {
+#define BN_DIN(cc)                                                                                            \
+  fused == 2   ? bn_din_rows(din, a, 2, r0, r1, cc, k, sd, sdx)                                              \
+  : fused == 1 ? bn_din_rows(din, a, 1, r0, r1, cc, k, sd, sdx)                                              \
+               : bn_din_rows(din, a, 0, r0, r1, cc, k, sd, sdx)
+  BN_CASES(BN_DIN, c)
+#undef BN_DIN
+}
+
 /* With sd = sum(dout), sdx = sum(dout*xhat) over rows:
  *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx) */
 static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_in *a, const float *gamma,
                         const float *invstd, int rows, int c) {
-  const int nb = bn_blocks(rows), fused = a->in != NULL;
+  const int nb = bn_blocks(rows), fused = !a->in ? 0 : a->relu_max > 0.0f ? 2 : 1;
   bn_ws wsb;
   float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c);
   float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
@@ -282,10 +338,7 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
   for (int blk = 0; blk < nb; blk++) {
     float *s1 = ws + (size_t)2 * blk * c;
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    if (fused)
-      bn_block_sums(s1, s1 + c, a, 1, r0, r1, c);
-    else
-      bn_block_sums(s1, s1 + c, a, 0, r0, r1, c);
+    bn_block_sums_any(s1, a, fused, r0, r1, c);
   }
   for (int j = 0; j < c; j++) {
     double sum = 0.0, q = 0.0;
@@ -303,10 +356,7 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
     for (int blk = 0; blk < nb; blk++) {
       int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-      if (fused)
-        bn_din_rows(din, a, 1, r0, r1, c, k, sd, sdx);
-      else
-        bn_din_rows(din, a, 0, r0, r1, c, k, sd, sdx);
+      bn_din_rows_any(din, a, fused, r0, r1, c, k, sd, sdx);
     }
   }
   bn_ws_release(&wsb);
