@@ -17,7 +17,7 @@ static const char USAGE[] =
 
 typedef struct {
   char file[4096], data[1024], split[8], scaling[16], loss[64], static_spec[64], range[8], dump_inputs[1024],
-      dump_codes[1024];
+      dump_codes[1024], dump_pcm[1024];
   int batch, threads, limit, integer, compare, no_simulate;
 } eval_opts;
 
@@ -46,6 +46,10 @@ static const tq_arg eval_args[] = {
      .help = "(with --integer) write the evaluated inputs as float32 to F"},
     {.name = "dump-codes", .type = TQ_ARG_STRING, .meta = "F", TQ_AT(S, dump_codes),
      .help = "(with --integer) write each sample's output codes as a text line to F"},
+    {.name = "dump-pcm", .type = TQ_ARG_STRING, .meta = "F", TQ_AT(S, dump_pcm),
+     .help = "(speech-commands: data) write the 16 kHz PCM each evaluated row's features are computed from to F: "
+             "16,000 int16 little-endian samples a row (a word clip zero-padded, a silence row's cut of noise), "
+             "the rows of --dump-inputs and --dump-codes; input for tinyq export --frontend mfcc's pcm_test"},
     {.name = "limit", .type = TQ_ARG_INT, .meta = "N", .min = 1, .max = 2147483647, TQ_AT(S, limit),
      .help = "evaluate the first N samples only"},
     {TQ_OPT_THREADS(S, threads), .def = "2"},
@@ -54,6 +58,17 @@ static const tq_arg eval_args[] = {
 
 
 static const char *given(const char *s) { return s[0] ? s : NULL; }
+
+#define KWS_PREFIX "speech-commands:"
+
+/* --dump-pcm: the clips behind the evaluated rows (the split's first n), indexed again as loaded. */
+static int dump_pcm(const char *data, int train_split, int n, const char *path) {
+  tq_kws_set *s = NULL;
+  tq_status st = tq_kws_open(&s, data + strlen(KWS_PREFIX), train_split);
+  if (!st) st = tq_kws_write_pcm(s, n, path);
+  tq_kws_close(s);
+  return st ? tq_cli_error("--dump-pcm: %s", tq_last_error()) : 0;
+}
 
 /* The agreement report of --compare; returns the exit code (1 below the bounds). */
 static int report_agreement(const tq_agreement *a, int classify, const char *path) {
@@ -191,6 +206,8 @@ static int eval_file(tq_model *m, eval_opts *o, const char *path) {
     rc = tq_cli_usage_error("--loss: %s", tq_last_error());
   } else if ((rc = tq_cli_static_scales(m, given(o->static_spec), given(o->range), o->data, o->scaling, NULL))) {
     /* reported */
+  } else if (o->dump_pcm[0] && strncmp(o->data, KWS_PREFIX, strlen(KWS_PREFIX))) {
+    rc = tq_cli_usage_error("--dump-pcm needs speech-commands: data (the rows of %s are not PCM clips)", o->data);
   } else if (tq_task_load_data(&d, o->data, !strcmp(o->split, "train"), o->scaling) || tq_task_limit(&d, o->limit)) {
     rc = tq_cli_error("%s", tq_last_error());
   } else if (o->no_simulate && !tq_model_is_static(m) && !o->integer) {
@@ -199,6 +216,8 @@ static int eval_file(tq_model *m, eval_opts *o, const char *path) {
     rc = tq_cli_usage_error("--compare needs --integer");
   } else if (o->integer && !o->static_spec[0] && !tq_model_is_static(m) &&
              (rc = tq_cli_static_scales(m, "ema", given(o->range), o->data, o->scaling, NULL))) {
+    /* reported */
+  } else if (o->dump_pcm[0] && (rc = dump_pcm(o->data, !strcmp(o->split, "train"), d.n, o->dump_pcm))) {
     /* reported */
   } else {
     if (o->no_simulate) tq_model_set_deploy_simulation(m, 0);

@@ -2,13 +2,13 @@
 # tinyq export --frontend: the generated PCM front-end + integer model against tinyq itself, on the
 # host build and on the emulated Cortex-M4F (QEMU mps2-an386, as tests/cli_m4.sh):
 #   (1) MFCC: features of the emitted C front-end vs tinyq's training features (eval --dump-inputs)
-#       on the keyword clips of a synthetic Speech Commands test split: max abs / relative error;
+#       on every row of a synthetic Speech Commands test split: max abs / relative error;
 #   (2) PCM in -> class out agrees with tinyq eval --integer on >= 99 % of those clips (host, M4);
 #   (3) log-mel + FC-AutoEncoder: features, per-file anomaly scores and per-id AUC vs tinyq eval
 #       --integer on a synthetic DCASE test folder (host, M4);
 #   and --frontend on a model of another input shape: one error line, nothing written.
-# The clips are the test split's keyword rows, which tinyq lists first and in testing_list.txt's byte
-# order; its silence rows (cut from noise at seeded offsets) and sampled unknown rows are left out.
+# The clips are the rows' own PCM from tinyq eval --dump-pcm: the keyword rows, then the silence rows
+# (cuts of background noise at seeded offsets), then the sampled unknown rows; its error paths too.
 set -u
 source "${TQ_SRC:?}/tests/lib.sh"
 export OMP_NUM_THREADS=1
@@ -46,23 +46,47 @@ check '[ "$(mcu_sources "$T/kx" | wc -l)" -eq 6 ] && ! grep -n "double\|malloc" 
   "MCU front-end sources: no double, no malloc"
 check 'build "$T/kx"' "MFCC front-end builds for the host and the Cortex-M4F (no double-precision routine)"
 "$BIN" eval "$T/kq/model.tqm" --integer --static calib:200 --dump-inputs "$T/k_in.f32" --dump-codes "$T/k_codes.txt" \
-  > "$T/k_eval.txt" || bad "eval --integer"
-# the keyword clips of the test split, in tinyq's row order, as 16,000-sample int16 clips
-LC_ALL=C sort "$K/testing_list.txt" | grep -E "^(down|go|left|no|off|on|right|stop|up|yes)/" > "$T/words.txt"
-while read -r f; do sox -V1 "$K/$f" -t raw -e signed -b 16 -L - pad 0 1 trim 0 16000s; done < "$T/words.txt" > "$T/k.s16"
-n=$(wc -l < "$T/words.txt")
+  --dump-pcm "$T/k.s16" > "$T/k_eval.txt" || bad "eval --integer --dump-pcm"
+# the rows per kind, as the loader builds a split: the keywords, then 10 % of their count each of
+# silence and unknown (sampled from the other words' clips)
+known=$(grep -cE "^(down|go|left|no|off|on|right|stop|up|yes)/" "$K/testing_list.txt")
+others=$(($(grep -c . "$K/testing_list.txt") - known))
+silence=$(((known + 9) / 10))
+unknown=$((others < silence ? others : silence))
+n=$((known + silence + unknown))
+KINDS="keyword=$known silence=$silence unknown=$unknown"
+check 'grep -q "^data: $n samples$" "$T/k_eval.txt" && [ "$(stat -c %s "$T/k.s16")" -eq $((n * 32000)) ]' \
+  "--dump-pcm: 16,000 samples for each of the $n test rows ($KINDS)"
 "$T/kx/pcm_test" "$T/k.s16" "$T/k_fe.f32" > "$T/k_host.txt" || bad "pcm_test runs"
-check '[ "$(wc -l < "$T/k_host.txt")" -eq "$n" ] && [ "$n" -ge 80 ]' "pcm_test: a line per clip ($n clips)"
-check '$CHECK features "$T/k_fe.f32" "$T/k_in.f32" 1e-3 1e-5' "MFCC features match tinyq's (max abs 1e-3, 1e-5 of the largest)"
-check '$CHECK classes "$T/k_host.txt" "$T/k_codes.txt" 99' "host: PCM -> class agrees with eval --integer on >= 99 %"
+check '[ "$(wc -l < "$T/k_host.txt")" -eq "$n" ] && [ "$n" -ge 100 ] && [ "$silence" -ge 9 ] && [ "$unknown" -ge 9 ]' \
+  "pcm_test: a line per clip ($n clips)"
+check '$CHECK features "$T/k_fe.f32" "$T/k_in.f32" 1e-3 1e-5 490 $KINDS' \
+  "MFCC features match tinyq's (max abs 1e-3, 1e-5 of the largest)"
+check '$CHECK classes "$T/k_host.txt" "$T/k_codes.txt" 99 $KINDS' "host: PCM -> class agrees with eval --integer on >= 99 %"
 make -s -C "$T/kx" -f Makefile.frontend qemu-pcm CLIPS="$T/k.s16" > "$T/k_m4.txt" 2> "$T/k_m4err.txt" ||
   { cat "$T/k_m4err.txt"; bad "qemu-pcm (mfcc)"; }
 cat "$T/k_m4err.txt"
-check '$CHECK classes "$T/k_m4.txt" "$T/k_codes.txt" 99' "Cortex-M4F: PCM -> class agrees with eval --integer on >= 99 %"
+check '$CHECK classes "$T/k_m4.txt" "$T/k_codes.txt" 99 $KINDS' "Cortex-M4F: PCM -> class agrees with eval --integer on >= 99 %"
 check 'cmp -s "$T/k_m4.txt" "$T/k_host.txt"' "Cortex-M4F output codes identical to the host build's"
 check '[ "$(cut -d" " -f1 "$T/k_host.txt" | sort -u | wc -l)" -gt 10 ]' "varied outputs (a model stuck on one answer would prove little)"
 make -s -C "$T/kx" -f Makefile.frontend arm-pcm > "$T/k_size.txt" 2>&1 && cat "$T/k_size.txt" | tail -2
 check 'grep -q "pcm_arm.o" "$T/k_size.txt"' "make arm-pcm prints the footprint"
+
+# ---- eval --dump-pcm refused: one error line, nothing written, an existing file left as it was
+expect_error "--dump-pcm needs speech-commands: data" "$BIN" eval "$T/kq/model.tqm" --data noise:49x10x1:12 \
+  --dump-pcm "$T/no.s16"
+check '[ ! -e "$T/no.s16" ]' "nothing written"
+expect_error "--dump-pcm: $T/none/k.s16: cannot create file" "$BIN" eval "$T/kq/model.tqm" --dump-pcm "$T/none/k.s16"
+expect_error "--dump-pcm: /dev/full: write failed" "$BIN" eval "$T/kq/model.tqm" --limit 2 --dump-pcm /dev/full
+# noises as 32-bit float at 0.3 of their level: the keyword rows are written, then the first silence
+# row has no exact int16 clip (its features could not come from 16-bit PCM)
+mkdir "$T/kfloat" && cp -r "$K"/*.txt "$K"/down "$K"/_background_noise_ "$T/kfloat"
+for f in "$T/kfloat/_background_noise_"/*.wav; do
+  sox -V1 "$f" -e floating-point -b 32 "$T/f.wav" vol 0.3 && mv "$T/f.wav" "$f" || bad "sox float noise"
+done
+printf old > "$T/old.s16"
+expect_error "_background_noise_/" "$BIN" eval "$T/kq/model.tqm" --data "speech-commands:$T/kfloat" --dump-pcm "$T/old.s16"
+check '[ "$(cat "$T/old.s16")" = old ] && [ -z "$(ls "$T" | grep "old.s16.tmp")" ]' "the old file kept, no temporary file left"
 
 # ---- anomaly detection: FC-AutoEncoder (float, then QAT flat 8 po2) on synthetic fan sounds
 A="$T/ad/fan"

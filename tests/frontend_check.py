@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Compares the exported PCM front-end's output with tinyq's (tests/cli_frontend.sh). Standard library only.
 
-  frontend_check.py features FE.f32 REF.f32 MAX_ABS MAX_REL
+  frontend_check.py features FE.f32 REF.f32 MAX_ABS MAX_REL [ROW_SIZE KIND=COUNT ...]
       FE's values against the first as many of REF (tinyq eval --dump-inputs): the largest absolute
       difference and the largest one relative to the largest |REF| value; fails beyond either bound.
-  frontend_check.py classes FE.txt REF.txt MIN_PERCENT
+      With KIND=COUNT groups (consecutive rows of ROW_SIZE values, in order), also each group's
+      largest absolute difference.
+  frontend_check.py classes FE.txt REF.txt MIN_PERCENT [KIND=COUNT ...]
       lines of output codes (the class is the largest code, the first on ties) against the first as
-      many lines of REF (tinyq eval --dump-codes): classes agree on at least MIN_PERCENT of the clips.
+      many lines of REF (tinyq eval --dump-codes): classes agree on at least MIN_PERCENT of the clips
+      (all of them together); with KIND=COUNT groups of consecutive lines, the counts of each group.
   frontend_check.py scores FE.txt REF.f32 REF_CODES.txt SCALE ZP NAMES.txt MAX_REL MAX_AUC
       per-clip anomaly scores (decimal, or IEEE-754 bits as 0x...) against the scores tinyq eval
       --integer gives the same files (rows of 196 vectors: inputs REF.f32, output codes REF_CODES.txt,
@@ -32,10 +35,29 @@ def code_lines(path):
         return [[int(v) for v in line.split()] for line in f]
 
 
-def features(fe_path, ref_path, max_abs, max_rel):
+def kinds(args, total):
+    """KIND=COUNT arguments as (kind, first, end) ranges of consecutive rows covering all total."""
+    groups, first = [], 0
+    for arg in args:
+        kind, count = arg.split("=")
+        groups.append((kind, first, first + int(count)))
+        first += int(count)
+    if groups and first != total:
+        sys.exit(f"FAIL: the kinds {' '.join(args)} make {first} rows, there are {total}")
+    return groups
+
+
+def features(fe_path, ref_path, max_abs, max_rel, row_size=0, groups=()):
     fe, ref = floats(fe_path), floats(ref_path)
     if not fe or len(fe) > len(ref):
         sys.exit(f"FAIL: {len(fe)} front-end values, {len(ref)} reference values")
+    parts = []
+    for kind, first, end in kinds(groups, len(fe) // row_size if row_size else 0):
+        lo, hi = first * row_size, end * row_size
+        part = max(abs(x - y) for x, y in zip(fe[lo:hi], ref[lo:hi]))
+        parts.append(f"{kind} {end - first} rows {part:.3g}")
+    if parts:
+        print("features, max abs error per kind: " + ", ".join(parts))
     worst, at = 0.0, 0
     for i, (x, y) in enumerate(zip(fe, ref)):
         if abs(x - y) > worst:
@@ -51,10 +73,16 @@ def argmax(codes):
     return max(range(len(codes)), key=lambda i: (codes[i], -i))
 
 
-def classes(fe_path, ref_path, min_percent):
+def classes(fe_path, ref_path, min_percent, groups=()):
     fe, ref = code_lines(fe_path), code_lines(ref_path)
     if not fe or len(fe) > len(ref):
         sys.exit(f"FAIL: {len(fe)} front-end clips, {len(ref)} reference rows")
+    parts = []
+    for kind, first, end in kinds(groups, len(fe)):
+        same = sum(argmax(a) == argmax(b) for a, b in zip(fe[first:end], ref[first:end]))
+        parts.append(f"{kind} {same}/{end - first}")
+    if parts:
+        print("classes agree per kind: " + ", ".join(parts))
     same = sum(argmax(a) == argmax(b) for a, b in zip(fe, ref))
     identical = sum(a == b for a, b in zip(fe, ref))
     percent = 100.0 * same / len(fe)
@@ -109,9 +137,9 @@ def scores(fe_path, ref_path, codes_path, scale, zp, names_path, max_rel, max_au
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "features":
-        features(args[0], args[1], float(args[2]), float(args[3]))
+        features(args[0], args[1], float(args[2]), float(args[3]), int(args[4]) if len(args) > 4 else 0, args[5:])
     elif mode == "classes":
-        classes(args[0], args[1], float(args[2]))
+        classes(args[0], args[1], float(args[2]), args[3:])
     elif mode == "scores":
         scores(args[0], args[1], args[2], float(args[3]), int(args[4]), args[5], float(args[6]), float(args[7]))
     else:

@@ -1,8 +1,8 @@
 /* speech-commands and dcase loaders (src/data/speech_commands.c, src/data/dcase.c) on tiny sets
  * written here: split rules (MLPerf's 10 % silence and unknown), a word folder outside the 12
  * classes going to unknown and counted, per-epoch mixing deterministic by (seed, epoch, row), the
- * DCASE rows and labels, per-id AUC (undefined without anomalies), and each bad input refused with
- * one line naming the file. */
+ * test rows' int16 PCM reproducing their features bit for bit, the DCASE rows and labels, per-id
+ * AUC (undefined without anomalies), and each bad input refused with one line naming the file. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
@@ -193,6 +193,65 @@ static void kws_hostile(const char *dir) {
   tq_dataset_free(&d);
 }
 
+/* Writes the test split's PCM to path; rows' features recomputed from it as the exported front-end
+ * reads PCM (s / 32768) must be the rows' features bit for bit. Returns the number that are. */
+static int pcm_reproduces(const tq_kws_set *s, const tq_dataset *d, const char *path) {
+  static int16_t pcm[TQ_KWS_CLIP];
+  static float x[TQ_KWS_CLIP], clip[TQ_KWS_CLIP], feat[490];
+  tq_features *mfcc = NULL;
+  unsigned char *bytes = NULL;
+  size_t size = 0;
+  CHECK(tq_kws_write_pcm(s, d->n, path) == TQ_OK && tq_read_file(path, &bytes, &size) == TQ_OK);
+  CHECK(size == (size_t)d->n * 2 * TQ_KWS_CLIP && tq_features_create(&mfcc, TQ_FEATURES_MFCC) == TQ_OK);
+  int same = 0;
+  for (int r = 0; bytes && mfcc && r < d->n; r++) {
+    int file_same = tq_kws_pcm(s, r, pcm) == TQ_OK;
+    for (size_t i = 0; i < TQ_KWS_CLIP; i++) {
+      const unsigned char *b = bytes + ((size_t)r * TQ_KWS_CLIP + i) * 2;
+      file_same &= (int16_t)(b[0] | b[1] << 8) == pcm[i]; /* little-endian */
+      x[i] = (float)pcm[i] / 32768.0f;
+    }
+    tq_kws_clip(clip, x, TQ_KWS_CLIP);
+    CHECK(tq_features_compute(mfcc, clip, TQ_KWS_CLIP, feat) == TQ_OK);
+    same += file_same && !memcmp(feat, d->x + (size_t)r * 490, sizeof feat);
+  }
+  tq_features_free(mfcc);
+  free(bytes);
+  return same;
+}
+
+/* tq_kws_pcm / tq_kws_write_pcm (tinyq eval --dump-pcm) on the test split: 10 word rows (padded),
+ * 1 silence row (a cut of noise), 1 unknown row; a float WAV whose samples are k / 32768 gives the
+ * same clip, one with other samples is refused naming it, and nothing is written. */
+static void kws_pcm(const char *dir) {
+  tq_kws_set *s;
+  tq_dataset d;
+  char path[512], cmd[2048];
+  snprintf(path, sizeof path, "%s/test.s16", root);
+  CHECK(tq_kws_open(&s, dir, 0) == TQ_OK && tq_kws_features(s, &d) == TQ_OK);
+  CHECK(d.y[0] == 0 && d.y[10] == TQ_KWS_SILENCE && d.y[11] == TQ_KWS_UNKNOWN);
+  CHECK_EQ_INT(pcm_reproduces(s, &d, path), d.n);
+  static int16_t before[TQ_KWS_CLIP], after[TQ_KWS_CLIP];
+  CHECK(tq_kws_pcm(s, 10, before) == TQ_OK && before[TQ_KWS_CLIP - 1] != 0); /* noise to the end */
+  CHECK(tq_kws_pcm(s, 0, before) == TQ_OK && before[TQ_KWS_CLIP - 1] == 0);  /* a padded word */
+  expect_refused(tq_kws_write_pcm(s, d.n + 1, path), "13 rows asked for, the split has 12");
+  tq_kws_close(s);
+  tq_dataset_free(&d);
+  /* The first test word as 32-bit float (exactly its 16-bit values), the noise as float at 0.3. */
+  snprintf(cmd, sizeof cmd, "cd %s && sox down/c_nohash_0.wav -e floating-point -b 32 f.wav && mv f.wav "
+           "down/c_nohash_0.wav && mv _background_noise_/hum.wav hum.keep && sox hum.keep -e floating-point "
+           "-b 32 _background_noise_/hum.wav vol 0.3", dir);
+  CHECK(system(cmd) == 0);
+  CHECK(tq_kws_open(&s, dir, 0) == TQ_OK && tq_kws_features(s, &d) == TQ_OK);
+  CHECK(tq_kws_pcm(s, 0, after) == TQ_OK && !memcmp(before, after, sizeof after));
+  remove(path);
+  expect_refused(tq_kws_write_pcm(s, d.n, path), "_background_noise_/hum.wav: sample ");
+  CHECK(access(path, F_OK) != 0);
+  tq_kws_close(s);
+  tq_dataset_free(&d);
+  sh("mv %s/hum.keep %s/_background_noise_/hum.wav", dir);
+}
+
 /* Machine "fan": ids 00 and 03; train 2 normal per id; test 2 normal + 2 anomalous for id 00,
  * 2 normal only for id 03. */
 static void dcase(const char *dir) {
@@ -269,6 +328,7 @@ int main(void) {
   CHECK(tq_mkdirs(kws) == TQ_OK);
   make_kws(kws);
   kws_splits(kws);
+  kws_pcm(kws);
   kws_hostile(kws);
   dcase(root);
   sh("rm -rf '%s'", root);

@@ -98,6 +98,14 @@ const tq_kws_summary *tq_kws_summary_of(const tq_kws_set *s);
 /* The rows' MFCCs (49 x 10 x 1 each, clip / max, zero-padded, no noise) and labels. Clips are
  * read with tq_wav_read (at most 1 s each: a longer clip is refused). */
 tq_status tq_kws_features(const tq_kws_set *s, tq_dataset *out);
+/* The 16-bit PCM the row's features are computed from, before tq_kws_clip scales it: the word
+ * clip zero-padded to 16,000 samples, or the silence row's cut of background noise (test rows take
+ * it unmixed and unscaled). A float WAV sample that is not exactly k / 32768 is refused, naming the
+ * file and sample: no int16 clip gives that row's features. */
+tq_status tq_kws_pcm(const tq_kws_set *s, int row, int16_t pcm[TQ_KWS_CLIP]);
+/* Rows 0..rows-1 as tq_kws_pcm gives them, back to back as int16 little-endian (32,000 bytes a
+ * row), written to path atomically (tq_atomic_open: "-" is stdout); on an error nothing is left. */
+tq_status tq_kws_write_pcm(const tq_kws_set *s, int rows, const char *path);
 /* Background mixing, fresh every epoch (the trainer's batch hook): for each rows[i] (a row of the
  * training split), with probability 0.8 recomputes x's 490 values of row i from its clip mixed
  * with a random stretch of a random noise at volume U(0, 0.1), clipped to [-1, 1]; otherwise x is

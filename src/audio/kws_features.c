@@ -11,18 +11,28 @@ enum { MFCC_SIZE = 49 * 10 };
 #define MIX_MAX_VOLUME 0.1f
 #define MIX_STREAM 0x4d49584e4f495345ULL /* "MIXNOISE" */
 
-/* The row's clip, scaled and padded, into clip. */
-static tq_status row_clip(const tq_kws_set *s, const kws_row *r, float clip[TQ_KWS_CLIP]) {
+tq_status tq_kws_row_samples(const tq_kws_set *s, const kws_row *r, tq_wav *w, const float **x, size_t *n) {
+  memset(w, 0, sizeof *w);
   if (r->clip < 0) {
-    tq_kws_clip(clip, s->noise[r->noise].wav.x + r->offset, TQ_KWS_CLIP);
+    *x = s->noise[r->noise].wav.x + r->offset;
+    *n = TQ_KWS_CLIP;
     return TQ_OK;
   }
+  tq_status st = tq_wav_read(w, s->clips[r->clip].path, TQ_KWS_CLIP, TQ_KWS_CLIP);
+  *x = w->x;
+  *n = w->n;
+  return st;
+}
+
+/* The row's clip, scaled and padded, into clip. */
+static tq_status row_clip(const tq_kws_set *s, const kws_row *r, float clip[TQ_KWS_CLIP]) {
   tq_wav w;
-  tq_status st = tq_wav_read(&w, s->clips[r->clip].path, TQ_KWS_CLIP, TQ_KWS_CLIP);
-  if (st) return st;
-  tq_kws_clip(clip, w.x, w.n);
+  const float *x;
+  size_t n;
+  tq_status st = tq_kws_row_samples(s, r, &w, &x, &n);
+  if (!st) tq_kws_clip(clip, x, n);
   tq_wav_free(&w);
-  return TQ_OK;
+  return st;
 }
 
 tq_status tq_kws_features(const tq_kws_set *s, tq_dataset *out) {

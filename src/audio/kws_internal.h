@@ -19,6 +19,7 @@ typedef struct {
 } kws_clip;
 
 typedef struct {
+  char *path;
   tq_wav wav;
   size_t train_end; /* training cuts lie in [0, train_end), test cuts after it */
 } kws_noise;
@@ -42,6 +43,11 @@ struct tq_kws_set {
   tq_features *mfcc;
   tq_kws_summary sum;
 };
+
+/* A row's samples as read, before tq_kws_clip scales them: a word clip read into *w (at most
+ * 16,000 samples; tq_wav_free it), or a silence row's cut of its noise (w left empty, *x points
+ * into the noise). */
+tq_status tq_kws_row_samples(const tq_kws_set *s, const kws_row *r, tq_wav *w, const float **x, size_t *n);
 
 /* Where a clip-length stretch of noise may start for the split: [lo, hi]. */
 void tq_kws_noise_range(const tq_kws_set *s, int noise, int train, size_t *lo, size_t *hi);

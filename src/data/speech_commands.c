@@ -138,6 +138,10 @@ static tq_status load_noises(tq_kws_set *s) {
     if (!st) st = tq_wav_read(&s->noise[i].wav, path, most, most);
     if (st) break;
     s->n_noise++;
+    if (!(s->noise[i].path = strdup(path))) {
+      st = tq_fail(TQ_ERR_MEMORY, "%s: out of memory", folder);
+      break;
+    }
     size_t len = s->noise[i].wav.n, cut = len - (size_t)(len * NOISE_TEST_FRACTION);
     if (len < (size_t)NOISE_MIN_SECONDS * TQ_AUDIO_RATE)
       st = tq_fail(TQ_ERR_FORMAT, "%s: %.1f s; a background noise must last at least %d s (its training and test cuts)",
@@ -225,7 +229,10 @@ void tq_kws_close(tq_kws_set *s) {
   if (!s) return;
   for (int i = 0; i < s->n_clips; i++) free(s->clips[i].path);
   free(s->clips);
-  for (int i = 0; i < s->n_noise; i++) tq_wav_free(&s->noise[i].wav);
+  for (int i = 0; i < s->n_noise; i++) {
+    tq_wav_free(&s->noise[i].wav);
+    free(s->noise[i].path);
+  }
   free(s->noise);
   tq_free(s->rows);
   tq_features_free(s->mfcc);
