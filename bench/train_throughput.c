@@ -23,12 +23,13 @@ typedef struct {
   int classes, batch;
 } bench_model;
 
+/* The PyTorch side builds the model of the same name in bench/torch_models.py, whose input_shape and
+ * num_classes must agree with this table (its --check compares the parameter counts with tinyq's). */
 static const bench_model MODELS[] = {
     {"resnet8", {32, 32, 3}, 10, 32},
     {"dscnn", {49, 10, 1}, 12, 100},
     {"fc_autoencoder", {1, 1, 640}, 0, 512},
-    /* no PyTorch counterparts yet (bench/torch_models.py): their torch column reads n/a */
-    {"mobilenetv1", {96, 96, 3}, 2, 32},
+    {"mobilenetv1", {96, 96, 3}, 2, 32}, /* width 0.25 */
     {"mobilenetv2", {96, 96, 3}, 2, 32}, /* width 1.0 */
     {"efficientnetb0", {96, 96, 3}, 2, 32},
 };
