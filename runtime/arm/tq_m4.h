@@ -21,7 +21,8 @@ int32_t tq_m4_semihost(int32_t op, const void *arg);
 /* Ends the emulation with this exit status (qemu-system-arm exits with it). */
 void tq_m4_exit(int32_t status) __attribute__((noreturn));
 
-/* Linker-script symbols: the stack region (painted to measure the high-water mark) and the image. */
+/* Linker-script symbols: the stack region (painted to measure the high-water mark) and the image's
+ * bytes in each memory (__psram_used: the const data that did not fit the flash, 0 when it did). */
 extern uint32_t __stack_bottom[], __stack_top[];
-extern uint32_t __flash_used[], __ram_used[];
+extern uint32_t __flash_used[], __ram_used[], __psram_used[];
 #endif

@@ -2,8 +2,9 @@
  * Command line (semihosting): `INPUTS.f32 [N]`. Reads float32 samples (TQ_MODEL_INPUT_SIZE each,
  * little-endian) from the host file INPUTS, runs the first N (all when N is absent or 0), prints each
  * sample's output codes on one line of stdout exactly as main_host.c does, then on stderr the stack
- * one inference used (stack painting, the maximum over all samples) and the arena size. Exit status
- * 0 on success, 1 on a run or I/O error, 2 on a usage error, 3 on a CPU fault. */
+ * one inference used (stack painting, the maximum over all samples), the arena size and the image's
+ * bytes in flash, RAM and (if any) PSRAM. Exit status 0 on success, 1 on a run or I/O error, 2 on a
+ * usage error, 3 on a CPU fault. */
 #include <stdint.h>
 #include <string.h>
 
@@ -120,6 +121,7 @@ int main(void) {
   char cmd[512];
   int32_t block[2], fd, len;
   long n = 0, want = 0, available, stack_max = 0;
+  uintptr_t psram;
   const char *p, *path;
 #ifdef TQ_M4_COUNT
   uint64_t ticks = 0;
@@ -209,5 +211,12 @@ int main(void) {
 #endif
   tq_m4_say("m4: image: flash ", (long)(uintptr_t)__flash_used, " bytes");
   tq_m4_say(", RAM ", (long)(uintptr_t)__ram_used, " bytes (arena, buffers and stack region)\n");
+  /* a linker symbol's value, 0 when nothing is in PSRAM: hidden from the optimizer, which would take
+   * the address of an object as non-null */
+  psram = (uintptr_t)__psram_used;
+  __asm__("" : "+r"(psram));
+  if (psram)
+    tq_m4_say("m4: const data beyond the flash: PSRAM ", (long)psram,
+              " bytes (an emulation convenience, see tq_m4_an386.ld)\n");
   return 0;
 }
