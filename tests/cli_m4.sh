@@ -12,13 +12,9 @@
 # every sample, which would make the comparison weak.)
 # The emulator and cross compiler are part of the set-up (scripts/setup.sh): missing, the test fails.
 set -eu
-BIN=${TQ_BIN:?}
 N=${TQ_M4_SAMPLES:-200}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-. "${TQ_SRC:?}/tests/m4_lib.sh"  # run_m4: export, host, Cortex-M4F DSP and portable, all compared
+# BIN, T, fail; run_m4: export, host, Cortex-M4F DSP and portable, all compared
+. "${TQ_SRC:?}/tests/m4_lib.sh"
 
 # (a) int8 ResNet-8 (Fashion-MNIST, 1 short epoch from scratch: enough for varied outputs)
 mkdir -p "$T/int8" "$T/mixed"

@@ -10,13 +10,8 @@
 # its test set, so that the end-of-training test pass stays short) with batch-norm momentum 0.9, as
 # cli_m4_vision.sh does, so that the outputs vary from sample to sample.
 set -eu
-BIN=${TQ_BIN:?}
-SRC=${TQ_SRC:?}
 N=${TQ_M4_SAMPLES:-100}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-. "$SRC/tests/m4_lib.sh"
+. "${TQ_SRC:?}/tests/m4_lib.sh"  # BIN, SRC, T, fail, run_m4
 
 python3 "$SRC/tests/fashion_subset.py" "$T/fm" 1000
 mkdir -p "$T/effnet"

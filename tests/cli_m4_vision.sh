@@ -9,13 +9,8 @@
 # from sample to sample (a model answering the same for every input would make the comparison weak).
 # EfficientNet-B0 (swish/sigmoid tables, squeeze-excite, 4.1 MB of weights) runs in cli_m4_effnet.sh.
 set -eu
-BIN=${TQ_BIN:?}
-SRC=${TQ_SRC:?}
 N=${TQ_M4_SAMPLES:-100}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-. "$SRC/tests/m4_lib.sh"
+. "${TQ_SRC:?}/tests/m4_lib.sh"  # BIN, SRC, T, fail, run_m4
 
 for model in mobilenetv1 "mobilenetv2 --width 0.35"; do
   name=${model%% *}

@@ -1,9 +1,16 @@
 # Shared by the emulated Cortex-M4 tests (cli_m4.sh, cli_m4_vision.sh, cli_m4_effnet.sh); sourced after
-# BIN, N, T and fail() are set. run_m4 NAME MODEL.tqm STATIC exports the model, builds it for the host
-# and for a Cortex-M4F (hard float, single-precision FPU), runs it on QEMU's mps2-an386 with the
-# DSP-extension kernels and with the portable C ones (-DTQ_RT_NO_DSP), and requires output codes
-# identical, sample by sample, to the host build and to tinyq eval --integer. run_m4_psram NAME then
-# links it for a 2 MB flash, which sends its const data to the board's PSRAM (tq_m4_an386.ld).
+# N (samples per model) is set; sets BIN, SRC, the scratch folder T and fail(). run_m4 NAME MODEL.tqm
+# STATIC exports the model, builds it for the host and for a Cortex-M4F (hard float, single-precision
+# FPU), runs it on QEMU's mps2-an386 with the DSP-extension kernels and with the portable C ones
+# (-DTQ_RT_NO_DSP), and requires output codes identical, sample by sample, to the host build and to
+# tinyq eval --integer. run_m4_psram NAME then links it for a 2 MB flash, which sends its const data
+# to the board's PSRAM (tq_m4_an386.ld).
+BIN=${TQ_BIN:?}
+SRC=${TQ_SRC:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
 for tool in qemu-system-arm arm-none-eabi-gcc arm-none-eabi-nm; do
   command -v "$tool" > /dev/null || fail "$tool not found (scripts/setup.sh installs it)"
 done
