@@ -79,6 +79,7 @@ void tq_deploy_free(tq_dmodel *d) {
 typedef struct {
   const tq_model *m;
   int *map;        /* layer -> tensor */
+  char *pad_folded; /* layer -> 1: a ZeroPadding2D left to the convolution reading it */
   int act_bits;    /* width of tensors without a quantizer of their own */
   tq_dmodel *d;
 } lowering;
@@ -339,6 +340,19 @@ static tq_status fold_bias(dop *o, int64_t *bias, int oc, const tq_layer *l, con
   return b32 ? TQ_OK : tq_deploy_oom(l->name);
 }
 
+/* A ZeroPadding2D folded into this convolution (lower_zeropad): the convolution reads the
+ * unpadded tensor and pads by the zero point itself, as it does for "same" padding. */
+static void fold_pad(tq_rt_conv_geom *g, const tq_layer *pad, const tq_layer *l) {
+  g->in_h = pad->in_shape.h;
+  g->in_w = pad->in_shape.w;
+  g->pad_top += pad->pad[0];
+  g->pad_left += pad->pad[2];
+  g->pad_bottom = (l->out_shape.h - 1) * l->sh + l->kh - g->in_h - g->pad_top;
+  g->pad_right = (l->out_shape.w - 1) * l->sw + l->kw - g->in_w - g->pad_left;
+  if (g->pad_bottom < 0) g->pad_bottom = 0;
+  if (g->pad_right < 0) g->pad_right = 0;
+}
+
 static tq_status lower_weighted(lowering *L, int li, dop_kind kind) {
   const tq_layer *l = tq_model_layer_c(L->m, li);
   int in;
@@ -371,6 +385,7 @@ static tq_status lower_weighted(lowering *L, int li, dop_kind kind) {
     o->out_dim = oc;
   } else {
     o->geom = geom_of(l);
+    if (L->pad_folded[l->inputs[0]]) fold_pad(&o->geom, tq_model_layer_c(L->m, l->inputs[0]), l);
   }
   free(codes);
   free(w);
@@ -568,6 +583,24 @@ static tq_status lower_zeropad(lowering *L, int li, dop_kind kind) {
   tq_status st = input_tensor(L, l, &in);
   if (st) return st;
   const dtensor X = L->d->t[in]; /* a copy: add_tensor may move the tensors */
+  const int wide = X.qbits > 8;
+  if (X.zp < (wide ? -32768 : -128) || X.zp > (wide ? 32767 : 127)) {
+    /* Real 0 lies outside the codes (an input range that excludes 0, e.g. images without black):
+     * no pad value can be stored, but a convolution pads by any int32 zero point. */
+    for (int j = li + 1; j < tq_model_num_layers(L->m); j++) {
+      const tq_layer *r = tq_model_layer_c(L->m, j);
+      for (int k = 0; k < r->ninputs; k++)
+        if (r->inputs[k] == li && (k != 0 || tq_layer_lowering(r->type) != TQ_LOWER_WEIGHTED ||
+                                   r->type == TQ_L_DENSE))
+          return tq_fail(TQ_ERR_UNSUPPORTED,
+                         "%s: real 0 is outside its input's codes (zero point %d): only a "
+                         "convolution reading it can pad, not %s",
+                         l->name, X.zp, r->name);
+    }
+    L->pad_folded[li] = 1;
+    L->map[li] = in;
+    return TQ_OK;
+  }
   int out = add_tensor(L->d, l->name, X.qbits, X.scale, X.zp, X.qmin, X.qmax, l->out_shape);
   dop *o = out < 0 ? NULL : add_op(L->d, kind, l->name, in, -1, out);
   if (!o) return tq_deploy_oom(l->name);
@@ -633,9 +666,9 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
                    "%s: activation scales are not static: give --static ema or --static calib:N",
                    tq_model_arch(m));
   int nl = tq_model_num_layers(m);
-  lowering L = {m, calloc((size_t)nl, sizeof(int)), tq_chain_implicit_bits(m),
+  lowering L = {m, calloc((size_t)nl, sizeof(int)), calloc((size_t)nl, 1), tq_chain_implicit_bits(m),
                 calloc(1, sizeof(tq_dmodel))};
-  tq_status st = !L.map || !L.d ? tq_deploy_oom(tq_model_arch(m)) : TQ_OK;
+  tq_status st = !L.map || !L.pad_folded || !L.d ? tq_deploy_oom(tq_model_arch(m)) : TQ_OK;
   if (st) goto done;
   snprintf(L.d->arch, sizeof L.d->arch, "%s", tq_model_arch(m));
   L.d->in_size = tq_shape_size(tq_model_input_shape(m));
@@ -657,6 +690,7 @@ tq_status tq_deploy_lower(tq_dmodel **out, const tq_model *m) {
   st = tq_deploy_plan(L.d);
 done:
   free(L.map);
+  free(L.pad_folded);
   if (st) {
     tq_deploy_free(L.d);
     return st;
