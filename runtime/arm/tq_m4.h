@@ -20,6 +20,9 @@
 int32_t tq_m4_semihost(int32_t op, const void *arg);
 /* Ends the emulation with this exit status (qemu-system-arm exits with it). */
 void tq_m4_exit(int32_t status) __attribute__((noreturn));
+/* Opens the console (*out = stdout, *err = stderr; exits with 1 if it cannot) and reads the command
+ * line into cmd (size bytes, NUL-terminated). Returns 0, or -1 without a command line. */
+int tq_m4_console(int32_t *out, int32_t *err, char *cmd, int32_t size);
 
 /* Linker-script symbols: the stack region (painted to measure the high-water mark) and the image's
  * bytes in each memory (__psram_used: the const data that did not fit the flash, 0 when it did). */

@@ -119,7 +119,7 @@ static void tq_m4_report_count(uint64_t ticks, long samples, uint32_t cal) {
 
 int main(void) {
   char cmd[512];
-  int32_t block[2], fd, len;
+  int32_t fd, len;
   long n = 0, want = 0, available, stack_max = 0;
   uintptr_t psram;
   const char *p, *path;
@@ -128,14 +128,8 @@ int main(void) {
   uint32_t cal;
 #endif
   char *q;
-  tq_m4_stdout = tq_m4_open(":tt", 4); /* ":tt" write = stdout, append = stderr (semihosting v2) */
-  tq_m4_stderr = tq_m4_open(":tt", 8);
-  if (tq_m4_stdout < 0 || tq_m4_stderr < 0) tq_m4_exit(1);
-
-  block[0] = (int32_t)(uintptr_t)cmd;
-  block[1] = (int32_t)sizeof cmd - 1;
-  if (tq_m4_semihost(TQ_M4_SYS_GET_CMDLINE, block) != 0) tq_m4_fail("m4: no command line\n", 2);
-  cmd[block[1] < (int32_t)sizeof cmd ? block[1] : (int32_t)sizeof cmd - 1] = 0;
+  if (tq_m4_console(&tq_m4_stdout, &tq_m4_stderr, cmd, (int32_t)sizeof cmd) != 0)
+    tq_m4_fail("m4: no command line\n", 2);
   /* argv[0] is the image, then INPUTS, then N */
   p = cmd;
   while (*p && *p != ' ') p++;

@@ -26,6 +26,20 @@ void tq_m4_exit(int32_t status) {
   }
 }
 
+int tq_m4_console(int32_t *out, int32_t *err, char *cmd, int32_t size) {
+  /* ":tt" opened for write is stdout, for append stderr (semihosting v2) */
+  const int32_t wr[3] = {(int32_t)(uintptr_t) ":tt", 4, 3}, ap[3] = {(int32_t)(uintptr_t) ":tt", 8, 3};
+  int32_t block[2];
+  *out = tq_m4_semihost(TQ_M4_SYS_OPEN, wr);
+  *err = tq_m4_semihost(TQ_M4_SYS_OPEN, ap);
+  if (*out < 0 || *err < 0) tq_m4_exit(1);
+  block[0] = (int32_t)(uintptr_t)cmd;
+  block[1] = size - 1;
+  if (tq_m4_semihost(TQ_M4_SYS_GET_CMDLINE, block) != 0) return -1;
+  cmd[block[1] < size ? block[1] : size - 1] = 0;
+  return 0;
+}
+
 void tq_m4_reset(void) {
   __asm__ volatile(
       "movw r0, #0xED88\n\t" /* CPACR */

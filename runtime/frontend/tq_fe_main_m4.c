@@ -93,19 +93,14 @@ static void tq_fe_m4_clip(int32_t fd, char *line, size_t *len) {
 
 int main(void) {
   static char cmd[512], line[16 * TQ_MODEL_OUTPUT_SIZE + 16];
-  int32_t block[2], fd, size;
+  int32_t fd, size;
   unsigned long want = 0, available, n, used;
   volatile uint32_t *w;
   uint32_t sp;
   size_t len;
   char *p, *path;
-  tq_fe_m4_out = tq_fe_m4_open(":tt", 4); /* ":tt" write = stdout, append = stderr (semihosting v2) */
-  tq_fe_m4_err = tq_fe_m4_open(":tt", 8);
-  if (tq_fe_m4_out < 0 || tq_fe_m4_err < 0) tq_m4_exit(1);
-  block[0] = (int32_t)(uintptr_t)cmd;
-  block[1] = (int32_t)sizeof cmd - 1;
-  if (tq_m4_semihost(TQ_M4_SYS_GET_CMDLINE, block) != 0) tq_fe_m4_fail("m4: no command line\n", 2);
-  cmd[block[1] < (int32_t)sizeof cmd ? block[1] : (int32_t)sizeof cmd - 1] = 0;
+  if (tq_m4_console(&tq_fe_m4_out, &tq_fe_m4_err, cmd, (int32_t)sizeof cmd) != 0)
+    tq_fe_m4_fail("m4: no command line\n", 2);
   for (p = cmd; *p && *p != ' '; p++) { /* argv[0], the image */
   }
   while (*p == ' ') p++;
