@@ -344,6 +344,12 @@ static void test_conv_cases(void) {
   test_conv_case("direct 1x1 s2 c32",       2,  7,  6, 32,  1,  1,  2,  2, 16, TQ_PAD_SAME,  0, 1);
   test_conv_case("direct 5x3 s(2,1) c16",   2,  9,  6, 16,  5,  3,  2,  1, 16, TQ_PAD_VALID, 0, 1);
   test_conv_case("direct s2 big",          20, 16, 16, 16,  3,  3,  2,  2, 32, TQ_PAD_SAME,  0, 0);
+  /* dw tile heights that divide K (16, 12, 8 rows; a short last tile otherwise), MobileNet's pointwise */
+  test_conv_case("direct dw 1x1 c8 (8 rows)",  3,  7,  9,  8,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct dw 1x1 c48 (16)",     2,  5,  7, 48,  1,  1,  1,  1, 32, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct dw 1x1 c40 (8)",      2,  6,  5, 40,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("direct dw 1x1 c20 (short)",  2,  6,  5, 20,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("direct pointwise big",      11, 13, 13,  8,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 0);
   /* OC a multiple of 8 only, few input channels: the 8-column direct forward (MobileNet's first conv) */
   test_conv_case("direct8 3x3 s2 c3",       2,  9, 11,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 1);
   test_conv_case("direct8 oc24 valid",      2,  7,  6,  2,  3,  2,  1,  1, 24, TQ_PAD_VALID, 0, 1);

@@ -277,10 +277,16 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
     size_t p0 = (size_t)bi * px;
     int np = M - p0 < (size_t)px ? (int)(M - p0) : px;
     const float *src[DIRECT8_PX > DIRECT_PX ? DIRECT8_PX : DIRECT_PX];
+    /* the first pixel's position by division, the others by stepping: three divisions per pixel
+     * cost more than the multiply-adds of a tile when K is small (pointwise convs over 8 channels) */
+    size_t n = p0 / P, q = p0 % P;
+    int oy = (int)(q / s->ow), ox = (int)(q % s->ow);
     for (int i = 0; i < np; i++) {
-      size_t p = p0 + i, n = p / P, q = p % P;
-      int oy = (int)(q / s->ow), ox = (int)(q % s->ow);
       src[i] = x + n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C;
+      if (++ox == s->ow) {
+        ox = 0;
+        if (++oy == s->oh) oy = 0, n++;
+      }
     }
     for (int p = 0; p < OC / pw; p++)
       if (pw == 8)
@@ -292,37 +298,65 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
   }
 }
 
-/* dw tile (DIRECT_PX rows of K, 16 columns of OC) += sum over np pixels of
- * x[pix[p] + koff[j]] * g[p][0..16]: the transpose of direct_tile, kernel taps x output channels
- * accumulated over pixels. */
-static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix,
-                           int np, const float *g, int ldg) {
-  vf acc[DIRECT_PX][NV];
-  const float *xk[DIRECT_PX];
-  for (int j = 0; j < DIRECT_PX; j++) xk[j] = x + (ptrdiff_t)koff[j];
-  tile_load(acc, dw, (size_t)ldw);
-  for (int p = 0; p < np; p++, g += ldg) tile_madd(acc, xk, pix[p], g);
-  tile_store(dw, (size_t)ldw, acc);
+/* dw tile (R rows of K, 16 columns of OC) += sum over np pixels of x[pix[p] + koff[j]] * g[p][0..16]:
+ * the transpose of direct_tile, kernel taps x output channels accumulated over pixels. R is the
+ * tile height that divides K (dw_tile_rows): every row computed is a row kept. With 32 vector
+ * registers a tile may be 16 rows (16 sums, the dout vector and a broadcast). */
+#define DW_MAX_ROWS (NV == 1 ? 16 : DIRECT_PX)
+TILE_INLINE void dw_tile_r(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
+                           const float *g, int ldg, const int R) {
+  vf acc[DW_MAX_ROWS][NV];
+  const float *xk[DW_MAX_ROWS];
+  for (int j = 0; j < R; j++) {
+    xk[j] = x + (ptrdiff_t)koff[j];
+    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
+  }
+  for (int p = 0; p < np; p++, g += ldg) {
+    vf r[NV];
+    for (int v = 0; v < NV; v++) r[v] = VLOAD(g + v * VW);
+    for (int j = 0; j < R; j++) {
+      vf xj = VSPLAT(xk[j][pix[p]]);
+      for (int v = 0; v < NV; v++) acc[j][v] += xj * r[v];
+    }
+  }
+  for (int j = 0; j < R; j++)
+    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
 }
 
-/* direct_dw_tile for nk <= DIRECT_PX taps (the last tile of K): through a local tile whose extra
+static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
+                           const float *g, int ldg, int rows) {
+  if (NV == 1 && rows == 16)
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
+  else if (NV == 1 && rows == 8)
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 8 : DIRECT_PX);
+  else
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, DIRECT_PX);
+}
+
+/* Tile height for a dw of K rows: one that divides K, else DIRECT_PX (the last tile short). */
+static int dw_tile_rows(int K) {
+  if (NV != 1) return DIRECT_PX;
+  return K % 16 == 0 ? 16 : K % DIRECT_PX == 0 ? DIRECT_PX : K % 8 == 0 ? 8 : DIRECT_PX;
+}
+
+/* direct_dw_tile for nk <= rows taps (the last tile of K): through a local tile whose extra
  * rows repeat the first tap and are dropped. */
-static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *koff, int nk,
+static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
                              const ptrdiff_t *pix, int np, const float *g, int ldg) {
-  if (nk == DIRECT_PX) {
-    direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg);
+  if (nk == rows) {
+    direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg, rows);
     return;
   }
-  float k[DIRECT_PX];
-  float tile[DIRECT_PX * DIRECT_OC];
-  for (int j = 0; j < DIRECT_PX; j++) {
+  float k[DW_MAX_ROWS];
+  float tile[DW_MAX_ROWS * DIRECT_OC];
+  for (int j = 0; j < rows; j++) {
     k[j] = koff[j < nk ? j : 0];
     if (j < nk)
       memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
     else
       memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
   }
-  direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg);
+  direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg, rows);
   for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
 }
 
@@ -356,7 +390,7 @@ static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *kof
 static void direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
                       const tq_conv_shape *s, float *koff) {
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8, kt = pw == 8 ? DIRECT8_PX : DIRECT_PX; /* tile: kt x pw */
+  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8, kt = pw == 8 ? DIRECT8_PX : dw_tile_rows(K); /* kt x pw */
   const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
   const size_t M = (size_t)s->n * s->oh * s->ow;
   for (int k = 0; k < K; k++) {
@@ -386,7 +420,7 @@ static void direct_dw(float *dw, const float *x, int row, size_t img, const floa
         if (pw == 8)
           direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, pix, np, dout + c0 * OC + p * 8, OC);
         else
-          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, pix, np,
+          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, kt, pix, np,
                            dout + c0 * OC + p * DIRECT_OC, OC);
       }
     }
