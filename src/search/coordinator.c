@@ -50,6 +50,8 @@ struct tq_coordinator {
   slot_state *slots;
   tq_local_worker lw;
   int npareto;           /* trials in pareto.csv */
+  int results_stale;     /* best.json and pareto.csv lack a finished trial */
+  int sensitivity_stale; /* sensitivity.csv lacks the tuner's last GP fit */
   int session_done;
   double session_t0;
   tq_status fatal;
@@ -138,8 +140,11 @@ static void report_trial(tq_coordinator *co, int rank, const tq_trial_outcome *o
   fflush(co->log);
 }
 
-/* A finished trial: journal, tuner, results, progress line. */
+/* A finished trial: journal, tuner, progress line. best.json and pareto.csv follow once the free ranks
+ * have their next trials (write_stale): they are derived from the journal, and their atomic writes
+ * (two fsyncs) would otherwise keep a rank idle. */
 static void finish(tq_coordinator *co, int rank, const tq_trial_outcome *o) {
+  tq_search_trace("coordinator: trial %d from rank %d", co->slots[rank].trial, rank);
   co->slots[rank].busy = 0;
   if (co->fatal) return;
   tq_trial_record r;
@@ -151,12 +156,13 @@ static void finish(tq_coordinator *co, int rank, const tq_trial_outcome *o) {
   }
   if (!st) st = push_record(co, &r);
   tq_trial_record_clear(&r);
-  if (!st) st = tq_search_write_results(co->p, co->recs, co->nrecs, &co->npareto);
+  co->results_stale = 1;
   if (st) {
     co->fatal = st;
     return;
   }
   report_trial(co, rank, o, &co->recs[co->nrecs - 1]);
+  tq_search_trace("coordinator: trial %d recorded", co->recs[co->nrecs - 1].trial);
 }
 
 /* ---- handing out trials ---------------------------------------------------------------------- */
@@ -198,11 +204,7 @@ static int next_task(tq_coordinator *co, int rank, int *trial, int *choice, cons
   tq_tuner_info info;
   tq_tuner_last_info(co->tuner, &info);
   *how = info.used_gp ? "Gaussian process" : "random";
-  int written = 0; /* every GP fit's lengthscales, so that an interrupted search has them too */
-  if (info.used_gp && (st = tq_search_write_sensitivity(co->p, co->ev->space, co->tuner, 0, &written))) {
-    co->fatal = st;
-    return 0;
-  }
+  co->sensitivity_stale |= info.used_gp; /* written by write_stale, after the hand-out */
   *trial = co->next_trial++;
   tq_trial_record r = {.trial = *trial, .status = TQ_TRIAL_STARTED, .rank = rank, .ndims = co->ndims, .choice = choice};
   if ((st = tq_journal_append(co->p->started, &r))) {
@@ -215,6 +217,7 @@ static int next_task(tq_coordinator *co, int rank, int *trial, int *choice, cons
 static tq_status dispatch(tq_coordinator *co, int rank) {
   slot_state *sl = &co->slots[rank];
   const char *how = "";
+  tq_search_trace("coordinator: suggest for rank %d", rank);
   if (!next_task(co, rank, &sl->trial, sl->choice, &how)) return co->fatal;
   tq_size_stats sz;
   fprintf(co->log, "\n== trial %d/%d on rank %d (%s)\n", sl->trial, co->s->trials, rank, how);
@@ -224,9 +227,23 @@ static tq_status dispatch(tq_coordinator *co, int rank) {
   sl->sz = sz;
   sl->busy = 1;
   sl->t0 = tq_now_seconds();
+  tq_search_trace("coordinator: trial %d to rank %d", sl->trial, rank);
   if (rank == 0) tq_local_worker_give(&co->lw, sl->trial, sl->choice);
   else if ((st = tq_search_send_task(co->c, rank, sl->trial, sl->choice, co->ndims))) return co->fatal = st;
   return TQ_OK;
+}
+
+/* The derived files, once every free rank has its trial: best.json and pareto.csv after a finished
+ * trial, sensitivity.csv after a GP fit (every fit's lengthscales, so that an interrupted search has
+ * them too; the tuner keeps its last fit, so writing it later writes the same file). */
+static void write_stale(tq_coordinator *co) {
+  tq_status st = TQ_OK;
+  int written = 0;
+  if (co->results_stale && !co->fatal) st = tq_search_write_results(co->p, co->recs, co->nrecs, &co->npareto);
+  if (!st && co->sensitivity_stale && !co->fatal)
+    st = tq_search_write_sensitivity(co->p, co->ev->space, co->tuner, 0, &written);
+  co->results_stale = co->sensitivity_stale = 0;
+  if (st && !co->fatal) co->fatal = st;
 }
 
 /* A result from a worker rank, if one is waiting: 1 when a trial finished (or the search failed), 0
@@ -255,20 +272,21 @@ static int take_from_ranks(tq_coordinator *co) {
   return 1;
 }
 
-/* Waits until some busy slot reports (polling). */
+/* Waits until some busy slot reports (polling every 2 ms: a worker rank idles until its result is
+ * seen and its next trial sent). In a world of one, the local take evaluates the trial. */
 static void wait_one(tq_coordinator *co) {
   int waited_ms = 0;
   for (;;) {
     tq_trial_outcome o;
-    if (co->slots[0].busy && tq_local_worker_take(&co->lw, 10, &o)) {
+    if (co->slots[0].busy && tq_local_worker_take(&co->lw, 2, &o)) {
       finish(co, 0, &o);
       return;
     }
     if (co->c->size > 1) {
       if (take_from_ranks(co)) return;
       if (!co->slots[0].busy) {
-        tq_comm_sleep_ms(waited_ms < 1000 ? 5 : 20);
-        waited_ms += 5;
+        tq_comm_sleep_ms(waited_ms < 1000 ? 2 : 20);
+        waited_ms += 2;
       }
     }
   }
@@ -291,6 +309,9 @@ tq_status tq_coordinator_run(tq_coordinator *co, int threads) {
       dispatch(co, r);
       if (!co->slots[r].busy) break; /* nothing left to start */
     }
+    write_stale(co);
+    /* a world of one evaluates in wait_one: no trial the search could not record */
+    if (co->fatal && co->lw.mode == TQ_LOCAL_INLINE) co->slots[0].busy = 0;
     int busy = 0;
     for (int r = 0; r < c->size; r++) busy += co->slots[r].busy;
     if (!busy) break;

@@ -87,7 +87,9 @@ tq_status tq_evaluator_init(tq_evaluator *ev, const tq_search_settings *s,
       (st = tq_optimizer_parse(s->optimizer, &ev->tc.optimizer)) ||
       (st = tq_augment_parse(s->augment, &ev->tc.augment)) || (st = tq_dataset_parse_scaling(s->scaling, &sc)))
     return st;
+  tq_search_trace("evaluator: loading %s", s->data);
   if ((st = tq_dataset_load(&full, s->data, 1, sc))) goto done;
+  tq_search_trace("evaluator: loaded %d samples", full.n);
   if (!strcmp(s->metric, "auc") && (st = load_auc_test(ev, sc))) goto done;
   if (s->train_limit > 0 && s->train_limit < full.n) {
     tq_dataset lim;
@@ -137,6 +139,7 @@ tq_status tq_evaluator_init(tq_evaluator *ev, const tq_search_settings *s,
       goto done;
     }
   }
+  tq_search_trace("evaluator: ready");
 done:
   free(idx);
   tq_dataset_free(&full);
@@ -172,13 +175,16 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
   tq_model *m = NULL;
   char *cfg = NULL, where[64];
   snprintf(where, sizeof where, "trial %d", trial);
+  tq_search_trace("trial %d: build", trial);
   tq_status st = build_model(ev, ev->tc.batch, &m);
   if (!st && ev->float_model) st = tq_model_copy_weights(m, ev->float_model);
   if (!st && !(cfg = tq_space_config_json(ev->space, choice, 0))) st = TQ_ERR_MEMORY; /* the message says why */
   if (!st) st = tq_qconfig_apply_json(m, cfg, where);
   tq_train_state ts;
   tq_train_state_init(&ts, &ev->tc);
+  tq_search_trace("trial %d: train", trial);
   if (!st) st = tq_train(m, &ev->train, NULL, &ev->tc, &ts);
+  tq_search_trace("trial %d: validate", trial);
   double loss = NAN, acc = NAN;
   if (!st) st = tq_evaluate(m, &ev->val, ev->tc.loss, ev->tc.batch, &loss, &acc);
   double metric = NAN;
@@ -196,4 +202,5 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
   o->seconds = tq_now_seconds() - t0;
   free(cfg);
   tq_model_free(m);
+  tq_search_trace("trial %d: done", trial);
 }

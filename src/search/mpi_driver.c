@@ -42,6 +42,7 @@ tq_status tq_search_comm_init(tq_search_comm *c) {
   c->size = 1;
   const char *no = getenv("TQ_NO_MPI");
   if ((no && *no && strcmp(no, "0")) || !launched_by_mpi()) return TQ_OK;
+  tq_search_trace("MPI_Init_thread");
   int provided = MPI_THREAD_SINGLE;
   int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
   if (rc != MPI_SUCCESS) return tq_fail(TQ_ERR_IO, "MPI: MPI_Init_thread failed (error %d)", rc);
@@ -50,6 +51,8 @@ tq_status tq_search_comm_init(tq_search_comm *c) {
   MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
   MPI_Comm_size(MPI_COMM_WORLD, &c->size);
   c->threaded = provided >= MPI_THREAD_FUNNELED;
+  tq_search_trace_rank(c->rank);
+  tq_search_trace("MPI ready, %d ranks", c->size);
   return TQ_OK;
 }
 

@@ -39,6 +39,10 @@ int tq_comm_poll(const tq_search_comm *c, int src, int tag, int *from, int *tag_
 /* Sleeps (waiting ranks poll instead of spinning in MPI, which would take a core). */
 void tq_comm_sleep_ms(int ms);
 
+/* TQ_SEARCH_TRACE=1: a timestamped stderr line per phase (trace.c); the rank tags the lines. */
+void tq_search_trace_rank(int rank);
+void tq_search_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Small helpers shared by settings.c and the rest (JSON fields; 0 when absent or of the wrong type). */
 void tq_search_copy(char *dst, size_t n, const char *src);
 int tq_search_js_str(const cJSON *o, const char *k, char *dst, size_t n);
@@ -79,8 +83,8 @@ void tq_evaluate_trial(const tq_evaluator *ev, int trial, const int *choice, tq_
 tq_status tq_search_send_task(const tq_search_comm *c, int rank, int trial, const int *choice, int ndims);
 int tq_search_parse_outcome(const char *text, int *trial, tq_trial_outcome *o);
 
-/* Rank 0's own evaluation of trials (worker.c): inline in a world of one (a trial is evaluated when it
- * is given), on a second thread in an MPI world whose library allows it (rank 0's main thread keeps
+/* Rank 0's own evaluation of trials (worker.c): inline in a world of one (a given trial is evaluated
+ * by the take that asks for it, so the coordinator writes its derived files in between), on a second thread in an MPI world whose library allows it (rank 0's main thread keeps
  * coordinating), or none (rank 0 only coordinates). */
 typedef enum { TQ_LOCAL_NONE = 0, TQ_LOCAL_INLINE, TQ_LOCAL_THREAD } tq_local_mode;
 typedef struct {
@@ -102,7 +106,8 @@ typedef struct {
 tq_status tq_local_worker_init(tq_local_worker *w, const tq_evaluator *ev, int ndims);
 tq_status tq_local_worker_start(tq_local_worker *w, int threads, int on_thread);
 void tq_local_worker_give(tq_local_worker *w, int trial, const int *choice);
-/* 1 and *o when the given trial is done (a thread is waited for up to wait_ms), else 0. */
+/* 1 and *o when the given trial is done (a thread is waited for up to wait_ms; inline: evaluated
+ * now), else 0. */
 int tq_local_worker_take(tq_local_worker *w, int wait_ms, tq_trial_outcome *o);
 void tq_local_worker_stop(tq_local_worker *w); /* joins the thread; mode none afterwards */
 void tq_local_worker_free(tq_local_worker *w);

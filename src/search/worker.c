@@ -122,9 +122,10 @@ tq_status tq_local_worker_start(tq_local_worker *w, int threads, int on_thread) 
 }
 
 void tq_local_worker_give(tq_local_worker *w, int trial, const int *choice) {
-  if (w->mode == TQ_LOCAL_INLINE) { /* a world of one: evaluate right here */
-    tq_evaluate_trial(w->ev, trial, choice, &w->out);
-    w->has_result = 1;
+  if (w->mode == TQ_LOCAL_INLINE) { /* a world of one: evaluated by the take */
+    w->trial = trial;
+    memcpy(w->choice, choice, sizeof(int) * (size_t)w->ndims);
+    w->has_task = 1;
     return;
   }
   pthread_mutex_lock(&w->mu);
@@ -137,6 +138,11 @@ void tq_local_worker_give(tq_local_worker *w, int trial, const int *choice) {
 
 int tq_local_worker_take(tq_local_worker *w, int wait_ms, tq_trial_outcome *o) {
   if (w->mode != TQ_LOCAL_THREAD) {
+    if (w->mode == TQ_LOCAL_INLINE && w->has_task) {
+      w->has_task = 0;
+      tq_evaluate_trial(w->ev, w->trial, w->choice, &w->out);
+      w->has_result = 1;
+    }
     int got = w->has_result;
     *o = w->out;
     w->has_result = 0;
