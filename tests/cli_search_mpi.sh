@@ -23,13 +23,26 @@ mkdata "$T/fm" 400
 COMMON=(--model resnet8 --data "fashion-mnist:$T/fm" --space "$SRC/examples/search_space_study.json" --epochs 1
         --train-fraction 0.5 --max-steps 2 --augment none --initial-points 2)
 
-"${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --trials 4 --out "$T/m" > "$T/m.log" 2>&1 || { bad "mpirun -n 2 search"; cat "$T/m.log"; }
+TQ_SEARCH_TRACE=1 "${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --trials 4 --out "$T/m" > "$T/m.log" 2>&1 ||
+  { bad "mpirun -n 2 search"; cat "$T/m.log"; }
 check 'grep -q "^2 ranks (2 evaluating trials at once)" "$T/m.log"' "2 ranks, both evaluating"
 check '[ "$(lines "$T/m/trials.jsonl")" -eq 4 ] && [ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 " ]' "journal: 4 distinct trials"
 check 'grep -q "\"rank\":0" "$T/m/trials.jsonl" && grep -q "\"rank\":1" "$T/m/trials.jsonl"' "trials from rank 0 and rank 1"
 check '[ "$(grep -o "\"choice\":\[[0-9,]*\]" "$T/m/trials.jsonl" | sort -u | wc -l)" -eq 4 ]' "4 distinct configurations"
 check '[ -s "$T/m/best.json" ] && [ "$(head -1 "$T/m/pareto.csv")" = "trial,total_bits,metric,score" ]' "best.json and pareto.csv"
 check '[ "$(grep -c "^tinyq: error" "$T/m.log")" -eq 0 ]' "no errors"
+check '[ "$(grep -c "^trace [0-9.]* rank [01] cpu [0-9.]*: trial [0-9]*: done" "$T/m.log")" -eq 4 ]' \
+  "TQ_SEARCH_TRACE=1: a timestamped line per finished trial, from both ranks"
+
+# The same seed and rank count: the same trials (random tuner: trial i gets the i-th draw, whichever
+# rank takes it) with the same scores.
+runs() { grep -o '"trial":[0-9]*\|"choice":\[[0-9,]*\]\|"score":[-0-9.e+]*' "$1" | paste - - - | sort -n -t: -k2; }
+for r in 1 2; do
+  "${MPIRUN[@]}" "$BIN" search "${COMMON[@]}" --tuner random --trials 3 --out "$T/d$r" > "$T/d$r.log" 2>&1 ||
+    { bad "mpirun -n 2 search, run $r"; cat "$T/d$r.log"; }
+done
+check '[ "$(runs "$T/d1/trials.jsonl" | wc -l)" -eq 3 ] && [ "$(runs "$T/d1/trials.jsonl")" = "$(runs "$T/d2/trials.jsonl")" ]' \
+  "2 ranks, same seed: the same trials, choices and scores"
 
 "${MPIRUN[@]}" "$BIN" search --resume "$T/m" --trials 6 > "$T/m2.log" 2>&1 || { bad "mpirun resume"; cat "$T/m2.log"; }
 check '[ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 5 6 " ]' "resume under mpirun: trials 1..6 exactly once"
