@@ -44,8 +44,14 @@ done
 check '[ "$(runs "$T/d1/trials.jsonl" | wc -l)" -eq 3 ] && [ "$(runs "$T/d1/trials.jsonl")" = "$(runs "$T/d2/trials.jsonl")" ]' \
   "2 ranks, same seed: the same trials, choices and scores"
 
-"${MPIRUN[@]}" "$BIN" search --resume "$T/m" --trials 6 > "$T/m2.log" 2>&1 || { bad "mpirun resume"; cat "$T/m2.log"; }
+# (with 2 threads per rank on a machine of fewer than 4 cores: a warning, and the search still runs)
+"${MPIRUN[@]}" "$BIN" search --resume "$T/m" --trials 6 --threads 2 > "$T/m2.log" 2>&1 || { bad "mpirun resume"; cat "$T/m2.log"; }
 check '[ "$(trials "$T/m/trials.jsonl")" = "1 2 3 4 5 6 " ]' "resume under mpirun: trials 1..6 exactly once"
+check '! grep -q "warning" "$T/m.log"' "1 thread per rank: no warning"
+if [ "$(nproc --all)" -lt 4 ]; then
+  check 'grep -q "^tinyq: warning: search: 2 ranks on this machine x 2 threads each" "$T/m2.log"' \
+    "2 ranks x 2 threads on $(nproc --all) cores: a warning"
+fi
 
 # Stop a 2-rank search in the middle (SIGTERM to mpirun), finish it in one process. The search asks
 # for 40 trials so that the stop always lands mid-search, however fast the machine; the single

@@ -3,10 +3,14 @@
  *
  * Waiting is done by polling (MPI_Iprobe + a short sleep): Open MPI's blocking receives spin at 100 %
  * of a core, which would steal the core a trial trains on. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "search/search_internal.h"
 
@@ -18,6 +22,20 @@ void tq_comm_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+void tq_comm_check_threads(const tq_search_comm *c, int threads, FILE *log) {
+  if (c->size <= 1) return;
+  cpu_set_t set;
+  int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const char *env = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (!env) env = getenv("MPI_LOCALNRANKS");
+  int here = env && atoi(env) > 0 ? atoi(env) : c->size;
+  if ((mine > 0 && threads > mine) || (cores > 0 && (long)threads * here > cores))
+    fprintf(log, "tinyq: warning: search: %d ranks on this machine x %d threads each, on %ld cores (rank 0 may use "
+            "%d): the threads will wait for each other; give --threads 1 (or OMP_NUM_THREADS=1)\n",
+            here, threads, cores, mine);
 }
 
 #ifdef TQ_HAVE_MPI

@@ -113,6 +113,7 @@ tq_status tq_search_run(const tq_search_comm *c, const tq_search_settings *s, co
     return st;
   }
   omp_set_num_threads(threads);
+  tq_comm_check_threads(c, threads, stderr);
   tq_evaluator ev;
   tq_coordinator *co = NULL;
   int have_ev = !(st = tq_evaluator_init(&ev, s, space_source));

@@ -36,6 +36,9 @@ tq_status tq_comm_send(const tq_search_comm *c, int dest, int tag, const char *t
 /* Non-blocking: a message from src (-1 = any rank) with tag (-1 = any tag)? Returns 1 and fills
  * *from, *tag_out, *text (malloc'd), 0 when none is waiting, -1 on an MPI error. */
 int tq_comm_poll(const tq_search_comm *c, int src, int tag, int *from, int *tag_out, char **text);
+/* A warning on log when the ranks' OpenMP threads outnumber the cores this machine (or rank 0's binding)
+ * gives them: oversubscribed threads spin in each other's way, many times slower than one thread. */
+void tq_comm_check_threads(const tq_search_comm *c, int threads, FILE *log);
 /* Sleeps (waiting ranks poll instead of spinning in MPI, which would take a core). */
 void tq_comm_sleep_ms(int ms);
 
