@@ -281,12 +281,18 @@ static inline __attribute__((always_inline)) void dw_block(float *dw, float *db,
  * each dout vector is loaded once for three taps (and, at stride 1, each input vector too). Each tap
  * keeps dw_block's two chains, now named by the parity of the output column (the chain dw_block
  * starts from dk is the one of the tap's first valid column): the same sums in the same order. */
+#if defined(__AVX512F__)
+#define DW3_NV 4 /* 32 vector registers: 24 sums */
+#else
+#define DW3_NV 2
+#endif
+
 typedef struct {
   int ox0[3], ox1[3]; /* per tap, its valid output columns */
   int first, lo, hi, last; /* columns with any valid tap: [first, last); all three: [lo, hi) */
 } dw3_cols;
 
-DW_INLINE void dw3_column(v8f acc[3][2][2], const float *xr, const float *gr, int ox, const int par, const int nv,
+DW_INLINE void dw3_column(v8f acc[3][2][DW3_NV], const float *xr, const float *gr, int ox, const int par, const int nv,
                           const int check, const dw3_cols *cl, const tq_conv_shape *s) {
   const int C = s->c;
   const float *g = gr + (size_t)ox * C;
@@ -297,7 +303,7 @@ DW_INLINE void dw3_column(v8f acc[3][2][2], const float *xr, const float *gr, in
   }
 }
 
-DW_INLINE void dw3_edge(v8f acc[3][2][2], const float *xr, const float *gr, int ox, const int nv,
+DW_INLINE void dw3_edge(v8f acc[3][2][DW3_NV], const float *xr, const float *gr, int ox, const int nv,
                         const dw3_cols *cl, const tq_conv_shape *s) {
   if (ox & 1)
     dw3_column(acc, xr, gr, ox, 1, nv, 1, cl, s);
@@ -305,9 +311,9 @@ DW_INLINE void dw3_edge(v8f acc[3][2][2], const float *xr, const float *gr, int 
     dw3_column(acc, xr, gr, ox, 0, nv, 1, cl, s);
 }
 
-/* dw for channels [c, c + 8*nv) of image n, multiplier 1, kw == 3 (nv 1 or 2). */
-DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int nv, int c, int n,
-                        const tq_conv_shape *s) {
+/* dw for channels [c, c + 8*nv) of image n and kernel rows [ky0, ky1), multiplier 1, kw == 3 (nv 1 or 2). */
+DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int nv, int c, int n, int ky0,
+                        int ky1, const tq_conv_shape *s) {
   const int C = s->c;
   dw3_cols cl = {.first = s->ow, .lo = 0, .hi = s->ow, .last = 0};
   for (int kx = 0; kx < 3; kx++) {
@@ -318,11 +324,11 @@ DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int
     if (cl.ox1[kx] > cl.last) cl.last = cl.ox1[kx];
   }
   if (cl.hi < cl.lo) cl.hi = cl.lo;
-  for (int ky = 0; ky < s->kh; ky++) {
+  for (int ky = ky0; ky < ky1; ky++) {
     int oy0, oy1;
     valid_outputs(ky, s->pad_top, s->sh, s->h, s->oh, &oy0, &oy1);
     float *dk = dw + (size_t)ky * 3 * C + c;
-    v8f acc[3][2][2];
+    v8f acc[3][2][DW3_NV];
     for (int kx = 0; kx < 3; kx++) {
       const int p = cl.ox0[kx] & 1;
       for (int j = 0; j < nv; j++) acc[kx][p][j] = V8_LOAD(dk + kx * C + 8 * j), acc[kx][!p][j] = (v8f){0};
@@ -398,6 +404,38 @@ static void din_slide(float *din, const float *dout, const float *w, int np, int
   for (int p = 0; (C & 7) && p < np; p++) din_pixel(din, dout, w, n, iy, ix + p * s->sw, C & ~7, s);
 }
 
+/* dw and db of a 3-wide window, multiplier 1, C a multiple of 8: dw_taps3 for every width (each dout
+ * vector loaded once for the three taps of a kernel row; 32-channel dw_block sweeps loaded it once
+ * per tap), with work items of 16 channels x one kernel row, so that MobileNet's 8- to 32-channel
+ * layers split over threads too. Each dw value is still summed by one item, image by image, in the
+ * order of dw_block: the same bits. db: per channel one running sum over the batch, by the items of
+ * the first kernel row. */
+static void dw_rows3(float *dw, float *db, const float *dout, const float *in, const tq_conv_shape *s) {
+  const int C = s->c, width = 8 * DW3_NV, slices = (C + width - 1) / width;
+  const int split = slices == 1 ? s->kh : 1, items = slices * split; /* narrow layers: one item per kernel row */
+  const size_t pixels = (size_t)s->n * s->oh * s->ow;
+  const size_t work = pixels * C * s->kh * s->kw;
+#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+  for (int it = 0; it < items; it++) {
+    const int c0 = it % slices * width, c1 = c0 + width < C ? c0 + width : C;
+    const int ky0 = split == 1 ? 0 : it / slices, ky1 = split == 1 ? s->kh : ky0 + 1;
+    if (db && ky0 == 0)
+      for (int c = c0; c < c1; c += 8) {
+        v8f a = V8_LOAD(db + c);
+        for (size_t p = 0; p < pixels; p++) a += V8_LOAD(dout + p * C + c);
+        V8_STORE(db + c, a);
+      }
+    for (int n = 0; n < s->n; n++) {
+      int c = c0;
+#if DW3_NV == 4
+      for (; c + 32 <= c1; c += 32) dw_taps3(dw, dout, in, 4, c, n, ky0, ky1, s);
+#endif
+      for (; c + 16 <= c1; c += 16) dw_taps3(dw, dout, in, 2, c, n, ky0, ky1, s);
+      for (; c + 8 <= c1; c += 8) dw_taps3(dw, dout, in, 1, c, n, ky0, ky1, s);
+    }
+  }
+}
+
 void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, const tq_conv_shape *s) {
   /* din: (N,H,W,C) overwritten  dw: (KH,KW,OC) +=  db: (OC) +=  dout: (N,OH,OW,OC) */
@@ -425,6 +463,10 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
   }
 
   if (!dw && !db) return;
+  if (dw && M == 1 && s->kw == 3 && C % 8 == 0) {
+    dw_rows3(dw, db, dout, in, s);
+    return;
+  }
   /* Work items: groups of DW_GROUP input channels (the last one may be narrower). */
   const int groups = (C + DW_GROUP - 1) / DW_GROUP;
 #pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS && groups > 1)
@@ -436,8 +478,8 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
         for (; c + 32 <= c1; c += 32) dw_block(dw, db, dout, in, 4, c, n, s);
         if (s->kw == 3 && dw) { /* fewer than 32 channels left: too few chains for dw_block */
           for (int cb = c; cb + 8 <= c1; cb += 8) dw_block(NULL, db, dout, in, 1, cb, n, s);
-          for (; c + 16 <= c1; c += 16) dw_taps3(dw, dout, in, 2, c, n, s);
-          for (; c + 8 <= c1; c += 8) dw_taps3(dw, dout, in, 1, c, n, s);
+          for (; c + 16 <= c1; c += 16) dw_taps3(dw, dout, in, 2, c, n, 0, s->kh, s);
+          for (; c + 8 <= c1; c += 8) dw_taps3(dw, dout, in, 1, c, n, 0, s->kh, s);
         }
         for (; c + 8 <= c1; c += 8) dw_block(dw, db, dout, in, 1, c, n, s);
       }
