@@ -372,6 +372,7 @@ static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff
     dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
   else if (NV == 1 && rows == 8)
     dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 8 : DIRECT_PX);
+
   else
     dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, DIRECT_PX);
 }
@@ -403,22 +404,35 @@ static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *ko
   for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
 }
 
-/* direct_dw_tile for 8 output channels (OC a multiple of 8 only) and nk <= DIRECT8_PX taps: extra
- * rows repeat the first tap and are dropped. */
-static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
-                            int np, const float *g, int ldg) {
-  v8 acc[DIRECT8_PX];
-  const float *xk[DIRECT8_PX];
-  for (int j = 0; j < DIRECT8_PX; j++) {
+/* direct_dw_tile for 8 output channels (OC a multiple of 8 only): nk <= R taps, extra rows repeat
+ * the first tap and are dropped. */
+#define DIRECT8_DW_MAX 16
+TILE_INLINE void dw8_tile_r(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
+                            int np, const float *g, int ldg, const int R) {
+  v8 acc[DIRECT8_DW_MAX];
+  const float *xk[DIRECT8_DW_MAX];
+  for (int j = 0; j < R; j++) {
     xk[j] = x + (ptrdiff_t)koff[j < nk ? j : 0];
     acc[j] = j < nk ? (v8)(*(const v8_u *)(dw + (size_t)j * ldw)) : (v8){0};
   }
   for (int p = 0; p < np; p++, g += ldg) {
     const v8 gv = *(const v8_u *)g;
-    for (int j = 0; j < DIRECT8_PX; j++) acc[j] += (xk[j][pix[p]] - (v8){0}) * gv;
+    for (int j = 0; j < R; j++) acc[j] += (xk[j][pix[p]] - (v8){0}) * gv;
   }
   for (int j = 0; j < nk; j++) *(v8_u *)(dw + (size_t)j * ldw) = acc[j];
 }
+
+static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
+                            const ptrdiff_t *pix, int np, const float *g, int ldg) {
+  if (rows == 14)
+    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, 14);
+  else
+    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, DIRECT8_PX);
+}
+
+/* Taps per 8-column dw tile: 14 where 12 would leave a short last tile (MobileNet's stem, K = 27:
+ * two tiles of 14 and 13, not three of 12, 12 and 3). 14 sums and the dout vector fit in 16 registers. */
+static int dw8_tile_rows(int K) { return K > DIRECT8_PX && K % DIRECT8_PX != 0 && K <= 28 ? 14 : DIRECT8_PX; }
 
 /* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
 #define DIRECT_DW_PIXELS 48
@@ -433,7 +447,8 @@ static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *kof
 static void direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
                       const tq_conv_shape *s, float *koff) {
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8, kt = pw == 8 ? DIRECT8_PX : dw_tile_rows(K); /* kt x pw */
+  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8;
+  const int kt = pw == 8 ? dw8_tile_rows(K) : dw_tile_rows(K); /* tile: kt x pw */
   const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
   const size_t M = (size_t)s->n * s->oh * s->ow;
   for (int k = 0; k < K; k++) {
@@ -461,7 +476,8 @@ static void direct_dw(float *dw, const float *x, int row, size_t img, const floa
       for (int t = t0; t < t1; t++) {
         const int k0 = t / panels * kt, p = t % panels, nk = K - k0 < kt ? K - k0 : kt;
         if (pw == 8)
-          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, pix, np, dout + c0 * OC + p * 8, OC);
+          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, kt, pix, np, dout + c0 * OC + p * 8,
+                          OC);
         else
           direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, kt, pix, np,
                            dout + c0 * OC + p * DIRECT_OC, OC);
