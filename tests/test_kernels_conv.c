@@ -354,6 +354,10 @@ static void test_conv_cases(void) {
   test_conv_case("direct8 3x3 s2 c3",       2,  9, 11,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 1);
   test_conv_case("direct8 oc24 valid",      2,  7,  6,  2,  3,  2,  1,  1, 24, TQ_PAD_VALID, 0, 1);
   test_conv_case("direct8 big",            13, 17, 15,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
+  /* rows of 24+ outputs: 24-pixel row tiles (3 channels, windows 6 or 3 floats apart) beside pieces */
+  test_conv_case("direct8 row tiles s2",    2,  7, 50,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 1);
+  test_conv_case("direct8 row tiles s1",    2,  4, 30,  3,  3,  3,  1,  1, 24, TQ_PAD_SAME,  0, 0);
+  test_conv_case("direct8 row tiles 96",    3, 12, 96,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
   /* bigger: several im2col chunks per lane, chunks crossing images, more images than lanes,
    * many direct tiles per thread */
   test_conv_case("gemm 16x16x8",           20, 16, 16,  8,  3,  3,  1,  1,  8, TQ_PAD_SAME,  0, 0);
