@@ -115,11 +115,17 @@ TQ_RT_I_WACC_TYPES(TQ_WSUM)
   }
 TQ_RT_I_WACC_TYPES(TQ_BORDER)
 
-/* The end of a pair's block of 4 channels (px2): the shared border correction ps (zeros without one)
- * added to both pixels, then both requantized and stored. */
-#define TQ_PAIR_STORE(a, o)                                                                         \
+/* A pair's block of 4 channels (px2): acc[0..7] = both pixels' biases (zeros without); at the end,
+ * the border correction (the same for both pixels, when fix), then both requantized and stored. */
+#define TQ_PAIR_INIT()                                                                              \
+  for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias ? bias[oc + j] : 0
+#define TQ_PAIR_STORE(a, o, border, wa)                                                             \
   do {                                                                                              \
-    for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                                   \
+    if (fix) {                                                                                      \
+      TQ_RT_CT(a) ps[4] = {0, 0, 0, 0};                                                             \
+      border(ps, 4, w, oc, G, wa, in_zp);                                                           \
+      for (j = 0; j < 4; j++) acc[j] += ps[j], acc[4 + j] += ps[j];                                 \
+    }                                                                                               \
     tq_rt_i_rq_store_##a##_##o(opa + oc, acc, 4, Q, oc);                                            \
     tq_rt_i_rq_store_##a##_##o(opb + oc, acc + 4, 4, Q, oc);                                        \
   } while (0)
@@ -167,15 +173,13 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
     const TQ_RT_CT(x) *xpb = any ? xb + tq_window_offset(G, wb) : xb;                               \
     int32_t oc, j;                                                                                  \
     for (oc = 0; oc + 4 <= G->out_c; oc += 4) {                                                     \
-      TQ_RT_CT(a) acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ps[4] = {0, 0, 0, 0};                          \
-      if (bias)                                                                                     \
-        for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias[oc + j];                                 \
+      TQ_RT_CT(a) acc[8];                                                                           \
+      TQ_PAIR_INIT();                                                                               \
       if (any)                                                                                      \
         tq_rt_i_dot2x4_##x##_##wn##_##a(acc, xpa, xpb, G->in_w * C, w,                              \
                                         oc * K + wa->kh_lo * rowlen + wa->kw_lo * C, K, rowlen,     \
                                         seg, rows);                                                 \
-      if (fix) tq_conv_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                               \
-      TQ_PAIR_STORE(a, o);                                                                          \
+      TQ_PAIR_STORE(a, o, tq_conv_border_##wn##_##a, wa);                                           \
     }                                                                                               \
     return oc;                                                                                      \
   }
@@ -205,23 +209,8 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
                                           int32_t xrs, int32_t xcs, const TQ_RT_CT(wn) *w,          \
                                           int32_t t, int32_t wrs, int32_t wcs, int32_t rows,        \
                                           int32_t cols) {                                           \
-    int32_t j;                                                                                      \
-    for (j = 0; j + 4 <= nb; j += 4) {                                                              \
-      TQ_RT_CT(a) a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3];                   \
-      const TQ_RT_CT(x) *xr = xp + j;                                                               \
-      int32_t r, c, tr = t + j;                                                                     \
-      for (r = 0; r < rows; r++, xr += xrs, tr += wrs) {                                            \
-        const TQ_RT_CT(x) *xc = xr;                                                                 \
-        int32_t tc = tr;                                                                            \
-        for (c = 0; c < cols; c++, xc += xcs, tc += wcs) {                                          \
-          a0 += (TQ_RT_CT(a))((int32_t)xc[0] * TQ_RT_I_W(wn, w, tc));                               \
-          a1 += (TQ_RT_CT(a))((int32_t)xc[1] * TQ_RT_I_W(wn, w, tc + 1));                           \
-          a2 += (TQ_RT_CT(a))((int32_t)xc[2] * TQ_RT_I_W(wn, w, tc + 2));                           \
-          a3 += (TQ_RT_CT(a))((int32_t)xc[3] * TQ_RT_I_W(wn, w, tc + 3));                           \
-        }                                                                                           \
-      }                                                                                             \
-      TQ_RT_I_PUT4(acc + j, a0, a1, a2, a3);                                                        \
-    }                                                                                               \
+    int32_t j = nb - nb % 4;                                                                        \
+    tq_rt_i_dwacc4_##x##_##wn##_##a(acc, j, xp, xrs, xcs, w, t, wrs, wcs, rows, cols);              \
     for (; j < nb; j++)                                                                             \
       tq_dw_acc1_##x##_##wn##_##a(acc + j, xp + j, xrs, xcs, w, t + j, wrs, wcs, rows, cols);       \
   }
@@ -262,9 +251,19 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC)
 #define TQ_DW_ACC2_s4_a64 TQ_DW_ACC2_PAIR
 #define TQ_DW_ACC2_s8_a64 TQ_DW_ACC2_PAIR
 #define TQ_DW_ACC2_s16_a64 TQ_DW_ACC2_PAIR
+/* int8 x int8 with the DSP extension: its own two-pixel loop (tq_rt_dsp.c) */
+#define TQ_DW_ACC2_DSP(x, wn, a)                                                                    \
+  TQ_DW_ACC2_HEAD(x, wn, a) {                                                                       \
+    tq_rt_i_dw2acc4_##x##_##wn##_##a(acc, xp, d, xrs, xcs, w, t, wrs, wcs, rows, cols);             \
+  }
 #if TQ_RT_I_SWAR
 #define TQ_DW_ACC2_s8_a32 TQ_DW_ACC2_SWAR
 #define TQ_DW_ACC2_s16_a32 TQ_DW_ACC2_SWAR
+#elif TQ_RT_I_DSP
+#define TQ_DW_ACC2_s8_a32(x, wn, a) TQ_DW_ACC2_s8_a32_##x(x, wn, a)
+#define TQ_DW_ACC2_s8_a32_s8 TQ_DW_ACC2_DSP
+#define TQ_DW_ACC2_s8_a32_s16 TQ_DW_ACC2_PAIR
+#define TQ_DW_ACC2_s16_a32 TQ_DW_ACC2_PAIR
 #else
 #define TQ_DW_ACC2_s8_a32 TQ_DW_ACC2_PAIR
 #define TQ_DW_ACC2_s16_a32 TQ_DW_ACC2_PAIR
@@ -313,14 +312,12 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC2)
     int32_t oc, j;                                                                                  \
     if (G->depth_mult != 1) return 0;                                                               \
     for (oc = 0; oc + 4 <= OC; oc += 4) {                                                           \
-      TQ_RT_CT(a) acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ps[4] = {0, 0, 0, 0};                          \
-      if (bias)                                                                                     \
-        for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias[oc + j];                                 \
+      TQ_RT_CT(a) acc[8];                                                                           \
+      TQ_PAIR_INIT();                                                                               \
       if (any)                                                                                      \
         tq_dw_acc2x4_##x##_##wn##_##a(acc, xwa + oc, d, G->in_w * C, C, w, t0 + oc, KW * OC, OC,    \
                                       rows, cols);                                                  \
-      if (fix) tq_dw_border_##wn##_##a(ps, 4, w, oc, G, wa, in_zp);                                 \
-      TQ_PAIR_STORE(a, o);                                                                          \
+      TQ_PAIR_STORE(a, o, tq_dw_border_##wn##_##a, wa);                                             \
     }                                                                                               \
     return oc;                                                                                      \
   }
@@ -355,7 +352,7 @@ TQ_RT_I_DOT_TYPES(TQ_DW_ACC2)
           tq_rt_i_window_at(&wa, &G, oh, ow);                                                       \
           if (pw < G.out_w && G.out_c >= 4) tq_rt_i_window_at(&wb, &G, ph, pw);                     \
           dw = 1;                                                                                   \
-          if (dh == 2 || (pw < G.out_w && G.out_c >= 4 && tq_window_same_shape(&wa, &wb))) {       \
+          if (dh == 2 || (pw < G.out_w && G.out_c >= 4 && tq_window_same_shape(&wa, &wb))) {        \
             const int32_t oc0 = px2(opa, opb, xb, w, bias, &G, &Q, &wa, &wb, in_zp);                \
             if (oc0 < G.out_c) {                                                                    \
               px(opa, xb, w, bias, &G, &Q, &wa, in_zp, oc0);                                        \

@@ -5,10 +5,6 @@
 
 #include "tq_rt_internal.h"
 
-/* Two's-complement nibble decode of a byte b in [0, 255] (portable: no shifts of negative values). */
-#define TQ_LO4(b) ((((b) & 15) ^ 8) - 8)
-#define TQ_HI4(b) ((((b) >> 4) ^ 8) - 8)
-
 /* ---- s8 / s16 weights ------------------------------------------------------------------------------ */
 #define TQ_DOT_PLAIN(x, wn, WT, a, AT, XT)                                                          \
   void tq_rt_i_dot4_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
@@ -59,16 +55,16 @@
     AT a0 = acc[0];                                                                                 \
     int32_t i = 0;                                                                                  \
     if ((off & 1) && len > 0) {                                                                     \
-      a0 += (AT)((int32_t)xv[0] * TQ_HI4((int32_t)p[0]));                                           \
+      a0 += (AT)((int32_t)xv[0] * TQ_RT_I_HI4((int32_t)p[0]));                                      \
       p++;                                                                                          \
       i = 1;                                                                                        \
     }                                                                                               \
     for (; i + 2 <= len; i += 2, p++) {                                                             \
       const int32_t b = *p;                                                                         \
-      a0 += (AT)((int32_t)xv[i] * TQ_LO4(b));                                                       \
-      a0 += (AT)((int32_t)xv[i + 1] * TQ_HI4(b));                                                   \
+      a0 += (AT)((int32_t)xv[i] * TQ_RT_I_LO4(b));                                                  \
+      a0 += (AT)((int32_t)xv[i + 1] * TQ_RT_I_HI4(b));                                              \
     }                                                                                               \
-    if (i < len) a0 += (AT)((int32_t)xv[i] * TQ_LO4((int32_t)*p));                                  \
+    if (i < len) a0 += (AT)((int32_t)xv[i] * TQ_RT_I_LO4((int32_t)*p));                             \
     acc[0] = a0;                                                                                    \
   }                                                                                                 \
   static void tq_dot4r_##x##_s4_##a(AT *acc, const XT *xv, const uint8_t *w, int32_t off,           \
@@ -93,30 +89,30 @@
     a3 = acc[3];                                                                                    \
     if ((off & 1) && len > 0) {                                                                     \
       const int32_t xi = xv[0];                                                                     \
-      a0 += (AT)(xi * TQ_HI4((int32_t)*p0++));                                                      \
-      a1 += (AT)(xi * TQ_HI4((int32_t)*p1++));                                                      \
-      a2 += (AT)(xi * TQ_HI4((int32_t)*p2++));                                                      \
-      a3 += (AT)(xi * TQ_HI4((int32_t)*p3++));                                                      \
+      a0 += (AT)(xi * TQ_RT_I_HI4((int32_t)*p0++));                                                 \
+      a1 += (AT)(xi * TQ_RT_I_HI4((int32_t)*p1++));                                                 \
+      a2 += (AT)(xi * TQ_RT_I_HI4((int32_t)*p2++));                                                 \
+      a3 += (AT)(xi * TQ_RT_I_HI4((int32_t)*p3++));                                                 \
       i = 1;                                                                                        \
     }                                                                                               \
     for (; i + 2 <= len; i += 2) {                                                                  \
       const int32_t x0 = xv[i], x1 = xv[i + 1];                                                     \
       const int32_t b0 = *p0++, b1 = *p1++, b2 = *p2++, b3 = *p3++;                                 \
-      a0 += (AT)(x0 * TQ_LO4(b0));                                                                  \
-      a0 += (AT)(x1 * TQ_HI4(b0));                                                                  \
-      a1 += (AT)(x0 * TQ_LO4(b1));                                                                  \
-      a1 += (AT)(x1 * TQ_HI4(b1));                                                                  \
-      a2 += (AT)(x0 * TQ_LO4(b2));                                                                  \
-      a2 += (AT)(x1 * TQ_HI4(b2));                                                                  \
-      a3 += (AT)(x0 * TQ_LO4(b3));                                                                  \
-      a3 += (AT)(x1 * TQ_HI4(b3));                                                                  \
+      a0 += (AT)(x0 * TQ_RT_I_LO4(b0));                                                             \
+      a0 += (AT)(x1 * TQ_RT_I_HI4(b0));                                                             \
+      a1 += (AT)(x0 * TQ_RT_I_LO4(b1));                                                             \
+      a1 += (AT)(x1 * TQ_RT_I_HI4(b1));                                                             \
+      a2 += (AT)(x0 * TQ_RT_I_LO4(b2));                                                             \
+      a2 += (AT)(x1 * TQ_RT_I_HI4(b2));                                                             \
+      a3 += (AT)(x0 * TQ_RT_I_LO4(b3));                                                             \
+      a3 += (AT)(x1 * TQ_RT_I_HI4(b3));                                                             \
     }                                                                                               \
     if (i < len) {                                                                                  \
       const int32_t xi = xv[i];                                                                     \
-      a0 += (AT)(xi * TQ_LO4((int32_t)*p0));                                                        \
-      a1 += (AT)(xi * TQ_LO4((int32_t)*p1));                                                        \
-      a2 += (AT)(xi * TQ_LO4((int32_t)*p2));                                                        \
-      a3 += (AT)(xi * TQ_LO4((int32_t)*p3));                                                        \
+      a0 += (AT)(xi * TQ_RT_I_LO4((int32_t)*p0));                                                   \
+      a1 += (AT)(xi * TQ_RT_I_LO4((int32_t)*p1));                                                   \
+      a2 += (AT)(xi * TQ_RT_I_LO4((int32_t)*p2));                                                   \
+      a3 += (AT)(xi * TQ_RT_I_LO4((int32_t)*p3));                                                   \
     }                                                                                               \
     TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
   }                                                                                                 \
@@ -140,14 +136,14 @@
   void tq_rt_i_dot2x4_##x##_##wn##_a32(int32_t *acc, const XT *xa, const XT *xb, int32_t xrs,       \
                                        const WT *w, int32_t off, int32_t ws, int32_t wrs,           \
                                        int32_t len, int32_t rows) {                                 \
-    uint64_t a0 = TQ_RT_I_PACK2(acc[0], acc[4]), a1 = TQ_RT_I_PACK2(acc[1], acc[5]);                          \
-    uint64_t a2 = TQ_RT_I_PACK2(acc[2], acc[6]), a3 = TQ_RT_I_PACK2(acc[3], acc[7]);                          \
+    uint64_t a0 = TQ_RT_I_PACK2(acc[0], acc[4]), a1 = TQ_RT_I_PACK2(acc[1], acc[5]);                \
+    uint64_t a2 = TQ_RT_I_PACK2(acc[2], acc[6]), a3 = TQ_RT_I_PACK2(acc[3], acc[7]);                \
     int32_t r;                                                                                      \
     for (r = 0; r < rows; r++, xa += xrs, xb += xrs, off += wrs) {                                  \
       const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                          \
       int32_t i;                                                                                    \
       for (i = 0; i + 2 <= len; i += 2) {                                                           \
-        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]), X1 = TQ_RT_I_PACK2(xa[i + 1], xb[i + 1]);            \
+        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]), X1 = TQ_RT_I_PACK2(xa[i + 1], xb[i + 1]);  \
         a0 += (uint64_t)(int64_t)w0[i] * X0;                                                        \
         a1 += (uint64_t)(int64_t)w1[i] * X0;                                                        \
         a2 += (uint64_t)(int64_t)w2[i] * X0;                                                        \
@@ -158,7 +154,7 @@
         a3 += (uint64_t)(int64_t)w3[i + 1] * X1;                                                    \
       }                                                                                             \
       if (i < len) {                                                                                \
-        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]);                                                 \
+        const uint64_t X0 = TQ_RT_I_PACK2(xa[i], xb[i]);                                            \
         a0 += (uint64_t)(int64_t)w0[i] * X0;                                                        \
         a1 += (uint64_t)(int64_t)w1[i] * X0;                                                        \
         a2 += (uint64_t)(int64_t)w2[i] * X0;                                                        \
@@ -176,92 +172,56 @@
     tq_rt_i_dot4_##x##_##wn##_##a(acc + 4, xb, xrs, w, off, ws, wrs, len, rows);                    \
   }
 
-/* ---- Cortex-M4 (and any core with the DSP extension): dual 16-bit multiply-accumulate -----------------
- * int8 codes, 4 per 32-bit load, sign-extended in pairs by SXTB16 (elements 0 and 2, and after a rotate
- * by 8, elements 1 and 3); SMLAD adds two products to the accumulator. The same sums in another order,
- * which the int32 contract makes exact. -DTQ_RT_NO_DSP keeps the portable loops (for comparison). */
-#if defined(__ARM_FEATURE_DSP) && !defined(TQ_RT_NO_DSP)
-#include <arm_acle.h>
-#define TQ_RT_I_DSP 1
-/* 4 bytes from any alignment (the Cortex-M4 loads unaligned words; memcpy becomes one LDR) */
-static inline uint32_t tq_ld4(const int8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-/* bytes 1 and 3 sign-extended to halfwords: SXTB16 with its rotate operand (GCC's ACLE has no
- * intrinsic for the rotated form, and does not fold a separate rotate into it) */
-static inline int16x2_t tq_sxtb16_ror8(uint32_t v) {
-#if defined(__GNUC__)
-  int16x2_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-#else
-  return __sxtb16((v >> 8) | (v << 24));
-#endif
-}
-/* acc += x[0..3] . w[0..3], x given as its even (xe) and odd (xo) sign-extended pairs */
-#define TQ_SMLAD4(acc, xe, xo, wp)                                                                  \
-  do {                                                                                              \
-    const uint32_t q_ = tq_ld4(wp);                                                                 \
-    (acc) = __smlad(__sxtb16(q_), (xe), (acc));                                                     \
-    (acc) = __smlad(tq_sxtb16_ror8(q_), (xo), (acc));                                           \
-  } while (0)
-void tq_rt_i_dot4_s8_s8_a32(int32_t *acc, const int8_t *xv, int32_t xrs, const int8_t *w,
-                            int32_t off, int32_t ws, int32_t wrs, int32_t len, int32_t rows) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r;
-  for (r = 0; r < rows; r++, xv += xrs, off += wrs) {
-    const int8_t *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
-    int32_t i;
-    for (i = 0; i + 4 <= len; i += 4) {
-      const uint32_t xq = tq_ld4(xv + i);
-      const int16x2_t xe = __sxtb16(xq), xo = tq_sxtb16_ror8(xq);
-      TQ_SMLAD4(a0, xe, xo, w0 + i);
-      TQ_SMLAD4(a1, xe, xo, w1 + i);
-      TQ_SMLAD4(a2, xe, xo, w2 + i);
-      TQ_SMLAD4(a3, xe, xo, w3 + i);
-    }
-    for (; i < len; i++) {
-      const int32_t x0 = xv[i];
-      a0 += x0 * w0[i];
-      a1 += x0 * w1[i];
-      a2 += x0 * w2[i];
-      a3 += x0 * w3[i];
-    }
+/* ---- depthwise: channels j < nb4 (a multiple of 4), 4 at a time --------------------------------------- */
+#define TQ_DW4_PLAIN(x, wn, a)                                                                      \
+  void tq_rt_i_dwacc4_##x##_##wn##_##a(TQ_RT_CT(a) *acc, int32_t nb4, const TQ_RT_CT(x) *xp,        \
+                                       int32_t xrs, int32_t xcs, const TQ_RT_CT(wn) *w, int32_t t,  \
+                                       int32_t wrs, int32_t wcs, int32_t rows, int32_t cols) {      \
+    int32_t j;                                                                                      \
+    for (j = 0; j < nb4; j += 4) {                                                                  \
+      TQ_RT_CT(a) a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3];                   \
+      const TQ_RT_CT(x) *xr = xp + j;                                                               \
+      int32_t r, c, tr = t + j;                                                                     \
+      for (r = 0; r < rows; r++, xr += xrs, tr += wrs) {                                            \
+        const TQ_RT_CT(x) *xc = xr;                                                                 \
+        int32_t tc = tr;                                                                            \
+        for (c = 0; c < cols; c++, xc += xcs, tc += wcs) {                                          \
+          a0 += (TQ_RT_CT(a))((int32_t)xc[0] * TQ_RT_I_W(wn, w, tc));                               \
+          a1 += (TQ_RT_CT(a))((int32_t)xc[1] * TQ_RT_I_W(wn, w, tc + 1));                           \
+          a2 += (TQ_RT_CT(a))((int32_t)xc[2] * TQ_RT_I_W(wn, w, tc + 2));                           \
+          a3 += (TQ_RT_CT(a))((int32_t)xc[3] * TQ_RT_I_W(wn, w, tc + 3));                           \
+        }                                                                                           \
+      }                                                                                             \
+      TQ_RT_I_PUT4(acc + j, a0, a1, a2, a3);                                                        \
+    }                                                                                               \
   }
-  TQ_RT_I_PUT4(acc, a0, a1, a2, a3);
-}
-void tq_rt_i_dot1_s8_s8_a32(int32_t *acc, const int8_t *xv, int32_t xrs, const int8_t *w,
-                            int32_t off, int32_t wrs, int32_t len, int32_t rows) {
-  int32_t a0 = acc[0], r;
-  for (r = 0; r < rows; r++, xv += xrs, off += wrs) {
-    const int8_t *w0 = w + off;
-    int32_t i;
-    for (i = 0; i + 4 <= len; i += 4) {
-      const uint32_t xq = tq_ld4(xv + i);
-      TQ_SMLAD4(a0, __sxtb16(xq), tq_sxtb16_ror8(xq), w0 + i);
-    }
-    for (; i < len; i++) a0 += (int32_t)xv[i] * w0[i];
-  }
-  acc[0] = a0;
-}
-#else
-#define TQ_RT_I_DSP 0
-#endif
 
-/* One instantiation per (activation, weights, accumulator): s4 weights have their own loops. */
-#define TQ_DOT(xn, wn, an) TQ_DOT_##wn(xn, an) TQ_DOT2_##wn##_##an(xn)
+/* One instantiation per (activation, weights, accumulator): the portable loops (dot products and the
+ * depthwise block), except those the DSP extension replaces (tq_rt_dsp.c). */
+#define TQ_DOT(xn, wn, an) TQ_LOOPS_##xn##_##wn##_##an(xn, wn, an) TQ_DOT2_##wn##_##an(xn)
+#define TQ_PORTABLE(xn, wn, an) TQ_DOT_##wn(xn, an) TQ_DW4_PLAIN(xn, wn, an)
 #define TQ_DOT_s4(xn, an) TQ_DOT_NIBBLE(xn, an, TQ_RT_CT(an), TQ_RT_CT(xn))
-#define TQ_DOT_s8(xn, an) TQ_DOT_s8_##xn##_##an(xn, an)
-#define TQ_DOT_s8_s8_a64(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int64_t, int8_t)
-#define TQ_DOT_s8_s16_a32(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int32_t, int16_t)
-#define TQ_DOT_s8_s16_a64(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int64_t, int16_t)
-#if TQ_RT_I_DSP /* the int8 x int8 loops above */
-#define TQ_DOT_s8_s8_a32(xn, an)
-#else
-#define TQ_DOT_s8_s8_a32(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, int32_t, int8_t)
-#endif
+#define TQ_DOT_s8(xn, an) TQ_DOT_PLAIN(xn, s8, int8_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
 #define TQ_DOT_s16(xn, an) TQ_DOT_PLAIN(xn, s16, int16_t, an, TQ_RT_CT(an), TQ_RT_CT(xn))
+#if TQ_RT_I_DSP
+#define TQ_LOOPS_s8_s8_a32(xn, wn, an)
+#define TQ_LOOPS_s16_s16_a32(xn, wn, an)
+#define TQ_LOOPS_s16_s16_a64(xn, wn, an)
+#define TQ_LOOPS_s8_s4_a32(xn, wn, an) TQ_DW4_PLAIN(xn, wn, an) /* its dot products only */
+#else
+#define TQ_LOOPS_s8_s8_a32 TQ_PORTABLE
+#define TQ_LOOPS_s16_s16_a32 TQ_PORTABLE
+#define TQ_LOOPS_s16_s16_a64 TQ_PORTABLE
+#define TQ_LOOPS_s8_s4_a32 TQ_PORTABLE
+#endif
+#define TQ_LOOPS_s8_s16_a32 TQ_PORTABLE
+#define TQ_LOOPS_s8_s16_a64 TQ_PORTABLE
+#define TQ_LOOPS_s8_s8_a64 TQ_PORTABLE
+#define TQ_LOOPS_s8_s4_a64 TQ_PORTABLE
+#define TQ_LOOPS_s16_s4_a32 TQ_PORTABLE
+#define TQ_LOOPS_s16_s4_a64 TQ_PORTABLE
+#define TQ_LOOPS_s16_s8_a32 TQ_PORTABLE
+#define TQ_LOOPS_s16_s8_a64 TQ_PORTABLE
 #define TQ_DOT2_s4_a32(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a32, int32_t, TQ_RT_CT(xn))
 #define TQ_DOT2_s4_a64(xn) TQ_DOT2_PAIR(xn, s4, uint8_t, a64, int64_t, TQ_RT_CT(xn))
 #define TQ_DOT2_s8_a64(xn) TQ_DOT2_PAIR(xn, s8, int8_t, a64, int64_t, TQ_RT_CT(xn))

@@ -11,10 +11,22 @@
 #define TQ_RT_I_W_s8(w, e) ((int32_t)(w)[e])
 #define TQ_RT_I_W_s16(w, e) ((int32_t)(w)[e])
 
+/* Two's-complement nibble decode of a byte b in [0, 255] (portable: no shifts of negative values). */
+#define TQ_RT_I_LO4(b) ((((b) & 15) ^ 8) - 8)
+#define TQ_RT_I_HI4(b) ((((b) >> 4) ^ 8) - 8)
+
 /* floor(v / 2^n) for n in [0, 31] (one arithmetic shift; no implementation-defined behaviour). */
 static inline int32_t tq_rt_i_asr32(int32_t v, int32_t n) {
   return v < 0 ? ~(~v >> n) : v >> n;
 }
+
+/* The DSP extension's loops (tq_rt_dsp.c) replace some portable ones (tq_rt_dot.c) on a core that has it
+ * (__ARM_FEATURE_DSP, e.g. -mcpu=cortex-m4); -DTQ_RT_NO_DSP keeps the portable loops (for comparison). */
+#if defined(__ARM_FEATURE_DSP) && !defined(TQ_RT_NO_DSP)
+#define TQ_RT_I_DSP 1
+#else
+#define TQ_RT_I_DSP 0
+#endif
 
 /* Two pixels in one register: on a 64-bit machine, with X = x_a + x_b * 2^32 (mod 2^64),
  * w * X = w * x_a + (w * x_b) * 2^32, so one multiply-add serves the int32 accumulators of two pixels.
@@ -65,10 +77,24 @@ static inline void tq_rt_i_unpack2x4(int32_t *acc, uint64_t a0, uint64_t a1, uin
   void tq_rt_i_dot1_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xv, int32_t xrs,      \
                                        const TQ_RT_CT(wn) *w, int32_t off, int32_t wrs,             \
                                        int32_t len, int32_t rows);
+/* dwacc4 (depthwise, input and weights advance by 1 per channel): acc[j] += sum_{r<rows} sum_{c<cols}
+ * x[j + r*xrs + c*xcs] * W(t + j + r*wrs + c*wcs), j < nb4 (a multiple of 4). */
+#define TQ_RT_I_DECL_DWACC4(xn, wn, an)                                                             \
+  void tq_rt_i_dwacc4_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, int32_t nb4, const TQ_RT_CT(xn) *xp,    \
+                                         int32_t xrs, int32_t xcs, const TQ_RT_CT(wn) *w,           \
+                                         int32_t t, int32_t wrs, int32_t wcs, int32_t rows,         \
+                                         int32_t cols);
+#if TQ_RT_I_DSP
+/* dwacc4 for two pixels at once (tq_rt_dsp.c; pixel b's input d elements after pixel a's): acc[j] for
+ * pixel a, acc[4 + j] for pixel b, j < 4 */
+void tq_rt_i_dw2acc4_s8_s8_a32(int32_t *acc, const int8_t *xp, ptrdiff_t d, int32_t xrs,
+                               int32_t xcs, const int8_t *w, int32_t t, int32_t wrs, int32_t wcs,
+                               int32_t rows, int32_t cols);
+#endif
 /* dot2x4: dot4 for two pixels at once whose windows have the same shape (inputs xa and xb, the same
  * weights): acc[j] for pixel a, acc[4 + j] for pixel b, j = 0..3. */
 #define TQ_RT_I_DECL_DOT2(xn, wn, an)                                                               \
-  void tq_rt_i_dot2x4_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xa,                \
+  void tq_rt_i_dot2x4_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xa,                 \
                                          const TQ_RT_CT(xn) *xb, int32_t xrs,                       \
                                          const TQ_RT_CT(wn) *w, int32_t off, int32_t ws,            \
                                          int32_t wrs, int32_t len, int32_t rows);
@@ -105,6 +131,7 @@ static inline void tq_rt_i_unpack2x4(int32_t *acc, uint64_t a0, uint64_t a1, uin
   }
 TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DOT)
 TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DOT2)
+TQ_RT_I_DOT_TYPES(TQ_RT_I_DECL_DWACC4)
 TQ_RT_I_STORE_TYPES(TQ_RT_I_DECL_STORE)
 
 /* The valid taps of the window of output pixel (oh, ow) of g: rows [kh_lo, kh_hi) and columns

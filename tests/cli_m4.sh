@@ -8,6 +8,10 @@
 #   (a) ResNet-8, flat int8, po2 scales (shifts)
 #   (b) ResNet-8 mixed precision: 16-bit input slot, a 16-bit first conv whose accumulator needs
 #       int64, 4-bit conv kernels (packed), 4-, 8- and 16-bit activations, 'auto' scales (Q31 multipliers)
+#   (c) DS-CNN flat 16: int16 conv2d, depthwise and dense with int64 sums (the DSP image: SMLALD,
+#       SMLALBB)
+#   (d) DS-CNN flat 4: packed int4 conv2d, depthwise and dense kernels on int8 codes (the DSP image:
+#       the nibble loops' SMLAD)
 # (Both train on Fashion-MNIST: on `noise:` data a global-average-pooled model answers nearly the same for
 # every sample, which would make the comparison weak.)
 # The emulator and cross compiler are part of the set-up (scripts/setup.sh): missing, the test fails.
@@ -52,4 +56,22 @@ grep -E " conv2d +.* int64 " "$p" > /dev/null || { cat "$p"; fail "mixed: the pl
 grep -q "_s4w_" "$p" || fail "mixed: no 4-bit kernel in the plan"
 grep -q "tq_rt_quantize_f32_s16 " "$p" || fail "mixed: the input is not quantized to 16 bits"
 grep -q " mult" "$p" || fail "mixed: no multiplier requantization ('auto' scales)"
+# (c), (d) DS-CNN (depthwise-separable) at 16 and 4 bits, trained like the vision tests of cli_m4_vision.sh
+for bits in 16 4; do
+  mkdir -p "$T/dscnn$bits"
+  "$BIN" train --model dscnn --data fashion-mnist --train-limit 600 --batch 32 --epochs 1 --bn-momentum 0.9 \
+    --progress none --threads 2 --flat $bits --alpha auto_po2 --out "$T/dscnn$bits/q" > /dev/null
+  run_m4 "dscnn$bits" "$T/dscnn$bits/q/model.tqm" calib:200
+done
+p="$T/dscnn16/plan.txt"
+grep -q "tq_rt_depthwise_conv2d_s16_s16w_s16_acc64 " "$p" || { cat "$p"; fail "dscnn16: no int16 depthwise with int64 sums"; }
+grep -q "tq_rt_conv2d_s16_s16w_s16_acc64 " "$p" || { cat "$p"; fail "dscnn16: no int16 conv2d with int64 sums"; }
+grep -q "smlald" "$T/dscnn16/dis.txt" || fail "dscnn16: the DSP image has no SMLALD (int16 DSP loops missing)"
+grep -q "smlalbb" "$T/dscnn16/dis.txt" || fail "dscnn16: the DSP image has no SMLALBB (int16 depthwise DSP loop missing)"
+p="$T/dscnn4/plan.txt"
+grep -q "tq_rt_conv2d_s8_s4w_s8 " "$p" || { cat "$p"; fail "dscnn4: no packed int4 conv2d"; }
+grep -q "tq_rt_depthwise_conv2d_s8_s4w_s8 " "$p" || { cat "$p"; fail "dscnn4: no packed int4 depthwise"; }
+grep -q "tq_rt_i_dot4_s8_s4_a32>:" "$T/dscnn4/dis.txt" || fail "dscnn4: the DSP image lacks the int4 dot loop"
+awk '/<(tq_rt_i_dot4_s8_s4_a32|tq_dot4r_nib)>:/,/^$/' "$T/dscnn4/dis.txt" | grep -q smlad \
+  || fail "dscnn4: the int4 dot loop of the DSP image has no SMLAD"
 echo "PASS"
