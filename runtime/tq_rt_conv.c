@@ -118,7 +118,12 @@ TQ_RT_I_WACC_TYPES(TQ_BORDER)
 /* A pair's block of 4 channels (px2): acc[0..7] = both pixels' biases (zeros without); at the end,
  * the border correction (the same for both pixels, when fix), then both requantized and stored. */
 #define TQ_PAIR_INIT()                                                                              \
-  for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias ? bias[oc + j] : 0
+  do {                                                                                              \
+    if (bias)                                                                                       \
+      for (j = 0; j < 4; j++) acc[j] = acc[4 + j] = bias[oc + j];                                   \
+    else                                                                                            \
+      for (j = 0; j < 8; j++) acc[j] = 0;                                                           \
+  } while (0)
 #define TQ_PAIR_STORE(a, o, border, wa)                                                             \
   do {                                                                                              \
     if (fix) {                                                                                      \

@@ -47,22 +47,20 @@ static inline int16x2_t tq_sxtb16_ror8(uint32_t v) {
 #define TQ_MT_a32(acc, a, b) ((acc) + TQ_H1(a) * TQ_H1(b))
 #define TQ_MB_a64(acc, a, b) tq_smlal_bb((acc), (a), (b))
 #define TQ_MT_a64(acc, a, b) tq_smlal_tt((acc), (a), (b))
-static inline int64_t tq_smlal_bb(int64_t acc, uint32_t a, uint32_t b) {
 #if defined(__GNUC__) && defined(__arm__)
-  __asm__("smlalbb %Q0, %R0, %1, %2" : "+r"(acc) : "r"(a), "r"(b));
-  return acc;
+#define TQ_SMLAL_XY(name, insn, H)                                                                  \
+  static inline int64_t name(int64_t acc, uint32_t a, uint32_t b) {                                 \
+    __asm__(insn " %Q0, %R0, %1, %2" : "+r"(acc) : "r"(a), "r"(b));                                 \
+    return acc;                                                                                     \
+  }
 #else
-  return acc + (int64_t)TQ_H0(a) * TQ_H0(b);
+#define TQ_SMLAL_XY(name, insn, H)                                                                  \
+  static inline int64_t name(int64_t acc, uint32_t a, uint32_t b) {                                 \
+    return acc + (int64_t)H(a) * H(b);                                                              \
+  }
 #endif
-}
-static inline int64_t tq_smlal_tt(int64_t acc, uint32_t a, uint32_t b) {
-#if defined(__GNUC__) && defined(__arm__)
-  __asm__("smlaltt %Q0, %R0, %1, %2" : "+r"(acc) : "r"(a), "r"(b));
-  return acc;
-#else
-  return acc + (int64_t)TQ_H1(a) * TQ_H1(b);
-#endif
-}
+TQ_SMLAL_XY(tq_smlal_bb, "smlalbb", TQ_H0)
+TQ_SMLAL_XY(tq_smlal_tt, "smlaltt", TQ_H1)
 
 /* ---- int8 x int8, int32 sums ------------------------------------------------------------------------ */
 /* acc += x[0..3] . w[0..3], x given as its even (xe) and odd (xo) sign-extended pairs */
@@ -246,8 +244,8 @@ static inline tq_x8 tq_x8_pairs(const int8_t *x) {
   const uint32_t e0 = (uint32_t)__sxtb16(q0), e1 = (uint32_t)__sxtb16(q1);
   const uint32_t o0 = (uint32_t)tq_sxtb16_ror8(q0), o1 = (uint32_t)tq_sxtb16_ror8(q1);
   tq_x8 p;
-  p.p04 = (int16x2_t)((e0 & 0xFFFFu) | (e1 << 16));
-  p.p26 = (int16x2_t)((e0 >> 16) | (e1 & 0xFFFF0000u));
+  p.p04 = (int16x2_t)((e0 & 0xFFFFu) | (e1 << 16)); /* PKHBT */
+  p.p26 = (int16x2_t)((e0 >> 16) | (e1 & 0xFFFF0000u)); /* PKHTB */
   p.p15 = (int16x2_t)((o0 & 0xFFFFu) | (o1 << 16));
   p.p37 = (int16x2_t)((o0 >> 16) | (o1 & 0xFFFF0000u));
   return p;
@@ -260,6 +258,14 @@ static inline int32_t tq_nib_mac(int32_t l, uint32_t q, tq_x8 x) {
   l = __smlad(tq_sxtb16_ror8(lo), x.p26, l);
   l = __smlad(__sxtb16(hi), x.p15, l);
   return __smlad(tq_sxtb16_ror8(hi), x.p37, l);
+}
+/* l + 16 * (x[0..3] . the 4 nibbles of p[0..1]), x as its SXTB16 pairs (0,2) and (1,3): the two bytes
+ * spread to bytes 0 and 2 of a word, whose low nibbles (shifted up) and high nibbles (masked) SXTB16
+ * sign-extends in pairs */
+static inline int32_t tq_nib4_mac(int32_t l, const uint8_t *p, int16x2_t xe, int16x2_t xo) {
+  const uint32_t s = (uint32_t)p[0] | ((uint32_t)p[1] << 16);
+  l = __smlad(__sxtb16(s << 4), xe, l);
+  return __smlad(__sxtb16(s & 0x00F000F0u), xo, l);
 }
 /* At most this many elements per per-row sum: |16 * x * w| <= 2^14, so the sum stays below 2^30. */
 #define TQ_NIB_CHUNK 65536
@@ -316,7 +322,17 @@ static void tq_dot4r_nib(int32_t *acc, const int8_t *xv, const uint8_t *w, int32
     a2 += tq_rt_i_asr32(l2, 4);
     a3 += tq_rt_i_asr32(l3, 4);
   }
-  for (; i + 2 <= len; i += 2, p++) { /* fewer than 8 left; p is at element i's byte */
+  if (i + 4 <= len) { /* 4 of the fewer than 8 left (the first layers' short rows) */
+    const uint32_t xq = tq_ld4(xv + i);
+    const int16x2_t xe = __sxtb16(xq), xo = tq_sxtb16_ror8(xq);
+    a0 += tq_rt_i_asr32(tq_nib4_mac(0, p, xe, xo), 4);
+    a1 += tq_rt_i_asr32(tq_nib4_mac(0, p + hs, xe, xo), 4);
+    a2 += tq_rt_i_asr32(tq_nib4_mac(0, p + 2 * hs, xe, xo), 4);
+    a3 += tq_rt_i_asr32(tq_nib4_mac(0, p + 3 * hs, xe, xo), 4);
+    i += 4;
+    p += 2;
+  }
+  for (; i + 2 <= len; i += 2, p++) { /* fewer than 4 left; p is at element i's byte */
     const int32_t x0 = xv[i], x1 = xv[i + 1];
     const int32_t b0 = p[0], b1 = p[hs], b2 = p[2 * hs], b3 = p[3 * hs];
     a0 += x0 * TQ_RT_I_LO4(b0) + x1 * TQ_RT_I_HI4(b0);
