@@ -114,6 +114,9 @@ static int settings_from_args(search_opts *o, const tq_argv *a) {
   if (rc) return rc;
   if (tq_space_read_goal(s->space_json, space, &s->goal, NULL)) return tq_cli_error("%s", tq_last_error());
   if (tq_args_store(&search_cmd, a, o, 1)) return 2;
+  if (tq_args_given(&search_cmd, a, "lr") && !tq_args_given(&search_cmd, a, "schedule") &&
+      tq_recipe_schedule_for_lr(r, s->lr, s->schedule, sizeof s->schedule))
+    return tq_cli_error("search: %s", tq_last_error());
   if (tq_tuner_parse_kind(o->tuner, &s->tuner)) return tq_cli_usage_error("--tuner: %s", tq_last_error());
   if (s->metric[0] && strcmp(s->metric, "auc"))
     return tq_cli_usage_error("search: --metric: '%s' is not a metric (auc)", s->metric);

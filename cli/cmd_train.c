@@ -28,6 +28,7 @@ typedef struct {
       scaling[16], monitor[32], progress[8], quant[1024], alpha[16], init[1024];
   int epochs, batch, seed, threads, early, restore, limit, steps, flat, po2_floor;
   int freeze_bn; /* QAT: first epoch with frozen folded-BN statistics, -1 = never */
+  int freeze_ranges; /* QAT: first epoch with static activation scales, -1 = never */
   char layer_stats[8];
   int save_every;
   double lr, val_split, width;
@@ -101,6 +102,11 @@ static const tq_arg train_args[] = {
      .word_value = -1, .what = "an epoch", .key = "freeze_bn", .flags = TQ_ARG_KEY_OPTIONAL, TQ_AT(S, freeze_bn),
      .help = "QAT: folded batch norms normalise with batch statistics and update their moving ones until epoch E, "
              "then use the moving ones as deployed (0 with --init: the float model's; never without)"},
+    {.name = "freeze-ranges", .type = TQ_ARG_INT, .meta = "E|never", .min = 1, .max = 100000, .word = "never",
+     .word_value = -1, .what = "an epoch", .key = "freeze_ranges", .flags = TQ_ARG_KEY_OPTIONAL,
+     TQ_AT(S, freeze_ranges),
+     .help = "QAT: activation slots use per-batch scales and learn moving averages of their ranges until epoch E, "
+             "then train on static scales fixed from them, as deployed; the model keeps them (default never)"},
 };
 #undef S
 
@@ -113,6 +119,7 @@ static int settings_from_json(run_settings *s, const char *json, const char *pat
   char where[2100];
   snprintf(where, sizeof where, "resume: %s: checkpoint", path);
   s->freeze_bn = -1;
+  s->freeze_ranges = -1;
   int rc = cJSON_IsObject(t) ? tq_args_from_json(&train_cmd, t, s, where)
                              : tq_cli_error("%s: no training task in the checkpoint; cannot resume", path);
   cJSON_Delete(root);
@@ -188,7 +195,11 @@ static int settings_from_args(run_settings *s, const tq_argv *a) {
   copy(s->augment, sizeof s->augment, r->augment);
   if (!tq_args_given(&train_cmd, a, "loss")) copy(s->loss, sizeof s->loss, z ? tq_loss_name(z->loss) : file_loss(init));
   s->freeze_bn = init ? 0 : -1;
+  s->freeze_ranges = -1;
   if (tq_args_store(&train_cmd, a, s, 1)) return 2;
+  if (tq_args_given(&train_cmd, a, "lr") && !tq_args_given(&train_cmd, a, "schedule") &&
+      tq_recipe_schedule_for_lr(r, s->lr, s->schedule, sizeof s->schedule))
+    return tq_cli_error("train: %s", tq_last_error());
   if (s->flat && s->quant[0]) return tq_cli_usage_error("train: --flat and --quant are exclusive");
   return 0;
 }
@@ -226,6 +237,7 @@ static int make_config(const run_settings *s, tq_train_config *c) {
   c->restore_best = s->restore;
   c->max_steps_per_epoch = s->steps;
   c->freeze_bn_after = s->freeze_bn;
+  c->freeze_ranges_after = s->freeze_ranges;
   return 0;
 }
 
@@ -300,6 +312,8 @@ static int new_model(train_run *r) {
     return tq_cli_error("--init: %s", tq_last_error());
   if (tq_qsetup_apply(r->m, s->quant[0] ? s->quant : NULL, s->flat, s->alpha[0] ? s->alpha : NULL))
     return tq_cli_error("%s", tq_last_error());
+  if (s->freeze_ranges >= 0 && !tq_model_is_quantized(r->m))
+    return tq_cli_usage_error("train: --freeze-ranges needs quantizers (--flat or --quant)");
   return 0;
 }
 
@@ -339,10 +353,11 @@ static int test(train_run *r) {
   double tl, ta;
   if (tq_evaluate(r->m, d, r->c.loss, r->c.batch, &tl, &ta))
     return tq_cli_error("test set of %s: %s", s->data, tq_last_error());
+  const char *scales = tq_model_is_static(r->m) ? ", static scales as deployed" : "";
   if (r->c.loss == TQ_LOSS_MSE)
-    printf("test: loss %.6f (%d samples)\n", tl, d->n);
+    printf("test: loss %.6f (%d samples%s)\n", tl, d->n, scales);
   else
-    printf("test: loss %.4f, accuracy %.4f (%d samples)\n", tl, ta, d->n);
+    printf("test: loss %.4f, accuracy %.4f (%d samples%s)\n", tl, ta, d->n, scales);
   char roc[4200];
   snprintf(roc, sizeof roc, "%s/roc.csv", s->out);
   if (r->c.loss == TQ_LOSS_MSE && !strncmp(s->data, "dcase:", 6) && tq_dcase_report(r->m, d, r->c.batch, roc))

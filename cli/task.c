@@ -30,6 +30,19 @@ const tq_recipe *tq_recipe_for(const char *model) {
   return NULL;
 }
 
+tq_status tq_recipe_schedule_for_lr(const tq_recipe *r, double lr, char *out, size_t n) {
+  tq_schedule sch;
+  tq_status st = tq_schedule_parse(r->schedule, &sch);
+  if (st) return st;
+  if (sch.kind != TQ_SCHED_PIECEWISE) {
+    snprintf(out, n, "%s", r->schedule);
+    return TQ_OK;
+  }
+  for (int i = 0; i < sch.npieces; i++) sch.lrs[i] = (float)(sch.lrs[i] * (lr / r->lr));
+  tq_schedule_format(&sch, out, n);
+  return TQ_OK;
+}
+
 tq_status tq_task_load_data(tq_dataset *d, const char *data, int train_split, const char *scaling) {
   tq_input_scaling sc = TQ_SCALE_UNIT;
   tq_status st = tq_dataset_parse_scaling(scaling && *scaling ? scaling : "unit", &sc);

@@ -16,6 +16,9 @@ typedef struct {
 /* The default recipe of a zoo model (tinyq train without options); model NULL or "": a model
  * file's own architecture. NULL, with the error printed, for a model without one. */
 const tq_recipe *tq_recipe_for(const char *model);
+/* A piecewise schedule holds absolute rates, so --lr alone would change nothing: the recipe's
+ * schedule with every rate scaled by lr / the recipe's rate, into out (others unchanged). */
+tq_status tq_recipe_schedule_for_lr(const tq_recipe *r, double lr, char *out, size_t n);
 
 /* Loads split `train_split` of `data` (spec as tq_dataset_load) with scaling (NULL or "": unit);
  * prints nothing. */

@@ -15,6 +15,8 @@ expect_error "schedule 'exp:-1'" "$BIN" train --model resnet8 --schedule exp:-1 
 expect_error "unknown dataset" "$BIN" train --model resnet8 --data imagenet --out "$T/r"
 expect_error "freeze-bn: expected an epoch in 0..100000 or 'never', got 'soon'" "$BIN" train --model resnet8 --freeze-bn soon --out "$T/r"
 expect_error "freeze-bn" "$BIN" train --model resnet8 --freeze-bn -1 --out "$T/r"
+expect_error "freeze-ranges: expected an epoch in 1..100000 or 'never', got '0'" "$BIN" train --model resnet8 --freeze-ranges 0 --out "$T/r"
+expect_error "--freeze-ranges needs quantizers" "$BIN" train --model resnet8 --freeze-ranges 1 --train-limit 64 --out "$T/r"
 expect_error "$T/none" "$BIN" train --model resnet8 --data "fashion-mnist:$T/none" --out "$T/r"
 expect_error "--out" "$BIN" train --model resnet8
 expect_error "--input" "$BIN" summary --model resnet8 --input 32x32

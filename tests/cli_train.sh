@@ -37,6 +37,11 @@ bm=(--model resnet8 --data fashion-mnist --train-limit 800 --batch 32 --progress
 cmp -s "$T/m/log.csv" "$T/m0/log.csv" && fail "--bn-momentum 0.9 changed nothing"
 cmp "$T/m/log.csv" "$T/m1/log.csv" || fail "a resumed --bn-momentum run differs"
 
+# --lr scales a recipe's piecewise schedule (absolute rates: it once changed nothing).
+"$BIN" train --model mobilenetv1 --data noise:96x96x3 --train-limit 64 --epochs 1 --max-steps 1 --lr 2e-4 \
+  --progress none --threads 1 --layer-stats off --out "$T/lr" > /dev/null
+[ "$(cut -d, -f4 "$T/lr/log.csv" | tail -1)" = 0.0002 ] || { cat "$T/lr/log.csv"; fail "--lr ignored by the piecewise recipe"; }
+
 # eval reproduces the final test accuracy.
 "$BIN" eval "$T/a/model.tqm" > "$T/e.txt"
 grep -q "accuracy: $acc" "$T/e.txt" || { cat "$T/e.txt"; fail "eval accuracy differs from training's"; }
@@ -68,6 +73,26 @@ awk '/^batch_normalization/ && NF == 3 { n++; if ($2 != "0.000" || $3 != "0.000"
 sacc=$(sed -n 's/^accuracy: //p' "$T/s.txt")
 awk -v a="$sacc" -v q="$qacc" 'BEGIN { exit !(a > q - 0.03) }' || fail "static-scale accuracy $sacc vs $qacc"
 echo "float $acc, QAT $qacc, static $sacc"
+
+# --freeze-ranges: from epoch 2 on the slots train on static scales fixed from their moving
+# averages; the model keeps them, so its test pass, eval, eval --static ema and the integer model
+# agree, and a run resumed across the switch equals the uninterrupted one.
+fr=("${common[@]}" --flat 8 --alpha auto_po2 --init "$T/a/model.tqm" --lr 2e-4 --max-steps 30 --freeze-ranges 1)
+"$BIN" train "${fr[@]}" --epochs 2 --out "$T/f" > "$T/f.txt"
+cat "$T/f.txt"
+grep -q "^Epoch 2: activation ranges frozen" "$T/f.txt" || fail "--freeze-ranges: no switch announced"
+facc=$(sed -n 's/^test: loss [0-9.]*, accuracy \([0-9.]*\) (10000 samples, static scales as deployed)$/\1/p' "$T/f.txt")
+[ -n "$facc" ] || fail "--freeze-ranges: test line does not say static scales"
+for how in "" "--static ema" "--integer"; do
+  # shellcheck disable=SC2086
+  "$BIN" eval "$T/f/model.tqm" $how > "$T/fe.txt"
+  grep -q "^accuracy: $facc" "$T/fe.txt" || { cat "$T/fe.txt"; fail "eval $how differs from the frozen-range test pass $facc"; }
+done
+"$BIN" train "${fr[@]}" --epochs 1 --out "$T/f1" > /dev/null
+"$BIN" train --resume "$T/f1" --epochs 2 --progress lines > /dev/null
+cmp "$T/f/log.csv" "$T/f1/log.csv" || { cat "$T/f/log.csv" "$T/f1/log.csv"; fail "resumed --freeze-ranges run differs"; }
+cmp "$T/f/model.tqm" "$T/f1/model.tqm" || fail "resumed --freeze-ranges model differs"
+echo "frozen ranges: test $facc = eval = --static ema = --integer"
 
 # --profile: a row per layer with its passes, the total against the measured multiply-add peak.
 "$BIN" train --model fc_autoencoder --data noise:1x1x640 --epochs 1 --max-steps 3 --batch 32 --threads 1 \

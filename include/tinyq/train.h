@@ -85,6 +85,9 @@ typedef struct {
   const char *meta_extra;  /* JSON object merged into checkpoints' metadata (task description) */
   int freeze_bn_after;     /* QAT: folded batch norms keep their moving statistics from this
                               0-based epoch on (0 = never update them); -1 = always update */
+  int freeze_ranges_after; /* QAT: from this 0-based epoch on, activation slots quantize with static
+                              scales fixed from their moving-average ranges, as deployed (SPEC §6);
+                              -1 = per-batch scales throughout */
   tq_epoch_callback on_epoch; /* NULL = none */
   void *on_epoch_ctx;
 } tq_train_config;

@@ -203,7 +203,8 @@ static void activation_buffers(const tq_layer *l, size_t batch, tq_layer_buffers
 /* The quantizer of the slot on src (its activation's output; a linear slot's input itself, which
  * spares the copy): into l->out. */
 static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *src) {
-  if (p->training) track_ema(l, src, p->out_n);
+  /* Once static, the ranges stay those the scales came from (--static ema reproduces them). */
+  if (p->training && !(m->use_static && l->has_static)) track_ema(l, src, p->out_n);
   tq_status st;
   if (m->use_static && l->has_static && !p->training) {
     if (src != l->out) memcpy(l->out, src, p->out_n * sizeof(float));

@@ -25,6 +25,7 @@ void tq_train_config_defaults(tq_train_config *c) {
   c->restore_best = 0;
   c->progress = isatty(fileno(stdout)) ? 1 : 0;
   c->freeze_bn_after = -1;
+  c->freeze_ranges_after = -1;
 }
 
 static int monitor_maximizes(const char *monitor) { return strstr(monitor, "acc") != NULL; }
@@ -388,14 +389,45 @@ static tq_status write_epoch(trainer *t, int epoch, float lr, int improved) {
   return st;
 }
 
+/* Samples calibrating the tensors without an activation quantizer of their own (a conv feeding a
+ * residual add), as `--static ema` does: the first ones of the training data. */
+#define FREEZE_CALIBRATION_SAMPLES 512
+
+/* The slots' static scales from their (frozen) moving averages; with calibrate, also the other
+ * tensors' ranges from the weights as they are now, so that validation and the checkpoint use what
+ * `--static ema` would make of them. */
+static tq_status set_static_scales(trainer *t, int calibrate) {
+  int n = t->train->n < FREEZE_CALIBRATION_SAMPLES ? t->train->n : FREEZE_CALIBRATION_SAMPLES;
+  tq_status st = calibrate ? tq_model_calibrate(t->m, t->train->x, n) : TQ_OK;
+  if (!st) st = tq_model_ranges_from_ema(t->m);
+  if (!st) st = tq_model_set_static(t->m, 1, TQ_RANGE_SPEC);
+  return st;
+}
+
+/* From c->freeze_ranges_after on, training sees the static activation scales deployment will use,
+ * fixed once from the moving averages, so the weights adapt to them (and validation, run with the
+ * integer model's rounding, reports what the integer model will do). A resumed run's checkpoint is
+ * already static. */
+static tq_status freeze_ranges(trainer *t, int epoch) {
+  const tq_train_config *c = t->c;
+  if (c->freeze_ranges_after < 0 || epoch < c->freeze_ranges_after || tq_model_is_static(t->m)) return TQ_OK;
+  tq_status st = set_static_scales(t, 0);
+  if (st) return tq_fail_prefix(st, "epoch %d: freezing the activation ranges", epoch + 1);
+  if (c->progress >= 0) printf("Epoch %d: activation ranges frozen; static scales from here on\n", epoch + 1);
+  return TQ_OK;
+}
+
 /* One epoch from its learning rate to its callbacks. *stop when training ends early. */
 static tq_status run_epoch(trainer *t, int epoch, int *stop) {
   const tq_train_config *c = t->c;
   tq_train_state *state = t->state;
   float lr = tq_schedule_lr(&c->schedule, c->lr, epoch);
   tq_model_freeze_bn_stats(t->m, c->freeze_bn_after >= 0 && epoch >= c->freeze_bn_after);
+  tq_status st = freeze_ranges(t, epoch);
+  if (st) return st;
   tq_progress prog;
-  tq_status st = train_epoch(t, epoch, lr, &prog);
+  st = train_epoch(t, epoch, lr, &prog);
+  if (!st && c->freeze_ranges_after >= 0 && tq_model_is_static(t->m)) st = set_static_scales(t, 1);
   if (!st) st = validate_epoch(t, epoch);
   if (st) return st;
   tq_progress_end(&prog, state->last_loss, state->last_acc, t->has_acc, state->last_val_loss, state->last_val_acc,
