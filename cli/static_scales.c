@@ -29,9 +29,12 @@ int tq_cli_static_scales(tq_model *m, const char *spec, const char *range, const
                                 spec);
   }
   if (!data && !ema) return tq_cli_usage_error("--static calib:N needs --data");
+  /* With ema the slots take their moving averages, first, so that calibration sees what their
+   * static scales make of the data (tensors without a quantizer keep the calibrated range, which
+   * deployment needs); calib:N gives every tensor the range it sees with per-batch scales. */
+  if (ema && (tq_model_ranges_from_ema(m) || tq_model_set_static(m, 1, mode)))
+    return tq_cli_error("--static ema: %s", tq_last_error());
   if (data) {
-    /* Calibration gives every tensor a range; with ema the slots then take their moving averages
-     * (tensors without a quantizer keep the calibrated range, which deployment needs). */
     tq_dataset d = {0};
     if (tq_task_load_data(&d, data, 1, scaling)) return tq_cli_error("%s", tq_last_error());
     if (n > d.n) n = d.n;

@@ -91,7 +91,10 @@ done
 "$BIN" train "${fr[@]}" --epochs 1 --out "$T/f1" > /dev/null
 "$BIN" train --resume "$T/f1" --epochs 2 --progress lines > /dev/null
 cmp "$T/f/log.csv" "$T/f1/log.csv" || { cat "$T/f/log.csv" "$T/f1/log.csv"; fail "resumed --freeze-ranges run differs"; }
-cmp "$T/f/model.tqm" "$T/f1/model.tqm" || fail "resumed --freeze-ranges model differs"
+# (the files differ in their training time: compare what they compute)
+"$BIN" eval "$T/f/model.tqm" --integer | grep -v '^model:' > "$T/fe0.txt"
+"$BIN" eval "$T/f1/model.tqm" --integer | grep -v '^model:' > "$T/fe1.txt"
+cmp "$T/fe0.txt" "$T/fe1.txt" || fail "resumed --freeze-ranges model differs"
 echo "frozen ranges: test $facc = eval = --static ema = --integer"
 
 # --profile: a row per layer with its passes, the total against the measured multiply-add peak.

@@ -409,7 +409,7 @@ static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *ko
 #define DIRECT8_DW_MAX 16
 TILE_INLINE void dw8_tile_r(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
                             int np, const float *g, int ldg, const int R) {
-  v8 acc[DIRECT8_DW_MAX];
+  v8 acc[DIRECT8_DW_MAX] = {{0}}; /* all set below for j < R; gcc cannot see nk <= R */
   const float *xk[DIRECT8_DW_MAX];
   for (int j = 0; j < R; j++) {
     xk[j] = x + (ptrdiff_t)koff[j < nk ? j : 0];

@@ -16,10 +16,14 @@ static void range_of(const float *v, size_t n, float *lo, float *hi) {
   *hi = b;
 }
 
+/* A model already on static scales calibrates its other tensors on what those scales make of the
+ * data, as deployed (a network trained on them, --freeze-ranges, computes something else with
+ * per-batch scales); the simulation of the tensors being calibrated cannot run meanwhile, so the
+ * slots round as the fake-quant model does, and the plan is made again from the new ranges. */
 tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
   if (n < 1) return tq_fail(TQ_ERR_ARG, "calibration needs at least one sample");
   int saved = m->use_static;
-  m->use_static = 0;
+  if (saved) tq_model_set_deploy_simulation(m, 0);
   for (int i = 0; i < m->nlayers; i++) m->layers[i].has_range = 0;
   size_t in = tq_shape_size(m->input);
   for (int s = 0; s < n; s += m->max_batch) {
@@ -42,7 +46,7 @@ tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
       /* A sigmoid/swish quantizes the function's output: the range it maps its input's to. */
       if (v && tq_layer_is_lut(l)) tq_lut_range(l->act, &lo, &hi);
       if (i > 0 && !tq_model_forward_layer(m, i, b)) {
-        m->use_static = saved;
+        if (saved) tq_model_set_deploy_simulation(m, 1);
         return tq_fail_prefix(TQ_ERR_ARG, "calibration");
       }
       if (!v) range_of(l->out, (size_t)b * tq_shape_size(l->out_shape), &lo, &hi);
@@ -56,7 +60,7 @@ tq_status tq_model_calibrate(tq_model *m, const float *x, int n) {
       }
     }
   }
-  m->use_static = saved;
+  if (saved) tq_model_set_deploy_simulation(m, 1);
   return TQ_OK;
 }
 
