@@ -22,22 +22,20 @@
  * Determinism: every output value, and every direct dw tile, is computed by one thread in a fixed
  * order; a GEMM dw and db are summed per fixed lane (never per thread), then over lanes in lane
  * order. Results do not depend on the thread count. Backward lanes are whole images, because the
- * scatter of neighbouring output rows of one image adds into the same input pixels. */
-#include <omp.h>
+ * scatter of neighbouring output rows of one image adds into the same input pixels.
+ *
+ * This file: shapes, the forward (both paths), din, the GEMM dw and db, scratch sizes and the plain-loop
+ * references. The direct dw tiles are in conv2d_wgrad.c; what both use, in conv2d_internal.h. */
 #include <string.h>
 
 #include "kernels/window.h"
 #include "tinyq/kernels.h"
 
-/* ISO C mode (-std=c11) turns off fused multiply-add contraction in GCC; the direct kernel is
- * nothing but multiply-adds. (Clang contracts within a statement by default.) */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
-#endif
+/* also turns on multiply-add contraction for the rest of this file (the direct kernels): see there */
+#include "kernels/conv2d_internal.h"
 
 #define CONV_LANES 16
 #define CONV_CHUNK_FLOATS 32768 /* im2col chunk target: 128 KB, stays in L2 next to w */
-#define CONV_PARALLEL_MACS 200000
 
 tq_status tq_conv_shape_init(tq_conv_shape *s, int n, int h, int w, int c, int kh, int kw, int sh, int sw,
                              int oc, tq_padding pad) {
@@ -81,8 +79,6 @@ static int conv_is_pointwise(const tq_conv_shape *s) {
          s->oh == s->h && s->ow == s->w;
 }
 
-static size_t conv_k(const tq_conv_shape *s) { return (size_t)s->kh * s->kw * s->c; }
-
 static size_t conv_chunk_rows(const tq_conv_shape *s) {
   size_t rows = CONV_CHUNK_FLOATS / conv_k(s);
   if (rows < 16) rows = 16;
@@ -100,50 +96,20 @@ static int conv_transposed_shape(tq_conv_shape *t, const tq_conv_shape *s) {
   return 1;
 }
 
-/* ---- Direct path: a tile of DIRECT_PX pixels x 16 output channels per kernel call.
- * The vector width follows the machine (-march=native): 8 floats (AVX2, NEON pairs) or 16 (AVX-512).
- * A tile is 12 accumulator vectors either way: 6 pixels x 2 vectors, or 12 pixels x 1 vector, which
- * is enough independent multiply-add chains to cover the FMA latency and leaves registers for the
- * weights and the broadcast input. TQ_DIRECT_VW overrides the width (to test the 16-wide code on
- * an AVX2 machine). */
-
-#if defined(TQ_DIRECT_VW)
-#define VW TQ_DIRECT_VW
-#elif defined(__AVX512F__)
-#define VW 16
-#else
-#define VW 8
-#endif
-#define DIRECT_OC 16        /* output channels per tile: OC must be a multiple */
-#define NV (DIRECT_OC / VW) /* vectors per tile row */
-#define DIRECT_PX (12 / NV) /* tile rows: pixels (forward) or kernel taps (dw) */
-
-typedef float vf __attribute__((vector_size(VW * sizeof(float))));
-typedef float vf_u __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias)); /* unaligned */
-#define VLOAD(p) ((vf)(*(const vf_u *)(p)))
-#define VSTORE(p, v) (*(vf_u *)(p) = (v))
-
-/* x - 0 is exactly x for every float (signed zeros too), so this folds to one broadcast. */
-#define VSPLAT(x) ((x) - (vf){0})
-
-static int conv_direct_ok(const tq_conv_shape *s) { return s->oc % DIRECT_OC == 0; }
+/* ---- Direct path: a tile of DIRECT_PX pixels x 16 output channels per kernel call (the vector
+ * width and tile shape: conv2d_internal.h). */
 
 /* The forward also takes the direct path with 8-column panels when OC is a multiple of 8 only and
  * the input has few channels (MobileNet alpha 0.25's first conv: 8 filters over 3 channels, K = 27,
  * 2.4x faster than im2col + OpenBLAS, for which the product is too skinny): tiles of DIRECT8_PX
  * pixels x 8 output channels, one 8-float vector per pixel. With more channels (the stride-1 din of
  * a pointwise conv with 8 inputs) the GEMM stays ahead. */
-#define DIRECT8_PX 12
 static int conv_direct_forward_ok(const tq_conv_shape *s) {
   return conv_direct_ok(s) || (s->oc % 8 == 0 && s->c < 8);
 }
 
-typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-typedef float v8_u __attribute__((vector_size(8 * sizeof(float)), aligned(4), may_alias));
-
-/* A tile of DIRECT_PX rows x 16 columns held in registers, and the one operation both direct
- * kernels are made of. */
-#define TILE_INLINE static inline __attribute__((always_inline))
+/* A tile of DIRECT_PX rows x 16 columns held in registers, and the one operation
+ * direct_tile is made of. */
 TILE_INLINE void tile_load(vf acc[DIRECT_PX][NV], const float *p, size_t ld) {
   for (int i = 0; i < DIRECT_PX; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = VLOAD(p + i * ld + v * VW);
@@ -338,151 +304,6 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
       else
         direct_tile_n(out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, row, C,
                       panels + (size_t)p * K * DIRECT_OC, b ? b + p * DIRECT_OC : NULL);
-  }
-}
-
-/* dw tile (R rows of K, 16 columns of OC) += sum over np pixels of x[pix[p] + koff[j]] * g[p][0..16]:
- * the transpose of direct_tile, kernel taps x output channels accumulated over pixels. R is the
- * tile height that divides K (dw_tile_rows): every row computed is a row kept. With 32 vector
- * registers a tile may be 16 rows (16 sums, the dout vector and a broadcast). */
-#define DW_MAX_ROWS (NV == 1 ? 16 : DIRECT_PX)
-TILE_INLINE void dw_tile_r(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
-                           const float *g, int ldg, const int R) {
-  vf acc[DW_MAX_ROWS][NV];
-  const float *xk[DW_MAX_ROWS];
-  for (int j = 0; j < R; j++) {
-    xk[j] = x + (ptrdiff_t)koff[j];
-    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
-  }
-  for (int p = 0; p < np; p++, g += ldg) {
-    vf r[NV];
-    for (int v = 0; v < NV; v++) r[v] = VLOAD(g + v * VW);
-    for (int j = 0; j < R; j++) {
-      vf xj = VSPLAT(xk[j][pix[p]]);
-      for (int v = 0; v < NV; v++) acc[j][v] += xj * r[v];
-    }
-  }
-  for (int j = 0; j < R; j++)
-    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
-}
-
-static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
-                           const float *g, int ldg, int rows) {
-  if (NV == 1 && rows == 16)
-    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
-  else if (NV == 1 && rows == 8)
-    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 8 : DIRECT_PX);
-
-  else
-    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, DIRECT_PX);
-}
-
-/* Tile height for a dw of K rows: one that divides K, else DIRECT_PX (the last tile short). */
-static int dw_tile_rows(int K) {
-  if (NV != 1) return DIRECT_PX;
-  return K % 16 == 0 ? 16 : K % DIRECT_PX == 0 ? DIRECT_PX : K % 8 == 0 ? 8 : DIRECT_PX;
-}
-
-/* direct_dw_tile for nk <= rows taps (the last tile of K): through a local tile whose extra
- * rows repeat the first tap and are dropped. */
-static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
-                             const ptrdiff_t *pix, int np, const float *g, int ldg) {
-  if (nk == rows) {
-    direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg, rows);
-    return;
-  }
-  float k[DW_MAX_ROWS];
-  float tile[DW_MAX_ROWS * DIRECT_OC];
-  for (int j = 0; j < rows; j++) {
-    k[j] = koff[j < nk ? j : 0];
-    if (j < nk)
-      memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
-    else
-      memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
-  }
-  direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg, rows);
-  for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
-}
-
-/* direct_dw_tile for 8 output channels (OC a multiple of 8 only): nk <= R taps, extra rows repeat
- * the first tap and are dropped. */
-#define DIRECT8_DW_MAX 16
-TILE_INLINE void dw8_tile_r(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
-                            int np, const float *g, int ldg, const int R) {
-  v8 acc[DIRECT8_DW_MAX] = {{0}}; /* all set below for j < R; gcc cannot see nk <= R */
-  const float *xk[DIRECT8_DW_MAX];
-  for (int j = 0; j < R; j++) {
-    xk[j] = x + (ptrdiff_t)koff[j < nk ? j : 0];
-    acc[j] = j < nk ? (v8)(*(const v8_u *)(dw + (size_t)j * ldw)) : (v8){0};
-  }
-  for (int p = 0; p < np; p++, g += ldg) {
-    const v8 gv = *(const v8_u *)g;
-    for (int j = 0; j < R; j++) acc[j] += (xk[j][pix[p]] - (v8){0}) * gv;
-  }
-  for (int j = 0; j < nk; j++) *(v8_u *)(dw + (size_t)j * ldw) = acc[j];
-}
-
-static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
-                            const ptrdiff_t *pix, int np, const float *g, int ldg) {
-  if (rows == 14)
-    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, 14);
-  else
-    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, DIRECT8_PX);
-}
-
-/* Taps per 8-column dw tile: 14 where 12 would leave a short last tile (MobileNet's stem, K = 27:
- * two tiles of 14 and 13, not three of 12, 12 and 3). 14 sums and the dout vector fit in 16 registers. */
-static int dw8_tile_rows(int K) { return K > DIRECT8_PX && K % DIRECT8_PX != 0 && K <= 28 ? 14 : DIRECT8_PX; }
-
-/* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
-#define DIRECT_DW_PIXELS 48
-
-/* dw (K,OC) += col^T · dout over the whole batch, reading the windows straight from the frame x
- * (the input, or its zero-padded copy; row stride `row` floats, image stride img floats).
- * koff: scratch for K floats, the offset of each kernel tap k = (ky*KW + kx)*C + c in the frame
- * (whole numbers far below 2^24, so exact as floats; the scratch is a float array).
- * Parallel over dw tiles, not over pixels: each tile is summed by one thread over the pixels in
- * batch order, so there are no per-thread partials to reduce and the bits do not depend on the
- * thread count. A group of tiles walks all pixels, one L1-sized chunk at a time. */
-static void direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
-                      const tq_conv_shape *s, float *koff) {
-  const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8;
-  const int kt = pw == 8 ? dw8_tile_rows(K) : dw_tile_rows(K); /* tile: kt x pw */
-  const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
-  const size_t M = (size_t)s->n * s->oh * s->ow;
-  for (int k = 0; k < K; k++) {
-    int tap = k / C;
-    koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
-  }
-  /* Tiles in groups of consecutive tiles, two per thread, taken dynamically: a thread that loses
-   * its core on a shared machine does not hold the others up. Each group streams all pixels once. */
-  const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
-  for (int gi = 0; gi < groups; gi++) {
-    const int t0 = (int)((long long)tiles * gi / groups), t1 = (int)((long long)tiles * (gi + 1) / groups);
-    ptrdiff_t pix[DIRECT_DW_PIXELS];
-    size_t n = 0;
-    int oy = 0, ox = 0; /* the pixel at c0, advanced incrementally: no divisions per pixel */
-    for (size_t c0 = 0; c0 < M && t0 < t1; c0 += DIRECT_DW_PIXELS) {
-      int np = M - c0 < DIRECT_DW_PIXELS ? (int)(M - c0) : DIRECT_DW_PIXELS;
-      for (int i = 0; i < np; i++) {
-        pix[i] = (ptrdiff_t)(n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C);
-        if (++ox == s->ow) {
-          ox = 0;
-          if (++oy == s->oh) oy = 0, n++;
-        }
-      }
-      for (int t = t0; t < t1; t++) {
-        const int k0 = t / panels * kt, p = t % panels, nk = K - k0 < kt ? K - k0 : kt;
-        if (pw == 8)
-          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, kt, pix, np, dout + c0 * OC + p * 8,
-                          OC);
-        else
-          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, kt, pix, np,
-                           dout + c0 * OC + p * DIRECT_OC, OC);
-      }
-    }
   }
 }
 
@@ -693,9 +514,9 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     int hp, wp;
     if (conv_padded_dims(s, &hp, &wp)) {
       pad_input(frame, in, s, hp, wp);
-      direct_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s, koff);
+      tq_conv2d_direct_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s, koff);
     } else {
-      direct_dw(dw, in, s->w * s->c, (size_t)s->h * s->w * s->c, dout, s, koff);
+      tq_conv2d_direct_dw(dw, in, s->w * s->c, (size_t)s->h * s->w * s->c, dout, s, koff);
     }
   }
   if (direct_scatter)

@@ -1,0 +1,156 @@
+/* Conv2D's weight gradient on the direct path (conv2d.c's top comment: OC a multiple of 16, or of 8
+ * with few input channels): dw (K,OC) += col^T · dout computed in register tiles of kernel taps x 16
+ * (or 8) output channels, straight from the input frame, with no col matrix. The transpose of the
+ * forward's direct tiles, on its own because its tiles run over taps and pixels, not pixels and
+ * taps: tile heights chosen to divide K, a pixel chunk that stays in L1, and parallel over tiles.
+ * The vector types, tile shape and multiply-add contraction come from conv2d_internal.h, as in
+ * conv2d.c. */
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/conv2d_internal.h"
+
+/* dw tile (R rows of K, 16 columns of OC) += sum over np pixels of x[pix[p] + koff[j]] * g[p][0..16]:
+ * the transpose of direct_tile, kernel taps x output channels accumulated over pixels. R is the
+ * tile height that divides K (dw_tile_rows): every row computed is a row kept. With 32 vector
+ * registers a tile may be 16 rows (16 sums, the dout vector and a broadcast). */
+#define DW_MAX_ROWS (NV == 1 ? 16 : DIRECT_PX)
+TILE_INLINE void dw_tile_r(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
+                           const float *g, int ldg, const int R) {
+  vf acc[DW_MAX_ROWS][NV];
+  const float *xk[DW_MAX_ROWS];
+  for (int j = 0; j < R; j++) {
+    xk[j] = x + (ptrdiff_t)koff[j];
+    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
+  }
+  for (int p = 0; p < np; p++, g += ldg) {
+    vf r[NV];
+    for (int v = 0; v < NV; v++) r[v] = VLOAD(g + v * VW);
+    for (int j = 0; j < R; j++) {
+      vf xj = VSPLAT(xk[j][pix[p]]);
+      for (int v = 0; v < NV; v++) acc[j][v] += xj * r[v];
+    }
+  }
+  for (int j = 0; j < R; j++)
+    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
+}
+
+static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
+                           const float *g, int ldg, int rows) {
+  if (NV == 1 && rows == 16)
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
+  else if (NV == 1 && rows == 8)
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 8 : DIRECT_PX);
+
+  else
+    dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, DIRECT_PX);
+}
+
+/* Tile height for a dw of K rows: one that divides K, else DIRECT_PX (the last tile short). */
+static int dw_tile_rows(int K) {
+  if (NV != 1) return DIRECT_PX;
+  return K % 16 == 0 ? 16 : K % DIRECT_PX == 0 ? DIRECT_PX : K % 8 == 0 ? 8 : DIRECT_PX;
+}
+
+/* direct_dw_tile for nk <= rows taps (the last tile of K): through a local tile whose extra
+ * rows repeat the first tap and are dropped. */
+static void direct_dw_tile_n(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
+                             const ptrdiff_t *pix, int np, const float *g, int ldg) {
+  if (nk == rows) {
+    direct_dw_tile(dw, ldw, x, koff, pix, np, g, ldg, rows);
+    return;
+  }
+  float k[DW_MAX_ROWS];
+  float tile[DW_MAX_ROWS * DIRECT_OC];
+  for (int j = 0; j < rows; j++) {
+    k[j] = koff[j < nk ? j : 0];
+    if (j < nk)
+      memcpy(tile + j * DIRECT_OC, dw + (size_t)j * ldw, DIRECT_OC * sizeof(float));
+    else
+      memset(tile + j * DIRECT_OC, 0, DIRECT_OC * sizeof(float));
+  }
+  direct_dw_tile(tile, DIRECT_OC, x, k, pix, np, g, ldg, rows);
+  for (int j = 0; j < nk; j++) memcpy(dw + (size_t)j * ldw, tile + j * DIRECT_OC, DIRECT_OC * sizeof(float));
+}
+
+/* direct_dw_tile for 8 output channels (OC a multiple of 8 only): nk <= R taps, extra rows repeat
+ * the first tap and are dropped. */
+#define DIRECT8_DW_MAX 16
+TILE_INLINE void dw8_tile_r(float *dw, int ldw, const float *x, const float *koff, int nk, const ptrdiff_t *pix,
+                            int np, const float *g, int ldg, const int R) {
+  v8 acc[DIRECT8_DW_MAX] = {{0}}; /* all set below for j < R; gcc cannot see nk <= R */
+  const float *xk[DIRECT8_DW_MAX];
+  for (int j = 0; j < R; j++) {
+    xk[j] = x + (ptrdiff_t)koff[j < nk ? j : 0];
+    acc[j] = j < nk ? (v8)(*(const v8_u *)(dw + (size_t)j * ldw)) : (v8){0};
+  }
+  for (int p = 0; p < np; p++, g += ldg) {
+    const v8 gv = *(const v8_u *)g;
+    for (int j = 0; j < R; j++) acc[j] += (xk[j][pix[p]] - (v8){0}) * gv;
+  }
+  for (int j = 0; j < nk; j++) *(v8_u *)(dw + (size_t)j * ldw) = acc[j];
+}
+
+static void direct8_dw_tile(float *dw, int ldw, const float *x, const float *koff, int nk, int rows,
+                            const ptrdiff_t *pix, int np, const float *g, int ldg) {
+  if (rows == 14)
+    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, 14);
+  else
+    dw8_tile_r(dw, ldw, x, koff, nk, pix, np, g, ldg, DIRECT8_PX);
+}
+
+/* Taps per 8-column dw tile: 14 where 12 would leave a short last tile (MobileNet's stem, K = 27:
+ * two tiles of 14 and 13, not three of 12, 12 and 3). 14 sums and the dout vector fit in 16 registers. */
+static int dw8_tile_rows(int K) { return K > DIRECT8_PX && K % DIRECT8_PX != 0 && K <= 28 ? 14 : DIRECT8_PX; }
+
+/* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
+#define DIRECT_DW_PIXELS 48
+
+/* dw (K,OC) += col^T · dout over the whole batch, reading the windows straight from the frame x
+ * (the input, or its zero-padded copy; row stride `row` floats, image stride img floats).
+ * koff: scratch for K floats, the offset of each kernel tap k = (ky*KW + kx)*C + c in the frame
+ * (whole numbers far below 2^24, so exact as floats; the scratch is a float array).
+ * Parallel over dw tiles, not over pixels: each tile is summed by one thread over the pixels in
+ * batch order, so there are no per-thread partials to reduce and the bits do not depend on the
+ * thread count. A group of tiles walks all pixels, one L1-sized chunk at a time. */
+void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                         const tq_conv_shape *s, float *koff) {
+  const int C = s->c, OC = s->oc, K = (int)conv_k(s);
+  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8;
+  const int kt = pw == 8 ? dw8_tile_rows(K) : dw_tile_rows(K); /* tile: kt x pw */
+  const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
+  const size_t M = (size_t)s->n * s->oh * s->ow;
+  for (int k = 0; k < K; k++) {
+    int tap = k / C;
+    koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
+  }
+  /* Tiles in groups of consecutive tiles, two per thread, taken dynamically: a thread that loses
+   * its core on a shared machine does not hold the others up. Each group streams all pixels once. */
+  const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
+#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+  for (int gi = 0; gi < groups; gi++) {
+    const int t0 = (int)((long long)tiles * gi / groups), t1 = (int)((long long)tiles * (gi + 1) / groups);
+    ptrdiff_t pix[DIRECT_DW_PIXELS];
+    size_t n = 0;
+    int oy = 0, ox = 0; /* the pixel at c0, advanced incrementally: no divisions per pixel */
+    for (size_t c0 = 0; c0 < M && t0 < t1; c0 += DIRECT_DW_PIXELS) {
+      int np = M - c0 < DIRECT_DW_PIXELS ? (int)(M - c0) : DIRECT_DW_PIXELS;
+      for (int i = 0; i < np; i++) {
+        pix[i] = (ptrdiff_t)(n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C);
+        if (++ox == s->ow) {
+          ox = 0;
+          if (++oy == s->oh) oy = 0, n++;
+        }
+      }
+      for (int t = t0; t < t1; t++) {
+        const int k0 = t / panels * kt, p = t % panels, nk = K - k0 < kt ? K - k0 : kt;
+        if (pw == 8)
+          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, kt, pix, np, dout + c0 * OC + p * 8,
+                          OC);
+        else
+          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, kt, pix, np,
+                           dout + c0 * OC + p * DIRECT_OC, OC);
+      }
+    }
+  }
+}
