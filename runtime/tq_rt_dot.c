@@ -6,34 +6,21 @@
 #include "tq_rt_internal.h"
 
 /* ---- s8 / s16 weights ------------------------------------------------------------------------------ */
+/* elements i and i + 1 of a dot4 row (TQ_RT_I_DOT4_BODY), in C */
+#define TQ_DOT_PAIR_C(AT)                                                                           \
+  const int32_t x0 = xv[i], x1 = xv[i + 1];                                                         \
+  a0 += (AT)(x0 * w0[i]);                                                                           \
+  a1 += (AT)(x0 * w1[i]);                                                                           \
+  a2 += (AT)(x0 * w2[i]);                                                                           \
+  a3 += (AT)(x0 * w3[i]);                                                                           \
+  a0 += (AT)(x1 * w0[i + 1]);                                                                       \
+  a1 += (AT)(x1 * w1[i + 1]);                                                                       \
+  a2 += (AT)(x1 * w2[i + 1]);                                                                       \
+  a3 += (AT)(x1 * w3[i + 1]);
 #define TQ_DOT_PLAIN(x, wn, WT, a, AT, XT)                                                          \
   void tq_rt_i_dot4_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
                                       int32_t ws, int32_t wrs, int32_t len, int32_t rows) {         \
-    AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                          \
-    int32_t r;                                                                                      \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                             \
-      const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                          \
-      int32_t i;                                                                                    \
-      for (i = 0; i + 2 <= len; i += 2) {                                                           \
-        const int32_t x0 = xv[i], x1 = xv[i + 1];                                                   \
-        a0 += (AT)(x0 * w0[i]);                                                                     \
-        a1 += (AT)(x0 * w1[i]);                                                                     \
-        a2 += (AT)(x0 * w2[i]);                                                                     \
-        a3 += (AT)(x0 * w3[i]);                                                                     \
-        a0 += (AT)(x1 * w0[i + 1]);                                                                 \
-        a1 += (AT)(x1 * w1[i + 1]);                                                                 \
-        a2 += (AT)(x1 * w2[i + 1]);                                                                 \
-        a3 += (AT)(x1 * w3[i + 1]);                                                                 \
-      }                                                                                             \
-      if (i < len) {                                                                                \
-        const int32_t x0 = xv[i];                                                                   \
-        a0 += (AT)(x0 * w0[i]);                                                                     \
-        a1 += (AT)(x0 * w1[i]);                                                                     \
-        a2 += (AT)(x0 * w2[i]);                                                                     \
-        a3 += (AT)(x0 * w3[i]);                                                                     \
-      }                                                                                             \
-    }                                                                                               \
-    TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
+    TQ_RT_I_DOT4_BODY(AT, WT, TQ_DOT_PAIR_C, AT)                                                    \
   }                                                                                                 \
   void tq_rt_i_dot1_##x##_##wn##_##a(AT *acc, const XT *xv, int32_t xrs, const WT *w, int32_t off,  \
                                       int32_t wrs, int32_t len, int32_t rows) {                     \

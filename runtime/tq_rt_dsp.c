@@ -168,30 +168,17 @@ void tq_rt_i_dw2acc4_s8_s8_a32(int32_t *acc, const int8_t *xp, ptrdiff_t d, int3
 }
 
 /* ---- int16 x int16, int32 (SMLAD) and int64 (SMLALD) sums ------------------------------------------- */
+/* elements i and i + 1 of a dot4 row (TQ_RT_I_DOT4_BODY): one word of each, one MAC per weight row */
+#define TQ_DSP_PAIR16(MAC)                                                                          \
+  const int16x2_t xq = (int16x2_t)tq_ld4(xv + i);                                                   \
+  a0 = MAC(xq, (int16x2_t)tq_ld4(w0 + i), a0);                                                      \
+  a1 = MAC(xq, (int16x2_t)tq_ld4(w1 + i), a1);                                                      \
+  a2 = MAC(xq, (int16x2_t)tq_ld4(w2 + i), a2);                                                      \
+  a3 = MAC(xq, (int16x2_t)tq_ld4(w3 + i), a3);
 #define TQ_DSP_DOT16(an, AT, MAC)                                                                   \
   void tq_rt_i_dot4_s16_s16_##an(AT *acc, const int16_t *xv, int32_t xrs, const int16_t *w,         \
                                  int32_t off, int32_t ws, int32_t wrs, int32_t len, int32_t rows) { \
-    AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                          \
-    int32_t r;                                                                                      \
-    for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                             \
-      const int16_t *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                     \
-      int32_t i;                                                                                    \
-      for (i = 0; i + 2 <= len; i += 2) {                                                           \
-        const int16x2_t xq = (int16x2_t)tq_ld4(xv + i);                                             \
-        a0 = MAC(xq, (int16x2_t)tq_ld4(w0 + i), a0);                                                \
-        a1 = MAC(xq, (int16x2_t)tq_ld4(w1 + i), a1);                                                \
-        a2 = MAC(xq, (int16x2_t)tq_ld4(w2 + i), a2);                                                \
-        a3 = MAC(xq, (int16x2_t)tq_ld4(w3 + i), a3);                                                \
-      }                                                                                             \
-      if (i < len) {                                                                                \
-        const int32_t x0 = xv[i];                                                                   \
-        a0 += (AT)(x0 * w0[i]);                                                                     \
-        a1 += (AT)(x0 * w1[i]);                                                                     \
-        a2 += (AT)(x0 * w2[i]);                                                                     \
-        a3 += (AT)(x0 * w3[i]);                                                                     \
-      }                                                                                             \
-    }                                                                                               \
-    TQ_RT_I_PUT4(acc, a0, a1, a2, a3);                                                              \
+    TQ_RT_I_DOT4_BODY(AT, int16_t, TQ_DSP_PAIR16, MAC)                                              \
   }                                                                                                 \
   void tq_rt_i_dot1_s16_s16_##an(AT *acc, const int16_t *xv, int32_t xrs, const int16_t *w,         \
                                  int32_t off, int32_t wrs, int32_t len, int32_t rows) {             \

@@ -77,6 +77,28 @@ static inline void tq_rt_i_unpack2x4(int32_t *acc, uint64_t a0, uint64_t a1, uin
   void tq_rt_i_dot1_##xn##_##wn##_##an(TQ_RT_CT(an) *acc, const TQ_RT_CT(xn) *xv, int32_t xrs,      \
                                        const TQ_RT_CT(wn) *w, int32_t off, int32_t wrs,             \
                                        int32_t len, int32_t rows);
+/* The body of a dot4 function (over its parameters acc, xv, xrs, w, off, ws, wrs, len, rows), written
+ * once for the portable loop (tq_rt_dot.c) and the DSP extension's (tq_rt_dsp.c): per row, PAIR(P)
+ * adds elements i and i + 1 of the input row xv times the weight rows w0..w3 (type WT) into a0..a3
+ * (type AT); an odd last element is added in C. P: what PAIR needs besides (a type, an intrinsic). */
+#define TQ_RT_I_DOT4_BODY(AT, WT, PAIR, P)                                                          \
+  AT a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                            \
+  int32_t r;                                                                                        \
+  for (r = 0; r < rows; r++, xv += xrs, off += wrs) {                                               \
+    const WT *w0 = w + off, *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;                            \
+    int32_t i;                                                                                      \
+    for (i = 0; i + 2 <= len; i += 2) {                                                             \
+      PAIR(P)                                                                                       \
+    }                                                                                               \
+    if (i < len) {                                                                                  \
+      const int32_t x0 = xv[i];                                                                     \
+      a0 += (AT)(x0 * w0[i]);                                                                       \
+      a1 += (AT)(x0 * w1[i]);                                                                       \
+      a2 += (AT)(x0 * w2[i]);                                                                       \
+      a3 += (AT)(x0 * w3[i]);                                                                       \
+    }                                                                                               \
+  }                                                                                                 \
+  TQ_RT_I_PUT4(acc, a0, a1, a2, a3);
 /* dwacc4 (depthwise, input and weights advance by 1 per channel): acc[j] += sum_{r<rows} sum_{c<cols}
  * x[j + r*xrs + c*xcs] * W(t + j + r*wrs + c*wcs), j < nb4 (a multiple of 4). */
 #define TQ_RT_I_DECL_DWACC4(xn, wn, an)                                                             \
