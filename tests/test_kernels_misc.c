@@ -1,6 +1,7 @@
 /* Dense, batch normalization, activations, softmax/cross-entropy, MSE, pooling, add, channel
  * multiply, zero padding and dropout: hand-computed values, every backward against central finite
  * differences, and determinism where threads or randomness are involved. */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -594,12 +595,28 @@ static void test_dropout(void) {
   tq_dropout_forward(out, mask, in, n, rate, &r1);
   tq_dropout_forward(out2, mask2, in, n, rate, &r2);
   CHECK(memcmp(mask, mask2, n * sizeof(float)) == 0); /* same seed, same mask */
-  /* one tq_rng_uniform draw per value, in order (the bulk draw is a faster way to the same) */
+  /* one tq_rng_u64 keys the whole mask: the stream goes on from the next value */
   tq_rng_seed(&r2, 42);
-  size_t other = 0;
-  for (size_t i = 0; i < n; i++) other += mask[i] != (tq_rng_uniform(&r2) >= rate ? 1.0f / (1.0f - rate) : 0.0f);
-  CHECK_EQ_INT(other, 0);
-  CHECK_EQ_INT(tq_rng_u64(&r2), tq_rng_u64(&r1)); /* and the stream goes on where it would have */
+  (void)tq_rng_u64(&r2);
+  CHECK_EQ_INT(tq_rng_u64(&r2), tq_rng_u64(&r1));
+  /* the mask does not depend on the thread count */
+  int threads = omp_get_max_threads();
+  tq_rng_seed(&r2, 42);
+  omp_set_num_threads(1);
+  tq_dropout_forward(out2, mask2, in, n, rate, &r2);
+  omp_set_num_threads(threads);
+  CHECK(memcmp(mask, mask2, n * sizeof(float)) == 0);
+  /* draws look independent: each tenth keeps its share, and neighbours are kept together as often
+   * as independent draws would be (a correlated counter hash fails this) */
+  size_t both = 0, tenth_off = 0;
+  for (size_t i = 0; i + 1 < n; i++) both += mask[i] != 0.0f && mask[i + 1] != 0.0f;
+  for (size_t t = 0; t < 10; t++) {
+    size_t k = 0;
+    for (size_t i = t * n / 10; i < (t + 1) * n / 10; i++) k += mask[i] != 0.0f;
+    tenth_off += fabs((double)k / (n / 10) - (1.0 - rate)) > 0.02;
+  }
+  CHECK_EQ_INT(tenth_off, 0);
+  CHECK_NEAR((double)both / (n - 1), (1.0 - rate) * (1.0 - rate), 0.01);
   tq_rng_seed(&r1, 42), tq_rng_seed(&r2, 42); /* as before this check */
   tq_dropout_forward(out, mask, in, n, rate, &r1);
   tq_dropout_forward(out2, mask2, in, n, rate, &r2);
