@@ -81,6 +81,28 @@ static void check_gradients(void) {
   tq_model_free(m);
 }
 
+/* The gradients of a chain share a few buffers (src/nn/grad_plan.c): a layer's gradient is alive
+ * from its consumer's backward step to its own, so a chain needs two buffers, three where a ReLU
+ * runs fused with the batch norm before it; the gradients stay right (check_gradients covers the
+ * branches, the fused ReLU and a layer handing its input on). */
+static void check_gradient_buffers(void) {
+  tq_model *m = tq_model_new("chain", (tq_shape3){8, 8, 4});
+  int x = 0;
+  for (int i = 0; i < 6; i++) x = tq_relu(m, tq_batchnorm(m, tq_conv2d(m, x, 8, 3, 3, 1, 1, TQ_PAD_SAME)), 0);
+  x = tq_dense(m, tq_flatten(m, x), 3);
+  CHECK(tq_model_finalize(m, 2, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  int n = tq_model_num_layers(m), distinct = 0;
+  for (int i = 0; i < n; i++) {
+    int seen = 0;
+    for (int j = 0; j < i; j++) seen |= tq_model_layer(m, j)->dout == tq_model_layer(m, i)->dout;
+    distinct += !seen;
+  }
+  CHECK(n == 21 && distinct <= 4);
+  /* neighbours never share: a step reads its own gradient while it writes its input's */
+  for (int i = 2; i < n; i++) CHECK(tq_model_layer(m, i)->dout != tq_model_layer(m, i - 1)->dout);
+  tq_model_free(m);
+}
+
 static void check_names(void) {
   tq_model *m = tiny(1, 1);
   CHECK(strcmp(tq_model_layer(m, 0)->name, "input_1") == 0);
@@ -504,6 +526,7 @@ int main(void) {
   check_rows();
   check_names();
   check_gradients();
+  check_gradient_buffers();
   check_builder_errors();
   check_model_file();
   check_reshape_shapes();

@@ -107,7 +107,8 @@ typedef struct tq_layer {
 
   /* per-batch buffers, sized for the model's max batch */
   float *out;   /* (N, out_shape) */
-  float *dout;  /* gradient w.r.t. out */
+  float *dout;  /* gradient w.r.t. out, during the layer's backward step (buffers are shared between
+                   layers whose gradients are not alive at the same time) */
   float *aux;   /* layer-specific saved state: BN xhat, dropout mask, maxpool argmax, pre-quant input */
   float *aux2;  /* BN invstd, quantized kernel, ... */
   float *aux3;

@@ -96,12 +96,13 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
 
 void tq_model_backward(tq_model *m, const float *dout, int n) {
   TQ_ASSERT(m->finalized && n >= 1 && n <= m->max_batch);
-  /* Inputs with several consumers accumulate; start them from zero. */
+  /* Inputs with several consumers accumulate, and a layer nobody reads gets no gradient: start
+   * them from zero (the buffers are shared, grad_plan.c). */
+  tq_layer *last = &m->layers[m->nlayers - 1];
   for (int i = 0; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
-    if (l->consumers > 1) memset(l->dout, 0, (size_t)n * tq_shape_size(l->out_shape) * sizeof(float));
+    if (l->consumers > 1 || (l->consumers == 0 && l != last)) memset(l->dout, 0, (size_t)n * tq_shape_size(l->out_shape) * sizeof(float));
   }
-  tq_layer *last = &m->layers[m->nlayers - 1];
   memcpy(last->dout, dout, (size_t)n * tq_shape_size(last->out_shape) * sizeof(float));
   for (int i = m->nlayers - 1; i >= 1; i--) layer_backward(m, &m->layers[i], n);
 }

@@ -255,8 +255,7 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     size_t out = (size_t)max_batch * tq_shape_size(l->out_shape);
     size_t in = (size_t)max_batch * tq_shape_size(l->in_shape);
     l->out = tq_alloc_floats(out);
-    l->dout = tq_alloc_floats(out);
-    if (!l->out || !l->dout) return tq_fail_prefix(TQ_ERR_MEMORY, "%s: %s", m->arch, l->name);
+    if (!l->out) return tq_fail_prefix(TQ_ERR_MEMORY, "%s: %s", m->arch, l->name);
     l->geom.n = max_batch;
     tq_layer_buffers b = {0};
     layer_buffers(l, (size_t)max_batch, &b);
@@ -268,6 +267,8 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     if (tq_layer_has_kernel(l))
       din_tmp = max_sz(din_tmp, 6 * (size_t)l->out_shape.c);
   }
+  tq_status st = max_batch ? tq_model_plan_gradients(m) : TQ_OK;
+  if (st) return st;
   m->scratch_floats = scratch;
   m->din_tmp_floats = din_tmp;
   m->scratch = tq_alloc_floats(max_sz(scratch, 1));
@@ -288,14 +289,12 @@ void tq_model_free(tq_model *m) {
     param_free(&l->beta);
     param_free(&l->moving_mean);
     param_free(&l->moving_var);
-    if (l->bn_folded_into < 0) { /* a folded batch norm's buffers are its layer's */
-      tq_free(l->out);
-      tq_free(l->dout);
-    }
+    if (l->bn_folded_into < 0) tq_free(l->out); /* a folded batch norm's buffers are its layer's */
     tq_free(l->aux);
     tq_free(l->aux2);
     tq_free(l->aux3);
   }
+  tq_model_free_gradients(m);
   tq_free(m->layers);
   tq_free(m->scratch);
   tq_free(m->din_tmp);

@@ -24,6 +24,8 @@ struct tq_model {
   float *din_tmp;        /* temp for gradients into inputs with several consumers; QAT's
                             folded-BN statistics (forward only) */
   size_t din_tmp_floats;
+  float **grad_bufs;     /* the layers' gradients (dout) point into these (grad_plan.c) */
+  int ngrad_bufs;
   tq_layer_profile *profile; /* per layer, while tq_model_profile is on (else NULL) */
 };
 
@@ -36,6 +38,11 @@ tq_layer *tq_model_append_layer(tq_model *m, tq_layer_type type, int in, int in2
 int tq_model_infer_layer(tq_model *m, int index);
 /* Parameters without BN's moving statistics (the summary's "Trainable params"). */
 size_t tq_layer_trainable_params(const tq_layer *l);
+
+/* Gradient buffers (grad_plan.c): at finalize, every layer's dout is pointed into buffers shared by
+ * layers whose gradients are never alive at the same time; freed with the model. */
+tq_status tq_model_plan_gradients(tq_model *m);
+void tq_model_free_gradients(tq_model *m);
 
 /* QAT buffer aux3 of a conv/dense layer: folded kernel (ks) | folded bias (oc) | inv (oc) |
  * d(quantized kernel) (ks) | d(quantized bias) (oc) | d loss / d inv (oc doubles, 8-byte aligned) |

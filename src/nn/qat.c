@@ -58,9 +58,9 @@ tq_status tq_model_fold_bn(tq_model *m, int layer, int bn) {
   l->folded_bn = bn;
   b->bn_folded_into = layer;
   /* Folded, the batch norm is an identity: it shares the layer's output and gradient buffers
-   * instead of copying them twice a step. */
+   * instead of copying them twice a step (the gradient plan, grad_plan.c, kept the layer's
+   * gradient alive for the batch norm's writers). */
   tq_free(b->out);
-  tq_free(b->dout);
   b->out = l->out;
   b->dout = l->dout;
   return ensure_qat_buffers(l);
