@@ -67,9 +67,16 @@ const float *tq_model_forward(tq_model *m, const float *x, int n, int training, 
  * temporary that is then added. Returns the buffer to write. */
 static float *din_target(tq_model *m, tq_layer *l, int k, int *accumulate) {
   tq_layer *src = source_of(m, l, k, 1);
-  *accumulate = src->consumers > 1;
+  *accumulate = 0;
   if (src->type == TQ_L_INPUT) return NULL; /* nobody needs the input's gradient */
-  if (!*accumulate) return src->dout;
+  /* the first consumer to get there writes, the others add (its gradient buffer is shared with
+   * other layers until then, grad_plan.c) */
+  char *opened = &m->grad_opened[src - m->layers];
+  if (src->consumers <= 1 || !*opened) {
+    *opened = 1;
+    return src->dout;
+  }
+  *accumulate = 1;
   return m->din_tmp + (size_t)k * (m->din_tmp_floats / 2);
 }
 
@@ -96,12 +103,12 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
 
 void tq_model_backward(tq_model *m, const float *dout, int n) {
   TQ_ASSERT(m->finalized && n >= 1 && n <= m->max_batch);
-  /* Inputs with several consumers accumulate, and a layer nobody reads gets no gradient: start
-   * them from zero (the buffers are shared, grad_plan.c). */
+  /* A layer nobody reads gets no gradient: zero (the buffers are shared, grad_plan.c). */
   tq_layer *last = &m->layers[m->nlayers - 1];
+  memset(m->grad_opened, 0, (size_t)m->nlayers);
   for (int i = 0; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
-    if (l->consumers > 1 || (l->consumers == 0 && l != last)) memset(l->dout, 0, (size_t)n * tq_shape_size(l->out_shape) * sizeof(float));
+    if (l->consumers == 0 && l != last) memset(l->dout, 0, (size_t)n * tq_shape_size(l->out_shape) * sizeof(float));
   }
   memcpy(last->dout, dout, (size_t)n * tq_shape_size(last->out_shape) * sizeof(float));
   for (int i = m->nlayers - 1; i >= 1; i--) layer_backward(m, &m->layers[i], n);

@@ -9,9 +9,9 @@
  *
  * When a gradient is alive, in backward steps (the steps run from the last layer down to 1):
  *   - from the highest step that writes it: a consumer's step, or through a consumer that hands its
- *     input on in training (forward.c, passes_through), that consumer's consumers; from the start
- *     for the last layer's (copied in first) and for gradients that accumulate from several
- *     consumers, or have none (zeroed first);
+ *     input on in training (forward.c, passes_through), that consumer's consumers (with several
+ *     consumers, the first to run writes and the others add); from the start for the last
+ *     layer's (copied in first) and for a layer nobody reads (zeroed first);
  *   - to the layer's own step, or the step before it for a ReLU that runs fused with the batch norm
  *     before it (that step reads the ReLU's gradient, layers_act.c and qat_bn.c).
  * A batch norm folded into its layer during QAT (qat.c) shares the layer's gradient, so a layer whose
@@ -61,13 +61,13 @@ static int last_writer(const tq_model *m, int j) {
 static live_range range_of(const tq_model *m, int j) {
   const tq_layer *l = &m->layers[j];
   live_range r = {j, j};
-  if (j == m->nlayers - 1 || l->consumers != 1) {
+  if (j == m->nlayers - 1 || l->consumers == 0) {
     r.hi = INT_MAX;
   } else {
     r.hi = last_writer(m, j);
     for (int b = j + 1; b < m->nlayers; b++) /* the batch norm that may be folded into j */
       if (m->layers[b].type == TQ_L_BATCHNORM && reads(&m->layers[b], j) && tq_layer_has_kernel(l)) {
-        int w = m->layers[b].consumers == 1 && b != m->nlayers - 1 ? last_writer(m, b) : INT_MAX;
+        int w = m->layers[b].consumers >= 1 && b != m->nlayers - 1 ? last_writer(m, b) : INT_MAX;
         r.hi = w > r.hi ? w : r.hi;
       }
   }
@@ -119,6 +119,7 @@ tq_status tq_model_plan_gradients(tq_model *m) {
     buf_of[p->layer] = pick;
   }
   if (!st && !(m->grad_bufs = calloc((size_t)nbuf, sizeof *m->grad_bufs))) st = TQ_ERR_MEMORY;
+  if (!st && !(m->grad_opened = calloc((size_t)n, 1))) st = TQ_ERR_MEMORY;
   for (int b = 0; !st && b < nbuf; b++, m->ngrad_bufs++)
     if (!(m->grad_bufs[b] = tq_alloc_floats(size[b] ? size[b] : 1))) st = TQ_ERR_MEMORY;
   for (int j = 0; !st && j < n; j++) m->layers[j].dout = m->grad_bufs[buf_of[j]];
@@ -129,6 +130,8 @@ tq_status tq_model_plan_gradients(tq_model *m) {
 void tq_model_free_gradients(tq_model *m) {
   for (int b = 0; b < m->ngrad_bufs; b++) tq_free(m->grad_bufs[b]);
   free(m->grad_bufs);
+  free(m->grad_opened);
   m->grad_bufs = NULL;
+  m->grad_opened = NULL;
   m->ngrad_bufs = 0;
 }

@@ -26,6 +26,7 @@ struct tq_model {
   size_t din_tmp_floats;
   float **grad_bufs;     /* the layers' gradients (dout) point into these (grad_plan.c) */
   int ngrad_bufs;
+  char *grad_opened;     /* per layer: its gradient has been written in this backward pass */
   tq_layer_profile *profile; /* per layer, while tq_model_profile is on (else NULL) */
 };
 
