@@ -2,6 +2,7 @@
  * model-file round trip and every way a model file can be bad; the layer-type table (this test
  * reads the private table, src/nn/layer_types.h) and Reshape, the type added through it, end to
  * end: shape inference, gradients in a squeeze-excite block, model file, summary, Keras import. */
+#include <omp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,31 +77,62 @@ static void check_model_gradients(tq_model *m, int n, int in_size, int stride, i
 }
 
 static void check_gradients(void) {
-  tq_model *m = tiny(3, 7);
-  check_model_gradients(m, 3, 72, 3, 50);
-  tq_model_free(m);
+  const int threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) { /* shared gradient buffers on one thread, one per layer on two */
+    omp_set_num_threads(t);
+    tq_model *m = tiny(3, 7);
+    check_model_gradients(m, 3, 72, 3, 50);
+    tq_model_free(m);
+  }
+  omp_set_num_threads(threads);
 }
 
-/* The gradients of a chain share a few buffers (src/nn/grad_plan.c): a layer's gradient is alive
- * from its consumer's backward step to its own, so a chain needs two buffers, three where a ReLU
- * runs fused with the batch norm before it; the gradients stay right (check_gradients covers the
- * branches, the fused ReLU and a layer handing its input on). */
-static void check_gradient_buffers(void) {
+/* Layers' gradients (src/nn/grad_plan.c): shared by a chain on one thread (a gradient is alive
+ * from its consumer's backward step to its own: two buffers, three where a ReLU runs fused with the
+ * batch norm before it), one per layer on two threads, shared again on two threads when one per
+ * layer would not fit the memory limit. check_gradients checks the values through branches, the
+ * fused ReLU and a layer handing its input on, on one thread and on two. */
+static tq_model *chain(int batch) {
   tq_model *m = tq_model_new("chain", (tq_shape3){8, 8, 4});
   int x = 0;
   for (int i = 0; i < 6; i++) x = tq_relu(m, tq_batchnorm(m, tq_conv2d(m, x, 8, 3, 3, 1, 1, TQ_PAD_SAME)), 0);
-  x = tq_dense(m, tq_flatten(m, x), 3);
-  CHECK(tq_model_finalize(m, 2, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  tq_dense(m, tq_flatten(m, x), 3);
+  CHECK(tq_model_finalize(m, batch, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK);
+  return m;
+}
+
+static int distinct_gradients(tq_model *m) {
   int n = tq_model_num_layers(m), distinct = 0;
   for (int i = 0; i < n; i++) {
     int seen = 0;
     for (int j = 0; j < i; j++) seen |= tq_model_layer(m, j)->dout == tq_model_layer(m, i)->dout;
     distinct += !seen;
   }
-  CHECK(n == 21 && distinct <= 4);
   /* neighbours never share: a step reads its own gradient while it writes its input's */
   for (int i = 2; i < n; i++) CHECK(tq_model_layer(m, i)->dout != tq_model_layer(m, i - 1)->dout);
+  return distinct;
+}
+
+static void check_gradient_buffers(void) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  tq_model *m = chain(16);
+  CHECK(tq_model_num_layers(m) == 21 && distinct_gradients(m) <= 4);
   tq_model_free(m);
+  omp_set_num_threads(2);
+  m = chain(16);
+  CHECK(distinct_gradients(m) == 21);
+  tq_model_free(m);
+  /* batch 256: outputs 256 x (8x8x4 + 18 x 8x8x8 + 512 + 3) floats = 10.2 MB, the batch norms'
+   * saved state 3.1 MB, parameters a few KB: per-layer gradients take 10.2 MB more (about 25 MB in
+   * all), shared ones about 2 MB (17 MB) */
+  size_t limit = tq_mem_limit(), live = tq_mem_in_use();
+  tq_mem_set_limit(live + 20000000);
+  m = chain(256);
+  CHECK(distinct_gradients(m) <= 4);
+  tq_model_free(m);
+  tq_mem_set_limit(limit);
+  omp_set_num_threads(threads);
 }
 
 static void check_names(void) {

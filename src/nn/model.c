@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nn/layer_types.h"
@@ -210,6 +211,11 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
   if (m->finalized) return tq_fail(TQ_ERR_ARG, "%s: model already finalized", m->arch);
   if (max_batch < 0) return tq_fail(TQ_ERR_ARG, "%s: batch size must be >= 1", m->arch);
   m->max_batch = max_batch;
+  for (int i = 0; i < m->nlayers; i++) m->layers[i].consumers = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    tq_layer *l = &m->layers[i];
+    for (int k = 0; k < l->ninputs; k++) m->layers[l->inputs[k]].consumers++;
+  }
   /* Activation memory first, before anything is allocated: a clear error naming the total
    * rather than a failure in the middle of some layer. */
   double act = 0, prm = 0, widest = 0;
@@ -218,7 +224,7 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     double out = (double)tq_shape_size(l->out_shape), in = (double)tq_shape_size(l->in_shape);
     tq_layer_buffers b = {0};
     layer_buffers(l, 1, &b);
-    act += 2.0 * out; /* output and its gradient */
+    act += out;
     act += (double)b.aux; /* saved state: BN's normalised input, a mask, an argmax */
     widest = in > widest ? in : widest;
     prm += (double)tq_layer_params(l);
@@ -226,7 +232,17 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
   act += 2.0 * widest; /* the shared gradient temporary (din_tmp) */
   act *= (double)max_batch * sizeof(float);
   prm *= 4.0 * sizeof(float); /* value, gradient, two optimizer moments */
-  if (act + prm > (double)tq_mem_limit() - (double)tq_mem_in_use()) {
+  /* The layers' gradients: shared buffers on one thread, or when one per layer would not fit
+   * (grad_plan.c says why not always). */
+  const double budget = (double)tq_mem_limit() - (double)tq_mem_in_use();
+  int share = omp_get_max_threads() == 1;
+  double grads = (double)tq_model_gradient_floats(m, share) * sizeof(float);
+  if (!share && act + grads + prm > budget) {
+    share = 1;
+    grads = (double)tq_model_gradient_floats(m, 1) * sizeof(float);
+  }
+  act += grads;
+  if (act + prm > budget) {
     char a[32], p[32], lim[32], acts[80] = "";
     tq_format_size(a, sizeof a, act);
     tq_format_size(p, sizeof p, prm);
@@ -238,10 +254,6 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
                    m->arch, acts, p, lim);
   }
   size_t scratch = 0, din_tmp = 0;
-  for (int i = 0; i < m->nlayers; i++) {
-    tq_layer *l = &m->layers[i];
-    for (int k = 0; k < l->ninputs; k++) m->layers[l->inputs[k]].consumers++;
-  }
   for (int i = 0; i < m->nlayers; i++) {
     tq_layer *l = &m->layers[i];
     /* Each layer draws its initial weights from its own stream: adding a layer elsewhere does not
@@ -267,7 +279,7 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
     if (tq_layer_has_kernel(l))
       din_tmp = max_sz(din_tmp, 6 * (size_t)l->out_shape.c);
   }
-  tq_status st = max_batch ? tq_model_plan_gradients(m) : TQ_OK;
+  tq_status st = max_batch ? tq_model_plan_gradients(m, share) : TQ_OK;
   if (st) return st;
   m->scratch_floats = scratch;
   m->din_tmp_floats = din_tmp;

@@ -41,8 +41,10 @@ int tq_model_infer_layer(tq_model *m, int index);
 size_t tq_layer_trainable_params(const tq_layer *l);
 
 /* Gradient buffers (grad_plan.c): at finalize, every layer's dout is pointed into buffers shared by
- * layers whose gradients are never alive at the same time; freed with the model. */
-tq_status tq_model_plan_gradients(tq_model *m);
+ * layers whose gradients are never alive at the same time (share 1), or one per layer (0); freed
+ * with the model. tq_model_gradient_floats: the floats they take (needs the consumer counts). */
+tq_status tq_model_plan_gradients(tq_model *m, int share);
+size_t tq_model_gradient_floats(const tq_model *m, int share);
 void tq_model_free_gradients(tq_model *m);
 
 /* QAT buffer aux3 of a conv/dense layer: folded kernel (ks) | folded bias (oc) | inv (oc) |
