@@ -27,13 +27,13 @@ static double dot(const float *a, const float *b, size_t n) {
 /* ---- dense */
 
 typedef struct {
-  float *in, *w, *b, *out, *dout;
+  float *in, *w, *b, *out, *dout, *scratch;
   int n, i, o;
 } dense_ctx;
 
 static double dense_obj(void *p) {
   dense_ctx *d = p;
-  tq_dense_forward(d->out, d->in, d->w, d->b, d->n, d->i, d->o);
+  tq_dense_forward(d->out, d->in, d->w, d->b, d->n, d->i, d->o, d->scratch);
   return dot(d->out, d->dout, (size_t)d->n * d->o);
 }
 
@@ -41,12 +41,12 @@ static void test_dense(void) {
   /* in (2,3) · w (3,2) + b */
   const float in[6] = {1, 2, 3, -1, 0, 2}, w[6] = {1, 0, 0, 1, 2, -1}, b[2] = {0.5f, -0.5f};
   float out[4];
-  tq_dense_forward(out, in, w, b, 2, 3, 2);
+  tq_dense_forward(out, in, w, b, 2, 3, 2, NULL);
   CHECK_NEAR(out[0], 1 + 6 + 0.5, 1e-6);
   CHECK_NEAR(out[1], 2 - 3 - 0.5, 1e-6);
   CHECK_NEAR(out[2], -1 + 4 + 0.5, 1e-6);
   CHECK_NEAR(out[3], 0 - 2 - 0.5, 1e-6);
-  tq_dense_forward(out, in, w, NULL, 2, 3, 2);
+  tq_dense_forward(out, in, w, NULL, 2, 3, 2, NULL);
   CHECK_NEAR(out[0], 7.0, 1e-6);
 
   tq_rng r;
@@ -56,13 +56,56 @@ static void test_dense(void) {
   d.out = tq_alloc_floats(20), d.dout = randn(&r, 20, 1);
   float *din = tq_alloc_floats(35), *dw = tq_alloc_floats(28), *db = tq_alloc_floats(4);
   for (int j = 0; j < 28; j++) dw[j] = 2.0f; /* accumulates */
-  tq_dense_backward(din, dw, db, d.dout, d.in, d.w, 5, 7, 4);
+  tq_dense_backward(din, dw, db, d.dout, d.in, d.w, 5, 7, 4, NULL);
   for (int j = 0; j < 28; j++) dw[j] -= 2.0f;
   check_grad("dense din", d.in, din, 35, dense_obj, &d, 1e-2f);
   check_grad("dense dw", d.w, dw, 28, dense_obj, &d, 1e-2f);
   check_grad("dense db", d.b, db, 4, dense_obj, &d, 1e-2f);
   tq_free(d.in), tq_free(d.w), tq_free(d.b), tq_free(d.out), tq_free(d.dout);
   tq_free(din), tq_free(dw), tq_free(db);
+}
+
+/* O a multiple of 16 with scratch: Conv2D's direct tiles (a 1x1 convolution). The same values as
+ * the OpenBLAS path (to rounding), the gradients against finite differences, no scratch for other
+ * widths, and the same bits on one and two threads. I = 8 takes the GEMM din of the transposed
+ * convolution, I = 48 the direct one. */
+static void test_dense_direct(void) {
+  CHECK(tq_dense_scratch_floats(64, 32, 24) == 0);
+  CHECK(tq_dense_scratch_floats(64, 32, 48) > 0);
+  const int dims[2][2] = {{48, 32}, {8, 16}};
+  for (int t = 0; t < 2; t++) {
+    const int n = 301, I = dims[t][0], O = dims[t][1]; /* over the kernels' parallel threshold */
+    tq_rng r;
+    tq_rng_seed(&r, 11 + t);
+    dense_ctx d = {.n = n, .i = I, .o = O};
+    d.in = randn(&r, (size_t)n * I, 1), d.w = randn(&r, (size_t)I * O, 0.5f), d.b = randn(&r, O, 0.5f);
+    d.out = tq_alloc_floats((size_t)n * O), d.dout = randn(&r, (size_t)n * O, 1);
+    d.scratch = tq_alloc_floats(tq_dense_scratch_floats(n, I, O));
+    float *ref = tq_alloc_floats((size_t)n * O);
+    tq_dense_forward(ref, d.in, d.w, d.b, n, I, O, NULL);
+    tq_dense_forward(d.out, d.in, d.w, d.b, n, I, O, d.scratch);
+    double err = 0;
+    for (int j = 0; j < n * O; j++) err = fmax(err, fabs(d.out[j] - ref[j]));
+    CHECK(err < 1e-4);
+    float *din[2], *dw[2], *db[2];
+    const int threads = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+      din[k] = tq_alloc_floats((size_t)n * I), dw[k] = tq_alloc_floats((size_t)I * O), db[k] = tq_alloc_floats(O);
+      memset(dw[k], 0, (size_t)I * O * sizeof(float));
+      memset(db[k], 0, (size_t)O * sizeof(float));
+      omp_set_num_threads(k + 1);
+      tq_dense_backward(din[k], dw[k], db[k], d.dout, d.in, d.w, n, I, O, d.scratch);
+    }
+    omp_set_num_threads(threads);
+    CHECK(memcmp(din[0], din[1], (size_t)n * I * sizeof(float)) == 0);
+    CHECK(memcmp(dw[0], dw[1], (size_t)I * O * sizeof(float)) == 0);
+    CHECK(memcmp(db[0], db[1], (size_t)O * sizeof(float)) == 0);
+    check_grad("dense direct din", d.in, din[0], (size_t)n * I, dense_obj, &d, 1e-2f);
+    check_grad("dense direct dw", d.w, dw[0], (size_t)I * O, dense_obj, &d, 1e-2f);
+    check_grad("dense direct db", d.b, db[0], O, dense_obj, &d, 1e-2f);
+    for (int k = 0; k < 2; k++) tq_free(din[k]), tq_free(dw[k]), tq_free(db[k]);
+    tq_free(d.in), tq_free(d.w), tq_free(d.b), tq_free(d.out), tq_free(d.dout), tq_free(d.scratch), tq_free(ref);
+  }
 }
 
 /* ---- batch normalization */
@@ -642,6 +685,7 @@ static void test_dropout(void) {
 
 int main(void) {
   test_dense();
+  test_dense_direct();
   test_bn_forward(37, 5, 0.0f);
   test_bn_forward(5000, 24, 1000.0f); /* many blocks, |mean| >> std */
   test_bn_forward(32 * 32 * 8, 16, 0.0f);

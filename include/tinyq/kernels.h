@@ -14,11 +14,14 @@
 void tq_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc);
 
-/* ---- Dense: out (N,O) = in (N,I) · w (I,O) + b (O). b may be NULL. */
+/* ---- Dense: out (N,O) = in (N,I) · w (I,O) + b (O). b may be NULL. scratch: NULL, or
+ * tq_dense_scratch_floats(n, in_dim, out_dim) floats, with which O a multiple of 16 runs on Conv2D's
+ * direct tiles (as a 1x1 convolution) instead of OpenBLAS. */
+size_t tq_dense_scratch_floats(int n, int in_dim, int out_dim);
 void tq_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
-                      int out_dim);
+                      int out_dim, float *scratch);
 void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                       const float *w, int n, int in_dim, int out_dim);
+                       const float *w, int n, int in_dim, int out_dim, float *scratch);
 
 /* ---- Convolution geometry. TensorFlow 'same': out = ceil(in/stride), total padding
  * max((out-1)*stride + k - in, 0), the extra row/column at the bottom/right. 'valid': no padding. */

@@ -310,15 +310,17 @@ static tq_status dense_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
   return alloc_weights(l, 2, d, (float)l->in_shape.c, (float)l->units, init, rng);
 }
 
+static void dense_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
+  b->scratch = tq_dense_scratch_floats((int)batch, l->in_shape.c, l->units);
+}
+
 static void dense_forward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
-  (void)m;
-  tq_dense_forward(l->out, p->x, w, b, p->n, l->in_shape.c, l->units);
+  tq_dense_forward(l->out, p->x, w, b, p->n, l->in_shape.c, l->units, m->scratch);
 }
 
 static void dense_backward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw,
                            float *db) {
-  (void)m;
-  tq_dense_backward(p->din[0], dw, db, l->dout, p->x, w, p->n, l->in_shape.c, l->units);
+  tq_dense_backward(p->din[0], dw, db, l->dout, p->x, w, p->n, l->in_shape.c, l->units, m->scratch);
 }
 
 static void dense_save(const tq_layer *l, cJSON *o) { cJSON_AddNumberToObject(o, "units", l->units); }
@@ -330,7 +332,7 @@ static const char *dense_load(tq_layer *l, const cJSON *o) {
 const tq_layer_traits tq_layer_dense = {
     .keras_class = "Dense", .stem = "dense", .ninputs = 1, .has_kernel = 1, .rank = TQ_RANK_FLAT,
     .lower = TQ_LOWER_WEIGHTED, .infer = dense_infer, .count = dense_count, .alloc_params = dense_alloc,
-    .forward = weighted_forward, .backward = weighted_backward, .save = dense_save, .load = dense_load};
+    .buffers = dense_buffers, .forward = weighted_forward, .backward = weighted_backward, .save = dense_save, .load = dense_load};
 
 static const weighted_kernel *kernel_of(tq_layer_type t) {
   static const weighted_kernel kernels[TQ_L_COUNT] = {
