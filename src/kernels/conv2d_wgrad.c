@@ -35,8 +35,40 @@ TILE_INLINE void dw_tile_r(float *dw, int ldw, const float *x, const float *koff
     for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
 }
 
+/* dw_tile_r when the tile's R taps are R consecutive channels of one kernel tap (koff[j] = koff[0] + j,
+ * every tile when C is a multiple of the tile height): one base pointer, the taps at constant
+ * displacements. With a pointer per tap, 16 pointers do not fit the 16 general registers and gcc
+ * reloads one from the stack for every multiply-add. The same products in the same order: the same bits. */
+TILE_INLINE void dw_tile_c(float *dw, int ldw, const float *xb, const ptrdiff_t *pix, int np, const float *g,
+                           int ldg, const int R) {
+  vf acc[DW_MAX_ROWS][NV];
+  for (int j = 0; j < R; j++)
+    for (int v = 0; v < NV; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * VW);
+  for (int p = 0; p < np; p++, g += ldg) {
+    vf r[NV];
+    for (int v = 0; v < NV; v++) r[v] = VLOAD(g + v * VW);
+    const float *xp = xb + pix[p];
+    for (int j = 0; j < R; j++) {
+      vf xj = VSPLAT(xp[j]);
+      for (int v = 0; v < NV; v++) acc[j][v] += xj * r[v];
+    }
+  }
+  for (int j = 0; j < R; j++)
+    for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
+}
+
 static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
                            const float *g, int ldg, int rows) {
+  if (koff[rows - 1] - koff[0] == (float)(rows - 1)) { /* offsets rise strictly: all steps are 1 */
+    const float *xb = x + (ptrdiff_t)koff[0];
+    if (NV == 1 && rows == 16)
+      dw_tile_c(dw, ldw, xb, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
+    else if (NV == 1 && rows == 8)
+      dw_tile_c(dw, ldw, xb, pix, np, g, ldg, NV == 1 ? 8 : DIRECT_PX);
+    else
+      dw_tile_c(dw, ldw, xb, pix, np, g, ldg, DIRECT_PX);
+    return;
+  }
   if (NV == 1 && rows == 16)
     dw_tile_r(dw, ldw, x, koff, pix, np, g, ldg, NV == 1 ? 16 : DIRECT_PX);
   else if (NV == 1 && rows == 8)
