@@ -11,12 +11,15 @@
 #include "tinyq/model.h"
 #include "tq_test.h"
 
-static tq_model *tiny(int batch, uint64_t seed) {
+/* fanout: a linear activation after the ReLU, read by both branches (as ResNet-8's): skipped in
+ * training, its readers' gradients summed into the ReLU's (forward.c, passes_through). */
+static tq_model *tiny_with(int batch, uint64_t seed, int fanout) {
   tq_model *m = tq_model_new("tiny", (tq_shape3){6, 6, 2});
   int x = tq_activation(m, 0, TQ_ACT_LINEAR);
   int c = tq_conv2d(m, x, 3, 3, 3, 1, 1, TQ_PAD_SAME);
   c = tq_batchnorm(m, c);
   c = tq_relu(m, c, 0);
+  if (fanout) c = tq_activation(m, c, TQ_ACT_LINEAR);
   int a = tq_conv2d(m, c, 4, 3, 3, 2, 2, TQ_PAD_SAME);
   a = tq_activation(m, a, TQ_ACT_SWISH);
   int s = tq_conv2d(m, c, 4, 1, 1, 2, 2, TQ_PAD_SAME);
@@ -29,6 +32,8 @@ static tq_model *tiny(int batch, uint64_t seed) {
   CHECK(tq_model_finalize(m, batch, TQ_INIT_GLOROT_UNIFORM, seed) == TQ_OK);
   return m;
 }
+
+static tq_model *tiny(int batch, uint64_t seed) { return tiny_with(batch, seed, 0); }
 
 /* L = sum(out * r) */
 static double loss_of(tq_model *m, const float *x, const float *r, int n) {
@@ -80,9 +85,11 @@ static void check_gradients(void) {
   const int threads = omp_get_max_threads();
   for (int t = 1; t <= 2; t++) { /* shared gradient buffers on one thread, one per layer on two */
     omp_set_num_threads(t);
-    tq_model *m = tiny(3, 7);
-    check_model_gradients(m, 3, 72, 3, 50);
-    tq_model_free(m);
+    for (int fanout = 0; fanout < 2; fanout++) {
+      tq_model *m = tiny_with(3, 7, fanout);
+      check_model_gradients(m, 3, 72, 3, 50);
+      tq_model_free(m);
+    }
   }
   omp_set_num_threads(threads);
 }

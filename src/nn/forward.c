@@ -5,11 +5,13 @@
 #include "nn/layer_types.h"
 
 /* In training, a layer that only hands its input on unchanged (a linear Activation without a
- * quantizer, Flatten, Reshape) is skipped when it and its input each have one reader: its reader
- * reads its input's buffer and writes the gradient straight into its input's. Not the last layer
- * (the loss reads its output). Inference keeps every layer's output (calibration, statistics). */
+ * quantizer, Flatten, Reshape) is skipped when it is its input's only reader: its readers read its
+ * input's buffer and write the gradient straight into its input's (with several readers, as for
+ * any layer read twice: the first writes, the others add; ResNet-8's linear activations feed a conv
+ * and the residual add). Not the last layer (the loss reads its output), nor one nobody reads.
+ * Inference keeps every layer's output (calibration, statistics). */
 static int passes_through(const tq_model *m, const tq_layer *l) {
-  if (l->ninputs != 1 || l->consumers != 1 || l == &m->layers[m->nlayers - 1] ||
+  if (l->ninputs != 1 || l->consumers < 1 || l == &m->layers[m->nlayers - 1] ||
       m->layers[l->inputs[0]].consumers != 1)
     return 0;
   return (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE) ||
@@ -70,9 +72,11 @@ static float *din_target(tq_model *m, tq_layer *l, int k, int *accumulate) {
   *accumulate = 0;
   if (src->type == TQ_L_INPUT) return NULL; /* nobody needs the input's gradient */
   /* the first consumer to get there writes, the others add (its gradient buffer is shared with
-   * other layers until then, grad_plan.c) */
+   * other layers until then, grad_plan.c). The readers that write src's gradient are those of l's
+   * input: src itself, or the top of the chain that passes src's buffer on (in a chain only the
+   * top may have several readers). */
   char *opened = &m->grad_opened[src - m->layers];
-  if (src->consumers <= 1 || !*opened) {
+  if (m->layers[l->inputs[k]].consumers <= 1 || !*opened) {
     *opened = 1;
     return src->dout;
   }

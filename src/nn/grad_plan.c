@@ -41,7 +41,7 @@ typedef struct {
 
 /* The structural part of forward.c's passes_through, for any quantizer the layer may get. */
 static int may_pass_through(const tq_model *m, const tq_layer *l) {
-  if (l->ninputs != 1 || l->consumers != 1 || l == &m->layers[m->nlayers - 1] ||
+  if (l->ninputs != 1 || l->consumers < 1 || l == &m->layers[m->nlayers - 1] ||
       m->layers[l->inputs[0]].consumers != 1)
     return 0;
   return (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR) || l->type == TQ_L_FLATTEN ||
