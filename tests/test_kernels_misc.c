@@ -626,6 +626,38 @@ static void test_elementwise(void) {
   tq_free(z.in), tq_free(z.out), tq_free(z.dout), tq_free(zdin);
 }
 
+/* Add fused with a ReLU / ReLU6: the same bits as tq_add_forward then the ReLU, and the gradient
+ * the ReLU's backward (on the Add's output) gives, to both inputs; values at the kinks included. */
+static void test_add_relu(float relu_max) {
+  const size_t n = 70001; /* over the parallel threshold, odd */
+  tq_rng r;
+  tq_rng_seed(&r, 5);
+  float *a = randn(&r, n, 3), *b = randn(&r, n, 3), *g = randn(&r, n, 1);
+  a[0] = 1.0f, b[0] = -1.0f; /* exactly 0 */
+  a[1] = 4.0f, b[1] = 2.0f;  /* exactly the cap of 6 */
+  float *sum = tq_alloc_floats(n), *ref = tq_alloc_floats(n), *out = tq_alloc_floats(n);
+  float *dref = tq_alloc_floats(n), *da = tq_alloc_floats(n), *db = tq_alloc_floats(n);
+  tq_add_forward(sum, a, b, n);
+  if (relu_max > 0) {
+    tq_relu_max_forward(ref, sum, n, relu_max);
+    tq_relu_max_backward(dref, g, sum, n, relu_max);
+  } else {
+    tq_relu_forward(ref, sum, n);
+    tq_relu_backward(dref, g, sum, n);
+  }
+  tq_add_relu_forward(out, a, b, n, relu_max);
+  CHECK(memcmp(out, ref, n * sizeof(float)) == 0);
+  tq_add_relu_backward(da, db, g, out, n, relu_max);
+  CHECK(memcmp(da, dref, n * sizeof(float)) == 0);
+  CHECK(memcmp(db, dref, n * sizeof(float)) == 0);
+  CHECK(da[0] == 0.0f && (relu_max > 0 ? da[1] == 0.0f : da[1] == g[1]));
+  memset(da, 0, n * sizeof(float));
+  tq_add_relu_backward(da, NULL, g, out, n, relu_max); /* one input needs no gradient */
+  CHECK(memcmp(da, dref, n * sizeof(float)) == 0);
+  tq_free(a), tq_free(b), tq_free(g), tq_free(sum), tq_free(ref), tq_free(out), tq_free(dref), tq_free(da),
+      tq_free(db);
+}
+
 static void test_dropout(void) {
   const size_t n = 100000;
   const float rate = 0.3f;
@@ -718,6 +750,8 @@ int main(void) {
   test_pool_grad(0, 6, 6, 2, 3, 3, TQ_PAD_VALID);
   test_gap();
   test_elementwise();
+  test_add_relu(0.0f);
+  test_add_relu(6.0f);
   test_dropout();
   TEST_MAIN_END();
 }

@@ -131,6 +131,11 @@ void tq_gap_backward(float *din, const float *dout, int n, int hw, int c);
 
 /* ---- Add: out = a + b (n values); backward copies dout to both. */
 void tq_add_forward(float *out, const float *a, const float *b, size_t n);
+/* Add fused with the ReLU after it (relu_max > 0: capped), as training runs a residual block's
+ * end: out = relu(a + b), value for value what the two kernels give; backward from the ReLU's
+ * output: da = db = dout where 0 < out (< relu_max), else 0 (da, db may be NULL). */
+void tq_add_relu_forward(float *out, const float *a, const float *b, size_t n, float relu_max);
+void tq_add_relu_backward(float *da, float *db, const float *dout, const float *out, size_t n, float relu_max);
 /* ---- Channel-broadcast multiply (squeeze-excite): x (N,HW,C) * s (N,C) -> out (N,HW,C). */
 void tq_chanmul_forward(float *out, const float *x, const float *s, int n, int hw, int c);
 void tq_chanmul_backward(float *dx, float *ds, const float *dout, const float *x, const float *s,

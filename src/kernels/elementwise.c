@@ -1,5 +1,6 @@
 /* Elementwise glue layers: add (residuals), channel multiply (squeeze-excite), zero padding,
  * inverted dropout. All NHWC, channels innermost. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -11,6 +12,28 @@ void tq_add_forward(float *out, const float *a, const float *b, size_t n) {
   /* Backward is the identity to both inputs: callers pass dout on, no kernel needed. */
 #pragma omp parallel for schedule(static) if (n > EW_PARALLEL_VALUES)
   for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void tq_add_relu_forward(float *out, const float *a, const float *b, size_t n, float relu_max) {
+  const float cap = relu_max > 0.0f ? relu_max : INFINITY; /* min(v, INFINITY) is v: plain ReLU */
+#pragma omp parallel for simd schedule(static) if (n > EW_PARALLEL_VALUES)
+  for (size_t i = 0; i < n; i++) {
+    float v = a[i] + b[i];
+    v = v > 0.0f ? v : 0.0f;
+    out[i] = v < cap ? v : cap;
+  }
+}
+
+/* The ReLU's mask from its output: out > 0 exactly where its input was, and out < cap exactly where
+ * the input was below the cap (TensorFlow's Relu6Grad: 0 < x < 6). */
+void tq_add_relu_backward(float *da, float *db, const float *dout, const float *out, size_t n, float relu_max) {
+  const float cap = relu_max > 0.0f ? relu_max : INFINITY;
+#pragma omp parallel for simd schedule(static) if (n > EW_PARALLEL_VALUES)
+  for (size_t i = 0; i < n; i++) {
+    float g = out[i] > 0.0f && out[i] < cap ? dout[i] : 0.0f;
+    if (da) da[i] = g;
+    if (db) db[i] = g;
+  }
 }
 
 void tq_chanmul_forward(float *out, const float *x, const float *s, int n, int hw, int c) {

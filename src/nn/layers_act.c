@@ -45,6 +45,15 @@ tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn) {
   return r->type == TQ_L_RELU && r->ninputs == 1 && r->inputs[0] == i ? r : NULL;
 }
 
+/* An Add whose only reader is the ReLU right after it (ResNet-8's block ends) writes the ReLU's
+ * output in training and takes its gradient back through the ReLU's mask (layers_shape.c). */
+tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add) {
+  int i = (int)(add - m->layers);
+  if (add->type != TQ_L_ADD || add->consumers != 1 || i + 1 >= m->nlayers) return NULL;
+  tq_layer *r = &m->layers[i + 1];
+  return r->type == TQ_L_RELU && r->ninputs == 1 && r->inputs[0] == i ? r : NULL;
+}
+
 static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
   tq_layer *relu = p->training ? tq_bn_fused_relu(m, l) : NULL;
@@ -104,9 +113,12 @@ const tq_layer_traits tq_layer_batchnorm = {
 
 /* ---- ReLU: max(x, 0), capped at relu_max when that is > 0 (ReLU6) */
 
-/* A ReLU fused into the batch norm before it (tq_bn_fused_relu) has nothing left to do in training. */
+/* A ReLU fused into the batch norm or Add before it (tq_bn_fused_relu, tq_add_fused_relu) has nothing
+ * left to do in training. */
 static int relu_fused(tq_model *m, const tq_layer *l) {
-  return l->ninputs == 1 && tq_bn_fused_relu(m, &m->layers[l->inputs[0]]) == l;
+  if (l->ninputs != 1) return 0;
+  const tq_layer *in = &m->layers[l->inputs[0]];
+  return tq_bn_fused_relu(m, in) == l || tq_add_fused_relu(m, in) == l;
 }
 
 static tq_status relu_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {

@@ -29,14 +29,25 @@ static int add_infer(const tq_model *m, tq_layer *l, char *why, size_t n) {
   return 0;
 }
 
+/* In training, fused with the ReLU after it when that is its only reader (tq_add_fused_relu): the
+ * Add writes the ReLU's output and takes its gradient back through the ReLU's mask, one pass each
+ * way instead of two. */
 static tq_status add_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  (void)m;
-  tq_add_forward(l->out, p->x, p->x2, p->out_n);
+  tq_layer *relu = p->training ? tq_add_fused_relu(m, l) : NULL;
+  if (relu)
+    tq_add_relu_forward(relu->out, p->x, p->x2, p->out_n, relu->relu_max);
+  else
+    tq_add_forward(l->out, p->x, p->x2, p->out_n);
   return TQ_OK;
 }
 
+/* Backward follows a training forward: the fusion it took is the one tq_add_fused_relu still finds. */
 static void add_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
-  (void)m;
+  tq_layer *relu = tq_add_fused_relu(m, l);
+  if (relu) {
+    tq_add_relu_backward(p->din[0], p->din[1], relu->dout, relu->out, p->out_n, relu->relu_max);
+    return;
+  }
   for (int k = 0; k < 2; k++)
     if (p->din[k]) memcpy(p->din[k], l->dout, p->out_n * sizeof(float));
 }

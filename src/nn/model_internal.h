@@ -68,6 +68,8 @@ void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n);
 void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 /* The ReLU a batch norm runs fused with in training (layers_act.c), or NULL. */
 tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn);
+/* The ReLU an Add runs fused with in training (layers_act.c), or NULL. */
+tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add);
 
 /* Runs layer i alone in inference mode on the batch already in its inputs; 0 on error. */
 int tq_model_forward_layer(tq_model *m, int i, int n);
