@@ -170,6 +170,9 @@ static void compare_with_reference(void) {
       {"quantized_bits_featuremap(4,4,1,1,alpha='auto',scale_axis=None)", 4, {8, 24, 24, 8}},
       {"quantized_bits(8,0,1,alpha='auto_po2')", 4, {3, 3, 64, 64}},
       {"quantized_bits(4,0,1,alpha='auto')", 4, {3, 3, 64, 64}},
+      /* one scale over a batch of activations: its passes split into pieces (scale.c, SEG_PIECE) */
+      {"quantized_bits_featuremap(8,8,1,1,alpha='auto_po2',scale_axis=None)", 4, {16, 32, 32, 8}},
+      {"quantized_bits(8,0,1,alpha='auto',scale_axis=None)", 4, {16, 32, 32, 8}},
   };
   tq_rng r;
   tq_rng_seed(&r, 7);

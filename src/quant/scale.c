@@ -115,11 +115,28 @@ static size_t row_chunks(const tq_qlayout *L) {
   return L->outer < 16 ? L->outer : 16;
 }
 
+/* Pieces of at most this many values per contiguous segment (inner > 1): a per-tensor scale has one
+ * segment, the whole batch's activations (DS-CNN: 800,000 values), which one thread walked alone
+ * while the other waited. Min, max and the elementwise apply passes give the same result in any
+ * split. */
+#define SEG_PIECE 16384
+static size_t seg_pieces(const tq_qlayout *L) {
+  return L->n >= TQ_QPAR_MIN ? (L->inner + SEG_PIECE - 1) / SEG_PIECE : 1;
+}
+/* Piece c of segment k (P pieces each): [*b, *e). */
+static void seg_piece(const tq_qlayout *L, size_t k, size_t c, size_t P, size_t *b, size_t *e) {
+  size_t len = (L->inner + P - 1) / P;
+  *b = k * L->inner + c * len;
+  *e = k * L->inner + ((c + 1) * len < L->inner ? (c + 1) * len : L->inner);
+  if (*b > *e) *b = *e;
+}
+
 void tq_group_absmax(const tq_qlayout *L, const float *x, float *amax) {
   size_t G = L->groups, I = L->inner, K = L->outer * G;
   for (size_t g = 0; g < G; g++) amax[g] = 0.0f;
   if (I > 1) {
-    float *seg = K > G ? tq_alloc_floats(K) : NULL;
+    const size_t P = seg_pieces(L), KP = K * P;
+    float *seg = KP > G ? tq_alloc_floats(KP) : NULL;
     if (!seg) { /* one segment per group, or no memory: serial */
       for (size_t k = 0; k < K; k++) {
         float m = seg_absmax(x + k * I, I);
@@ -128,9 +145,13 @@ void tq_group_absmax(const tq_qlayout *L, const float *x, float *amax) {
       return;
     }
 #pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
-    for (size_t k = 0; k < K; k++) seg[k] = seg_absmax(x + k * I, I);
-    for (size_t k = 0; k < K; k++)
-      if (seg[k] > amax[k % G]) amax[k % G] = seg[k];
+    for (size_t kc = 0; kc < KP; kc++) {
+      size_t b, e;
+      seg_piece(L, kc / P, kc % P, P, &b, &e);
+      seg[kc] = seg_absmax(x + b, e - b);
+    }
+    for (size_t kc = 0; kc < KP; kc++)
+      if (seg[kc] > amax[kc / P % G]) amax[kc / P % G] = seg[kc];
     tq_free(seg);
     return;
   }
@@ -173,7 +194,8 @@ void tq_group_minmax(const tq_qlayout *L, const float *x, float flush, float *lo
   size_t G = L->groups, I = L->inner, K = L->outer * G;
   for (size_t g = 0; g < G; g++) lo[g] = INFINITY, hi[g] = -INFINITY;
   if (I > 1) {
-    float *seg = tq_alloc_floats(2 * K);
+    const size_t P = seg_pieces(L), KP = K * P;
+    float *seg = tq_alloc_floats(2 * KP);
     if (!seg) {
       for (size_t k = 0; k < K; k++) {
         float a, b;
@@ -184,10 +206,15 @@ void tq_group_minmax(const tq_qlayout *L, const float *x, float flush, float *lo
       return;
     }
 #pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
-    for (size_t k = 0; k < K; k++) seg_minmax(x + k * I, I, flush, &seg[k], &seg[K + k]);
-    for (size_t k = 0; k < K; k++) {
-      if (seg[k] < lo[k % G]) lo[k % G] = seg[k];
-      if (seg[K + k] > hi[k % G]) hi[k % G] = seg[K + k];
+    for (size_t kc = 0; kc < KP; kc++) {
+      size_t b, e;
+      seg_piece(L, kc / P, kc % P, P, &b, &e);
+      seg_minmax(x + b, e - b, flush, &seg[kc], &seg[KP + kc]);
+    }
+    for (size_t kc = 0; kc < KP; kc++) {
+      size_t g = kc / P % G;
+      if (seg[kc] < lo[g]) lo[g] = seg[kc];
+      if (seg[KP + kc] > hi[g]) hi[g] = seg[KP + kc];
     }
     tq_free(seg);
     return;
@@ -334,9 +361,13 @@ static void auto_apply_all(const tq_qlayout *L, const auto_apply *A, float *tmp_
     for (size_t r = 0; r < R; r++) auto_apply_run(&P, r * W, r * W + W, 0, 1);
     for (size_t o = R * k; o < L->outer; o++) auto_apply_run(A, o * G, o * G + G, 0, 1);
   } else {
-    size_t K = L->outer * G;
+    const size_t K = L->outer * G, P = seg_pieces(L);
 #pragma omp parallel for schedule(static) if (L->n >= TQ_QPAR_MIN)
-    for (size_t k = 0; k < K; k++) auto_apply_run(A, k * I, k * I + I, k % G, 0);
+    for (size_t kc = 0; kc < K * P; kc++) {
+      size_t b, e;
+      seg_piece(L, kc / P, kc % P, P, &b, &e);
+      auto_apply_run(A, b, e, kc / P % G, 0);
+    }
   }
 }
 
@@ -584,9 +615,13 @@ tq_status tq_quant_featuremap(const tq_qrun *r) {
     for (size_t o = R * k; o < L.outer; o++) fm_apply_run(&A, o * G, o * G + G, 0, 1);
     tq_free(rep);
   } else {
-    size_t K = L.outer * G;
+    const size_t K = L.outer * G, P = seg_pieces(&L);
 #pragma omp parallel for schedule(static) if (L.n >= TQ_QPAR_MIN)
-    for (size_t k = 0; k < K; k++) fm_apply_run(&A, k * I, k * I + I, k % G, 0);
+    for (size_t kc = 0; kc < K * P; kc++) {
+      size_t b, e;
+      seg_piece(&L, kc / P, kc % P, P, &b, &e);
+      fm_apply_run(&A, b, e, kc / P % G, 0);
+    }
   }
   tq_free(fb);
   return TQ_OK;
