@@ -2,6 +2,7 @@
  * model-file round trip and every way a model file can be bad; the layer-type table (this test
  * reads the private table, src/nn/layer_types.h) and Reshape, the type added through it, end to
  * end: shape inference, gradients in a squeeze-excite block, model file, summary, Keras import. */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,6 +119,30 @@ static int distinct_gradients(tq_model *m) {
   /* neighbours never share: a step reads its own gradient while it writes its input's */
   for (int i = 2; i < n; i++) CHECK(tq_model_layer(m, i)->dout != tq_model_layer(m, i - 1)->dout);
   return distinct;
+}
+
+/* No product for a gradient nobody needs (forward.c, grad_needed): behind a parameter-free layer on
+ * the input (a QAT input quantizer, here a ReLU) the conv leaves that layer's gradient unwritten;
+ * the parameters' gradients stay right. Two threads: one gradient buffer per layer. */
+static void check_unneeded_gradient(void) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(2);
+  tq_model *m = tq_model_new("front", (tq_shape3){6, 6, 2});
+  int x = tq_relu(m, 0, 0);
+  int c = tq_conv2d(m, x, 4, 3, 3, 1, 1, TQ_PAD_SAME); /* no kink after it: clean differences */
+  c = tq_gap(m, c);
+  c = tq_dense(m, c, 3);
+  tq_layer_set_l2(m, 2, 0.0f);
+  CHECK(c > 0 && tq_model_finalize(m, 3, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
+  tq_layer *front = &m->layers[x];
+  size_t n = 3 * tq_shape_size(front->out_shape);
+  for (size_t i = 0; i < n; i++) front->dout[i] = NAN;
+  check_model_gradients(m, 3, 72, 2, 40);
+  size_t untouched = 0;
+  for (size_t i = 0; i < n; i++) untouched += isnan(front->dout[i]);
+  CHECK(untouched == n);
+  tq_model_free(m);
+  omp_set_num_threads(threads);
 }
 
 static void check_gradient_buffers(void) {
@@ -566,6 +591,7 @@ int main(void) {
   check_names();
   check_gradients();
   check_gradient_buffers();
+  check_unneeded_gradient();
   check_builder_errors();
   check_model_file();
   check_reshape_shapes();
