@@ -362,6 +362,10 @@ static void test_conv_cases(void) {
    * many direct tiles per thread */
   test_conv_case("gemm 16x16x8",           20, 16, 16,  8,  3,  3,  1,  1,  8, TQ_PAD_SAME,  0, 0);
   test_conv_case("direct 32x32x16",         3, 32, 32, 16,  3,  3,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  /* stride-1 3x3 'same' with C and OC multiples of 16 and even sizes: din by Winograd F(2x2, 3x3) */
+  test_conv_case("winograd din 16->32",     2,  4,  6, 16,  3,  3,  1,  1, 32, TQ_PAD_SAME,  0, 1);
+  test_conv_case("winograd din 32->16",     3,  6,  4, 32,  3,  3,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("winograd din 64->64",     2,  8,  8, 64,  3,  3,  1,  1, 64, TQ_PAD_SAME,  0, 0);
   test_conv_case("1x1 s2, gemm din",       17, 12, 12,  8,  1,  1,  2,  2, 16, TQ_PAD_SAME,  0, 0);
   test_conv_case("gemm pointwise",         18,  9,  9, 16,  1,  1,  1,  1, 24, TQ_PAD_VALID, 0, 0);
   /* depthwise, multiplier 1 and 2; 64/32/8-channel register blocks and scalar tails; several
@@ -390,6 +394,63 @@ static void test_conv_cases(void) {
   /* clang-format on */
 }
 
+/* The training forward's Winograd F(2x2, 3x3) path (3x3 stride-1 'same', C and OC multiples of 16,
+ * even output sizes): against the reference within the direct path's tolerance, with and without a
+ * bias, blocks of tiles that cross rows and images and a short last block, the same bits for 1 and 2
+ * threads, inside its scratch; shapes it does not take give tq_conv2d_forward's bits. */
+static void winograd_case(const char *name, int n, int h, int w, int c, int oc, int with_bias, int eligible) {
+  tq_rng r;
+  tq_rng_seed(&r, 99 + (uint64_t)h * 13 + (uint64_t)c * 5 + (uint64_t)oc);
+  conv_case k;
+  conv_case_init(&k, &r, n, h, w, c, 3, 3, 1, 1, oc, TQ_PAD_SAME, 0);
+  const float *b = with_bias ? k.b : NULL;
+  float *ref = tq_alloc_floats(k.n_out), *direct = tq_alloc_floats(k.n_out), *one = tq_alloc_floats(k.n_out);
+  tq_conv2d_forward_ref(ref, k.in, k.w, b, &k.s);
+  tq_conv2d_forward(direct, k.in, k.w, b, &k.s, k.scratch);
+  for (size_t i = 0; i < k.n_out; i++) k.out[i] = NAN;
+  tq_conv2d_forward_train(k.out, k.in, k.w, b, &k.s, k.scratch);
+  double scale = 1.0 + sqrt(9.0 * c), d = max_abs_diff(k.out, ref, k.n_out);
+  if (!(d <= 1e-5 * scale)) {
+    fprintf(stderr, "winograd %s: differs from the reference by %g\n", name, d);
+    tq_test_failures++;
+  }
+  /* eligible shapes round differently from the direct sum somewhere; the others not at all */
+  int same = memcmp(k.out, direct, k.n_out * sizeof(float)) == 0;
+  if (same == eligible) {
+    fprintf(stderr, "winograd %s: %s the direct path's bits\n", name, same ? "has" : "does not have");
+    tq_test_failures++;
+  }
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  tq_conv2d_forward_train(one, k.in, k.w, b, &k.s, k.scratch);
+  omp_set_num_threads(2);
+  tq_conv2d_forward_train(k.out, k.in, k.w, b, &k.s, k.scratch);
+  omp_set_num_threads(threads);
+  if (memcmp(one, k.out, k.n_out * sizeof(float))) {
+    fprintf(stderr, "winograd %s: 1 and 2 threads differ\n", name);
+    tq_test_failures++;
+  }
+  if (!scratch_guard_ok(&k)) {
+    fprintf(stderr, "winograd %s: wrote past the scratch size\n", name);
+    tq_test_failures++;
+  }
+  tq_free(ref), tq_free(direct), tq_free(one);
+  conv_case_free(&k);
+}
+
+static void test_winograd(void) {
+  /* name, n, h, w, c, oc, bias?, taken by the Winograd path? */
+  winograd_case("16->32 8x6", 3, 8, 6, 16, 32, 1, 1);
+  winograd_case("32->16 4x4 no bias", 2, 4, 4, 32, 16, 0, 1);
+  winograd_case("64->48 6x10", 5, 6, 10, 64, 48, 1, 1);
+  winograd_case("128->16 2x2", 1, 2, 2, 128, 16, 1, 1);
+  winograd_case("48->16 8x8 (C not unrolled)", 2, 8, 8, 48, 16, 1, 1);
+  winograd_case("ResNet-8 32x32x16", 2, 32, 32, 16, 16, 1, 1);
+  winograd_case("odd 5x5: direct", 2, 5, 5, 16, 16, 1, 0);
+  winograd_case("C 8: direct", 2, 8, 8, 8, 16, 1, 0);
+  winograd_case("C 256: direct", 1, 4, 4, 256, 16, 1, 0);
+}
+
 static void test_depthwise_hand(void) {
   /* one 3x3 input with two channels (c0 = 1..9, c1 = 10*(1..9)), multiplier 2, 'valid' 3x3:
    * out[c*2+m] = sum over the window of in_c * w[.,.,c,m] */
@@ -416,5 +477,6 @@ int main(void) {
   test_conv_hand();
   test_depthwise_hand();
   test_conv_cases();
+  test_winograd();
   TEST_MAIN_END();
 }

@@ -47,6 +47,12 @@ void tq_conv2d_forward(float *out, const float *in, const float *w, const float 
                        const tq_conv_shape *s, float *scratch);
 void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, const tq_conv_shape *s, float *scratch);
+/* The training forward: tq_conv2d_forward, except that a 3x3 stride-1 'same' convolution with C and
+ * OC multiples of 16 (C <= 128) and an even output size runs as Winograd F(2x2, 3x3), fewer
+ * multiply-adds with slightly different rounding (a few ulp). The stride-1 din of tq_conv2d_backward
+ * takes the same path; inference keeps the direct sum. */
+void tq_conv2d_forward_train(float *out, const float *in, const float *w, const float *b,
+                             const tq_conv_shape *s, float *scratch);
 /* Plain-loop references, for tests. */
 void tq_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
                            const tq_conv_shape *s);

@@ -442,6 +442,7 @@ static void conv_forward_gemm(float *out, const float *in, const float *w, const
  * and the forward scratch of the transposed convolution). */
 
 static size_t conv_forward_floats(const tq_conv_shape *s) {
+  if (tq_conv2d_winograd_ok(s)) return conv_padded_floats(s) + tq_conv2d_winograd_floats(s); /* training */
   if (conv_direct_forward_ok(s)) return conv_padded_floats(s) + (conv_direct_ok(s) ? 0 : conv_k(s) * s->oc);
   return conv_is_pointwise(s) ? 0 : (size_t)CONV_LANES * conv_chunk_rows(s) * conv_k(s);
 }
@@ -474,6 +475,20 @@ void tq_conv2d_forward(float *out, const float *in, const float *w, const float 
     conv_forward_direct(out, in, w, b, s, scratch);
   else
     conv_forward_gemm(out, in, w, b, s, scratch);
+}
+
+void tq_conv2d_forward_train(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s,
+                             float *scratch) {
+  if (!tq_conv2d_winograd_ok(s)) {
+    tq_conv2d_forward(out, in, w, b, s, scratch);
+    return;
+  }
+  int hp, wp;
+  conv_padded_dims(s, &hp, &wp);
+  float *u = scratch + conv_padded_floats(s);
+  pad_input(scratch, in, s, hp, wp);
+  tq_conv2d_winograd_weights(u, w, s->c, s->oc);
+  tq_conv2d_winograd_forward(out, scratch, wp * s->c, (size_t)hp * wp * s->c, u, b, s);
 }
 
 /* sums[o] = the sum of g[r][o] over rows r in order. Eight columns at a time in a register across all
@@ -582,7 +597,7 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
         for (int c = 0; c < C; c++)
           for (int o = 0; o < OC; o++) dst[(size_t)o * C + c] = src[(size_t)c * OC + o];
       }
-    tq_conv2d_forward(din, dout, wt, NULL, &t, scratch + (size_t)K * OC);
+    tq_conv2d_forward_train(din, dout, wt, NULL, &t, scratch + (size_t)K * OC);
   }
 }
 

@@ -207,7 +207,10 @@ static void conv2d_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b)
 }
 
 static void conv2d_forward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
-  tq_conv2d_forward(l->out, p->x, w, b, &p->g, m->scratch);
+  if (p->training)
+    tq_conv2d_forward_train(l->out, p->x, w, b, &p->g, m->scratch);
+  else
+    tq_conv2d_forward(l->out, p->x, w, b, &p->g, m->scratch);
 }
 
 static void conv2d_backward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw,
