@@ -458,7 +458,8 @@ static size_t conv_backward_floats(const tq_conv_shape *s) {
   size_t lane_bufs = (size_t)CONV_LANES * conv_backward_chunk(s) * conv_k(s);
   size_t frame = conv_direct_forward_ok(s) ? conv_padded_floats(s) + conv_k(s) : 0; /* + dw tap offsets */
   size_t partials = (size_t)CONV_LANES * ((conv_direct_ok(s) ? 0 : kw) + s->oc);
-  size_t phase_a = frame + lane_bufs + partials + kw, phase_b = 0; /* + w^T panels */
+  size_t wino = tq_conv2d_winograd_ok(s) ? tq_conv2d_winograd_dw_floats(s) : 0; /* + Winograd dw lanes */
+  size_t phase_a = frame + lane_bufs + partials + kw + wino, phase_b = 0;       /* + w^T panels */
   tq_conv_shape t;
   if (conv_transposed_shape(&t, s)) phase_b = kw + conv_forward_floats(&t);
   return phase_a > phase_b ? phase_a : phase_b;
@@ -532,7 +533,13 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
   float *wt_panels = partials + (size_t)CONV_LANES * part_len; /* (K/16, OC, 16) */
   const int lanes = s->n < CONV_LANES ? s->n : CONV_LANES;
 
-  if (direct_dw_ok) {
+  if (dw && tq_conv2d_winograd_ok(s)) {
+    int hp, wp;
+    conv_padded_dims(s, &hp, &wp);
+    pad_input(frame, in, s, hp, wp);
+    tq_conv2d_winograd_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s,
+                          wt_panels + (direct_scatter ? (size_t)K * OC : 0));
+  } else if (direct_dw_ok) {
     int hp, wp;
     if (conv_padded_dims(s, &hp, &wp)) {
       pad_input(frame, in, s, hp, wp);

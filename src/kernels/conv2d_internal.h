@@ -22,6 +22,9 @@ size_t tq_conv2d_winograd_floats(const tq_conv_shape *s); /* the transformed ker
 void tq_conv2d_winograd_weights(float *u, const float *w, int C, int OC);
 void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img, const float *u, const float *b,
                                 const tq_conv_shape *s);
+size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s); /* the per-lane dU sums */
+void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                           const tq_conv_shape *s, float *lanes);
 
 #endif
 
@@ -49,6 +52,9 @@ size_t tq_conv2d_winograd_floats(const tq_conv_shape *s); /* the transformed ker
 void tq_conv2d_winograd_weights(float *u, const float *w, int C, int OC);
 void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img, const float *u, const float *b,
                                 const tq_conv_shape *s);
+size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s); /* the per-lane dU sums */
+void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                           const tq_conv_shape *s, float *lanes);
 
 #endif
 #define DIRECT_OC 16        /* output channels per tile: OC must be a multiple */
@@ -87,5 +93,8 @@ size_t tq_conv2d_winograd_floats(const tq_conv_shape *s); /* the transformed ker
 void tq_conv2d_winograd_weights(float *u, const float *w, int C, int OC);
 void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img, const float *u, const float *b,
                                 const tq_conv_shape *s);
+size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s); /* the per-lane dU sums */
+void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                           const tq_conv_shape *s, float *lanes);
 
 #endif

@@ -151,8 +151,8 @@ void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img,
     const float *src[WINO_T];
     float *dst[WINO_T];
     for (int i = 0; i < WINO_T; i++) {
-      if (i >= nt) { /* a short last block repeats its first tile and drops the copies */
-        src[i] = src[0], dst[i] = NULL;
+      if (i >= nt) { /* a short last block fills its rows with its image's first tile, dropped */
+        src[i] = x + (size_t)t0 / per_img * img, dst[i] = NULL;
         continue;
       }
       src[i] = x + n * img + (size_t)2 * ty * row + (size_t)2 * tx * C;
@@ -175,4 +175,134 @@ void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img,
         }
     }
   }
+}
+
+/* ---- The weight gradient by the same transforms: with V = B^T d B per tile and input channel and
+ * M' = A dY A^T per tile and output channel (dY: the tile's 2x2 output gradient),
+ *   dU[xi][c][o] = sum over tiles of V[xi][c] * M'[xi][o]   (16 GEMMs reducing over tiles)
+ *   dw[.][.][c][o] += G^T dU[c][o] G
+ * Tiles are split into WINO_LANES fixed lanes (a function of the shape, never of the thread count),
+ * each summing its own dU in tile order; the lanes are added in lane order: the same bits for any
+ * number of threads. */
+#define WDW_ROWS (NV == 1 ? 16 : 4) /* dU tile: input channels x 16 output channels in registers */
+#define WDW_BLOCK_FLOATS 65536      /* a block's V and M' (16 x tiles x (C + OC)): 256 KB, in L2 */
+
+static int wino_lanes(const tq_conv_shape *s) { return (size_t)s->c * s->oc <= 1024 ? 8 : 4; }
+
+size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s) {
+  return (size_t)wino_lanes(s) * tq_conv2d_winograd_floats(s);
+}
+
+static int wdw_block_tiles(const tq_conv_shape *s) {
+  int t = WDW_BLOCK_FLOATS / (16 * (s->c + s->oc));
+  return t > 48 ? 48 : t < 1 ? 1 : t;
+}
+
+/* M' = A dY A^T for one tile and VW channels, A = [1 0; 1 1; 1 -1; 0 -1]: dY (i, j) at
+ * g + i*orow + j*OC, M'[xi] stored at m + xi*mstep. */
+TILE_INLINE void grad_transform(float *m, size_t mstep, const float *g, size_t orow, int OC) {
+  vf y[2][2], r[4][2];
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++) y[i][j] = VLOAD(g + (size_t)i * orow + (size_t)j * OC);
+  for (int j = 0; j < 2; j++) {
+    r[0][j] = y[0][j];
+    r[1][j] = y[0][j] + y[1][j];
+    r[2][j] = y[0][j] - y[1][j];
+    r[3][j] = VSPLAT(0.0f) - y[1][j];
+  }
+  for (int a = 0; a < 4; a++) {
+    VSTORE(m + (size_t)(4 * a + 0) * mstep, r[a][0]);
+    VSTORE(m + (size_t)(4 * a + 1) * mstep, r[a][0] + r[a][1]);
+    VSTORE(m + (size_t)(4 * a + 2) * mstep, r[a][0] - r[a][1]);
+    VSTORE(m + (size_t)(4 * a + 3) * mstep, VSPLAT(0.0f) - r[a][1]);
+  }
+}
+
+/* du (WDW_ROWS, 16; row stride OC) += sum over nt tiles of v[t*C + r] * mp[t*OC + 0..16]: the rows'
+ * broadcasts at constant displacements from one pointer per tile. */
+TILE_INLINE void du_tile(float *du, int OC, const float *v, int C, const float *mp, int nt) {
+  vf acc[WDW_ROWS][NV];
+  for (int r = 0; r < WDW_ROWS; r++)
+    for (int q = 0; q < NV; q++) acc[r][q] = VLOAD(du + (size_t)r * OC + q * VW);
+  for (int t = 0; t < nt; t++) {
+    vf g[NV];
+    for (int q = 0; q < NV; q++) g[q] = VLOAD(mp + (size_t)t * OC + q * VW);
+    const float *vt = v + (size_t)t * C;
+    for (int r = 0; r < WDW_ROWS; r++) {
+      vf x = VSPLAT(vt[r]);
+      for (int q = 0; q < NV; q++) acc[r][q] += x * g[q];
+    }
+  }
+  for (int r = 0; r < WDW_ROWS; r++)
+    for (int q = 0; q < NV; q++) VSTORE(du + (size_t)r * OC + q * VW, acc[r][q]);
+}
+
+/* dw (3,3,C,OC) += the weight gradient, for a shape tq_conv2d_winograd_ok accepts. x: the
+ * zero-padded frame as for the forward; dout (N,OH,OW,OC); lanes: tq_conv2d_winograd_dw_floats(s). */
+void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
+                           const tq_conv_shape *s, float *lanes) {
+  const int C = s->c, OC = s->oc, tw = s->ow / 2, L = wino_lanes(s), tb = wdw_block_tiles(s);
+  const size_t per_img = (size_t)(s->oh / 2) * tw, tiles = (size_t)s->n * per_img;
+  const size_t orow = (size_t)s->ow * OC, plane = (size_t)16 * C * OC;
+  const size_t vstep = (size_t)tb * C, mstep = (size_t)tb * OC;
+#pragma omp parallel if (tiles * 16 * C * OC > CONV_PARALLEL_MACS)
+  {
+    float *buf = tq_alloc_floats((size_t)16 * tb * (C + OC)); /* V (16, tb, C), then M' (16, tb, OC) */
+    TQ_ASSERT(buf != NULL);
+    float *v = buf, *mp = buf + 16 * vstep;
+#pragma omp for schedule(dynamic, 1)
+    for (int l = 0; l < L; l++) {
+      float *du = lanes + (size_t)l * plane;
+      memset(du, 0, plane * sizeof(float));
+      const size_t l0 = tiles * l / L, l1 = tiles * (l + 1) / L;
+      size_t n = l0 / per_img, q = l0 % per_img;
+      int ty = (int)(q / tw), tx = (int)(q % tw);
+      for (size_t t0 = l0; t0 < l1; t0 += tb) {
+        const int nt = l1 - t0 < (size_t)tb ? (int)(l1 - t0) : tb;
+        for (int t = 0; t < nt; t++) {
+          const float *src = x + n * img + (size_t)2 * ty * row + (size_t)2 * tx * C;
+          const float *g = dout + (n * s->oh + 2 * (size_t)ty) * orow + (size_t)2 * tx * OC;
+          for (int c = 0; c < C; c += VW) input_transform(v + (size_t)t * C + c, vstep, src + c, row, C);
+          for (int o = 0; o < OC; o += VW) grad_transform(mp + (size_t)t * OC + o, mstep, g + o, orow, OC);
+          if (++tx == tw) {
+            tx = 0;
+            if (++ty == s->oh / 2) ty = 0, n++;
+          }
+        }
+        for (int xi = 0; xi < 16; xi++)
+          for (int c0 = 0; c0 < C; c0 += WDW_ROWS)
+            for (int p = 0; p < OC; p += DIRECT_OC)
+              du_tile(du + (size_t)xi * C * OC + (size_t)c0 * OC + p, OC, v + xi * vstep + c0, C, mp + xi * mstep + p,
+                      nt);
+      }
+    }
+    tq_free(buf);
+  }
+  /* dU summed over the lanes in lane order, then dw += G^T dU G per channel pair, VW pairs at a time */
+  const size_t cc = (size_t)C * OC;
+#pragma omp parallel for schedule(static) if (cc * L > 65536)
+  for (int c = 0; c < C; c++)
+    for (int o = 0; o < OC; o += VW) {
+      const size_t e = (size_t)c * OC + o;
+      vf d[16], t[3][4];
+      for (int xi = 0; xi < 16; xi++) {
+        vf a = VLOAD(lanes + xi * cc + e);
+        for (int l = 1; l < L; l++) a += VLOAD(lanes + (size_t)l * plane + xi * cc + e);
+        d[xi] = a;
+      }
+      const vf half = VSPLAT(0.5f);
+      for (int b = 0; b < 4; b++) {
+        vf u0 = d[b], u1 = d[4 + b], u2 = d[8 + b], u3 = d[12 + b];
+        t[0][b] = u0 + half * (u1 + u2);
+        t[1][b] = half * (u1 - u2);
+        t[2][b] = half * (u1 + u2) + u3;
+      }
+      for (int ky = 0; ky < 3; ky++) {
+        vf u0 = t[ky][0], u1 = t[ky][1], u2 = t[ky][2], u3 = t[ky][3];
+        float *d0 = dw + ((size_t)(ky * 3 + 0) * C + c) * OC + o, *d1 = d0 + cc, *d2 = d1 + cc;
+        VSTORE(d0, VLOAD(d0) + (u0 + half * (u1 + u2)));
+        VSTORE(d1, VLOAD(d1) + half * (u1 - u2));
+        VSTORE(d2, VLOAD(d2) + (half * (u1 + u2) + u3));
+      }
+    }
 }
