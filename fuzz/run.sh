@@ -49,7 +49,7 @@ mkdir -p "$BUILD"
 if ! { cmake -S "$ROOT/fuzz" -B "$BUILD" -DCMAKE_C_COMPILER="$CC_FUZZ" >"$BUILD/configure.log" 2>&1 &&
        cmake --build "$BUILD" -j2 >"$BUILD/build.log" 2>&1; }; then
   echo "fuzz/run.sh: building the fuzzers failed:" >&2
-  tail -30 "$BUILD/configure.log" "$BUILD/build.log" >&2
+  tail -n 30 "$BUILD/configure.log" "$BUILD/build.log" >&2
   exit 1
 fi
 
@@ -80,7 +80,7 @@ for t in "${targets[@]}"; do
   fi
   if [ ${#regs[@]} -gt 0 ] && ! "$bin" "${common[@]}" "${regs[@]}" >>"$log" 2>&1; then
     printf '%-12s %12s %8s %10s %8s  %s\n' "$t" - - - - "FAILED on a saved reproducer (fuzz/regressions/$t)"
-    tail -40 "$log"
+    tail -n 40 "$log"
     failed=1
     continue
   fi

@@ -85,7 +85,9 @@ TILE_INLINE void input_transform(float *v, size_t vstep, const float *x, int row
 
 /* Y = A^T M A (+ bias) for one tile and VW channels, A^T = [1 1 1 0; 0 1 -1 -1]: M[xi] at
  * m + xi*mstep, output (i, j) at y + i*orow + j*OC. */
-TILE_INLINE void output_transform(float *y, size_t orow, int OC, const float *m, size_t mstep, vf bias) {
+TILE_INLINE void output_transform(float *y, size_t orow, int OC, const float *m, size_t mstep, const float *b) {
+  /* b: VW biases or NULL (vectors are not passed by value: without AVX enabled that changes the ABI) */
+  const vf bias = b ? VLOAD(b) : VSPLAT(0.0f);
   vf s[2][4];
   for (int j = 0; j < 4; j++) {
     vf m0 = VLOAD(m + (size_t)j * mstep), m1 = VLOAD(m + (size_t)(4 + j) * mstep),
@@ -168,11 +170,9 @@ void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img,
     for (int p = 0; p < OC / DIRECT_OC; p++) {
       gemm_tiles(mb, v, u + p * DIRECT_OC, OC, C);
       for (int i = 0; i < nt; i++)
-        for (int q = 0; q < NV; q++) {
-          const vf bias = b ? VLOAD(b + p * DIRECT_OC + q * VW) : VSPLAT(0.0f);
+        for (int q = 0; q < NV; q++)
           output_transform(dst[i] + p * DIRECT_OC + q * VW, orow, OC, mb + i * DIRECT_OC + q * VW,
-                           (size_t)WINO_T * DIRECT_OC, bias);
-        }
+                           (size_t)WINO_T * DIRECT_OC, b ? b + p * DIRECT_OC + q * VW : NULL);
     }
   }
 }
