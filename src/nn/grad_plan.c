@@ -160,7 +160,8 @@ tq_status tq_model_plan_gradients(tq_model *m, int share) {
   tq_status st = ws_init(&w, m->nlayers) ? TQ_OK : TQ_ERR_MEMORY;
   int nbuf = st ? 0 : assign(m, share, w.buf_of, w.size, w.order, w.free_below);
   if (!st && !(m->grad_bufs = calloc((size_t)nbuf + 1, sizeof *m->grad_bufs))) st = TQ_ERR_MEMORY;
-  if (!st && !(m->grad_opened = calloc(2 * (size_t)m->nlayers, 1))) st = TQ_ERR_MEMORY; /* + grad_needed */
+  if (!st && !(m->grad_opened = calloc(2 * (size_t)m->nlayers, 1))) st = TQ_ERR_MEMORY;
+  if (!st) m->grad_needed = m->grad_opened + m->nlayers;
   for (int b = 0; !st && b < nbuf; b++, m->ngrad_bufs++)
     if (!(m->grad_bufs[b] = tq_alloc_floats(w.size[b] ? w.size[b] : 1))) st = TQ_ERR_MEMORY;
   for (int j = 0; !st && j < m->nlayers; j++) m->layers[j].dout = m->grad_bufs[w.buf_of[j]];
@@ -173,6 +174,6 @@ void tq_model_free_gradients(tq_model *m) {
   free(m->grad_bufs);
   free(m->grad_opened);
   m->grad_bufs = NULL;
-  m->grad_opened = NULL;
+  m->grad_opened = m->grad_needed = NULL;
   m->ngrad_bufs = 0;
 }

@@ -26,8 +26,9 @@ struct tq_model {
   size_t din_tmp_floats;
   float **grad_bufs;     /* the layers' gradients (dout) point into these (grad_plan.c) */
   int ngrad_bufs;
-  char *grad_opened;     /* per layer: its gradient has been written in this backward pass; then, per
-                          * layer, whether its gradient is needed at all (forward.c) */
+  char *grad_opened;     /* per layer: its gradient has been written in this backward pass */
+  char *grad_needed;     /* per layer: whether its gradient is needed at all (forward.c); shares
+                          * grad_opened's allocation */
   tq_layer_profile *profile; /* per layer, while tq_model_profile is on (else NULL) */
 };
 

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "quant/kinds.h"
@@ -124,7 +125,9 @@ static int always(const tq_quantizer *q) {
  * threads take part above TQ_QPAR_MIN values. */
 static void copy_gradient(float *din, const float *dout, size_t n) {
   if (din == dout) return;
-  if (n < TQ_QPAR_MIN || (din < dout + n && dout < din + n)) { /* overlapping: memmove's order */
+  /* overlap tested on addresses as integers: comparing pointers into different objects is undefined */
+  const uintptr_t d = (uintptr_t)din, g = (uintptr_t)dout, bytes = n * sizeof *din;
+  if (n < TQ_QPAR_MIN || (d < g + bytes && g < d + bytes)) { /* overlapping: memmove's order */
     memmove(din, dout, n * sizeof *din);
     return;
   }
