@@ -409,7 +409,44 @@ static void dead_channels(void) {
   }
 }
 
+/* tq_quantize_forward_range: the same output as tq_quantize_forward and the input's plain min and
+ * max, for the featuremap (whose range comes from its own flushed min/max pass: values below the
+ * flush threshold must still count) and for kinds that get a pass of their own, in place or not. */
+static void forward_range(void) {
+  static const char *qs[] = {"quantized_bits_featuremap(8,4,1,1,alpha='auto',scale_axis=0)",
+                             "quantized_bits_featuremap(4,2,1,1,alpha='auto_po2',scale_axis=3)",
+                             "quantized_relu(4,2)", "quantized_bits(8,2,1)"};
+  const int dims[4] = {5, 7, 6, 24};
+  const size_t n = 5 * 7 * 6 * 24;
+  tq_rng r;
+  tq_rng_seed(&r, 31);
+  float *x = tq_alloc_floats(n), *a = tq_alloc_floats(n), *b = tq_alloc_floats(n);
+  for (int shift = 0; shift < 2; shift++)
+    for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+      tq_quantizer q;
+      CHECK(tq_quantizer_parse(&q, qs[k]) == TQ_OK);
+      fill(x, n, dims, 4, &r, 0);
+      /* shift 1: every value tiny and positive but one tinier negative, all below the flush */
+      for (size_t i = 0; shift && i < n; i++) x[i] = 1e-9f + 1e-12f * (float)(i % 13);
+      if (shift) x[n / 2] = -3e-10f;
+      float lo = x[0], hi = x[0];
+      for (size_t i = 1; i < n; i++) lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
+      float range[2] = {0, 0};
+      CHECK(tq_quantize_forward(&q, a, NULL, x, dims, 4, 0, NULL) == TQ_OK);
+      CHECK(tq_quantize_forward_range(&q, b, NULL, x, dims, 4, 0, NULL, range) == TQ_OK);
+      CHECK(memcmp(a, b, n * sizeof(float)) == 0);
+      CHECK(range[0] == lo && range[1] == hi);
+      memcpy(b, x, n * sizeof(float)); /* in place */
+      range[0] = range[1] = 0;
+      CHECK(tq_quantize_forward_range(&q, b, NULL, b, dims, 4, 0, NULL, range) == TQ_OK);
+      CHECK(memcmp(a, b, n * sizeof(float)) == 0);
+      CHECK(range[0] == lo && range[1] == hi);
+    }
+  tq_free(x), tq_free(a), tq_free(b);
+}
+
 int main(void) {
+  forward_range();
   thread_independence();
   compare_with_reference();
   scale_counts();

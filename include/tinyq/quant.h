@@ -148,6 +148,11 @@ size_t tq_quantizer_num_scales(const tq_quantizer *q, const int *dims, int rank)
  * or missing rng. */
 tq_status tq_quantize_forward(const tq_quantizer *q, float *out, float *scales, const float *in,
                               const int *dims, int rank, int training, tq_rng *rng);
+/* The same, and range[0], range[1] = the smallest and largest value of in (as a plain pass over it
+ * would find them; QAT's moving range of an activation slot): from the quantizer's own pass when it
+ * makes one (quantized_bits_featuremap), else by a pass here. */
+tq_status tq_quantize_forward_range(const tq_quantizer *q, float *out, float *scales, const float *in,
+                                    const int *dims, int rank, int training, tq_rng *rng, float range[2]);
 
 /* Straight-through backward: din[i] = dout[i] * mask(in[i]), OVERWRITING din. din may alias dout
  * and/or in. mask: 1 with use_ste, else 1 - qnoise_factor; quantized_relu: that inside

@@ -183,27 +183,16 @@ static void act_backward(tq_act act, float *din, const float *dout, const float 
   }
 }
 
-/* Below this many values the range pass stays on one thread (fork/join costs more). */
-#define EMA_PARALLEL_VALUES 32768
-
 /* Moving average (momentum 0.99) of the batch range of a slot's input, kept during QAT so that
  * deployment can use learned static scales (SPEC §6). */
-static void track_ema(tq_layer *l, const float *v, size_t n) {
-  float lo = v[0], hi = v[0];
-  /* simd: a min/max reduction may run in any order (the same extremes); without it gcc keeps the
-   * scalar order */
-#pragma omp parallel for simd schedule(static) reduction(min : lo) reduction(max : hi) if (n > EMA_PARALLEL_VALUES)
-  for (size_t i = 1; i < n; i++) {
-    lo = v[i] < lo ? v[i] : lo;
-    hi = v[i] > hi ? v[i] : hi;
-  }
+static void track_ema(tq_layer *l, const float range[2]) {
   if (!l->ema_init) {
-    l->ema_lo = lo;
-    l->ema_hi = hi;
+    l->ema_lo = range[0];
+    l->ema_hi = range[1];
     l->ema_init = 1;
   } else {
-    l->ema_lo = 0.99f * l->ema_lo + 0.01f * lo;
-    l->ema_hi = 0.99f * l->ema_hi + 0.01f * hi;
+    l->ema_lo = 0.99f * l->ema_lo + 0.01f * range[0];
+    l->ema_hi = 0.99f * l->ema_hi + 0.01f * range[1];
   }
 }
 
@@ -216,7 +205,8 @@ static void activation_buffers(const tq_layer *l, size_t batch, tq_layer_buffers
  * spares the copy): into l->out. */
 static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *src) {
   /* Once static, the ranges stay those the scales came from (--static ema reproduces them). */
-  if (p->training && !(m->use_static && l->has_static)) track_ema(l, src, p->out_n);
+  const int track = p->training && !(m->use_static && l->has_static);
+  float range[2];
   tq_status st;
   if (m->use_static && l->has_static && !p->training) {
     if (src != l->out) memcpy(l->out, src, p->out_n * sizeof(float));
@@ -226,7 +216,10 @@ static tq_status activation_quantize(tq_model *m, tq_layer *l, const tq_layer_pa
   } else {
     tq_shape3 s = l->out_shape;
     int dims[4] = {p->n, s.h, s.w, s.c};
-    st = tq_quantize_forward(&l->act_q, l->out, NULL, src, dims, 4, p->training, p->rng);
+    /* the range for the moving average from the quantizer's own min/max pass when it has one */
+    st = tq_quantize_forward_range(&l->act_q, l->out, NULL, src, dims, 4, p->training, p->rng,
+                                   track ? range : NULL);
+    if (!st && track) track_ema(l, range);
   }
   return st ? tq_fail_prefix(st, "%s: activation quantizer", l->name) : TQ_OK;
 }

@@ -34,6 +34,7 @@ typedef struct {
   int32_t *zero_points; /* featuremap: the zero point of each group, or NULL */
   int stochastic;       /* round stochastically (training, and the kind supports it) */
   tq_rng *rng;
+  float *range;         /* or NULL: the raw min and max of in, set by a kind that finds them anyway */
 } tq_qrun;
 
 /* Data-dependent scales (scale.c). quantized_bits auto / auto_po2 (SPEC §1.1): steps has

@@ -137,18 +137,43 @@ static tq_status check_finite(const float *in, size_t n) {
 
 /* ---- forward, backward, codes ---------------------------------------------------------------- */
 
-tq_status tq_quantize_forward(const tq_quantizer *q, float *out, float *scales, const float *in,
-                              const int *dims, int rank, int training, tq_rng *rng) {
+/* Below this many values the range pass stays on one thread (fork/join costs more). */
+#define RANGE_PARALLEL_VALUES 32768
+
+static void value_range(const float *v, size_t n, float range[2]) {
+  float lo = v[0], hi = v[0];
+  /* simd: a min/max reduction may run in any order (the same extremes); without it gcc keeps the
+   * scalar order */
+#pragma omp parallel for simd schedule(static) reduction(min : lo) reduction(max : hi) if (n > RANGE_PARALLEL_VALUES)
+  for (size_t i = 1; i < n; i++) {
+    lo = v[i] < lo ? v[i] : lo;
+    hi = v[i] > hi ? v[i] : hi;
+  }
+  range[0] = lo, range[1] = hi;
+}
+
+tq_status tq_quantize_forward_range(const tq_quantizer *q, float *out, float *scales, const float *in,
+                                    const int *dims, int rank, int training, tq_rng *rng, float range[2]) {
   tq_status st = tq_quantizer_validate(q);
   if (st) return st;
   tq_qrun r = {.q = q, .in = in, .dims = dims, .rank = rank, .out = out, .steps = scales,
-               .rng = rng};
+               .rng = rng, .range = range};
   if ((st = check_shape(q, dims, rank, &r.n))) return st;
   const tq_qkind_traits *T = &tq_qkinds[q->kind];
   r.stochastic = training && q->stochastic && T->stochastic && T->stochastic(q);
   if (r.stochastic && !rng)
     return tq_fail(TQ_ERR_ARG, "%s: stochastic rounding needs a random generator", T->name);
-  return T->apply(&r);
+  if (range) range[0] = range[1] = NAN; /* a kind that finds the range sets it */
+  /* the range of the input as it was: out may be in */
+  if (range && out == in && T->apply != tq_quant_featuremap) value_range(in, r.n, range);
+  if ((st = T->apply(&r))) return st;
+  if (range && isnan(range[0])) value_range(in, r.n, range);
+  return TQ_OK;
+}
+
+tq_status tq_quantize_forward(const tq_quantizer *q, float *out, float *scales, const float *in,
+                              const int *dims, int rank, int training, tq_rng *rng) {
+  return tq_quantize_forward_range(q, out, scales, in, dims, rank, training, rng, NULL);
 }
 
 void tq_quantize_backward(const tq_quantizer *q, float *din, const float *dout, const float *in,

@@ -584,7 +584,17 @@ tq_status tq_quant_featuremap(const tq_qrun *r) {
   float *fb = tq_alloc_floats(5 * G);
   if (!fb) return TQ_ERR_MEMORY;
   float *lo = fb, *hi = fb + G, *sf = fb + 2 * G, *sdiv = fb + 3 * G, *zpf = fb + 4 * G;
-  tq_group_minmax(&L, r->in, TQ_FM_FLUSH, lo, hi);
+  /* The groups' raw extremes, then flushed: flushing is monotone (|x| < TQ_FM_FLUSH to 0), so the
+   * flushed extremes are the raw ones flushed, and the raw ones give the tensor's range too. */
+  tq_group_minmax(&L, r->in, 0.0f, lo, hi);
+  if (r->range) {
+    r->range[0] = INFINITY, r->range[1] = -INFINITY;
+    for (size_t g = 0; g < G; g++) {
+      if (lo[g] < r->range[0]) r->range[0] = lo[g];
+      if (hi[g] > r->range[1]) r->range[1] = hi[g];
+    }
+  }
+  for (size_t g = 0; g < G; g++) lo[g] = fm_flush(lo[g]), hi[g] = fm_flush(hi[g]);
   for (size_t g = 0; g < G; g++) {
     double l = lo[g], h = hi[g];
     double s = 2.0 * fmax(fabs(l), fabs(h)) / (bq - aq);
