@@ -24,7 +24,7 @@
 #include "kernels/conv2d_internal.h"
 
 #define WINO_T DIRECT_PX   /* tiles per block: the rows of a GEMM tile */
-#define WINO_MAX_C 128     /* per-thread V buffer on the stack: 16 * WINO_T * C floats */
+#define WINO_MAX_C 128     /* the widest input it takes (V: 16 * WINO_T * C floats per thread) */
 
 int tq_conv2d_winograd_ok(const tq_conv_shape *s) {
   return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->pad_top == 1 && s->pad_left == 1 &&
@@ -142,38 +142,43 @@ void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img,
   const long blocks = (long)((tiles + WINO_T - 1) / WINO_T);
   long chunk = blocks / (8L * omp_get_max_threads());
   chunk = chunk < 1 ? 1 : chunk > 16 ? 16 : chunk;
-#pragma omp parallel for schedule(dynamic, chunk) if (tiles * 16 * C * OC > CONV_PARALLEL_MACS)
-  for (long bi = 0; bi < blocks; bi++) {
-    _Alignas(64) float v[16 * WINO_T * WINO_MAX_C];
-    _Alignas(64) float mb[16 * WINO_T * DIRECT_OC];
-    const size_t t0 = (size_t)bi * WINO_T;
-    const int nt = tiles - t0 < WINO_T ? (int)(tiles - t0) : WINO_T;
-    size_t n = t0 / per_img, q = t0 % per_img;
-    int ty = (int)(q / tw), tx = (int)(q % tw);
-    const float *src[WINO_T];
-    float *dst[WINO_T];
-    for (int i = 0; i < WINO_T; i++) {
-      if (i >= nt) { /* a short last block fills its rows with its image's first tile, dropped */
-        src[i] = x + (size_t)t0 / per_img * img, dst[i] = NULL;
-        continue;
+#pragma omp parallel if (tiles * 16 * C * OC > CONV_PARALLEL_MACS)
+  {
+    /* per thread, on the heap: 100+ KB would not fit every platform's thread stacks */
+    float *v = tq_alloc_floats((size_t)16 * WINO_T * (C + DIRECT_OC)), *mb = v + (size_t)16 * WINO_T * C;
+    TQ_ASSERT(v != NULL);
+#pragma omp for schedule(dynamic, chunk)
+    for (long bi = 0; bi < blocks; bi++) {
+      const size_t t0 = (size_t)bi * WINO_T;
+      const int nt = tiles - t0 < WINO_T ? (int)(tiles - t0) : WINO_T;
+      size_t n = t0 / per_img, q = t0 % per_img;
+      int ty = (int)(q / tw), tx = (int)(q % tw);
+      const float *src[WINO_T];
+      float *dst[WINO_T];
+      for (int i = 0; i < WINO_T; i++) {
+        if (i >= nt) { /* a short last block fills its rows with its image's first tile, dropped */
+          src[i] = x + (size_t)t0 / per_img * img, dst[i] = NULL;
+          continue;
+        }
+        src[i] = x + n * img + (size_t)2 * ty * row + (size_t)2 * tx * C;
+        dst[i] = out + (n * s->oh + 2 * (size_t)ty) * orow + (size_t)2 * tx * OC;
+        if (++tx == tw) {
+          tx = 0;
+          if (++ty == s->oh / 2) ty = 0, n++;
+        }
       }
-      src[i] = x + n * img + (size_t)2 * ty * row + (size_t)2 * tx * C;
-      dst[i] = out + (n * s->oh + 2 * (size_t)ty) * orow + (size_t)2 * tx * OC;
-      if (++tx == tw) {
-        tx = 0;
-        if (++ty == s->oh / 2) ty = 0, n++;
+      const size_t vstep = (size_t)WINO_T * C;
+      for (int i = 0; i < WINO_T; i++)
+        for (int c = 0; c < C; c += VW) input_transform(v + (size_t)i * C + c, vstep, src[i] + c, row, C);
+      for (int p = 0; p < OC / DIRECT_OC; p++) {
+        gemm_tiles(mb, v, u + p * DIRECT_OC, OC, C);
+        for (int i = 0; i < nt; i++)
+          for (int q = 0; q < NV; q++)
+            output_transform(dst[i] + p * DIRECT_OC + q * VW, orow, OC, mb + i * DIRECT_OC + q * VW,
+                             (size_t)WINO_T * DIRECT_OC, b ? b + p * DIRECT_OC + q * VW : NULL);
       }
     }
-    const size_t vstep = (size_t)WINO_T * C;
-    for (int i = 0; i < WINO_T; i++)
-      for (int c = 0; c < C; c += VW) input_transform(v + (size_t)i * C + c, vstep, src[i] + c, row, C);
-    for (int p = 0; p < OC / DIRECT_OC; p++) {
-      gemm_tiles(mb, v, u + p * DIRECT_OC, OC, C);
-      for (int i = 0; i < nt; i++)
-        for (int q = 0; q < NV; q++)
-          output_transform(dst[i] + p * DIRECT_OC + q * VW, orow, OC, mb + i * DIRECT_OC + q * VW,
-                           (size_t)WINO_T * DIRECT_OC, b ? b + p * DIRECT_OC + q * VW : NULL);
-    }
+    tq_free(v);
   }
 }
 
