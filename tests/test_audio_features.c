@@ -161,7 +161,40 @@ static void logmel_extent(void) {
   tq_features_free(f);
 }
 
+/* tq_kws_clip: MLPerf's scaling by the signed maximum, silence and all-negative clips unscaled,
+ * and a tiny positive maximum beside large negatives (found by fuzzing: 4.5e-38 beside -97, which
+ * overflowed to infinity and made the MFCC NaN) scaled by the largest magnitude. */
+static void clip_scaling(void) {
+  static float x[5], out[TQ_KWS_CLIP];
+  const float a[5] = {0.5f, -0.25f, 0.125f, 0.0f, -0.5f};
+  memcpy(x, a, sizeof a);
+  tq_kws_clip(out, x, 5);
+  CHECK(out[0] == 1.0f && out[1] == -0.5f && out[4] == -1.0f && out[5] == 0.0f && out[TQ_KWS_CLIP - 1] == 0.0f);
+  const float neg[5] = {-0.5f, -0.25f, 0.0f, 0.0f, -1.0f};
+  memcpy(x, neg, sizeof neg);
+  tq_kws_clip(out, x, 5);
+  CHECK(out[0] == -0.5f && out[4] == -1.0f);
+  const float pcm[5] = {1.0f / 32768, -1.0f, 0.0f, -0.5f, 0.0f}; /* 16-bit extremes: MLPerf's scaling */
+  memcpy(x, pcm, sizeof pcm);
+  tq_kws_clip(out, x, 5);
+  CHECK(out[0] == 1.0f && out[1] == -32768.0f && out[3] == -16384.0f);
+  const float tiny[5] = {-97.0f, 4.5e-38f, -0.5f, 1e-40f, -2.0f};
+  memcpy(x, tiny, sizeof tiny);
+  tq_kws_clip(out, x, 5);
+  int finite = 1;
+  for (int i = 0; i < 5; i++) finite &= isfinite(out[i]) && fabsf(out[i]) <= 1.0f;
+  CHECK(finite && out[0] == -1.0f);
+  tq_features *f;
+  float feats[49 * 10];
+  CHECK(tq_features_create(&f, TQ_FEATURES_MFCC) == TQ_OK);
+  CHECK(tq_features_compute(f, out, TQ_KWS_CLIP, feats) == TQ_OK);
+  for (int i = 0; i < 49 * 10; i++) finite &= isfinite(feats[i]);
+  CHECK(finite);
+  tq_features_free(f);
+}
+
 int main(void) {
+  clip_scaling();
   snprintf(dir, sizeof dir, "/tmp/tq_test_audio_features_%d", (int)getpid());
   CHECK(tq_mkdirs(dir) == TQ_OK);
   threads_agree();

@@ -63,7 +63,10 @@ tq_status tq_features_compute(const tq_features *f, const float *x, size_t n, fl
 /* ---- Keyword clips (SPEC §3, as MLPerf Tiny prepares them). */
 enum { TQ_KWS_CLIP = 16000 };
 /* out = x divided by its largest sample (the signed maximum, MLPerf's reduce_max; a clip whose
- * maximum is not positive, e.g. digital silence, is left unscaled), zero-padded or cut to 16,000. */
+ * maximum is not positive, e.g. digital silence, is left unscaled; one whose negative samples
+ * exceed it 65536 times over, which 16-bit PCM cannot, by its largest magnitude, so that the
+ * result stays finite),
+ * zero-padded or cut to 16,000. */
 void tq_kws_clip(float out[TQ_KWS_CLIP], const float *x, size_t n);
 /* Background mixing: clip[i] = clamp(clip[i] + volume * noise[i], -1, 1) over 16,000 samples. */
 void tq_kws_mix(float clip[TQ_KWS_CLIP], const float *noise, float volume);
