@@ -16,16 +16,6 @@
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
-/* Winograd F(2x2, 3x3) for the training forward and the stride-1 din (conv2d_winograd.c). */
-int tq_conv2d_winograd_ok(const tq_conv_shape *s);
-size_t tq_conv2d_winograd_floats(const tq_conv_shape *s); /* the transformed kernel u */
-void tq_conv2d_winograd_weights(float *u, const float *w, int C, int OC);
-void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img, const float *u, const float *b,
-                                const tq_conv_shape *s);
-size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s); /* the per-lane dU sums */
-void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
-                           const tq_conv_shape *s, float *lanes);
-
 #endif
 
 #define CONV_PARALLEL_MACS 200000 /* multiply-adds below which a kernel stays on one thread */
@@ -46,16 +36,6 @@ static inline size_t conv_k(const tq_conv_shape *s) { return (size_t)s->kh * s->
 #define VW 16
 #else
 #define VW 8
-/* Winograd F(2x2, 3x3) for the training forward and the stride-1 din (conv2d_winograd.c). */
-int tq_conv2d_winograd_ok(const tq_conv_shape *s);
-size_t tq_conv2d_winograd_floats(const tq_conv_shape *s); /* the transformed kernel u */
-void tq_conv2d_winograd_weights(float *u, const float *w, int C, int OC);
-void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img, const float *u, const float *b,
-                                const tq_conv_shape *s);
-size_t tq_conv2d_winograd_dw_floats(const tq_conv_shape *s); /* the per-lane dU sums */
-void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const float *dout,
-                           const tq_conv_shape *s, float *lanes);
-
 #endif
 #define DIRECT_OC 16        /* output channels per tile: OC must be a multiple */
 #define NV (DIRECT_OC / VW) /* vectors per tile row */
