@@ -451,6 +451,73 @@ static void test_winograd(void) {
   winograd_case("C 256: direct", 1, 4, 4, 256, 16, 1, 0);
 }
 
+/* The training forward that also gathers a batch norm's statistics of its output: the output has
+ * tq_conv2d_forward_train's bits, the statistics tq_batchnorm_stats' bits (computed group by group
+ * inside the direct path, after it elsewhere), the same for 1 and 2 threads, inside the scratch. */
+static void forward_stats_case(const char *name, int n, int h, int w, int c, int k, int stride, int oc) {
+  tq_rng r;
+  tq_rng_seed(&r, 7 + (uint64_t)h * 31 + (uint64_t)c * 3 + (uint64_t)oc);
+  conv_case kc;
+  conv_case_init(&kc, &r, n, h, w, c, k, k, stride, stride, oc, TQ_PAD_SAME, 0);
+  const int rows = n * kc.s.oh * kc.s.ow;
+  const int gr = tq_batchnorm_stats_group_rows(rows);
+  const size_t ns = (size_t)3 * oc * ((rows + gr - 1) / gr); /* the groups' floats */
+  CHECK(gr % 24 == 0 && ns <= tq_batchnorm_stats_floats(rows, oc));
+  float *plain = tq_alloc_floats(kc.n_out), *want = tq_alloc_floats(ns), *got = tq_alloc_floats(ns + 1),
+        *one = tq_alloc_floats(ns);
+  tq_conv2d_forward_train(plain, kc.in, kc.w, kc.b, &kc.s, kc.scratch);
+  tq_batchnorm_stats(want, plain, rows, oc);
+  got[ns] = 777.0f;
+  int threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) {
+    omp_set_num_threads(t);
+    for (size_t i = 0; i < kc.n_out; i++) kc.out[i] = NAN;
+    for (size_t i = 0; i < ns; i++) got[i] = NAN;
+    tq_conv2d_forward_train_stats(kc.out, kc.in, kc.w, kc.b, &kc.s, kc.scratch, got);
+    if (memcmp(kc.out, plain, kc.n_out * sizeof(float)) || memcmp(got, want, ns * sizeof(float))) {
+      fprintf(stderr, "forward stats %s (%d threads): output or statistics differ from the separate passes\n",
+              name, t);
+      tq_test_failures++;
+    }
+    if (t == 1) memcpy(one, got, ns * sizeof(float));
+  }
+  omp_set_num_threads(threads);
+  if (memcmp(one, got, ns * sizeof(float)) || got[ns] != 777.0f || !scratch_guard_ok(&kc)) {
+    fprintf(stderr, "forward stats %s: thread-dependent, or wrote past its buffers\n", name);
+    tq_test_failures++;
+  }
+  /* and they are the batch's moments */
+  double *mean = malloc(sizeof(double) * 2 * (size_t)oc), *var = mean + oc;
+  tq_batchnorm_moments_from_stats(mean, var, got, rows, oc);
+  for (int j = 0; j < oc; j++) {
+    double m = 0, q = 0;
+    for (int i = 0; i < rows; i++) m += plain[(size_t)i * oc + j];
+    m /= rows;
+    for (int i = 0; i < rows; i++) q += (plain[(size_t)i * oc + j] - m) * (plain[(size_t)i * oc + j] - m);
+    q /= rows;
+    if (!(fabs(mean[j] - m) <= 1e-5 * (1 + fabs(m)) && fabs(var[j] - q) <= 1e-4 * (1 + q))) {
+      fprintf(stderr, "forward stats %s: channel %d mean %g var %g, expected %g %g\n", name, j, mean[j], var[j], m,
+              q);
+      tq_test_failures++;
+      break;
+    }
+  }
+  free(mean);
+  tq_free(plain), tq_free(want), tq_free(got), tq_free(one);
+  conv_case_free(&kc);
+}
+
+static void test_forward_stats(void) {
+  /* name, n, h, w, c, k, stride, oc */
+  forward_stats_case("pointwise 16->32, groups of 24", 3, 7, 9, 16, 1, 1, 32);
+  forward_stats_case("pointwise 64->64, DS-CNN rows", 100, 25, 5, 64, 1, 1, 64);
+  forward_stats_case("3x3 stride 2, 8-column panels", 4, 21, 17, 3, 3, 2, 8);
+  forward_stats_case("10x4-like stride 2, short last group", 5, 49, 10, 1, 3, 2, 64);
+  forward_stats_case("Winograd shape: statistics after", 2, 8, 8, 16, 3, 1, 16);
+  forward_stats_case("OC 12: im2col path, statistics after", 2, 6, 6, 5, 3, 1, 12);
+  forward_stats_case("one row", 1, 1, 1, 16, 1, 1, 16);
+}
+
 static void test_depthwise_hand(void) {
   /* one 3x3 input with two channels (c0 = 1..9, c1 = 10*(1..9)), multiplier 2, 'valid' 3x3:
    * out[c*2+m] = sum over the window of in_c * w[.,.,c,m] */
@@ -478,5 +545,6 @@ int main(void) {
   test_depthwise_hand();
   test_conv_cases();
   test_winograd();
+  test_forward_stats();
   TEST_MAIN_END();
 }

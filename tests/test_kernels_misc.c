@@ -715,7 +715,38 @@ static void test_dropout(void) {
   tq_free(in), tq_free(out), tq_free(mask), tq_free(out2), tq_free(mask2), tq_free(din);
 }
 
+/* The batch statistics in groups (tq_batchnorm_stats): groups of a multiple of 24 rows, at most 32
+ * of them, a buffer size that covers every smaller batch (a short last batch can have more groups
+ * than a full one), and the training forward given them has the bits of the one computing them. */
+static void test_bn_stats_groups(void) {
+  size_t prev = 0;
+  int bad = 0;
+  for (int rows = 1; rows <= 40000; rows++) {
+    int g = tq_batchnorm_stats_group_rows(rows), groups = (rows + g - 1) / g;
+    size_t f = tq_batchnorm_stats_floats(rows, 5);
+    bad += g % 24 != 0 || groups > 32 || (size_t)groups * 15 > f || f < prev;
+    prev = f;
+  }
+  CHECK(bad == 0);
+  tq_rng r;
+  tq_rng_seed(&r, 5);
+  bn_ctx a, b;
+  bn_ctx_init(&a, &r, 1155, 16, 3.0f);
+  tq_rng_seed(&r, 5);
+  bn_ctx_init(&b, &r, 1155, 16, 3.0f);
+  float *stats = tq_alloc_floats(tq_batchnorm_stats_floats(1155, 16));
+  tq_batchnorm_stats(stats, b.in, 1155, 16);
+  tq_batchnorm_forward_train(a.out, a.xhat, a.invstd, a.mm, a.mv, a.in, a.gamma, a.beta, 1155, 16, 0.9f, 1e-3f);
+  tq_batchnorm_forward_train_stats(b.out, b.xhat, b.invstd, b.mm, b.mv, b.in, stats, b.gamma, b.beta, 1155, 16,
+                                   0.9f, 1e-3f);
+  CHECK(memcmp(a.out, b.out, sizeof(float) * 1155 * 16) == 0 && memcmp(a.xhat, b.xhat, sizeof(float) * 1155 * 16) == 0);
+  CHECK(memcmp(a.mm, b.mm, 16 * sizeof(float)) == 0 && memcmp(a.mv, b.mv, 16 * sizeof(float)) == 0);
+  tq_free(stats);
+  bn_ctx_free(&a), bn_ctx_free(&b);
+}
+
 int main(void) {
+  test_bn_stats_groups();
   test_dense();
   test_dense_direct();
   test_bn_forward(37, 5, 0.0f);

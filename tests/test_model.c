@@ -586,6 +586,51 @@ static void check_sample_dropout(void) {
   tq_model_free(m);
 }
 
+/* A batch norm that alone reads a conv takes its training statistics from the conv's forward
+ * (tq_bn_stats_sink): the conv leaves tq_batchnorm_stats of its output in the batch norm's buffer,
+ * and the batch norm's output and moving statistics have the bits of the separate passes. Then the
+ * same model with a second reader of the conv: no statistics are left. */
+static void check_bn_stats_from_conv(void) {
+  enum { B = 32, HW = 36, C = 16 };
+  for (int second_reader = 0; second_reader < 2; second_reader++) {
+    tq_model *m = tq_model_new("bnstats", (tq_shape3){6, 6, 8});
+    int c = tq_conv2d(m, 0, C, 1, 1, 1, 1, TQ_PAD_SAME);
+    int b = tq_batchnorm(m, c);
+    int r = tq_relu(m, b, 0);
+    if (second_reader) r = tq_add(m, r, c);
+    int y = tq_dense(m, tq_gap(m, r), 3);
+    CHECK(y > 0);
+    CHECK(tq_model_finalize(m, B, TQ_INIT_GLOROT_UNIFORM, 5) == TQ_OK);
+    tq_rng rng;
+    tq_rng_seed(&rng, 11);
+    float *x = tq_alloc_floats((size_t)B * HW * 8), *want = tq_alloc_floats((size_t)B * HW * C);
+    for (int i = 0; i < B * HW * 8; i++) x[i] = tq_rng_normal(&rng) + 3.0f;
+    tq_layer *conv = tq_model_layer(m, c), *bn = tq_model_layer(m, b), *relu = tq_model_layer(m, b + 1);
+    /* 19 samples: 684 rows in 29 groups of 24, more than the full batch's 24 groups of 48 */
+    for (int n = 19; n <= B; n += B - 19) {
+      const int rows = n * HW, gr = tq_batchnorm_stats_group_rows(rows);
+      float mm[C], mv[C], mean[C], inv[C];
+      memcpy(mm, bn->moving_mean.value, sizeof mm);
+      memcpy(mv, bn->moving_var.value, sizeof mv);
+      size_t ns = (size_t)3 * C * ((rows + gr - 1) / gr);
+      float *sink = bn->aux2 + C, *stats = tq_alloc_floats(ns);
+      for (size_t i = 0; i < ns; i++) sink[i] = NAN;
+      tq_model_forward(m, x, n, 1, &rng);
+      CHECK(!bn->bn_stats_given); /* taken */
+      tq_batchnorm_stats(stats, conv->out, rows, C);
+      int left = memcmp(stats, sink, ns * sizeof(float)) == 0;
+      CHECK(left == !second_reader);
+      tq_batchnorm_relu_forward_train(want, mean, inv, mm, mv, conv->out, bn->gamma.value, bn->beta.value, rows, C,
+                                      bn->bn_momentum, bn->bn_eps, 0.0f);
+      CHECK(memcmp(want, relu->out, (size_t)rows * C * sizeof(float)) == 0);
+      CHECK(memcmp(mm, bn->moving_mean.value, sizeof mm) == 0 && memcmp(mv, bn->moving_var.value, sizeof mv) == 0);
+      tq_free(stats);
+    }
+    tq_free(x), tq_free(want);
+    tq_model_free(m);
+  }
+}
+
 int main(void) {
   check_rows();
   check_names();
@@ -600,6 +645,7 @@ int main(void) {
   check_reshape_import();
   check_weight_transfer();
   check_profile();
+  check_bn_stats_from_conv();
   check_sample_dropout();
   TEST_MAIN_END();
 }

@@ -53,6 +53,11 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
  * takes the same path; inference keeps the direct sum. */
 void tq_conv2d_forward_train(float *out, const float *in, const float *w, const float *b,
                              const tq_conv_shape *s, float *scratch);
+/* tq_conv2d_forward_train that also fills stats (tq_batchnorm_stats_floats(N*OH*OW, OC) floats) with
+ * tq_batchnorm_stats of out, for the batch norm that reads it: on the direct path group by group
+ * right after the group's pixels are computed, while they are in cache. */
+void tq_conv2d_forward_train_stats(float *out, const float *in, const float *w, const float *b,
+                                   const tq_conv_shape *s, float *scratch, float *stats);
 /* Plain-loop references, for tests. */
 void tq_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
                            const tq_conv_shape *s);
@@ -99,6 +104,28 @@ void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const floa
 /* Per-channel mean and biased variance of in (rows, C), the reduction of the training forward:
  * parallel and bit-identical for any number of threads. */
 void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c);
+/* The same reduction in pieces, so that the layer writing a batch norm's input can gather it while
+ * the values are in cache (tq_conv2d_forward_train_stats) and the batch norm skips its own pass over
+ * them. The rows fall into fixed groups of tq_batchnorm_stats_group_rows(rows) rows (a multiple of
+ * 24, a function of rows only; the last group may be shorter); group g's 3*C floats at
+ * stats + 3*C*g are the per-channel sums of (x - its first row), of their squares, and that first
+ * row. tq_batchnorm_stats computes every group; tq_batchnorm_moments_from_stats combines them in
+ * group order. Any way of filling the groups gives the same bits. tq_batchnorm_stats_floats(rows, c)
+ * is enough for any number of rows up to rows. */
+size_t tq_batchnorm_stats_floats(int rows, int c);
+int tq_batchnorm_stats_group_rows(int rows);
+void tq_batchnorm_stats_group(float *stats, const float *in, int rows, int c, int group);
+void tq_batchnorm_stats(float *stats, const float *in, int rows, int c);
+void tq_batchnorm_moments_from_stats(double *mean, double *var, const float *stats, int rows, int c);
+/* The training forwards above with the statistics of in given (NULL: computed from in). */
+void tq_batchnorm_forward_train_stats(float *out, float *xhat, float *invstd, float *moving_mean,
+                                      float *moving_var, const float *in, const float *stats,
+                                      const float *gamma, const float *beta, int rows, int c,
+                                      float momentum, float eps);
+void tq_batchnorm_relu_forward_train_stats(float *out, float *mean, float *invstd, float *moving_mean,
+                                           float *moving_var, const float *in, const float *stats,
+                                           const float *gamma, const float *beta, int rows, int c,
+                                           float momentum, float eps, float relu_max);
 
 /* ---- Elementwise activations over n values. Backward uses the forward INPUT (in). */
 void tq_relu_forward(float *out, const float *in, size_t n);

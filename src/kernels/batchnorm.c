@@ -3,7 +3,9 @@
  * Per-channel sums over rows are the only reductions. They are split into a fixed number of row
  * blocks (a function of rows only, never of the thread count), each block sums into its own partial
  * in float, and the partials are combined in block order in double: parallel, vectorised over the
- * contiguous channel axis, and bit-identical for any number of threads.
+ * contiguous channel axis, and bit-identical for any number of threads. The forward's statistics
+ * use fixed row groups of their own, which the layer before may fill while it writes its output
+ * (tq_conv2d_forward_train_stats; "Batch statistics in fixed row groups" below).
  *
  * gamma and beta may be NULL (Keras scale=False / center=False): treated as 1 and 0. moving_mean and
  * moving_var may be NULL in training when moving statistics are not tracked. */
@@ -16,7 +18,7 @@
 #define BN_MAX_BLOCKS 32
 #define BN_MIN_BLOCK_ROWS 64
 #define BN_PARALLEL_VALUES 32768
-#define BN_STACK_FLOATS 8192 /* 32 KB: every ResNet/DS-CNN/MobileNet layer stays off the heap */
+#define BN_STACK_FLOATS 16384 /* 64 KB: the group statistics of every ResNet/DS-CNN/MobileNet layer stay off the heap */
 
 #define BN_INLINE static inline __attribute__((always_inline))
 
@@ -81,37 +83,80 @@ BN_INLINE void moments_block(float *restrict s1, float *restrict s2, const float
   }
 }
 
-/* Per-channel mean and biased variance of (rows, C) in double. ws holds 2*nb*c + c floats.
- * Sums of (x - shift) and its square in one pass. Shifting by the first row keeps the
- * E[d^2] - E[d]^2 cancellation harmless when |mean| >> std. */
-static void channel_moments(double *mean, double *var, float *ws, const float *in, int rows, int c) {
-  const int nb = bn_blocks(rows);
-  float *shift = ws + (size_t)2 * nb * c;
-  memcpy(shift, in, (size_t)c * sizeof(float));
-#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-  for (int blk = 0; blk < nb; blk++) {
-    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    float *s1 = ws + (size_t)2 * blk * c;
-#define BN_MOMENTS(cc) moments_block(s1, s1 + (cc), shift, in, r0, r1, cc)
-    BN_CASES(BN_MOMENTS, c)
+/* ---- Batch statistics in fixed row groups.
+ * The rows are cut into groups of G rows (a multiple of 24, a function of rows only, at most
+ * BN_MAX_GROUPS groups); each group keeps per channel the float sums of (x - its first row) and of
+ * their squares, and that first row. Shifting by a row of the group keeps the E[d^2] - E[d]^2
+ * cancellation harmless when |mean| >> std. The groups are then combined in group order in double
+ * (Chan et al.: the group means, then the squared deviations around the batch mean). A layer that
+ * writes the batch norm's input can compute its groups while they are still in cache
+ * (tq_conv2d_forward_train_stats): the same function on the same rows, so the same bits, and the
+ * batch norm's own pass over its input disappears. */
+#define BN_MAX_GROUPS 32 /* few enough for the partials to stay on the stack (BN_STACK_FLOATS) */
+#define BN_GROUP_ALIGN 24 /* the conv kernels' pixel blocks (6, 12, 24) divide it */
+
+int tq_batchnorm_stats_group_rows(int rows) {
+  TQ_ASSERT(rows > 0);
+  long long per = ((long long)rows + BN_MAX_GROUPS - 1) / BN_MAX_GROUPS;
+  return (int)((per + BN_GROUP_ALIGN - 1) / BN_GROUP_ALIGN * BN_GROUP_ALIGN);
+}
+
+static int bn_groups(int rows) {
+  int g = tq_batchnorm_stats_group_rows(rows);
+  return (rows + g - 1) / g;
+}
+
+/* Enough for any number of rows up to `rows` (a smaller last batch can have more groups than a full
+ * one): every group has at least BN_GROUP_ALIGN rows, and there are at most BN_MAX_GROUPS. */
+size_t tq_batchnorm_stats_floats(int rows, int c) {
+  int most = (rows + BN_GROUP_ALIGN - 1) / BN_GROUP_ALIGN;
+  return (size_t)3 * (most < BN_MAX_GROUPS ? most : BN_MAX_GROUPS) * c;
+}
+
+void tq_batchnorm_stats_group(float *stats, const float *in, int rows, int c, int group) {
+  /* stats: tq_batchnorm_stats_floats(rows, c); group g's 3C floats: sums, sums of squares, shift */
+  const int g = tq_batchnorm_stats_group_rows(rows), r0 = group * g, r1 = r0 + g < rows ? r0 + g : rows;
+  TQ_ASSERT(group >= 0 && r0 < rows);
+  float *s1 = stats + (size_t)3 * group * c, *s2 = s1 + c, *shift = s2 + c;
+  memcpy(shift, in + (size_t)r0 * c, (size_t)c * sizeof(float));
+#define BN_MOMENTS(cc) moments_block(s1, s2, shift, in, r0, r1, cc)
+  BN_CASES(BN_MOMENTS, c)
 #undef BN_MOMENTS
-  }
+}
+
+void tq_batchnorm_stats(float *stats, const float *in, int rows, int c) {
+  const int ng = bn_groups(rows);
+#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
+  for (int gi = 0; gi < ng; gi++) tq_batchnorm_stats_group(stats, in, rows, c, gi);
+}
+
+void tq_batchnorm_moments_from_stats(double *mean, double *var, const float *stats, int rows, int c) {
+  const int g = tq_batchnorm_stats_group_rows(rows), ng = bn_groups(rows);
   for (int j = 0; j < c; j++) {
-    double a = 0.0, q = 0.0;
-    for (int blk = 0; blk < nb; blk++) {
-      a += ws[(size_t)2 * blk * c + j];
-      q += ws[(size_t)2 * blk * c + c + j];
+    double m = 0.0, q = 0.0;
+    for (int gi = 0; gi < ng; gi++) {
+      const float *s = stats + (size_t)3 * gi * c;
+      int n = gi + 1 < ng ? g : rows - gi * g;
+      m += n * ((double)s[2 * c + j] + (double)s[j] / n); /* n * the group's mean */
     }
-    double md = a / rows, v = q / rows - md * md;
-    mean[j] = shift[j] + md;
-    var[j] = v < 0.0 ? 0.0 : v;
+    m /= rows;
+    for (int gi = 0; gi < ng; gi++) {
+      const float *s = stats + (size_t)3 * gi * c;
+      int n = gi + 1 < ng ? g : rows - gi * g;
+      double a = s[j], m2 = (double)s[c + j] - a * a / n, d = (double)s[2 * c + j] + a / n - m;
+      q += (m2 > 0.0 ? m2 : 0.0) + n * d * d;
+    }
+    mean[j] = m;
+    var[j] = q / rows;
   }
 }
 
 void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c) {
   TQ_ASSERT(rows > 0 && c > 0);
   bn_ws wsb;
-  channel_moments(mean, var, bn_ws_get(&wsb, (size_t)(2 * bn_blocks(rows) + 1) * c), in, rows, c);
+  float *stats = bn_ws_get(&wsb, tq_batchnorm_stats_floats(rows, c));
+  tq_batchnorm_stats(stats, in, rows, c);
+  tq_batchnorm_moments_from_stats(mean, var, stats, rows, c);
   bn_ws_release(&wsb);
 }
 
@@ -169,16 +214,22 @@ void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const floa
  * and the ReLU's mask from the input, in the same operations: the same bits) and writes only the
  * ReLU's output. The arithmetic is that of the separate passes, value for value. */
 static void bn_forward_train(float *out, float *xhat, float *mean_out, float *invstd, float *moving_mean,
-                             float *moving_var, const float *in, const float *gamma, const float *beta, int rows,
-                             int c, float momentum, float eps, int relu, float relu_max) {
+                             float *moving_var, const float *in, const float *stats, const float *gamma,
+                             const float *beta, int rows, int c, float momentum, float eps, int relu,
+                             float relu_max) {
   TQ_ASSERT(rows > 0 && c > 0);
   bn_ws wsb;
-  /* layout: batch mean, variance (2C doubles) | moments' workspace | mean as float (C) */
-  size_t mws = (size_t)(2 * bn_blocks(rows) + 1) * c;
-  float *ws = bn_ws_get(&wsb, 4 * (size_t)c + mws + (size_t)c);
+  /* layout: batch mean, variance (2C doubles) | mean as float (C) | the group statistics, unless given */
+  size_t sws = stats ? 0 : tq_batchnorm_stats_floats(rows, c);
+  float *ws = bn_ws_get(&wsb, 5 * (size_t)c + sws);
   double *bmean = (double *)ws, *bvar = bmean + c;
-  float *mean = mean_out ? mean_out : ws + 4 * (size_t)c + mws;
-  channel_moments(bmean, bvar, ws + 4 * (size_t)c, in, rows, c);
+  float *mean = mean_out ? mean_out : ws + 4 * (size_t)c;
+  if (!stats) {
+    float *own = ws + 5 * (size_t)c;
+    tq_batchnorm_stats(own, in, rows, c);
+    stats = own;
+  }
+  tq_batchnorm_moments_from_stats(bmean, bvar, stats, rows, c);
   for (int j = 0; j < c; j++) {
     double var = bvar[j];
     mean[j] = (float)bmean[j];
@@ -197,22 +248,38 @@ static void bn_forward_train(float *out, float *xhat, float *mean_out, float *in
   bn_ws_release(&wsb);
 }
 
+void tq_batchnorm_forward_train_stats(float *out, float *xhat, float *invstd, float *moving_mean,
+                                      float *moving_var, const float *in, const float *stats, const float *gamma,
+                                      const float *beta, int rows, int c, float momentum, float eps) {
+  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
+   * stats: tq_batchnorm_stats of in, or NULL  gamma, beta: (C) or NULL */
+  bn_forward_train(out, xhat, NULL, invstd, moving_mean, moving_var, in, stats, gamma, beta, rows, c, momentum,
+                   eps, 0, 0.0f);
+}
+
 void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
                                 const float *in, const float *gamma, const float *beta, int rows, int c,
                                 float momentum, float eps) {
-  /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
-   * gamma, beta: (C) or NULL */
-  bn_forward_train(out, xhat, NULL, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps, 0,
-                   0.0f);
+  tq_batchnorm_forward_train_stats(out, xhat, invstd, moving_mean, moving_var, in, NULL, gamma, beta, rows, c,
+                                   momentum, eps);
+}
+
+void tq_batchnorm_relu_forward_train_stats(float *out, float *mean, float *invstd, float *moving_mean,
+                                           float *moving_var, const float *in, const float *stats,
+                                           const float *gamma, const float *beta, int rows, int c, float momentum,
+                                           float eps, float relu_max) {
+  /* out: (rows,C) = relu(batchnorm(in))  mean, invstd: (C) for the backward pass
+   * moving_mean, moving_var: (C) updated  stats: tq_batchnorm_stats of in, or NULL
+   * gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
+  bn_forward_train(out, NULL, mean, invstd, moving_mean, moving_var, in, stats, gamma, beta, rows, c, momentum,
+                   eps, 1, relu_max);
 }
 
 void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
                                      float *moving_var, const float *in, const float *gamma, const float *beta,
                                      int rows, int c, float momentum, float eps, float relu_max) {
-  /* out: (rows,C) = relu(batchnorm(in))  mean, invstd: (C) for the backward pass
-   * moving_mean, moving_var: (C) updated  gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
-  bn_forward_train(out, NULL, mean, invstd, moving_mean, moving_var, in, gamma, beta, rows, c, momentum, eps, 1,
-                   relu_max);
+  tq_batchnorm_relu_forward_train_stats(out, mean, invstd, moving_mean, moving_var, in, NULL, gamma, beta, rows,
+                                        c, momentum, eps, relu_max);
 }
 
 void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,

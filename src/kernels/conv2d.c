@@ -260,10 +260,47 @@ static void direct8_tiles(float *out, int ldo, const float *const *src, int np, 
                    C, wp, bias);
 }
 
+/* What every pixel block of a direct forward shares. */
+typedef struct {
+  float *out;
+  const float *x, *w, *panels, *b; /* the frame the windows read, w in place (16 columns) or as panels (8) */
+  const tq_conv_shape *s;
+  size_t M, P, img; /* output pixels, per image; floats per image of the frame */
+  int row, pw, px;  /* frame row stride; panel width; pixels per block */
+} direct_fwd;
+
+/* Output pixels [bi*px, bi*px + px) (fewer at the end of the batch), every panel of channels. */
+static void direct_block(const direct_fwd *d, long bi) {
+  const tq_conv_shape *s = d->s;
+  const int C = s->c, OC = s->oc, K = (int)conv_k(s), px = d->px, pw = d->pw;
+  size_t p0 = (size_t)bi * px;
+  int np = d->M - p0 < (size_t)px ? (int)(d->M - p0) : px;
+  const float *src[DIRECT8_ROW_PX > DIRECT_PX ? DIRECT8_ROW_PX : DIRECT_PX];
+  /* the first pixel's position by division, the others by stepping: three divisions per pixel
+   * cost more than the multiply-adds of a tile when K is small (pointwise convs over 8 channels) */
+  size_t n = p0 / d->P, q = p0 % d->P;
+  int oy = (int)(q / s->ow), ox = (int)(q % s->ow);
+  for (int i = 0; i < np; i++) {
+    src[i] = d->x + n * d->img + (size_t)oy * s->sh * d->row + (size_t)ox * s->sw * C;
+    if (++ox == s->ow) {
+      ox = 0;
+      if (++oy == s->oh) oy = 0, n++;
+    }
+  }
+  for (int p = 0; p < OC / pw; p++)
+    if (pw == 8)
+      direct8_tiles(d->out + p0 * OC + p * 8, OC, src, np, s->kh, s->kw, d->row, C, d->panels + (size_t)p * K * 8,
+                    d->b ? d->b + p * 8 : NULL);
+    else
+      direct_tile_n(d->out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, d->row, C, d->w + p * DIRECT_OC,
+                    OC, d->b ? d->b + p * DIRECT_OC : NULL);
+}
+
 static void conv_forward_direct(float *out, const float *in, const float *w, const float *b,
-                                const tq_conv_shape *s, float *scratch) {
+                                const tq_conv_shape *s, float *scratch, float *stats) {
   /* out: (N,OH,OW,OC)  in: (N,H,W,C)  w: (K,OC)  b: (OC) or NULL
-   * scratch: padded input (N,HP,WP,C) if needed, then for 8-column tiles w as panels (OC/8, K, 8) */
+   * scratch: padded input (N,HP,WP,C) if needed, then for 8-column tiles w as panels (OC/8, K, 8)
+   * stats: NULL, or tq_batchnorm_stats of out (tq_conv2d_forward_train_stats) */
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
   int hp, wp;
   const float *x = in;
@@ -281,37 +318,28 @@ static void conv_forward_direct(float *out, const float *in, const float *w, con
     for (int k = 0; k < K; k++)
       memcpy(panels + ((size_t)p * K + k) * pw, w + (size_t)k * OC + p * pw, (size_t)pw * sizeof(float));
 
-  const size_t P = (size_t)s->oh * s->ow, M = (size_t)s->n * P, img = (size_t)rows_in * row;
+  const size_t P = (size_t)s->oh * s->ow, M = (size_t)s->n * P;
+  const direct_fwd d = {out, x, w, panels, b, s, M, P, (size_t)rows_in * row, row, pw, px};
   const long blocks = (long)((M + px - 1) / px);
+  if (stats) {
+    /* By the batch norm's row groups: a group's blocks, then its statistics while they are in cache. */
+    const int gr = tq_batchnorm_stats_group_rows((int)M), ng = (int)((M + gr - 1) / gr);
+    TQ_ASSERT(gr % px == 0);
+#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+    for (int gi = 0; gi < ng; gi++) {
+      long b1 = (long)(gi + 1) * (gr / px);
+      for (long bi = (long)gi * (gr / px); bi < (b1 < blocks ? b1 : blocks); bi++) direct_block(&d, bi);
+      tq_batchnorm_stats_group(stats, out, (int)M, OC, gi);
+    }
+    return;
+  }
   /* dynamic: on a shared machine a thread that loses its core does not hold the others up. Chunks of
    * up to 16 blocks, but at least eight per thread: a dense layer at batch 512 has 43 blocks, which
    * chunks of 16 split 27:16 between two threads. */
   long chunk = blocks / (8L * omp_get_max_threads());
   chunk = chunk < 1 ? 1 : chunk > 16 ? 16 : chunk;
 #pragma omp parallel for schedule(dynamic, chunk) if (M * K * OC > CONV_PARALLEL_MACS)
-  for (long bi = 0; bi < blocks; bi++) {
-    size_t p0 = (size_t)bi * px;
-    int np = M - p0 < (size_t)px ? (int)(M - p0) : px;
-    const float *src[DIRECT8_ROW_PX > DIRECT_PX ? DIRECT8_ROW_PX : DIRECT_PX];
-    /* the first pixel's position by division, the others by stepping: three divisions per pixel
-     * cost more than the multiply-adds of a tile when K is small (pointwise convs over 8 channels) */
-    size_t n = p0 / P, q = p0 % P;
-    int oy = (int)(q / s->ow), ox = (int)(q % s->ow);
-    for (int i = 0; i < np; i++) {
-      src[i] = x + n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C;
-      if (++ox == s->ow) {
-        ox = 0;
-        if (++oy == s->oh) oy = 0, n++;
-      }
-    }
-    for (int p = 0; p < OC / pw; p++)
-      if (pw == 8)
-        direct8_tiles(out + p0 * OC + p * 8, OC, src, np, s->kh, s->kw, row, C, panels + (size_t)p * K * 8,
-                      b ? b + p * 8 : NULL);
-      else
-        direct_tile_n(out + p0 * OC + p * DIRECT_OC, OC, src, np, s->kh, s->kw, row, C, w + p * DIRECT_OC, OC,
-                      b ? b + p * DIRECT_OC : NULL);
-  }
+  for (long bi = 0; bi < blocks; bi++) direct_block(&d, bi);
 }
 
 /* din of a strided convolution with C a multiple of 16, for output rows [r0, r1) (whole images, din
@@ -473,9 +501,19 @@ size_t tq_conv2d_scratch_floats(const tq_conv_shape *s) {
 void tq_conv2d_forward(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s,
                        float *scratch) {
   if (conv_direct_forward_ok(s))
-    conv_forward_direct(out, in, w, b, s, scratch);
+    conv_forward_direct(out, in, w, b, s, scratch, NULL);
   else
     conv_forward_gemm(out, in, w, b, s, scratch);
+}
+
+void tq_conv2d_forward_train_stats(float *out, const float *in, const float *w, const float *b,
+                                   const tq_conv_shape *s, float *scratch, float *stats) {
+  if (stats && !tq_conv2d_winograd_ok(s) && conv_direct_forward_ok(s)) {
+    conv_forward_direct(out, in, w, b, s, scratch, stats);
+    return;
+  }
+  tq_conv2d_forward_train(out, in, w, b, s, scratch);
+  if (stats) tq_batchnorm_stats(stats, out, s->n * s->oh * s->ow, s->oc);
 }
 
 void tq_conv2d_forward_train(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s,

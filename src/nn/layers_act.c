@@ -26,10 +26,25 @@ static tq_status batchnorm_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
 }
 
 /* aux: the normalised input (backward), or fused with its ReLU the batch mean (C);
- * aux2: 1 / sqrt(var + eps) per channel */
+ * aux2: 1 / sqrt(var + eps) per channel, then room for the batch statistics of the input as the
+ * layer before may leave them (tq_bn_stats_sink) */
 static void batchnorm_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
   b->aux = batch * tq_shape_size(l->in_shape);
-  b->aux2 = (size_t)l->in_shape.c;
+  b->aux2 = (size_t)l->in_shape.c +
+            tq_batchnorm_stats_floats((int)(batch * l->in_shape.h * l->in_shape.w), l->in_shape.c);
+}
+
+float *tq_bn_stats_sink(tq_model *m, const tq_layer *l, int training) {
+  const int i = (int)(l - m->layers);
+  tq_layer *bn = NULL;
+  if (l->folded_bn >= 0)
+    bn = m->bn_stats_frozen ? NULL : &m->layers[l->folded_bn]; /* qat_bn.c normalises with batch statistics */
+  else if (i + 1 < m->nlayers && m->layers[i + 1].type == TQ_L_BATCHNORM && m->layers[i + 1].ninputs == 1 &&
+           m->layers[i + 1].inputs[0] == i && m->layers[i + 1].bn_folded_into < 0)
+    bn = &m->layers[i + 1];
+  if (!training || !bn || l->consumers != 1) return NULL;
+  bn->bn_stats_given = 1;
+  return bn->aux2 + bn->in_shape.c;
 }
 
 /* In training a batch norm whose only reader is a ReLU right after it runs the two as one pass
@@ -57,15 +72,19 @@ tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add) {
 static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   int rows = (int)(p->in_n / (size_t)l->in_shape.c);
   tq_layer *relu = p->training ? tq_bn_fused_relu(m, l) : NULL;
+  /* the layer before computed the statistics of p->x in this forward (tq_bn_stats_sink) */
+  const float *stats = l->bn_stats_given && p->training && l->bn_folded_into < 0 ? l->aux2 + l->in_shape.c : NULL;
+  if (l->bn_folded_into < 0) l->bn_stats_given = 0;
   if (l->bn_folded_into >= 0)
     TQ_ASSERT(l->out == p->x); /* shares its layer's buffer (tq_model_fold_bn) */
   else if (relu)
-    tq_batchnorm_relu_forward_train(relu->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
-                                    l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum,
-                                    l->bn_eps, relu->relu_max);
+    tq_batchnorm_relu_forward_train_stats(relu->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value,
+                                          p->x, stats, l->gamma.value, l->beta.value, rows, l->in_shape.c,
+                                          l->bn_momentum, l->bn_eps, relu->relu_max);
   else if (p->training)
-    tq_batchnorm_forward_train(l->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
-                               l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum, l->bn_eps);
+    tq_batchnorm_forward_train_stats(l->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
+                                     stats, l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum,
+                                     l->bn_eps);
   else
     tq_batchnorm_forward_infer(l->out, p->x, l->gamma.value, l->beta.value, l->moving_mean.value,
                                l->moving_var.value, rows, l->in_shape.c, l->bn_eps);

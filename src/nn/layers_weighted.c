@@ -80,7 +80,7 @@ static tq_status effective_weights(tq_model *m, tq_layer *l, const tq_layer_pass
 
 /* Each type's kernel on the effective weights w, b: out from x, and back into din, dw, db. */
 typedef struct {
-  void (*forward)(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b);
+  void (*forward)(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b);
   void (*backward)(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw, float *db);
 } weighted_kernel;
 
@@ -206,9 +206,9 @@ static void conv2d_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b)
   b->scratch = tq_conv2d_scratch_floats(&g);
 }
 
-static void conv2d_forward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
+static void conv2d_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
   if (p->training)
-    tq_conv2d_forward_train(l->out, p->x, w, b, &p->g, m->scratch);
+    tq_conv2d_forward_train_stats(l->out, p->x, w, b, &p->g, m->scratch, tq_bn_stats_sink(m, l, 1));
   else
     tq_conv2d_forward(l->out, p->x, w, b, &p->g, m->scratch);
 }
@@ -258,7 +258,7 @@ static tq_status depthwise_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
   return alloc_weights(l, 4, d, rf * l->in_shape.c, rf * l->multiplier, init, rng);
 }
 
-static void depthwise_forward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w,
+static void depthwise_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w,
                               const float *b) {
   (void)m;
   tq_depthwise_forward(l->out, p->x, w, b, &p->g);
@@ -317,7 +317,7 @@ static void dense_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) 
   b->scratch = tq_dense_scratch_floats((int)batch, l->in_shape.c, l->units);
 }
 
-static void dense_forward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
+static void dense_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
   tq_dense_forward(l->out, p->x, w, b, p->n, l->in_shape.c, l->units, m->scratch);
 }
 

@@ -70,6 +70,11 @@ void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n);
 void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 /* The ReLU a batch norm runs fused with in training (layers_act.c), or NULL. */
 tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn);
+/* Where layer l's training forward may leave the batch statistics of its output (the floats of
+ * tq_batchnorm_stats) for the batch norm that alone reads it, which then skips its own pass over
+ * that output (layers_act.c, qat_bn.c); NULL when no batch norm will take them. Marks them given:
+ * the caller must fill them in this forward. */
+float *tq_bn_stats_sink(tq_model *m, const tq_layer *l, int training);
 /* The ReLU an Add runs fused with in training (layers_act.c), or NULL. */
 tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add);
 

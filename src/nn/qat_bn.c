@@ -37,7 +37,11 @@ void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n) {
   float *mean_f = (float *)(var_y + oc); /* 6 floats per channel in din_tmp (model.c) */
   float *s = bn->aux2, *xhat = bn->aux, *y = l->out;
   const float *gamma = bn->gamma.value, *beta = bn->beta.value;
-  tq_batchnorm_moments(mean_y, var_y, y, (int)rows, (int)oc);
+  if (bn->bn_stats_given) /* the layer's forward left them (tq_bn_stats_sink) */
+    tq_batchnorm_moments_from_stats(mean_y, var_y, bn->aux2 + oc, (int)rows, (int)oc);
+  else
+    tq_batchnorm_moments(mean_y, var_y, y, (int)rows, (int)oc);
+  bn->bn_stats_given = 0;
   const float mom = bn->bn_momentum, eps = bn->bn_eps;
   for (size_t c = 0; c < oc; c++) {
     double v = var_y[c], ic = inv[c];
