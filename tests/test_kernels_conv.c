@@ -507,7 +507,59 @@ static void forward_stats_case(const char *name, int n, int h, int w, int c, int
   conv_case_free(&kc);
 }
 
+/* The depthwise forward with statistics: groups that start and end inside output rows, sliding blocks
+ * cut short at a group's end; the output keeps tq_depthwise_forward's bits. And a dense layer's. */
+static void depthwise_stats_case(const char *name, int n, int h, int w, int c, int stride) {
+  tq_rng r;
+  tq_rng_seed(&r, 17 + (uint64_t)h * 7 + (uint64_t)c);
+  conv_case kc;
+  conv_case_init(&kc, &r, n, h, w, c, 3, 3, stride, stride, c, TQ_PAD_SAME, 1);
+  const int rows = n * kc.s.oh * kc.s.ow, gr = tq_batchnorm_stats_group_rows(rows);
+  const size_t ns = (size_t)3 * c * ((rows + gr - 1) / gr);
+  float *plain = tq_alloc_floats(kc.n_out), *want = tq_alloc_floats(ns), *got = tq_alloc_floats(ns);
+  tq_depthwise_forward(plain, kc.in, kc.w, kc.b, &kc.s);
+  tq_batchnorm_stats(want, plain, rows, c);
+  int threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) {
+    omp_set_num_threads(t);
+    for (size_t i = 0; i < kc.n_out; i++) kc.out[i] = NAN;
+    tq_depthwise_forward_stats(kc.out, kc.in, kc.w, kc.b, &kc.s, got);
+    if (memcmp(kc.out, plain, kc.n_out * sizeof(float)) || memcmp(got, want, ns * sizeof(float))) {
+      fprintf(stderr, "depthwise stats %s (%d threads): output or statistics differ\n", name, t);
+      tq_test_failures++;
+    }
+  }
+  omp_set_num_threads(threads);
+  tq_free(plain), tq_free(want), tq_free(got);
+  conv_case_free(&kc);
+}
+
+static void dense_stats_case(int n, int in_dim, int out_dim) {
+  tq_rng r;
+  tq_rng_seed(&r, 23 + (uint64_t)out_dim);
+  float *in = randn(&r, (size_t)n * in_dim, 1.0f), *w = randn(&r, (size_t)in_dim * out_dim, 0.3f);
+  float *b = randn(&r, (size_t)out_dim, 0.3f), *plain = tq_alloc_floats((size_t)n * out_dim);
+  float *out = tq_alloc_floats((size_t)n * out_dim);
+  size_t nsc = tq_dense_scratch_floats(n, in_dim, out_dim), ns = tq_batchnorm_stats_floats(n, out_dim);
+  float *scratch = nsc ? tq_alloc_floats(nsc) : NULL, *want = tq_alloc_floats(ns), *got = tq_alloc_floats(ns);
+  const int gr = tq_batchnorm_stats_group_rows(n);
+  const size_t used = (size_t)3 * out_dim * ((n + gr - 1) / gr);
+  tq_dense_forward(plain, in, w, b, n, in_dim, out_dim, scratch);
+  tq_batchnorm_stats(want, plain, n, out_dim);
+  tq_dense_forward_stats(out, in, w, b, n, in_dim, out_dim, scratch, got);
+  if (memcmp(out, plain, (size_t)n * out_dim * sizeof(float)) || memcmp(got, want, used * sizeof(float))) {
+    fprintf(stderr, "dense stats %dx%d->%d: output or statistics differ\n", n, in_dim, out_dim);
+    tq_test_failures++;
+  }
+  tq_free(in), tq_free(w), tq_free(b), tq_free(plain), tq_free(out), tq_free(scratch), tq_free(want), tq_free(got);
+}
+
 static void test_forward_stats(void) {
+  depthwise_stats_case("DS-CNN 25x5x64: groups cut rows", 100, 25, 5, 64, 1);
+  depthwise_stats_case("stride 2, 16 channels", 5, 24, 22, 16, 2);
+  depthwise_stats_case("12 channels: channel tail", 3, 9, 11, 12, 1);
+  dense_stats_case(512, 640, 128); /* the FC-AutoEncoder's: direct tiles */
+  dense_stats_case(37, 20, 10);    /* OpenBLAS, statistics after */
   /* name, n, h, w, c, k, stride, oc */
   forward_stats_case("pointwise 16->32, groups of 24", 3, 7, 9, 16, 1, 1, 32);
   forward_stats_case("pointwise 64->64, DS-CNN rows", 100, 25, 5, 64, 1, 1, 64);

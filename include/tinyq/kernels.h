@@ -20,6 +20,10 @@ void tq_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const 
 size_t tq_dense_scratch_floats(int n, int in_dim, int out_dim);
 void tq_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
                       int out_dim, float *scratch);
+/* The same, also filling stats (tq_batchnorm_stats_floats(N, O) floats, or NULL) with
+ * tq_batchnorm_stats of out (declared below), as tq_conv2d_forward_train_stats. */
+void tq_dense_forward_stats(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
+                            int out_dim, float *scratch, float *stats);
 void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, int n, int in_dim, int out_dim, float *scratch);
 
@@ -68,6 +72,10 @@ void tq_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
  * out (N,OH,OW,C*M) with output channel c*M + m. s->oc must equal C*M. */
 void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
                           const tq_conv_shape *s);
+/* The same, also filling stats (tq_batchnorm_stats_floats(N*OH*OW, OC) floats, or NULL) with
+ * tq_batchnorm_stats of out, as tq_conv2d_forward_train_stats. */
+void tq_depthwise_forward_stats(float *out, const float *in, const float *w, const float *b,
+                                const tq_conv_shape *s, float *stats);
 void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, const tq_conv_shape *s);
 

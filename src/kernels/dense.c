@@ -20,17 +20,25 @@ size_t tq_dense_scratch_floats(int n, int in_dim, int out_dim) {
   return dense_conv_shape(&g, n, in_dim, out_dim) ? tq_conv2d_scratch_floats(&g) : 0;
 }
 
-void tq_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
-                      int out_dim, float *scratch) {
-  /* out: (N,O)  in: (N,I)  w: (I,O)  b: (O) or NULL  scratch: tq_dense_scratch_floats or NULL */
+void tq_dense_forward_stats(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
+                            int out_dim, float *scratch, float *stats) {
+  /* out: (N,O)  in: (N,I)  w: (I,O)  b: (O) or NULL  scratch: tq_dense_scratch_floats or NULL
+   * stats: NULL, or tq_batchnorm_stats of out */
   tq_conv_shape g;
   if (scratch && dense_conv_shape(&g, n, in_dim, out_dim)) {
-    tq_conv2d_forward(out, in, w, b, &g, scratch);
+    /* a 1x1 convolution never takes the Winograd path: the forward_train of a dense layer is its forward */
+    tq_conv2d_forward_train_stats(out, in, w, b, &g, scratch, stats);
     return;
   }
   if (b)
     for (int i = 0; i < n; i++) memcpy(out + (size_t)i * out_dim, b, (size_t)out_dim * sizeof(float));
   tq_sgemm(0, 0, n, out_dim, in_dim, 1.0f, in, in_dim, w, out_dim, b ? 1.0f : 0.0f, out, out_dim);
+  if (stats) tq_batchnorm_stats(stats, out, n, out_dim);
+}
+
+void tq_dense_forward(float *out, const float *in, const float *w, const float *b, int n, int in_dim,
+                      int out_dim, float *scratch) {
+  tq_dense_forward_stats(out, in, w, b, n, in_dim, out_dim, scratch, NULL);
 }
 
 void tq_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,

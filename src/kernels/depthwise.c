@@ -39,7 +39,9 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
  * Neighbouring pixels read overlapping source vectors (a 3-tap row of np outputs at stride 1 reads
  * np + 2 inputs, not 3*np), so each row of a block loads its sources once and keeps them in
  * registers: loads, not multiply-adds, are what limits these kernels. Every sum still runs over its
- * rows, then its taps, in the one-pixel order: the same bits as the one-pixel kernels below.
+ * rows, then its taps, in the one-pixel order; gcc fuses these into multiply-adds where some of the
+ * one-pixel kernels below keep separate multiplies and adds, so the last bit may differ between the
+ * two, and which pixels a block covers must be fixed (tq_depthwise_forward_stats).
  *
  * dst[p*dstep] = init + sum over rows r, taps q < nq of src_r[(p*ps + q)*sstep] * w_r[q*wstep]
  * forward: rows are kernel rows, taps kernel columns, sources input pixels (ps = stride);
@@ -161,28 +163,51 @@ static void fwd_slide(float *out, const float *in, const float *w, const float *
   for (int p = 0; (s->c & 7) && p < np; p++) fwd_pixel(out, in, w, b, n, oy, ox + p, s->c & ~7, s);
 }
 
+/* Output pixels [ox, ox_end) of row (n, oy). */
+static void fwd_row(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s, int n,
+                    int oy, int ox, int ox_end, int slide) {
+  while (ox < ox_end) {
+    /* a sliding block when its first and last windows are whole across (so are those between);
+     * near the right edge, smaller blocks */
+    int np = slide ? DW_SLIDE_PX : 1;
+    while (np > 1 && !(ox + np <= ox_end && tq_window_at(s, oy, ox).kx0 == 0 &&
+                       tq_window_at(s, oy, ox + np - 1).kx1 == s->kw))
+      np /= 2;
+    if (np > 1)
+      fwd_slide(out, in, w, b, np, n, oy, ox, s);
+    else
+      fwd_pixel(out, in, w, b, n, oy, ox, 0, s);
+    ox += np;
+  }
+}
+
 void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
                           const tq_conv_shape *s) {
-  /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL */
+  tq_depthwise_forward_stats(out, in, w, b, s, NULL);
+}
+
+void tq_depthwise_forward_stats(float *out, const float *in, const float *w, const float *b,
+                                const tq_conv_shape *s, float *stats) {
+  /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL
+   * stats: NULL, or tq_batchnorm_stats of out, filled group by group while the group is in cache */
   TQ_ASSERT(s->oc % s->c == 0);
   const int rows = s->n * s->oh, slide = slide_ok(s, s->sw);
-#pragma omp parallel for schedule(dynamic,                                                                   \
-                                  8) if ((size_t)rows * s->ow * s->oc * s->kh * s->kw > DW_PARALLEL_MACS)
-  for (int row = 0; row < rows; row++) {
-    int n = row / s->oh, oy = row % s->oh;
-    for (int ox = 0; ox < s->ow;) {
-      /* a sliding block when its first and last windows are whole across (so are those between);
-       * near the right edge, smaller blocks */
-      int np = slide ? DW_SLIDE_PX : 1;
-      while (np > 1 && !(ox + np <= s->ow && tq_window_at(s, oy, ox).kx0 == 0 &&
-                         tq_window_at(s, oy, ox + np - 1).kx1 == s->kw))
-        np /= 2;
-      if (np > 1)
-        fwd_slide(out, in, w, b, np, n, oy, ox, s);
-      else
-        fwd_pixel(out, in, w, b, n, oy, ox, 0, s);
-      ox += np;
+  const size_t work = (size_t)rows * s->ow * s->oc * s->kh * s->kw;
+  /* By the batch norm's groups of output pixels (tq_batchnorm_stats_group_rows, a function of the
+   * pixel count only), which may start and end inside a row, with or without statistics: a sliding
+   * block cut short at a group's end takes the one-pixel kernels, which gcc does not always compile
+   * to the same multiply-adds (fwd_block's stay separate multiplies and adds), so the cuts must not
+   * depend on whether statistics are wanted. */
+  const int M = rows * s->ow, gr = tq_batchnorm_stats_group_rows(M), ng = (M + gr - 1) / gr;
+#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+  for (int gi = 0; gi < ng; gi++) {
+    const int p1 = gi * gr + gr < M ? gi * gr + gr : M;
+    for (int p = gi * gr; p < p1;) {
+      int row = p / s->ow, ox = p % s->ow, ox_end = ox + (p1 - p) < s->ow ? ox + (p1 - p) : s->ow;
+      fwd_row(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end, slide);
+      p += ox_end - ox;
     }
+    if (stats) tq_batchnorm_stats_group(stats, out, M, s->oc, gi);
   }
 }
 

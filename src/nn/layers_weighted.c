@@ -260,8 +260,7 @@ static tq_status depthwise_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
 
 static void depthwise_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w,
                               const float *b) {
-  (void)m;
-  tq_depthwise_forward(l->out, p->x, w, b, &p->g);
+  tq_depthwise_forward_stats(l->out, p->x, w, b, &p->g, tq_bn_stats_sink(m, l, p->training));
 }
 
 static void depthwise_backward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw,
@@ -318,7 +317,8 @@ static void dense_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) 
 }
 
 static void dense_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, const float *b) {
-  tq_dense_forward(l->out, p->x, w, b, p->n, l->in_shape.c, l->units, m->scratch);
+  tq_dense_forward_stats(l->out, p->x, w, b, p->n, l->in_shape.c, l->units, m->scratch,
+                         tq_bn_stats_sink(m, l, p->training));
 }
 
 static void dense_backward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw,
