@@ -745,8 +745,49 @@ static void test_bn_stats_groups(void) {
   bn_ctx_free(&a), bn_ctx_free(&b);
 }
 
+/* Batch norm + ReLU (or ReLU6) + dropout in one pass each way: the bits of the three layers' passes
+ * (tq_dropout_forward's draws for the same key, its mask in the backward), and the normalising pass
+ * alone (QAT's folded batch norm) likewise. */
+static void test_bn_relu_dropout(int rows, int c, float relu_max) {
+  tq_rng r;
+  tq_rng_seed(&r, (uint64_t)rows + 77);
+  bn_ctx b;
+  bn_ctx_init(&b, &r, rows, c, 0.5f);
+  const size_t n = (size_t)rows * c;
+  float *ref = tq_alloc_floats(n), *mask = tq_alloc_floats(n), *out = tq_alloc_floats(n), *relu = tq_alloc_floats(n);
+  float *din_ref = tq_alloc_floats(n), *din = tq_alloc_floats(n), *tmp = tq_alloc_floats(n);
+  float mean[64], inv[64], mm[64] = {0}, mv[64] = {0}, mean2[64], inv2[64], mm2[64] = {0}, mv2[64] = {0};
+  float dg[64] = {0}, db[64] = {0}, dg2[64] = {0}, db2[64] = {0};
+  TQ_ASSERT(c <= 64);
+  tq_rng k1, k2;
+  tq_rng_seed(&k1, 31), tq_rng_seed(&k2, 31);
+  tq_batchnorm_relu_forward_train(relu, mean, inv, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f, relu_max);
+  tq_dropout_forward(ref, mask, relu, n, 0.25f, &k1);
+  uint64_t key = tq_rng_u64(&k2);
+  tq_batchnorm_relu_forward_train_stats(out, mean2, inv2, mm2, mv2, b.in, NULL, b.gamma, b.beta, rows, c, 0.99f,
+                                        1e-3f, relu_max, 0.25f, key);
+  CHECK(memcmp(ref, out, n * sizeof(float)) == 0);
+  CHECK(memcmp(mm, mm2, (size_t)c * sizeof(float)) == 0 && memcmp(inv, inv2, (size_t)c * sizeof(float)) == 0);
+  tq_batchnorm_normalize_dropout(out, b.in, mean, inv, b.gamma, b.beta, rows, c, relu_max, 0.25f, key);
+  CHECK(memcmp(ref, out, n * sizeof(float)) == 0);
+  tq_dropout_backward(tmp, b.dout, mask, n);
+  tq_batchnorm_relu_backward(din_ref, dg, db, tmp, b.in, mean, b.gamma, b.beta, inv, rows, c, relu_max);
+  tq_batchnorm_relu_dropout_backward(din, dg2, db2, b.dout, b.in, mean, b.gamma, b.beta, inv, rows, c, relu_max, 0.25f,
+                                     key);
+  CHECK(memcmp(din_ref, din, n * sizeof(float)) == 0);
+  CHECK(memcmp(dg, dg2, (size_t)c * sizeof(float)) == 0 && memcmp(db, db2, (size_t)c * sizeof(float)) == 0);
+  int dropped = 0;
+  for (size_t i = 0; i < n; i++) dropped += mask[i] == 0.0f;
+  CHECK(dropped > 0 && dropped < (int)n);
+  tq_free(ref), tq_free(mask), tq_free(out), tq_free(relu), tq_free(din_ref), tq_free(din), tq_free(tmp);
+  bn_ctx_free(&b);
+}
+
 int main(void) {
   test_bn_stats_groups();
+  test_bn_relu_dropout(37, 5, 0.0f);
+  test_bn_relu_dropout(12500, 64, 0.0f); /* DS-CNN's: parallel, the 64-channel pass */
+  test_bn_relu_dropout(3001, 16, 6.0f);
   test_dense();
   test_dense_direct();
   test_bn_forward(37, 5, 0.0f);

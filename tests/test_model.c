@@ -631,6 +631,77 @@ static void check_bn_stats_from_conv(void) {
   }
 }
 
+/* Conv -> BN -> ReLU -> Dropout: in training the batch norm runs the ReLU and the dropout (their
+ * forward and backward do nothing, no mask is written), the dropout's output is the ReLU's times
+ * tq_dropout_forward's draws for the same key, and the gradients match central differences with the
+ * draws fixed, on one thread (shared gradient buffers: the dropout's gradient must live down to the
+ * batch norm's step) and on two. A second reader of the ReLU keeps the dropout unfused. */
+static void check_fused_dropout(void) {
+  const int threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++)
+    for (int second_reader = 0; second_reader < 2; second_reader++) {
+      omp_set_num_threads(t);
+      tq_model *m = tq_model_new("bnreludrop", (tq_shape3){2, 2, 3});
+      int c = tq_conv2d(m, 0, 16, 1, 1, 1, 1, TQ_PAD_SAME);
+      int b = tq_batchnorm(m, c);
+      int r = tq_relu(m, b, 0);
+      int d = tq_dropout(m, r, 0.3f);
+      int f = second_reader ? tq_add(m, d, r) : d;
+      int y = tq_dense(m, tq_flatten(m, f), 3);
+      CHECK(y > 0 && tq_model_finalize(m, 4, TQ_INIT_GLOROT_UNIFORM, 2) == TQ_OK);
+      enum { N = 4 };
+      tq_rng rng;
+      tq_rng_seed(&rng, 9);
+      float x[N * 12], r3[N * 3], mask[N * 64], want[N * 64];
+      for (int i = 0; i < N * 12; i++) x[i] = tq_rng_normal(&rng);
+      for (int i = 0; i < N * 3; i++) r3[i] = tq_rng_normal(&rng);
+      tq_layer *dl = tq_model_layer(m, d), *rl = tq_model_layer(m, r);
+      for (int i = 0; i < N * 64; i++) dl->aux[i] = 7.0f;
+      drop_loss(m, x, r3, N);
+      /* the dropout's draws: the key drop_loss's generator gives first */
+      tq_rng_seed(&rng, 5);
+      if (second_reader) {
+        CHECK(dl->aux[0] != 7.0f); /* unfused: the mask was written */
+      } else {
+        for (int i = 0; i < N * 64; i++) CHECK(dl->aux[i] == 7.0f);
+        float relu_out[N * 64];
+        tq_layer *bl = tq_model_layer(m, b);
+        float mean[16], inv[16], mm[16], mv[16];
+        tq_batchnorm_relu_forward_train(relu_out, mean, inv, mm, mv, tq_model_layer(m, c)->out, bl->gamma.value,
+                                        bl->beta.value, N * 4, 16, 0.99f, 1e-3f, 0.0f);
+        tq_dropout_forward(want, mask, relu_out, N * 64, 0.3f, &rng);
+        CHECK(memcmp(want, dl->out, sizeof want) == 0);
+        int dropped = 0;
+        for (int i = 0; i < N * 64; i++) dropped += mask[i] == 0.0f && relu_out[i] > 0.0f;
+        CHECK(dropped > 0);
+        (void)rl;
+      }
+      tq_model_zero_grad(m);
+      tq_model_backward(m, r3, N);
+      int checked = 0;
+      for (int p = 0; p < tq_model_num_params(m); p++) {
+        tq_param *prm = tq_model_param(m, p, NULL, NULL);
+        if (!prm->trainable) continue;
+        for (size_t j = 0; j < prm->size; j += 3, checked++) {
+          float keep = prm->value[j];
+          prm->value[j] = keep + 2e-3f; /* small: a ReLU input near 0 must not cross it */
+          double lp = drop_loss(m, x, r3, N);
+          prm->value[j] = keep - 2e-3f;
+          double lm = drop_loss(m, x, r3, N);
+          prm->value[j] = keep;
+          double fd = (lp - lm) / 4e-3, g = prm->grad[j];
+          if (!(fabs(fd - g) <= 2e-2 * (fabs(fd) + fabs(g)) + 2e-3))
+            fprintf(stderr, "fused dropout (%d threads, second reader %d): param %d[%zu] %g vs %g\n", t,
+                    second_reader, p, j, g, fd);
+          CHECK(fabs(fd - g) <= 2e-2 * (fabs(fd) + fabs(g)) + 2e-3);
+        }
+      }
+      CHECK(checked > 50);
+      tq_model_free(m);
+    }
+  omp_set_num_threads(threads);
+}
+
 int main(void) {
   check_rows();
   check_names();
@@ -646,6 +717,7 @@ int main(void) {
   check_weight_transfer();
   check_profile();
   check_bn_stats_from_conv();
+  check_fused_dropout();
   check_sample_dropout();
   TEST_MAIN_END();
 }

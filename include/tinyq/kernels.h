@@ -130,10 +130,23 @@ void tq_batchnorm_forward_train_stats(float *out, float *xhat, float *invstd, fl
                                       float *moving_var, const float *in, const float *stats,
                                       const float *gamma, const float *beta, int rows, int c,
                                       float momentum, float eps);
+/* The ReLU one also takes the element-wise dropout after the ReLU (dropout_rate > 0): out is then
+ * the dropout's output, with the draws tq_dropout_forward makes for the key tq_rng_u64 gives
+ * (dropout_key), and tq_batchnorm_relu_dropout_backward takes the dropout's gradient, redrawing
+ * them: no mask is stored, the same values as the three layers' passes. */
 void tq_batchnorm_relu_forward_train_stats(float *out, float *mean, float *invstd, float *moving_mean,
                                            float *moving_var, const float *in, const float *stats,
                                            const float *gamma, const float *beta, int rows, int c,
-                                           float momentum, float eps, float relu_max);
+                                           float momentum, float eps, float relu_max, float dropout_rate,
+                                           uint64_t dropout_key);
+void tq_batchnorm_relu_dropout_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                        const float *in, const float *mean, const float *gamma,
+                                        const float *beta, const float *invstd, int rows, int c,
+                                        float relu_max, float dropout_rate, uint64_t dropout_key);
+/* tq_batchnorm_normalize with relu, then the dropout's draws (as above). */
+void tq_batchnorm_normalize_dropout(float *out, const float *in, const float *mean, const float *invstd,
+                                    const float *gamma, const float *beta, int rows, int c, float relu_max,
+                                    float dropout_rate, uint64_t dropout_key);
 
 /* ---- Elementwise activations over n values. Backward uses the forward INPUT (in). */
 void tq_relu_forward(float *out, const float *in, size_t n);

@@ -105,6 +105,7 @@ typedef struct tq_layer {
   int folded_bn;      /* conv/dense: index of the BN folded into it during QAT, or -1 */
   int bn_batch_stats; /* folded BN: the last training forward normalised with batch statistics */
   int bn_stats_given; /* BN: the layer before it left this forward's batch statistics in aux2 + C */
+  uint64_t dropout_key; /* Dropout fused into the batch norm before its ReLU: this forward's draws */
 
   /* per-batch buffers, sized for the model's max batch */
   float *out;   /* (N, out_shape) */

@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/dropout_draw.h"
 #include "tinyq/kernels.h"
 
 #define BN_MAX_BLOCKS 32
@@ -160,13 +161,21 @@ void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, 
   bn_ws_release(&wsb);
 }
 
-/* Rows [r0, r1) of tq_batchnorm_normalize; relu 0: none (xhat kept when not NULL), 1: ReLU, 2: capped. */
+/* The dropout after a fused ReLU (rate 0: none): its key and rate. */
+typedef struct {
+  float rate, keep;
+  uint64_t key;
+} bn_drop;
+
+/* Rows [r0, r1) of tq_batchnorm_normalize; relu 0: none (xhat kept when not NULL), 1: ReLU, 2: capped;
+ * drop: then the dropout's draw, value for value as tq_dropout_forward would multiply. */
 BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
                               const float *gamma, const float *beta, int r0, int r1, int c, const int relu,
-                              float cap) {
+                              float cap, const int drop, bn_drop d) {
   for (int r = r0; r < r1; r++) {
     const float *x = in + (size_t)r * c;
     float *o = out + (size_t)r * c;
+    const size_t base = (size_t)r * c;
     /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
      * down the scalar path, 10x slower */
     if (relu) {
@@ -174,7 +183,8 @@ BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const fl
       for (int j = 0; j < c; j++) {
         float v = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
         v = v > 0.0f ? v : 0.0f;
-        o[j] = relu == 1 ? v : v < cap ? v : cap; /* min(v, INFINITY) is v: plain ReLU */
+        v = relu == 1 ? v : v < cap ? v : cap; /* min(v, INFINITY) is v: plain ReLU */
+        o[j] = drop ? v * tq_dropout_draw(d.key, base + (size_t)j, d.rate, d.keep) : v;
       }
     } else if (xhat) {
       float *xh = xhat + (size_t)r * c;
@@ -191,32 +201,52 @@ BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const fl
   }
 }
 
+static void bn_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
+                         const float *gamma, const float *beta, int rows, int c, int relu, float relu_max,
+                         bn_drop d) {
+  const int nb = bn_blocks(rows), mode = !relu ? 0 : (relu_max > 0.0f ? 2 : 1) + (d.rate > 0.0f ? 2 : 0);
+#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
+  for (int blk = 0; blk < nb; blk++) {
+    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
+#define BN_NORM_MODE(cc, relu, drop)                                                                          \
+  normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, relu, relu_max, drop, d)
+#define BN_NORM(cc)                                                                                           \
+  mode == 4   ? BN_NORM_MODE(cc, 2, 1)                                                                        \
+  : mode == 3 ? BN_NORM_MODE(cc, 1, 1)                                                                        \
+  : mode == 2 ? BN_NORM_MODE(cc, 2, 0)                                                                        \
+  : mode == 1 ? BN_NORM_MODE(cc, 1, 0)                                                                        \
+              : BN_NORM_MODE(cc, 0, 0)
+    BN_CASES(BN_NORM, c)
+#undef BN_NORM
+#undef BN_NORM_MODE
+  }
+}
+
 void tq_batchnorm_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
                             const float *gamma, const float *beta, int rows, int c, int relu, float relu_max) {
   /* out: (rows,C) (may be in)  xhat: (rows,C) or NULL  in: (rows,C)  mean, invstd, gamma, beta: (C)
    * relu: clamp as tq_relu_forward / tq_relu_max_forward (relu_max > 0) would, value for value */
-  const int nb = bn_blocks(rows), mode = !relu ? 0 : relu_max > 0.0f ? 2 : 1;
-#pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
-  for (int blk = 0; blk < nb; blk++) {
-    int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-#define BN_NORM(cc)                                                                                           \
-  mode == 2   ? normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 2, relu_max)            \
-  : mode == 1 ? normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 1, relu_max)            \
-              : normalize_rows(out, xhat, in, mean, invstd, gamma, beta, r0, r1, cc, 0, relu_max)
-    BN_CASES(BN_NORM, c)
-#undef BN_NORM
-  }
+  bn_normalize(out, xhat, in, mean, invstd, gamma, beta, rows, c, relu, relu_max, (bn_drop){0});
+}
+
+void tq_batchnorm_normalize_dropout(float *out, const float *in, const float *mean, const float *invstd,
+                                    const float *gamma, const float *beta, int rows, int c, float relu_max,
+                                    float rate, uint64_t key) {
+  /* out: (rows,C) = dropout(relu(...)) with the draws of tq_dropout_forward's key `key` */
+  bn_normalize(out, NULL, in, mean, invstd, gamma, beta, rows, c, 1, relu_max,
+               (bn_drop){rate, tq_dropout_keep(rate), key});
 }
 
 /* A batch norm's training forward, and the same fused with the ReLU (or ReLU6, relu_max > 0) after it:
  * per channel the batch statistics, then one pass that normalises (and clamps). Unfused it keeps
  * xhat for the backward pass; fused it keeps the batch mean instead (the backward recomputes xhat
  * and the ReLU's mask from the input, in the same operations: the same bits) and writes only the
- * ReLU's output. The arithmetic is that of the separate passes, value for value. */
+ * ReLU's output, or, with the dropout after the ReLU fused too (d.rate > 0), only the dropout's. The
+ * arithmetic is that of the separate passes, value for value. */
 static void bn_forward_train(float *out, float *xhat, float *mean_out, float *invstd, float *moving_mean,
                              float *moving_var, const float *in, const float *stats, const float *gamma,
                              const float *beta, int rows, int c, float momentum, float eps, int relu,
-                             float relu_max) {
+                             float relu_max, bn_drop d) {
   TQ_ASSERT(rows > 0 && c > 0);
   bn_ws wsb;
   /* layout: batch mean, variance (2C doubles) | mean as float (C) | the group statistics, unless given */
@@ -244,7 +274,7 @@ static void bn_forward_train(float *out, float *xhat, float *mean_out, float *in
     g[j] = gamma ? gamma[j] : 1.0f;
     bt[j] = beta ? beta[j] : 0.0f;
   }
-  tq_batchnorm_normalize(out, xhat, in, mean, invstd, g, bt, rows, c, relu, relu_max);
+  bn_normalize(out, xhat, in, mean, invstd, g, bt, rows, c, relu, relu_max, d);
   bn_ws_release(&wsb);
 }
 
@@ -254,7 +284,7 @@ void tq_batchnorm_forward_train_stats(float *out, float *xhat, float *invstd, fl
   /* out, xhat: (rows,C)  invstd: (C)  moving_mean, moving_var: (C) updated  in: (rows,C)
    * stats: tq_batchnorm_stats of in, or NULL  gamma, beta: (C) or NULL */
   bn_forward_train(out, xhat, NULL, invstd, moving_mean, moving_var, in, stats, gamma, beta, rows, c, momentum,
-                   eps, 0, 0.0f);
+                   eps, 0, 0.0f, (bn_drop){0});
 }
 
 void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *moving_mean, float *moving_var,
@@ -267,19 +297,21 @@ void tq_batchnorm_forward_train(float *out, float *xhat, float *invstd, float *m
 void tq_batchnorm_relu_forward_train_stats(float *out, float *mean, float *invstd, float *moving_mean,
                                            float *moving_var, const float *in, const float *stats,
                                            const float *gamma, const float *beta, int rows, int c, float momentum,
-                                           float eps, float relu_max) {
-  /* out: (rows,C) = relu(batchnorm(in))  mean, invstd: (C) for the backward pass
-   * moving_mean, moving_var: (C) updated  stats: tq_batchnorm_stats of in, or NULL
-   * gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
+                                           float eps, float relu_max, float dropout_rate, uint64_t dropout_key) {
+  /* out: (rows,C) = relu(batchnorm(in)), or dropout(relu(...)) with dropout_rate > 0
+   * mean, invstd: (C) for the backward pass  moving_mean, moving_var: (C) updated
+   * stats: tq_batchnorm_stats of in, or NULL  gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
   bn_forward_train(out, NULL, mean, invstd, moving_mean, moving_var, in, stats, gamma, beta, rows, c, momentum,
-                   eps, 1, relu_max);
+                   eps, 1, relu_max,
+                   dropout_rate > 0.0f ? (bn_drop){dropout_rate, tq_dropout_keep(dropout_rate), dropout_key}
+                                       : (bn_drop){0});
 }
 
 void tq_batchnorm_relu_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
                                      float *moving_var, const float *in, const float *gamma, const float *beta,
                                      int rows, int c, float momentum, float eps, float relu_max) {
   tq_batchnorm_relu_forward_train_stats(out, mean, invstd, moving_mean, moving_var, in, NULL, gamma, beta, rows,
-                                        c, momentum, eps, relu_max);
+                                        c, momentum, eps, relu_max, 0.0f, 0);
 }
 
 void tq_batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
@@ -309,26 +341,30 @@ typedef struct {
   const float *dout, *xhat;                         /* unfused */
   const float *in, *mean, *invstd, *gamma, *beta; /* fused (gamma, beta: C each, never NULL) */
   float relu_max;
+  bn_drop drop; /* fused with the dropout after the ReLU too: dout is the dropout's */
 } bn_grad_in;
 
 
 /* Element i (channel j) of the gradient g and of xhat h: unfused (fused 0), dout and xhat
  * themselves; fused with a ReLU (1) or a capped ReLU (2), xhat and the ReLU's mask recomputed from
- * the batch norm's input in the forward's operations. The values stay in registers: staging rows
- * through memory cost the fused pass 4x its unfused time. */
+ * the batch norm's input in the forward's operations; 3 and 4: the same with the dropout after the
+ * ReLU, its gradient dout times the redrawn keep-or-0 (tq_dropout_backward's product). The values
+ * stay in registers: staging rows through memory cost the fused pass 4x its unfused time. */
 BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restrict xh, const float *restrict x,
                       const float *restrict mean, const float *restrict invstd, const float *restrict gamma,
-                      const float *restrict beta, float cap, int fused, size_t i, int j) {
+                      const float *restrict beta, float cap, bn_drop d, int fused, size_t i, int j) {
   if (!fused) {
     *h = xh[i];
     return dout[i];
   }
   float hh = (x[i] - mean[j]) * invstd[j], v = gamma[j] * hh + beta[j];
   *h = hh;
-  return v > 0.0f && (fused == 1 || v < cap) ? dout[i] : 0.0f;
+  float g = fused >= 3 ? dout[i] * tq_dropout_draw(d.key, i, d.rate, d.keep) : dout[i];
+  return v > 0.0f && (fused == 1 || fused == 3 || v < cap) ? g : 0.0f;
 }
 
-#define BN_GH(h, i, j) bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, fused, i, j)
+#define BN_GH(h, i, j)                                                                                        \
+  bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, a->drop, fused, i, j)
 
 /* Per-channel partial sums of g and g*h over rows [r0, r1), four rows per update of the partials. */
 BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, const bn_grad_in *a, int fused, int r0,
@@ -376,7 +412,9 @@ BN_INLINE void bn_din_rows(float *din, const bn_grad_in *a, int fused, int r0, i
 
 static void bn_block_sums_any(float *s1, const bn_grad_in *a, int fused, int r0, int r1, int c) {
 #define BN_SUMS(cc)                                                                                           \
-  fused == 2   ? bn_block_sums(s1, s1 + (cc), a, 2, r0, r1, cc)                                              \
+  fused == 4   ? bn_block_sums(s1, s1 + (cc), a, 4, r0, r1, cc)                                              \
+  : fused == 3 ? bn_block_sums(s1, s1 + (cc), a, 3, r0, r1, cc)                                              \
+  : fused == 2 ? bn_block_sums(s1, s1 + (cc), a, 2, r0, r1, cc)                                              \
   : fused == 1 ? bn_block_sums(s1, s1 + (cc), a, 1, r0, r1, cc)                                              \
                : bn_block_sums(s1, s1 + (cc), a, 0, r0, r1, cc)
   BN_CASES(BN_SUMS, c)
@@ -386,7 +424,9 @@ static void bn_block_sums_any(float *s1, const bn_grad_in *a, int fused, int r0,
 static void bn_din_rows_any(float *din, const bn_grad_in *a, int fused, int r0, int r1, int c, const float *k,
                             const float *sd, const float *sdx) {
 #define BN_DIN(cc)                                                                                            \
-  fused == 2   ? bn_din_rows(din, a, 2, r0, r1, cc, k, sd, sdx)                                              \
+  fused == 4   ? bn_din_rows(din, a, 4, r0, r1, cc, k, sd, sdx)                                              \
+  : fused == 3 ? bn_din_rows(din, a, 3, r0, r1, cc, k, sd, sdx)                                              \
+  : fused == 2 ? bn_din_rows(din, a, 2, r0, r1, cc, k, sd, sdx)                                              \
   : fused == 1 ? bn_din_rows(din, a, 1, r0, r1, cc, k, sd, sdx)                                              \
                : bn_din_rows(din, a, 0, r0, r1, cc, k, sd, sdx)
   BN_CASES(BN_DIN, c)
@@ -397,7 +437,8 @@ static void bn_din_rows_any(float *din, const bn_grad_in *a, int fused, int r0, 
  *   dgamma += sdx   dbeta += sd   din = gamma*invstd/rows * (rows*dout - sd - xhat*sdx) */
 static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_in *a, const float *gamma,
                         const float *invstd, int rows, int c) {
-  const int nb = bn_blocks(rows), fused = !a->in ? 0 : a->relu_max > 0.0f ? 2 : 1;
+  const int nb = bn_blocks(rows),
+            fused = !a->in ? 0 : (a->relu_max > 0.0f ? 2 : 1) + (a->drop.rate > 0.0f ? 2 : 0);
   bn_ws wsb;
   float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c);
   float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
@@ -433,23 +474,33 @@ void tq_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float 
                            const float *gamma, const float *invstd, int rows, int c) {
   /* din: (rows,C) overwritten (may be dout)  dgamma, dbeta: (C) +=  dout, xhat: (rows,C)
    * gamma, invstd: (C) */
-  const bn_grad_in a = {dout, xhat, NULL, NULL, NULL, NULL, NULL, 0.0f};
+  const bn_grad_in a = {dout, xhat, NULL, NULL, NULL, NULL, NULL, 0.0f, {0.0f, 0.0f, 0}};
   bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
 }
 
-void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                                const float *mean, const float *gamma, const float *beta, const float *invstd,
-                                int rows, int c, float relu_max) {
-  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout: the ReLU's gradient (rows,C)
-   * in: the batch norm's input (rows,C)  mean, invstd: (C) from tq_batchnorm_relu_forward_train
-   * gamma, beta: (C) or NULL */
+void tq_batchnorm_relu_dropout_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                        const float *mean, const float *gamma, const float *beta,
+                                        const float *invstd, int rows, int c, float relu_max, float dropout_rate,
+                                        uint64_t dropout_key) {
+  /* din: (rows,C) overwritten  dgamma, dbeta: (C) +=  dout: the ReLU's gradient (rows,C), or with
+   * dropout_rate > 0 the dropout's  in: the batch norm's input (rows,C)  mean, invstd: (C) from the
+   * forward  gamma, beta: (C) or NULL */
   bn_ws wsb;
   float *gb = bn_ws_get(&wsb, 2 * (size_t)c);
   for (int j = 0; j < c; j++) {
     gb[j] = gamma ? gamma[j] : 1.0f;
     gb[c + j] = beta ? beta[j] : 0.0f;
   }
-  const bn_grad_in a = {dout, NULL, in, mean, invstd, gb, gb + c, relu_max};
+  const bn_drop d = dropout_rate > 0.0f ? (bn_drop){dropout_rate, tq_dropout_keep(dropout_rate), dropout_key}
+                                        : (bn_drop){0};
+  const bn_grad_in a = {dout, NULL, in, mean, invstd, gb, gb + c, relu_max, d};
   bn_backward(din, dgamma, dbeta, &a, gamma, invstd, rows, c);
   bn_ws_release(&wsb);
+}
+
+void tq_batchnorm_relu_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                const float *mean, const float *gamma, const float *beta, const float *invstd,
+                                int rows, int c, float relu_max) {
+  tq_batchnorm_relu_dropout_backward(din, dgamma, dbeta, dout, in, mean, gamma, beta, invstd, rows, c, relu_max,
+                                     0.0f, 0);
 }

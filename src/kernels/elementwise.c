@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/dropout_draw.h"
 #include "tinyq/kernels.h"
 
 #define EW_PARALLEL_VALUES 65536
@@ -104,29 +105,16 @@ void tq_zeropad_backward(float *din, const float *dout, int n, int h, int w, int
   }
 }
 
-/* A 32-bit finaliser with low bias (Wellons' "lowbias32"): every input bit flips each output bit
- * with probability close to 1/2, so hashing consecutive counters gives independent-looking draws. */
-static inline uint32_t mix32(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352dU;
-  x ^= x >> 15;
-  x *= 0x846ca68bU;
-  x ^= x >> 16;
-  return x;
-}
-
 void tq_dropout_forward(float *out, float *mask, const float *in, size_t n, float rate, tq_rng *rng) {
   /* out, mask, in: (n). Value i's draw is a hash of (key, i), the key one tq_rng_u64 per call: any
    * thread can draw any value, so the mask is the same whatever the thread count, and the loop
    * vectorises (a serial generator cost more than the rest of the layer). 24-bit uniforms, as
    * tq_rng_uniform. rate >= 1 drops everything (Keras rejects it; no division by 0). */
-  const float keep = rate >= 1.0f ? 0.0f : 1.0f / (1.0f - rate);
+  const float keep = tq_dropout_keep(rate);
   const uint64_t key = tq_rng_u64(rng);
-  const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
 #pragma omp parallel for simd schedule(static) if (n > EW_PARALLEL_VALUES)
   for (size_t i = 0; i < n; i++) {
-    uint32_t h = mix32(mix32((uint32_t)i ^ k0) + (k1 ^ (uint32_t)(i >> 32) * 0x9E3779B9U));
-    mask[i] = (float)(h >> 8) * (1.0f / 16777216.0f) >= rate ? keep : 0.0f;
+    mask[i] = tq_dropout_draw(key, i, rate, keep);
     out[i] = in[i] * mask[i];
   }
 }

@@ -13,7 +13,8 @@
  *     consumers, the first to run writes and the others add); from the start for the last
  *     layer's (copied in first) and for a layer nobody reads (zeroed first);
  *   - to the layer's own step, or the step before it for a ReLU that runs fused with the batch norm
- *     or Add before it (that step reads the ReLU's gradient, layers_act.c, layers_shape.c, qat_bn.c).
+ *     or Add before it (that step reads the ReLU's gradient, layers_act.c, layers_shape.c, qat_bn.c),
+ *     or two steps before for a Dropout fused with such a ReLU and batch norm (the same files).
  * A batch norm folded into its layer during QAT (qat.c) shares the layer's gradient, so a layer whose
  * only reader is a batch norm keeps its gradient alive over the batch norm's writers too. The plan
  * is made once, at finalize, and holds in every state the model can later be put in: a linear
@@ -81,6 +82,12 @@ static live_range range_of(const tq_model *m, int j) {
   if (l->type == TQ_L_RELU && l->ninputs == 1 && l->inputs[0] == j - 1 &&
       (m->layers[j - 1].type == TQ_L_BATCHNORM || m->layers[j - 1].type == TQ_L_ADD))
     r.lo = j - 1;
+  /* a Dropout that may run fused with the ReLU and batch norm before it (layers_act.c): read by the
+   * batch norm's step */
+  if (l->type == TQ_L_DROPOUT && l->ninputs == 1 && l->inputs[0] == j - 1 && j >= 2 &&
+      m->layers[j - 1].type == TQ_L_RELU && m->layers[j - 1].ninputs == 1 && m->layers[j - 1].inputs[0] == j - 2 &&
+      m->layers[j - 2].type == TQ_L_BATCHNORM)
+    r.lo = j - 2;
   return r;
 }
 

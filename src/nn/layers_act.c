@@ -60,6 +60,20 @@ tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn) {
   return r->type == TQ_L_RELU && r->ninputs == 1 && r->inputs[0] == i ? r : NULL;
 }
 
+/* The Dropout right after such a ReLU, its only reader, dropping values one by one (DS-CNN's first
+ * and last blocks): its draws are redrawn from a key (tq_batchnorm_relu_forward_train_stats), so the
+ * batch norm writes the dropout's output and takes its gradient, and neither the ReLU's output nor a
+ * mask is written. grad_plan.c keeps the dropout's gradient alive down to the batch norm's step. */
+tq_layer *tq_relu_fused_dropout(tq_model *m, const tq_layer *relu) {
+  int i = (int)(relu - m->layers);
+  if (relu->type != TQ_L_RELU || relu->consumers != 1 || i + 1 >= m->nlayers) return NULL;
+  tq_layer *d = &m->layers[i + 1];
+  return d->type == TQ_L_DROPOUT && d->ninputs == 1 && d->inputs[0] == i && !d->dropout_per_sample &&
+                 d->dropout_rate > 0.0f
+             ? d
+             : NULL;
+}
+
 /* An Add whose only reader is the ReLU right after it (ResNet-8's block ends) writes the ReLU's
  * output in training and takes its gradient back through the ReLU's mask (layers_shape.c). */
 tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add) {
@@ -77,10 +91,14 @@ static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass
   if (l->bn_folded_into < 0) l->bn_stats_given = 0;
   if (l->bn_folded_into >= 0)
     TQ_ASSERT(l->out == p->x); /* shares its layer's buffer (tq_model_fold_bn) */
-  else if (relu)
-    tq_batchnorm_relu_forward_train_stats(relu->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value,
-                                          p->x, stats, l->gamma.value, l->beta.value, rows, l->in_shape.c,
-                                          l->bn_momentum, l->bn_eps, relu->relu_max);
+  else if (relu) {
+    tq_layer *drop = tq_relu_fused_dropout(m, relu);
+    if (drop) drop->dropout_key = tq_rng_u64(p->rng); /* the draw tq_dropout_forward would make */
+    tq_batchnorm_relu_forward_train_stats(drop ? drop->out : relu->out, l->aux, l->aux2, l->moving_mean.value,
+                                          l->moving_var.value, p->x, stats, l->gamma.value, l->beta.value, rows,
+                                          l->in_shape.c, l->bn_momentum, l->bn_eps, relu->relu_max,
+                                          drop ? drop->dropout_rate : 0.0f, drop ? drop->dropout_key : 0);
+  }
   else if (p->training)
     tq_batchnorm_forward_train_stats(l->out, l->aux, l->aux2, l->moving_mean.value, l->moving_var.value, p->x,
                                      stats, l->gamma.value, l->beta.value, rows, l->in_shape.c, l->bn_momentum,
@@ -99,8 +117,11 @@ static void batchnorm_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p)
     TQ_ASSERT(!p->din[0] || p->din[0] == l->dout); /* shares its layer's gradient buffer */
     if (l->bn_batch_stats) tq_folded_bn_backward_train(m, l, p->n);
   } else if (relu) {
-    tq_batchnorm_relu_backward(p->din[0], l->gamma.grad, l->beta.grad, relu->dout, p->x, l->aux, l->gamma.value,
-                               l->beta.value, l->aux2, rows, l->in_shape.c, relu->relu_max);
+    const tq_layer *drop = tq_relu_fused_dropout(m, relu);
+    tq_batchnorm_relu_dropout_backward(p->din[0], l->gamma.grad, l->beta.grad, drop ? drop->dout : relu->dout, p->x,
+                                       l->aux, l->gamma.value, l->beta.value, l->aux2, rows, l->in_shape.c,
+                                       relu->relu_max, drop ? drop->dropout_rate : 0.0f,
+                                       drop ? drop->dropout_key : 0);
   } else {
     tq_batchnorm_backward(p->din[0], l->gamma.grad, l->beta.grad, l->dout, l->aux, l->gamma.value, l->aux2,
                           rows, l->in_shape.c);

@@ -161,7 +161,16 @@ static void sample_dropout_backward(tq_layer *l, const tq_layer_pass *p) {
     for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) p->din[0][i] = l->dout[i] * l->aux[s];
 }
 
+/* Run by the batch norm before its ReLU in training (tq_relu_fused_dropout): nothing left to do. */
+static int dropout_fused(tq_model *m, const tq_layer *l) {
+  if (l->ninputs != 1) return 0;
+  const tq_layer *relu = &m->layers[l->inputs[0]];
+  return relu->type == TQ_L_RELU && relu->ninputs == 1 && tq_bn_fused_relu(m, &m->layers[relu->inputs[0]]) == relu &&
+         tq_relu_fused_dropout(m, relu) == l;
+}
+
 static tq_status dropout_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (p->training && dropout_fused(m, l)) return TQ_OK;
   if (!p->training || l->dropout_rate <= 0)
     tq_layer_copy_forward(m, l, p);
   else if (l->dropout_per_sample)
@@ -172,6 +181,7 @@ static tq_status dropout_forward(tq_model *m, tq_layer *l, const tq_layer_pass *
 }
 
 static void dropout_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
+  if (dropout_fused(m, l)) return;
   if (!p->din[0] || l->dropout_rate <= 0)
     tq_layer_copy_backward(m, l, p);
   else if (l->dropout_per_sample)

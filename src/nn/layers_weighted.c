@@ -91,7 +91,7 @@ static tq_status weighted_forward(tq_model *m, tq_layer *l, const tq_layer_pass 
   tq_status st = effective_weights(m, l, p, &e);
   if (st) return st;
   kernel_of(l->type)->forward(m, l, p, e.w, e.b);
-  if (p->training && l->folded_bn >= 0 && !m->bn_stats_frozen) tq_folded_bn_forward_train(m, l, p->n);
+  if (p->training && l->folded_bn >= 0 && !m->bn_stats_frozen) tq_folded_bn_forward_train(m, l, p->n, p->rng);
   return TQ_OK;
 }
 

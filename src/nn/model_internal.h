@@ -66,10 +66,13 @@ static inline size_t tq_qat_aux3_floats(size_t ks, size_t oc) {
 /* QAT, folded batch norm with trained statistics (qat_bn.c): after the layer's forward, normalise
  * its output with batch statistics and update the moving ones; before its backward, the gradient
  * through that normalisation. */
-void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n);
+void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n, tq_rng *rng);
 void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n);
 /* The ReLU a batch norm runs fused with in training (layers_act.c), or NULL. */
 tq_layer *tq_bn_fused_relu(tq_model *m, const tq_layer *bn);
+/* The element-wise Dropout that runs fused with that ReLU and batch norm in training (layers_act.c):
+ * the batch norm writes the dropout's output and takes its gradient; or NULL. */
+tq_layer *tq_relu_fused_dropout(tq_model *m, const tq_layer *relu);
 /* Where layer l's training forward may leave the batch statistics of its output (the floats of
  * tq_batchnorm_stats) for the batch norm that alone reads it, which then skips its own pass over
  * that output (layers_act.c, qat_bn.c); NULL when no batch norm will take them. Marks them given:

@@ -28,7 +28,7 @@ static size_t rows_of(const tq_layer *l, int n) {
   return (size_t)n * (size_t)l->out_shape.h * (size_t)l->out_shape.w;
 }
 
-void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n) {
+void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n, tq_rng *rng) {
   tq_layer *bn = &m->layers[l->folded_bn];
   size_t oc = (size_t)l->out_shape.c, rows = rows_of(l, n);
   const float *bf = l->aux3 + l->kernel.size, *inv = bf + oc; /* folded bias, then inv */
@@ -58,10 +58,16 @@ void tq_folded_bn_forward_train(tq_model *m, tq_layer *l, int n) {
   }
   /* Fused with the ReLU after it: the ReLU's output, y kept (xhat is recomputed from it), the
    * mean kept in xhat's buffer. Else y normalised in place, xhat kept. */
-  tq_layer *relu = tq_bn_fused_relu(m, bn);
+  tq_layer *relu = tq_bn_fused_relu(m, bn), *drop = relu ? tq_relu_fused_dropout(m, relu) : NULL;
   if (relu) memcpy(xhat, mean_f, oc * sizeof(float));
-  tq_batchnorm_normalize(relu ? relu->out : y, relu ? NULL : xhat, y, mean_f, s, gamma, beta, (int)rows,
-                         (int)oc, relu != NULL, relu ? relu->relu_max : 0.0f);
+  if (drop) {
+    drop->dropout_key = tq_rng_u64(rng); /* the draw tq_dropout_forward would make */
+    tq_batchnorm_normalize_dropout(drop->out, y, mean_f, s, gamma, beta, (int)rows, (int)oc, relu->relu_max,
+                                   drop->dropout_rate, drop->dropout_key);
+  } else {
+    tq_batchnorm_normalize(relu ? relu->out : y, relu ? NULL : xhat, y, mean_f, s, gamma, beta, (int)rows,
+                           (int)oc, relu != NULL, relu ? relu->relu_max : 0.0f);
+  }
   bn->bn_batch_stats = 1;
 }
 
@@ -72,9 +78,12 @@ void tq_folded_bn_backward_train(tq_model *m, tq_layer *bn, int n) {
   memcpy(dgamma_before, bn->gamma.grad, oc * sizeof(float));
   /* In place on the shared gradient buffer: d loss / d y (fused: from the ReLU's gradient). */
   tq_layer *relu = tq_bn_fused_relu(m, bn);
+  const tq_layer *drop = relu ? tq_relu_fused_dropout(m, relu) : NULL;
   if (relu)
-    tq_batchnorm_relu_backward(l->dout, bn->gamma.grad, bn->beta.grad, relu->dout, l->out, bn->aux,
-                               bn->gamma.value, bn->beta.value, bn->aux2, (int)rows, (int)oc, relu->relu_max);
+    tq_batchnorm_relu_dropout_backward(l->dout, bn->gamma.grad, bn->beta.grad, drop ? drop->dout : relu->dout,
+                                       l->out, bn->aux, bn->gamma.value, bn->beta.value, bn->aux2, (int)rows,
+                                       (int)oc, relu->relu_max, drop ? drop->dropout_rate : 0.0f,
+                                       drop ? drop->dropout_key : 0);
   else
     tq_batchnorm_backward(l->dout, bn->gamma.grad, bn->beta.grad, l->dout, bn->aux, bn->gamma.value, bn->aux2,
                           (int)rows, (int)oc);
