@@ -91,6 +91,32 @@ static live_range range_of(const tq_model *m, int j) {
   return r;
 }
 
+/* One buffer per layer (share 0), except that a batch norm takes its input's gradient in place over
+ * its own (or over that of the ReLU, and dropout, that may run fused with it, layers_act.c): the
+ * layer before it, read by it alone, the batch norm, and such a ReLU and dropout get the top one's
+ * buffer. The batch norm's backward then overwrites the gradient it has just read instead of
+ * writing a buffer no pass has touched since the last batch, whose lines come from DRAM first; a
+ * ReLU or dropout that does not run fused (QAT with frozen statistics, a second reader) maps its
+ * gradient in place just as well. The chain's gradients are alive one after the other (each up to
+ * the step that reads it, which writes the next), so one buffer holds them all. Returns the top of
+ * the chain whose bottom is layer j, or j. */
+static int in_place_top(const tq_model *m, int j) {
+  const int n = m->nlayers;
+  const tq_layer *l = &m->layers[j];
+  if (j + 1 >= n || l->consumers != 1 || j == n - 1) return j;
+  const tq_layer *bn = &m->layers[j + 1];
+  if (bn->type != TQ_L_BATCHNORM || bn->ninputs != 1 || bn->inputs[0] != j || bn->consumers < 1) return j;
+  int top = j + 1;
+  const tq_layer_type chain[2] = {TQ_L_RELU, TQ_L_DROPOUT};
+  for (int k = 0; k < 2 && top + 1 < n; k++) {
+    const tq_layer *next = &m->layers[top + 1];
+    if (m->layers[top].consumers != 1 || next->type != chain[k] || next->ninputs != 1 || next->inputs[0] != top)
+      break;
+    top++;
+  }
+  return top;
+}
+
 /* Layers in the order their gradients come alive: highest hi first, then highest index. */
 typedef struct {
   live_range r;
@@ -149,11 +175,27 @@ static int ws_init(plan_ws *w, int n) {
 
 static void ws_free(plan_ws *w) { free(w->order), free(w->buf_of), free(w->free_below), free(w->size); }
 
+/* assign, then, with one buffer per layer, the in-place chains (in_place_top) onto their tops'
+ * buffers; returns the buffer count (some may be left unused, size 0). */
+static int plan(const tq_model *m, int share, plan_ws *w) {
+  int nbuf = assign(m, share, w->buf_of, w->size, w->order, w->free_below);
+  /* from the last layer down: a chain's top may be the bottom of the next chain up, whose buffer it
+   * takes first */
+  for (int j = m->nlayers - 1; !share && j >= 0; j--) {
+    int top = in_place_top(m, j);
+    for (int k = j; k < top; k++) {
+      w->size[w->buf_of[k]] = 0; /* its own buffer goes unused */
+      w->buf_of[k] = w->buf_of[top];
+    }
+  }
+  return nbuf;
+}
+
 size_t tq_model_gradient_floats(const tq_model *m, int share) {
   plan_ws w;
   size_t total = 0;
   if (ws_init(&w, m->nlayers)) {
-    int nbuf = assign(m, share, w.buf_of, w.size, w.order, w.free_below);
+    int nbuf = plan(m, share, &w);
     for (int b = 0; b < nbuf; b++) total += w.size[b];
   } else {
     total = SIZE_MAX;
@@ -165,7 +207,7 @@ size_t tq_model_gradient_floats(const tq_model *m, int share) {
 tq_status tq_model_plan_gradients(tq_model *m, int share) {
   plan_ws w;
   tq_status st = ws_init(&w, m->nlayers) ? TQ_OK : TQ_ERR_MEMORY;
-  int nbuf = st ? 0 : assign(m, share, w.buf_of, w.size, w.order, w.free_below);
+  int nbuf = st ? 0 : plan(m, share, &w);
   if (!st && !(m->grad_bufs = calloc((size_t)nbuf + 1, sizeof *m->grad_bufs))) st = TQ_ERR_MEMORY;
   if (!st && !(m->grad_opened = calloc(2 * (size_t)m->nlayers, 1))) st = TQ_ERR_MEMORY;
   if (!st) m->grad_needed = m->grad_opened + m->nlayers;

@@ -218,19 +218,24 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
   }
   /* Activation memory first, before anything is allocated: a clear error naming the total
    * rather than a failure in the middle of some layer. */
-  double act = 0, prm = 0, widest = 0;
+  double act = 0, prm = 0, widest = 0, fixed = 0, scratch_most = 0;
   for (int i = 0; i < m->nlayers; i++) {
     const tq_layer *l = &m->layers[i];
     double out = (double)tq_shape_size(l->out_shape), in = (double)tq_shape_size(l->in_shape);
-    tq_layer_buffers b = {0};
+    tq_layer_buffers b = {0}, whole = {0};
     layer_buffers(l, 1, &b);
     act += out;
     act += (double)b.aux; /* saved state: BN's normalised input, a mask, an argmax */
     widest = in > widest ? in : widest;
     prm += (double)tq_layer_params(l);
+    if (!max_batch) continue;
+    layer_buffers(l, (size_t)max_batch, &whole); /* not per sample: aux2 and the scratch */
+    fixed += (double)whole.aux2;
+    scratch_most = (double)whole.scratch > scratch_most ? (double)whole.scratch : scratch_most;
   }
   act += 2.0 * widest; /* the shared gradient temporary (din_tmp) */
   act *= (double)max_batch * sizeof(float);
+  act += (fixed + scratch_most) * sizeof(float);
   prm *= 4.0 * sizeof(float); /* value, gradient, two optimizer moments */
   /* The layers' gradients: shared buffers on one thread, or when one per layer would not fit
    * (grad_plan.c says why not always). */
