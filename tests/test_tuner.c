@@ -644,8 +644,28 @@ static void test_sensitivity(void) {
   tq_tuner_free(twin);
 }
 
+/* The random tuner under several ranks: its i-th suggestion does not depend on which earlier trials
+ * have reported, in what order, or with what scores (cli_search_mpi's "same seed" runs depend on
+ * it: trial 3 went to whichever rank finished first). */
+static void test_random_order_free(void) {
+  enum { D = 12 };
+  int c[3][D], x[D], y[D], z[D];
+  tq_tuner *a = make(TQ_TUNER_RANDOM, D, 3, 9), *b = make(TQ_TUNER_RANDOM, D, 3, 9), *p = make(TQ_TUNER_RANDOM, D, 3, 9);
+  for (int i = 0; i < 3; i++) {
+    CHECK(tq_tuner_suggest(a, c[i]) == TQ_OK);
+    CHECK(tq_tuner_suggest(b, x) == TQ_OK && same(x, c[i], D));
+    CHECK(tq_tuner_suggest(p, x) == TQ_OK);
+  }
+  CHECK(tq_tuner_observe(a, c[0], 0.1) == TQ_OK && tq_tuner_observe(a, c[1], 0.2) == TQ_OK); /* 1 then 2 */
+  CHECK(tq_tuner_observe(b, c[1], 0.9) == TQ_OK);                                           /* 2 alone */
+  CHECK(tq_tuner_suggest(a, x) == TQ_OK && tq_tuner_suggest(b, y) == TQ_OK && tq_tuner_suggest(p, z) == TQ_OK);
+  CHECK(same(x, y, D) && same(x, z, D)); /* p: nothing reported yet */
+  tq_tuner_free(a), tq_tuner_free(b), tq_tuner_free(p);
+}
+
 int main(void) {
   test_names_and_validation();
+  test_random_order_free();
   test_linalg();
   for (int k = 0; k < 2; k++) {
     tq_tuner_kind kind = k ? TQ_TUNER_BAYESIAN : TQ_TUNER_RANDOM;

@@ -359,8 +359,13 @@ tq_status tq_tuner_suggest(tq_tuner *t, int *choice) {
                    t->space);
   int *c = tq_alloc(sizeof(int) * (size_t)t->ndims);
   if (!c) return tq_fail_prefix(TQ_ERR_MEMORY, "tuner_suggest");
+  /* The random tuner's i-th suggestion depends on i and on the set of configurations already taken
+   * (the first i - 1 suggestions, in whatever order their results came back), not on the results:
+   * with several ranks trial i gets the same draw whichever rank asks for it, and a resumed search
+   * draws what the uninterrupted one would. The Bayesian tuner's suggestions follow the results by
+   * design. */
   tq_rng rng;
-  tq_rng_derive(&rng, t->seed, state_hash(t));
+  tq_rng_derive(&rng, t->seed, t->kind == TQ_TUNER_RANDOM ? mix64(0x52414E44ULL ^ (uint64_t)t->n_cfg) : state_hash(t));
   memset(&t->info, 0, sizeof(t->info));
   int found = 0;
   if (t->kind == TQ_TUNER_BAYESIAN && t->n_obs >= 2 && t->n_obs + t->n_pending >= t->n_initial) {
