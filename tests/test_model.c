@@ -660,17 +660,19 @@ static void check_bn_stats_from_conv(void) {
  * forward and backward do nothing, no mask is written), the dropout's output is the ReLU's times
  * tq_dropout_forward's draws for the same key, and the gradients match central differences with the
  * draws fixed, on one thread (shared gradient buffers: the dropout's gradient must live down to the
- * batch norm's step) and on two. A second reader of the ReLU keeps the dropout unfused. */
+ * batch norm's step) and on two. A second reader of the ReLU keeps the dropout unfused; so does a
+ * rate of 0 (variant 2), whose copy is in place in the gradient buffer the chain shares. */
 static void check_fused_dropout(void) {
   const int threads = omp_get_max_threads();
   for (int t = 1; t <= 2; t++)
-    for (int second_reader = 0; second_reader < 2; second_reader++) {
+    for (int variant = 0; variant < 3; variant++) {
+      const int second_reader = variant == 1;
       omp_set_num_threads(t);
       tq_model *m = tq_model_new("bnreludrop", (tq_shape3){2, 2, 3});
       int c = tq_conv2d(m, 0, 16, 1, 1, 1, 1, TQ_PAD_SAME);
       int b = tq_batchnorm(m, c);
       int r = tq_relu(m, b, 0);
-      int d = tq_dropout(m, r, 0.3f);
+      int d = tq_dropout(m, r, variant == 2 ? 0.0f : 0.3f);
       int f = second_reader ? tq_add(m, d, r) : d;
       int y = tq_dense(m, tq_flatten(m, f), 3);
       CHECK(y > 0 && tq_model_finalize(m, 4, TQ_INIT_GLOROT_UNIFORM, 2) == TQ_OK);
@@ -685,8 +687,10 @@ static void check_fused_dropout(void) {
       drop_loss(m, x, r3, N);
       /* the dropout's draws: the key drop_loss's generator gives first */
       tq_rng_seed(&rng, 5);
-      if (second_reader) {
+      if (variant == 1) {
         CHECK(dl->aux[0] != 7.0f); /* unfused: the mask was written */
+      } else if (variant == 2) {
+        CHECK(memcmp(dl->out, rl->out, sizeof want) == 0); /* rate 0: a copy */
       } else {
         for (int i = 0; i < N * 64; i++) CHECK(dl->aux[i] == 7.0f);
         float relu_out[N * 64];
@@ -699,7 +703,6 @@ static void check_fused_dropout(void) {
         int dropped = 0;
         for (int i = 0; i < N * 64; i++) dropped += mask[i] == 0.0f && relu_out[i] > 0.0f;
         CHECK(dropped > 0);
-        (void)rl;
       }
       tq_model_zero_grad(m);
       tq_model_backward(m, r3, N);
@@ -716,8 +719,8 @@ static void check_fused_dropout(void) {
           prm->value[j] = keep;
           double fd = (lp - lm) / 4e-3, g = prm->grad[j];
           if (!(fabs(fd - g) <= 2e-2 * (fabs(fd) + fabs(g)) + 2e-3))
-            fprintf(stderr, "fused dropout (%d threads, second reader %d): param %d[%zu] %g vs %g\n", t,
-                    second_reader, p, j, g, fd);
+            fprintf(stderr, "fused dropout (%d threads, variant %d): param %d[%zu] %g vs %g\n", t, variant, p, j,
+                    g, fd);
           CHECK(fabs(fd - g) <= 2e-2 * (fabs(fd) + fabs(g)) + 2e-3);
         }
       }

@@ -136,5 +136,6 @@ tq_status tq_layer_copy_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p
 
 void tq_layer_copy_backward(tq_model *m, tq_layer *l, const tq_layer_pass *p) {
   (void)m;
-  if (p->din[0]) memcpy(p->din[0], l->dout, p->out_n * sizeof(float));
+  /* in place when the gradients share a buffer (grad_plan.c's in-place chains: a dropout of rate 0) */
+  if (p->din[0] && p->din[0] != l->dout) memcpy(p->din[0], l->dout, p->out_n * sizeof(float));
 }
