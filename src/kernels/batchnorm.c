@@ -176,6 +176,7 @@ BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const fl
     const float *x = in + (size_t)r * c;
     float *o = out + (size_t)r * c;
     const size_t base = (size_t)r * c;
+    const uint32_t blo = (uint32_t)base, bhi = (uint32_t)((uint64_t)base >> 32);
     /* omp simd: without it gcc guards the loop with overlap tests that send short rows (C = 16)
      * down the scalar path, 10x slower */
     if (relu) {
@@ -184,7 +185,8 @@ BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const fl
         float v = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
         v = v > 0.0f ? v : 0.0f;
         v = relu == 1 ? v : v < cap ? v : cap; /* min(v, INFINITY) is v: plain ReLU */
-        o[j] = drop ? v * tq_dropout_draw(d.key, base + (size_t)j, d.rate, d.keep) : v;
+        o[j] = drop ? v * tq_dropout_draw32(d.key, TQ_DROPOUT_LO(blo, j), TQ_DROPOUT_HI(blo, bhi, j), d.rate, d.keep)
+                    : v;
       }
     } else if (xhat) {
       float *xh = xhat + (size_t)r * c;
@@ -350,45 +352,71 @@ typedef struct {
  * the batch norm's input in the forward's operations; 3 and 4: the same with the dropout after the
  * ReLU, its gradient dout times the redrawn keep-or-0 (tq_dropout_backward's product). The values
  * stay in registers: staging rows through memory cost the fused pass 4x its unfused time. */
+/* g masked by the (capped) ReLU whose input was the batch norm's output at element i, channel j;
+ * xhat recomputed into *h. */
+BN_INLINE float bn_masked(float *h, float g, const float *restrict x, const float *restrict mean,
+                          const float *restrict invstd, const float *restrict gamma, const float *restrict beta,
+                          float cap, int capped, size_t i, int j) {
+  float hh = (x[i] - mean[j]) * invstd[j], v = gamma[j] * hh + beta[j];
+  *h = hh;
+  return v > 0.0f && (!capped || v < cap) ? g : 0.0f;
+}
+
 BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restrict xh, const float *restrict x,
                       const float *restrict mean, const float *restrict invstd, const float *restrict gamma,
-                      const float *restrict beta, float cap, bn_drop d, int fused, size_t i, int j) {
+                      const float *restrict beta, float cap, int fused, size_t i, int j) {
   if (!fused) {
     *h = xh[i];
     return dout[i];
   }
-  float hh = (x[i] - mean[j]) * invstd[j], v = gamma[j] * hh + beta[j];
-  *h = hh;
-  float g = fused >= 3 ? dout[i] * tq_dropout_draw(d.key, i, d.rate, d.keep) : dout[i];
-  return v > 0.0f && (fused == 1 || fused == 3 || v < cap) ? g : 0.0f;
+  return bn_masked(h, dout[i], x, mean, invstd, gamma, beta, cap, fused == 2, i, j);
 }
 
-#define BN_GH(h, i, j)                                                                                        \
-  bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, a->drop, fused, i, j)
+/* Element o + off (o: the row's offset, off: within a few rows). With a dropout (fused 3, 4) the
+ * dropout's gradient of these rows is staged in gs first (bn_dropout_grad): with the hash in these
+ * loops gcc left them unvectorised, 25x slower on AVX2. */
+#define BN_GH(h, o, off, j)                                                                                   \
+  (fused >= 3 ? bn_masked(&(h), gs[off], a->in, a->mean, a->invstd, a->gamma, a->beta, cap, fused == 4,      \
+                          (o) + (size_t)(off), j)                                                             \
+              : bn_gh(&(h), a->dout, a->xhat, a->in, a->mean, a->invstd, a->gamma, a->beta, cap, fused,       \
+                      (o) + (size_t)(off), j))
+
+/* gs[t] = dout[o + t] times the dropout's keep-or-0 for value o + t: tq_dropout_backward's product
+ * with tq_dropout_forward's draws (dropout_draw.h). */
+static void bn_dropout_grad(float *restrict gs, const float *restrict dout, const bn_drop *d, size_t o, int n) {
+  const uint32_t blo = (uint32_t)o, bhi = (uint32_t)((uint64_t)o >> 32);
+  const uint64_t key = d->key;
+  const float rate = d->rate, keep = d->keep;
+#pragma omp simd
+  for (int t = 0; t < n; t++)
+    gs[t] = dout[o + (size_t)t] * tq_dropout_draw32(key, TQ_DROPOUT_LO(blo, t), TQ_DROPOUT_HI(blo, bhi, t), rate, keep);
+}
 
 /* Per-channel partial sums of g and g*h over rows [r0, r1), four rows per update of the partials. */
 BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, const bn_grad_in *a, int fused, int r0,
-                             int r1, int c) {
+                             int r1, int c, float *restrict gs) {
   const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY;
   memset(s1, 0, (size_t)c * sizeof(float));
   memset(s2, 0, (size_t)c * sizeof(float));
   int r = r0;
   for (; r + 4 <= r1; r += 4) {
     const size_t o = (size_t)r * c;
+    if (fused >= 3) bn_dropout_grad(gs, a->dout, &a->drop, o, 4 * c);
 #pragma omp simd
     for (int j = 0; j < c; j++) {
       float h0, h1, h2, h3;
-      float g0 = BN_GH(h0, o + j, j), g1 = BN_GH(h1, o + c + j, j), g2 = BN_GH(h2, o + 2 * c + j, j),
-            g3 = BN_GH(h3, o + 3 * c + j, j);
+      float g0 = BN_GH(h0, o, j, j), g1 = BN_GH(h1, o, c + j, j), g2 = BN_GH(h2, o, 2 * c + j, j),
+            g3 = BN_GH(h3, o, 3 * c + j, j);
       s1[j] += (g0 + g1) + (g2 + g3);
       s2[j] += (g0 * h0 + g1 * h1) + (g2 * h2 + g3 * h3);
     }
   }
   for (; r < r1; r++) {
     const size_t o = (size_t)r * c;
+    if (fused >= 3) bn_dropout_grad(gs, a->dout, &a->drop, o, c);
 #pragma omp simd
     for (int j = 0; j < c; j++) {
-      float h0, g0 = BN_GH(h0, o + j, j);
+      float h0, g0 = BN_GH(h0, o, j, j);
       s1[j] += g0;
       s2[j] += g0 * h0;
     }
@@ -397,38 +425,40 @@ BN_INLINE void bn_block_sums(float *restrict s1, float *restrict s2, const bn_gr
 
 /* Rows [r0, r1) of din; din may be dout (in place): each value is read before it is written. */
 BN_INLINE void bn_din_rows(float *din, const bn_grad_in *a, int fused, int r0, int r1, int c,
-                           const float *restrict k, const float *restrict sd, const float *restrict sdx) {
+                           const float *restrict k, const float *restrict sd, const float *restrict sdx,
+                           float *restrict gs) {
   const float cap = a->relu_max > 0.0f ? a->relu_max : INFINITY;
   for (int r = r0; r < r1; r++) {
     const size_t o = (size_t)r * c;
     float *d = din + o;
+    if (fused >= 3) bn_dropout_grad(gs, a->dout, &a->drop, o, c);
 #pragma omp simd
     for (int j = 0; j < c; j++) {
-      float h, g = BN_GH(h, o + j, j);
+      float h, g = BN_GH(h, o, j, j);
       d[j] = k[j] * (g - sd[j] - h * sdx[j]);
     }
   }
 }
 
-static void bn_block_sums_any(float *s1, const bn_grad_in *a, int fused, int r0, int r1, int c) {
+static void bn_block_sums_any(float *s1, const bn_grad_in *a, int fused, int r0, int r1, int c, float *ks) {
 #define BN_SUMS(cc)                                                                                           \
-  fused == 4   ? bn_block_sums(s1, s1 + (cc), a, 4, r0, r1, cc)                                              \
-  : fused == 3 ? bn_block_sums(s1, s1 + (cc), a, 3, r0, r1, cc)                                              \
-  : fused == 2 ? bn_block_sums(s1, s1 + (cc), a, 2, r0, r1, cc)                                              \
-  : fused == 1 ? bn_block_sums(s1, s1 + (cc), a, 1, r0, r1, cc)                                              \
-               : bn_block_sums(s1, s1 + (cc), a, 0, r0, r1, cc)
+  fused == 4   ? bn_block_sums(s1, s1 + (cc), a, 4, r0, r1, cc, ks)                                              \
+  : fused == 3 ? bn_block_sums(s1, s1 + (cc), a, 3, r0, r1, cc, ks)                                              \
+  : fused == 2 ? bn_block_sums(s1, s1 + (cc), a, 2, r0, r1, cc, ks)                                              \
+  : fused == 1 ? bn_block_sums(s1, s1 + (cc), a, 1, r0, r1, cc, ks)                                              \
+               : bn_block_sums(s1, s1 + (cc), a, 0, r0, r1, cc, ks)
   BN_CASES(BN_SUMS, c)
 #undef BN_SUMS
 }
 
 static void bn_din_rows_any(float *din, const bn_grad_in *a, int fused, int r0, int r1, int c, const float *k,
-                            const float *sd, const float *sdx) {
+                            const float *sd, const float *sdx, float *ks) {
 #define BN_DIN(cc)                                                                                            \
-  fused == 4   ? bn_din_rows(din, a, 4, r0, r1, cc, k, sd, sdx)                                              \
-  : fused == 3 ? bn_din_rows(din, a, 3, r0, r1, cc, k, sd, sdx)                                              \
-  : fused == 2 ? bn_din_rows(din, a, 2, r0, r1, cc, k, sd, sdx)                                              \
-  : fused == 1 ? bn_din_rows(din, a, 1, r0, r1, cc, k, sd, sdx)                                              \
-               : bn_din_rows(din, a, 0, r0, r1, cc, k, sd, sdx)
+  fused == 4   ? bn_din_rows(din, a, 4, r0, r1, cc, k, sd, sdx, ks)                                              \
+  : fused == 3 ? bn_din_rows(din, a, 3, r0, r1, cc, k, sd, sdx, ks)                                              \
+  : fused == 2 ? bn_din_rows(din, a, 2, r0, r1, cc, k, sd, sdx, ks)                                              \
+  : fused == 1 ? bn_din_rows(din, a, 1, r0, r1, cc, k, sd, sdx, ks)                                              \
+               : bn_din_rows(din, a, 0, r0, r1, cc, k, sd, sdx, ks)
   BN_CASES(BN_DIN, c)
 #undef BN_DIN
 }
@@ -440,13 +470,17 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
   const int nb = bn_blocks(rows),
             fused = !a->in ? 0 : (a->relu_max > 0.0f ? 2 : 1) + (a->drop.rate > 0.0f ? 2 : 0);
   bn_ws wsb;
-  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c);
+  /* per block: its partial sums (2C); then sd, sdx, k (C each); then per block the dropout's draws
+   * for four rows (4C), with a dropout */
+  const size_t draws = fused >= 3 ? (size_t)4 * c : 0;
+  float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c + nb * draws);
   float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */
+  float *ks = k + c;
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
   for (int blk = 0; blk < nb; blk++) {
     float *s1 = ws + (size_t)2 * blk * c;
     int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-    bn_block_sums_any(s1, a, fused, r0, r1, c);
+    bn_block_sums_any(s1, a, fused, r0, r1, c, ks + blk * draws);
   }
   for (int j = 0; j < c; j++) {
     double sum = 0.0, q = 0.0;
@@ -464,7 +498,7 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
 #pragma omp parallel for schedule(static) if ((size_t)rows * c > BN_PARALLEL_VALUES)
     for (int blk = 0; blk < nb; blk++) {
       int r0 = (int)((long long)rows * blk / nb), r1 = (int)((long long)rows * (blk + 1) / nb);
-      bn_din_rows_any(din, a, fused, r0, r1, c, k, sd, sdx);
+      bn_din_rows_any(din, a, fused, r0, r1, c, k, sd, sdx, ks + blk * draws);
     }
   }
   bn_ws_release(&wsb);
