@@ -347,11 +347,6 @@ typedef struct {
 } bn_grad_in;
 
 
-/* Element i (channel j) of the gradient g and of xhat h: unfused (fused 0), dout and xhat
- * themselves; fused with a ReLU (1) or a capped ReLU (2), xhat and the ReLU's mask recomputed from
- * the batch norm's input in the forward's operations; 3 and 4: the same with the dropout after the
- * ReLU, its gradient dout times the redrawn keep-or-0 (tq_dropout_backward's product). The values
- * stay in registers: staging rows through memory cost the fused pass 4x its unfused time. */
 /* g masked by the (capped) ReLU whose input was the batch norm's output at element i, channel j;
  * xhat recomputed into *h. */
 BN_INLINE float bn_masked(float *h, float g, const float *restrict x, const float *restrict mean,
@@ -362,6 +357,11 @@ BN_INLINE float bn_masked(float *h, float g, const float *restrict x, const floa
   return v > 0.0f && (!capped || v < cap) ? g : 0.0f;
 }
 
+/* Element i (channel j) of the gradient g and of xhat h: unfused (fused 0), dout and xhat
+ * themselves; fused with a ReLU (1) or a capped ReLU (2), xhat and the ReLU's mask recomputed from
+ * the batch norm's input in the forward's operations. The values stay in registers: staging xhat
+ * through memory cost the fused pass 4x its unfused time. (3 and 4, the same with the dropout after
+ * the ReLU: BN_GH.) */
 BN_INLINE float bn_gh(float *h, const float *restrict dout, const float *restrict xh, const float *restrict x,
                       const float *restrict mean, const float *restrict invstd, const float *restrict gamma,
                       const float *restrict beta, float cap, int fused, size_t i, int j) {
@@ -470,8 +470,8 @@ static void bn_backward(float *din, float *dgamma, float *dbeta, const bn_grad_i
   const int nb = bn_blocks(rows),
             fused = !a->in ? 0 : (a->relu_max > 0.0f ? 2 : 1) + (a->drop.rate > 0.0f ? 2 : 0);
   bn_ws wsb;
-  /* per block: its partial sums (2C); then sd, sdx, k (C each); then per block the dropout's draws
-   * for four rows (4C), with a dropout */
+  /* per block: its partial sums (2C); then sd, sdx, k (C each); then per block, with a dropout, the
+   * dropout's gradient of four rows (4C, bn_dropout_grad) */
   const size_t draws = fused >= 3 ? (size_t)4 * c : 0;
   float *ws = bn_ws_get(&wsb, (size_t)2 * nb * c + 3 * (size_t)c + nb * draws);
   float *sd = ws + (size_t)2 * nb * c, *sdx = sd + c, *k = sdx + c; /* (C) each */

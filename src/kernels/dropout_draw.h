@@ -20,8 +20,7 @@ static inline __attribute__((always_inline)) uint32_t tq_mix32(uint32_t x) {
 }
 
 /* keep or 0 for value i = hi * 2^32 + lo: a 24-bit uniform (as tq_rng_uniform) against rate. In
- * 32-bit halves so that loops over i vectorise on every ISA (64-bit lanes left AVX2's batch-norm
- * backward with the draw 25x slower). */
+ * 32-bit halves: a loop over i then needs no 64-bit lanes (AVX2 has no 64-bit vector multiply). */
 static inline __attribute__((always_inline)) float tq_dropout_draw32(uint64_t key, uint32_t lo, uint32_t hi, float rate, float keep) {
   uint32_t h = tq_mix32(tq_mix32(lo ^ (uint32_t)key) + ((uint32_t)(key >> 32) ^ hi * 0x9E3779B9U));
   return (float)(h >> 8) * (1.0f / 16777216.0f) >= rate ? keep : 0.0f;
