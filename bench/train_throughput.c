@@ -62,9 +62,8 @@ static double tinyq_samples_per_s(tq_model *m, const bench_model *bm, tq_loss lo
   double t0 = 0;
   for (;;) {
     if (step == warmup) t0 = tq_now_seconds();
-    tq_model_forward(m, x, n, 1, &rng);
-    tq_loss_forward_backward(loss, dout, probs, tq_model_layer(m, tq_model_num_layers(m) - 1)->out,
-                             y, x, n, (int)out, NULL);
+    const float *pred = tq_model_forward(m, x, n, 1, &rng);
+    tq_loss_forward_backward(loss, dout, probs, pred, y, x, n, (int)out, NULL);
     tq_model_zero_grad(m);
     tq_model_backward(m, dout, n);
     tq_model_l2_grad(m);

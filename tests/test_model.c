@@ -192,6 +192,85 @@ static void check_gradient_buffers(void) {
   omp_set_num_threads(threads);
 }
 
+/* Linear activation slots (grad_plan.c, in_place_top; forward.c, passes_through): on two threads a
+ * slot read alone by its reader takes its input's gradient in place, after a conv-BN-ReLU chain or
+ * after any layer, and a linear last layer is skipped in training (the loss reads its input's
+ * output). Float gradients against central differences on one and two threads; float and QAT
+ * parameter gradients bit for bit the same as with shared buffers (no chains). */
+static tq_model *slots(int batch) {
+  tq_model *m = tq_model_new("slots", (tq_shape3){1, 1, 12});
+  int x = 0;
+  for (int i = 0; i < 2; i++) x = tq_relu(m, tq_batchnorm(m, tq_dense(m, tq_activation(m, x, TQ_ACT_LINEAR), 16 >> i)), 0);
+  x = tq_activation(m, tq_dense(m, tq_activation(m, x, TQ_ACT_LINEAR), 3), TQ_ACT_LINEAR);
+  CHECK(x == tq_model_num_layers(m) - 1);
+  CHECK(tq_model_finalize(m, batch, TQ_INIT_GLOROT_UNIFORM, 1) == TQ_OK); /* 7: a ReLU kink within eps */
+  return m;
+}
+
+/* the trainable parameters' gradients after one training step into grads; returns their count */
+static size_t slot_grads(tq_model *m, int qat, float *grads) {
+  if (qat) {
+    tq_quantizer q;
+    CHECK(tq_quantizer_parse(&q, "quantized_bits_featuremap(8,8,1,1,alpha='auto',scale_axis=0)") == TQ_OK);
+    for (int i = 1; i < tq_model_num_layers(m); i++)
+      if (tq_model_layer(m, i)->type == TQ_L_ACTIVATION) CHECK(tq_layer_set_act_quantizer(m, i, &q) == TQ_OK);
+  }
+  float x[3 * 12], r[9];
+  tq_rng rng;
+  tq_rng_seed(&rng, 5);
+  for (int i = 0; i < 36; i++) x[i] = tq_rng_normal(&rng);
+  for (int i = 0; i < 9; i++) r[i] = tq_rng_normal(&rng);
+  const float *out = tq_model_forward(m, x, 3, 1, NULL);
+  CHECK(out != NULL);
+  /* float: the last layer hands on its input's buffer; QAT: it quantizes into its own */
+  const int last = tq_model_num_layers(m) - 1;
+  CHECK((out == tq_model_layer(m, last - 1)->out) == !qat);
+  tq_model_zero_grad(m);
+  tq_model_backward(m, r, 3);
+  size_t k = 0;
+  for (int p = 0; p < tq_model_num_params(m); p++) {
+    tq_param *prm = tq_model_param(m, p, NULL, NULL);
+    if (prm->trainable) memcpy(grads + k, prm->grad, prm->size * sizeof(float)), k += prm->size;
+  }
+  return k;
+}
+
+static void check_slot_chains(void) {
+  const int threads = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) {
+    omp_set_num_threads(t);
+    tq_model *m = slots(3);
+    check_model_gradients(m, 3, 12, 2, 100);
+    tq_model_free(m);
+  }
+  omp_set_num_threads(2);
+  tq_model *m = slots(3);
+  const int n = tq_model_num_layers(m);
+  for (int i = 1; i < n; i++) { /* each slot shares its input's gradient, the dense after it its own */
+    const tq_layer *l = tq_model_layer(m, i), *prev = tq_model_layer(m, i - 1);
+    if (l->type == TQ_L_ACTIVATION) CHECK(l->dout == prev->dout);
+    if (l->type == TQ_L_DENSE) CHECK(l->dout != prev->dout);
+  }
+  tq_model_free(m);
+  for (int qat = 0; qat < 2; qat++) {
+    size_t np = 0;
+    m = slots(3);
+    for (int p = 0; p < tq_model_num_params(m); p++) np += tq_model_param(m, p, NULL, NULL)->size;
+    float *chained = tq_alloc_floats(np), *shared = tq_alloc_floats(np);
+    size_t k = slot_grads(m, qat, chained);
+    tq_model_free(m);
+    m = slots(3);
+    tq_model_free_gradients(m);
+    CHECK(tq_model_plan_gradients(m, 1) == TQ_OK);
+    CHECK(tq_model_layer(m, 2)->dout != tq_model_layer(m, 1)->dout); /* no chains when shared */
+    CHECK(slot_grads(m, qat, shared) == k);
+    tq_model_free(m);
+    CHECK(k > 100 && memcmp(chained, shared, k * sizeof(float)) == 0);
+    tq_free(chained), tq_free(shared);
+  }
+  omp_set_num_threads(threads);
+}
+
 static void check_names(void) {
   tq_model *m = tiny(1, 1);
   CHECK(strcmp(tq_model_layer(m, 0)->name, "input_1") == 0);
@@ -735,6 +814,7 @@ int main(void) {
   check_names();
   check_gradients();
   check_gradient_buffers();
+  check_slot_chains();
   check_unneeded_gradient();
   check_builder_errors();
   check_model_file();

@@ -183,7 +183,9 @@ tq_param *tq_model_param(tq_model *m, int i, int *layer_index, const char **para
 void tq_model_summary(const tq_model *m, FILE *out);
 
 /* ---- Execution. x: (n, input shape). Returns the output buffer (n, output shape), owned by the
- * model. training: batch statistics in BN, dropout on, stochastic rounding on. */
+ * model. training: batch statistics in BN, dropout on, stochastic rounding on; then the returned
+ * buffer may be another layer's (a last layer that only hands its input on is skipped): read the
+ * output through the returned pointer. */
 const float *tq_model_forward(tq_model *m, const float *x, int n, int training, tq_rng *rng);
 /* Backward from the gradient w.r.t. the output (n, output shape); accumulates parameter grads. */
 void tq_model_backward(tq_model *m, const float *dout, int n);

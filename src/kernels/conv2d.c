@@ -547,6 +547,19 @@ static void column_sums(float *sums, const float *g, size_t rows, int oc) {
   }
 }
 
+/* dst (cols, rows) = src (rows, cols) transposed, in 16 x 16 tiles: a row-by-row transpose writes
+ * one float per cache line and runs serially 3x slower (the FC-AutoEncoder's 128 x 640 kernel:
+ * 78 us vs 25 us, on the critical path of every backward step). */
+static void transpose_tiles(float *restrict dst, const float *restrict src, int rows, int cols) {
+  enum { T = 16 };
+  for (int r0 = 0; r0 < rows; r0 += T)
+    for (int c0 = 0; c0 < cols; c0 += T) {
+      const int r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+      for (int c = c0; c < c1; c++)
+        for (int r = r0; r < r1; r++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+    }
+}
+
 void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const tq_conv_shape *s, float *scratch) {
   /* din: (N,H,W,C) overwritten   dw: (K,OC) +=   db: (OC) +=   dout: (N,OH,OW,OC)
@@ -638,9 +651,7 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     for (int ky = 0; ky < KH; ky++)
       for (int kx = 0; kx < KW; kx++) {
         const float *src = w + ((size_t)(KH - 1 - ky) * KW + (KW - 1 - kx)) * C * OC;
-        float *dst = wt + ((size_t)ky * KW + kx) * OC * C;
-        for (int c = 0; c < C; c++)
-          for (int o = 0; o < OC; o++) dst[(size_t)o * C + c] = src[(size_t)c * OC + o];
+        transpose_tiles(wt + ((size_t)ky * KW + kx) * OC * C, src, C, OC);
       }
     tq_conv2d_forward_train(din, dout, wt, NULL, &t, scratch + (size_t)K * OC);
   }

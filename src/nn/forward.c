@@ -8,12 +8,13 @@
  * quantizer, Flatten, Reshape) is skipped when it is its input's only reader: its readers read its
  * input's buffer and write the gradient straight into its input's (with several readers, as for
  * any layer read twice: the first writes, the others add; ResNet-8's linear activations feed a conv
- * and the residual add). Not the last layer (the loss reads its output), nor one nobody reads.
- * Inference keeps every layer's output (calibration, statistics). */
+ * and the residual add). The last layer too: the loss reads its input's output (tq_model_forward
+ * returns it) and its gradient goes to its input (the FC-AutoEncoder's linear output: two copies
+ * of 512 x 640 floats a step); not one nobody reads. Inference keeps every layer's output
+ * (calibration, statistics). */
 static int passes_through(const tq_model *m, const tq_layer *l) {
-  if (l->ninputs != 1 || l->consumers < 1 || l == &m->layers[m->nlayers - 1] ||
-      m->layers[l->inputs[0]].consumers != 1)
-    return 0;
+  const int last = l == &m->layers[m->nlayers - 1];
+  if (l->ninputs != 1 || (l->consumers < 1 && !last) || m->layers[l->inputs[0]].consumers != 1) return 0;
   return (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR && l->act_q.kind == TQ_Q_NONE) ||
          l->type == TQ_L_FLATTEN || l->type == TQ_L_RESHAPE;
 }
@@ -23,6 +24,12 @@ static tq_layer *source_of(tq_model *m, const tq_layer *l, int k, int training) 
   tq_layer *src = &m->layers[l->inputs[k]];
   while (training && passes_through(m, src)) src = &m->layers[src->inputs[0]];
   return src;
+}
+
+/* The layer whose buffers stand for the model's output: the last, or in training what it hands on. */
+static tq_layer *output_layer(tq_model *m, int training) {
+  tq_layer *last = &m->layers[m->nlayers - 1];
+  return training && m->nlayers > 1 && passes_through(m, last) ? source_of(m, last, 0, 1) : last;
 }
 
 static tq_layer_pass pass_of(tq_model *m, const tq_layer *l, int n, int training) {
@@ -58,7 +65,7 @@ const float *tq_model_forward(tq_model *m, const float *x, int n, int training, 
   memcpy(m->layers[0].out, x, (size_t)n * tq_shape_size(m->input) * sizeof(float));
   for (int i = 1; i < m->nlayers; i++)
     if (layer_forward(m, &m->layers[i], n, training, rng) != TQ_OK) return NULL;
-  return m->layers[m->nlayers - 1].out;
+  return output_layer(m, training)->out;
 }
 
 /* ---- Backward */
@@ -127,6 +134,6 @@ void tq_model_backward(tq_model *m, const float *dout, int n) {
     tq_layer *l = &m->layers[i];
     if (l->consumers == 0 && l != last) memset(l->dout, 0, (size_t)n * tq_shape_size(l->out_shape) * sizeof(float));
   }
-  memcpy(last->dout, dout, (size_t)n * tq_shape_size(last->out_shape) * sizeof(float));
+  memcpy(output_layer(m, 1)->dout, dout, (size_t)n * tq_shape_size(last->out_shape) * sizeof(float));
   for (int i = m->nlayers - 1; i >= 1; i--) layer_backward(m, &m->layers[i], n);
 }

@@ -42,9 +42,8 @@ typedef struct {
 
 /* The structural part of forward.c's passes_through, for any quantizer the layer may get. */
 static int may_pass_through(const tq_model *m, const tq_layer *l) {
-  if (l->ninputs != 1 || l->consumers < 1 || l == &m->layers[m->nlayers - 1] ||
-      m->layers[l->inputs[0]].consumers != 1)
-    return 0;
+  const int last = l == &m->layers[m->nlayers - 1];
+  if (l->ninputs != 1 || (l->consumers < 1 && !last) || m->layers[l->inputs[0]].consumers != 1) return 0;
   return (l->type == TQ_L_ACTIVATION && l->act == TQ_ACT_LINEAR) || l->type == TQ_L_FLATTEN ||
          l->type == TQ_L_RESHAPE;
 }
@@ -91,29 +90,39 @@ static live_range range_of(const tq_model *m, int j) {
   return r;
 }
 
-/* One buffer per layer (share 0), except that a batch norm takes its input's gradient in place over
- * its own (or over that of the ReLU, and dropout, that may run fused with it, layers_act.c): the
- * layer before it, read by it alone, the batch norm, and such a ReLU and dropout get the top one's
- * buffer. The batch norm's backward then overwrites the gradient it has just read instead of
- * writing a buffer no pass has touched since the last batch, whose lines come from DRAM first; a
- * ReLU or dropout that does not run fused (QAT with frozen statistics, a second reader) maps its
- * gradient in place just as well. The chain's gradients are alive one after the other (each up to
- * the step that reads it, which writes the next), so one buffer holds them all. Returns the top of
- * the chain whose bottom is layer j, or j. */
+/* One buffer per layer (share 0), except for chains whose gradients are taken in place:
+ *   - a batch norm over its input's (or over that of the ReLU, and dropout, that may run fused with
+ *     it, layers_act.c): the layer before it, read by it alone, the batch norm, and such a ReLU and
+ *     dropout get the top one's buffer. The batch norm's backward then overwrites the gradient it
+ *     has just read instead of writing a buffer no pass has touched since the last batch, whose
+ *     lines come from DRAM first; a ReLU or dropout that does not run fused (QAT with frozen
+ *     statistics, a second reader) maps its gradient in place just as well;
+ *   - a linear Activation read alone, after such a chain or any layer: its gradient is its input's
+ *     (no quantizer, the last layer or a quantizer slot: straight through) or its input's times an
+ *     elementwise STE mask, so the copy of a whole batch's gradient (the FC-AutoEncoder's eleven
+ *     slots in QAT, its 512 x 640 output) becomes no pass or one pass in place.
+ * The chain's gradients are alive one after the other (each up to the step that reads it, which
+ * writes the next), so one buffer holds them all. Returns the top of the chain whose bottom is
+ * layer j, or j. */
 static int in_place_top(const tq_model *m, int j) {
   const int n = m->nlayers;
-  const tq_layer *l = &m->layers[j];
-  if (j + 1 >= n || l->consumers != 1 || j == n - 1) return j;
-  const tq_layer *bn = &m->layers[j + 1];
-  if (bn->type != TQ_L_BATCHNORM || bn->ninputs != 1 || bn->inputs[0] != j || bn->consumers < 1) return j;
-  int top = j + 1;
-  const tq_layer_type chain[2] = {TQ_L_RELU, TQ_L_DROPOUT};
-  for (int k = 0; k < 2 && top + 1 < n; k++) {
-    const tq_layer *next = &m->layers[top + 1];
-    if (m->layers[top].consumers != 1 || next->type != chain[k] || next->ninputs != 1 || next->inputs[0] != top)
-      break;
-    top++;
+  int top = j;
+  const tq_layer *bn = j + 1 < n ? &m->layers[j + 1] : NULL;
+  if (bn && m->layers[j].consumers == 1 && bn->type == TQ_L_BATCHNORM && bn->ninputs == 1 && bn->inputs[0] == j &&
+      bn->consumers >= 1) {
+    top = j + 1;
+    const tq_layer_type chain[2] = {TQ_L_RELU, TQ_L_DROPOUT};
+    for (int k = 0; k < 2 && top + 1 < n; k++) {
+      const tq_layer *next = &m->layers[top + 1];
+      if (m->layers[top].consumers != 1 || next->type != chain[k] || next->ninputs != 1 || next->inputs[0] != top)
+        break;
+      top++;
+    }
   }
+  const tq_layer *slot = top + 1 < n ? &m->layers[top + 1] : NULL;
+  if (slot && m->layers[top].consumers == 1 && slot->type == TQ_L_ACTIVATION && slot->act == TQ_ACT_LINEAR &&
+      slot->ninputs == 1 && slot->inputs[0] == top && (slot->consumers >= 1 || top + 1 == n - 1))
+    top++;
   return top;
 }
 
@@ -184,10 +193,13 @@ static int plan(const tq_model *m, int share, plan_ws *w) {
   for (int j = m->nlayers - 1; !share && j >= 0; j--) {
     int top = in_place_top(m, j);
     for (int k = j; k < top; k++) {
-      w->size[w->buf_of[k]] = 0; /* its own buffer goes unused */
+      if (w->buf_of[k] == w->buf_of[top]) continue; /* in a chain taken from above already */
+      w->size[w->buf_of[k]] = 0;                     /* its own buffer goes unused */
       w->buf_of[k] = w->buf_of[top];
     }
   }
+  for (int j = 0; j < m->nlayers; j++) /* every gradient fits its buffer */
+    TQ_ASSERT(w->size[w->buf_of[j]] >= (size_t)m->max_batch * tq_shape_size(m->layers[j].out_shape));
   return nbuf;
 }
 
