@@ -7,6 +7,11 @@
  * --profile: after the rounds, the per-layer profile of each model and mode (one more run of
  * --seconds with the profile on: time, GFLOP/s and share per layer and pass) against this build's
  * measured multiply-add peak on the same threads.
+ *
+ * Each row ends with the ceiling: the samples/s of a step whose direct products (tq_model_step_flop)
+ * all run at that peak, and its ratio to PyTorch's median. A target ratio above it cannot be met by
+ * doing the same arithmetic faster, on this machine, against this PyTorch run (Winograd, which
+ * ResNet-8's 3x3 convolutions use, does fewer multiplies: there the ceiling is not one).
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -125,10 +130,10 @@ int main(int argc, char **argv) {
   omp_set_num_threads(threads);
   printf("threads %d, %d alternating rounds of %.0f s per side (median, min-max)\n", threads, rounds,
          seconds);
-  double peak = profile ? tq_fma_peak_gflops(threads, 1.0) : 0;
-  if (profile) printf("measured multiply-add peak of this build on %d threads: %.1f GFLOP/s\n", threads, peak);
-  printf("%-15s %-5s %5s | %-26s | %-26s | %s\n", "model", "mode", "batch", "tinyq samples/s",
-         "pytorch samples/s", "ratio");
+  double peak = tq_fma_peak_gflops(threads, 1.0);
+  printf("measured multiply-add peak of this build on %d threads: %.1f GFLOP/s\n", threads, peak);
+  printf("%-15s %-5s %5s | %-26s | %-26s | %-6s | %s\n", "model", "mode", "batch", "tinyq samples/s",
+         "pytorch samples/s", "ratio", "ceiling samples/s = x PyTorch");
   /* Per model, every round measures each selected mode on both sides back to back, so that the
    * QAT/float time ratio is a median of ratios taken a few seconds apart (this shared machine's
    * speed drifts by 20 % over a minute). */
@@ -166,14 +171,17 @@ int main(int argc, char **argv) {
         bmax = b[qat][r] > bmax ? b[qat][r] : bmax;
       }
       double am = median(a[qat], rounds), bmed = median(b[qat], rounds);
-      char ta[64], tb[64] = "n/a", ratio[64] = "n/a";
+      char ta[64], tb[64] = "n/a", ratio[64] = "n/a", ceil[64];
       snprintf(ta, sizeof ta, "%.0f (%.0f-%.0f)", am, amin, amax);
+      const double ceiling = peak * 1e9 / (tq_model_step_flop(m[qat], bm->batch) / bm->batch);
+      snprintf(ceil, sizeof ceil, "%.0f", ceiling);
       if (bmed > 0) {
         snprintf(tb, sizeof tb, "%.0f (%.0f-%.0f)", bmed, bmin, bmax);
         snprintf(ratio, sizeof ratio, "%.2fx", am / bmed);
+        snprintf(ceil, sizeof ceil, "%.0f = %.2fx", ceiling, ceiling / bmed);
       }
-      printf("%-15s %-5s %5d | %-26s | %-26s | %s", bm->name, qat ? "qat" : "float", bm->batch, ta,
-             tb, ratio);
+      printf("%-15s %-5s %5d | %-26s | %-26s | %-6s | ceiling %s", bm->name, qat ? "qat" : "float", bm->batch, ta,
+             tb, ratio, ceil);
       if (qat && on[0]) printf("   (QAT time / float time: %.2f)", median(pair, rounds));
       printf("\n");
       fflush(stdout);

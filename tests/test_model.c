@@ -608,14 +608,25 @@ static void check_profile(void) {
     tq_model_zero_grad(m);
     tq_model_backward(m, dout, 1);
   }
+  /* backward: the kernel's gradient, and the input's unless no input needs one (the convs on the input) */
+  char needed[64] = {0};
+  double total = 0;
+  int skipped = 0;
+  CHECK(tq_model_num_layers(m) <= 64);
   for (int i = 1; i < tq_model_num_layers(m); i++) {
     const tq_layer_profile *p = tq_model_layer_profile(m, i);
     const tq_layer *l = tq_model_layer_c(m, i);
     double macs = (double)tq_layer_macs(l);
+    int input_grad = 0;
+    for (int k = 0; k < l->ninputs; k++) input_grad |= needed[l->inputs[k]];
+    needed[i] = input_grad || tq_layer_trainable_params(l) > 0;
+    skipped += tq_layer_has_kernel(l) && !input_grad;
     CHECK(p && p->forward_calls == 2 && p->backward_calls == 2 && p->forward_s >= 0 && p->backward_s >= 0);
     CHECK(p->forward_flop == 2 * 2 * macs);
-    CHECK(p->backward_flop == (tq_layer_has_kernel(l) ? 4 : 2) * 2 * macs);
+    CHECK(p->backward_flop == (tq_layer_has_kernel(l) + input_grad) * 2 * 2 * macs);
+    total += p->forward_flop + p->backward_flop;
   }
+  CHECK(skipped == 2 && total == 2 * tq_model_step_flop(m, 1)); /* both convs read the input */
   CHECK(tq_model_profile(m, 0) == TQ_OK && tq_model_layer_profile(m, 1) == NULL);
   tq_model_free(m);
 }

@@ -247,8 +247,9 @@ tq_status tq_model_save(const char *path, const tq_model *m, const char *meta_js
  * state when present). *meta_json (caller frees with tq_free) receives the caller's metadata. */
 tq_status tq_model_load(const char *path, tq_model **out, char **meta_json, int max_batch);
 /* ---- Where training time goes: wall time of every layer's forward and backward passes while the
- * profile is on, with the floating-point operations they did (2 per MAC forward; backward 4 per
- * MAC for layers with a kernel: the input's and the kernel's gradients, else 2). */
+ * profile is on, with the floating-point operations they did (2 per MAC forward; backward 2 per
+ * MAC for the kernel's gradient, when the layer has one, and 2 for the input's, when it is needed:
+ * not for the first conv or dense layer). */
 typedef struct {
   double forward_s, backward_s;
   double forward_flop, backward_flop;
@@ -259,6 +260,10 @@ const tq_layer_profile *tq_model_layer_profile(const tq_model *m, int layer); /*
 /* The table: per layer (and pass) ms per call, GFLOP/s, share of the profiled time, and the share
  * of peak_gflops (the machine's measured FMA peak; 0 leaves that column out). */
 void tq_model_profile_print(const tq_model *m, FILE *f, double peak_gflops);
+/* The floating-point operations of one training step on n samples, counted as the profile counts
+ * them (the direct products; Winograd does fewer multiplies): with the machine's FMA peak, the
+ * step time no implementation of the same arithmetic can beat. */
+double tq_model_step_flop(const tq_model *m, int n);
 
 /* Copies parameters layer by layer (matched by name) from src to dst: the QAT initialisation
  * from a float model. Every dst layer with parameters needs its namesake in src, of the same type

@@ -52,7 +52,7 @@ static tq_status layer_forward(tq_model *m, tq_layer *l, int n, int training, tq
   double t0 = m->profile ? tq_now_seconds() : 0;
   tq_status st = training && passes_through(m, l) ? TQ_OK : tq_layer_traits_of(l->type)->forward(m, l, &p);
   if (!st && l->sim.requant && m->use_static && !training) st = tq_sim_requant(m, l, n);
-  if (m->profile) tq_profile_add(m, l, n, 0, tq_now_seconds() - t0);
+  if (m->profile) tq_profile_add(m, l, n, 0, 0, tq_now_seconds() - t0);
   return st;
 }
 
@@ -103,13 +103,14 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
   tq_layer_pass p = pass_of(m, l, n, 1);
   int acc[2] = {0, 0};
   double t0 = m->profile ? tq_now_seconds() : 0;
+  int input_grad = 0;
   if (!passes_through(m, l)) {
-    for (int k = 0; k < l->ninputs; k++) p.din[k] = din_target(m, l, k, &acc[k]);
+    for (int k = 0; k < l->ninputs; k++) input_grad |= (p.din[k] = din_target(m, l, k, &acc[k])) != NULL;
     tq_layer_traits_of(l->type)->backward(m, l, &p);
     /* the second input first: sums into a shared gradient keep their order */
     for (int k = l->ninputs - 1; k >= 0; k--) din_finish(m, l, k, p.din[k], acc[k], n);
   }
-  if (m->profile) tq_profile_add(m, l, n, 1, tq_now_seconds() - t0);
+  if (m->profile) tq_profile_add(m, l, n, 1, input_grad, tq_now_seconds() - t0);
 }
 
 /* A layer's gradient is needed when the layer, or a layer before it, has trainable parameters:

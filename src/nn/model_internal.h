@@ -85,7 +85,7 @@ tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add);
 int tq_model_forward_layer(tq_model *m, int i, int n);
 
 /* The profile (profile.c): one pass of layer l over n samples took `seconds`. */
-void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, double seconds);
+void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, int input_grad, double seconds);
 
 /* Weight transfer (modelfile.c): a layer's parameter count over its six tensors, and the copy of
  * src's parameters into d when the two agree in type and sizes (batch norm's epsilon too). */

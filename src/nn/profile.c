@@ -1,4 +1,5 @@
 /* The per-layer training profile: wall time and floating-point work of each layer's passes. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/model_internal.h"
@@ -17,18 +18,41 @@ const tq_layer_profile *tq_model_layer_profile(const tq_model *m, int layer) {
   return m->profile && layer >= 0 && layer < m->nlayers ? &m->profile[layer] : NULL;
 }
 
-void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, double seconds) {
+/* The backward's products: the kernel's gradient, and the input's when some input needs it (the
+ * first conv or dense layer skips it, forward.c). */
+static double backward_flop(const tq_layer *l, double flop, int input_grad) {
+  return (tq_layer_has_kernel(l) ? flop : 0.0) + (input_grad ? flop : 0.0);
+}
+
+void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, int input_grad, double seconds) {
   tq_layer_profile *p = &m->profile[l - m->layers];
   double flop = 2.0 * (double)tq_layer_macs(l) * n;
   if (backward) {
     p->backward_s += seconds;
-    p->backward_flop += tq_layer_has_kernel(l) ? 2.0 * flop : flop;
+    p->backward_flop += backward_flop(l, flop, input_grad);
     p->backward_calls++;
   } else {
     p->forward_s += seconds;
     p->forward_flop += flop;
     p->forward_calls++;
   }
+}
+
+double tq_model_step_flop(const tq_model *m, int n) {
+  char *needed = calloc((size_t)m->nlayers, 1);
+  if (!needed) return 0;
+  double total = 0;
+  for (int j = 0; j < m->nlayers; j++) { /* as forward.c's mark_needed_gradients */
+    const tq_layer *l = &m->layers[j];
+    int input_grad = 0;
+    for (int k = 0; k < l->ninputs; k++) input_grad |= needed[l->inputs[k]];
+    needed[j] = input_grad || tq_layer_trainable_params(l) > 0;
+    if (j == 0) continue;
+    double flop = 2.0 * (double)tq_layer_macs(l) * n;
+    total += flop + backward_flop(l, flop, input_grad);
+  }
+  free(needed);
+  return total;
 }
 
 static void print_pass(FILE *f, double s, double flop, long calls, double total, double peak) {
