@@ -10,6 +10,7 @@
 #include "nn/layer_types.h"
 #include "tinyq/keras.h"
 #include "tinyq/model.h"
+#include "tinyq/qconfig.h"
 #include "tq_test.h"
 
 /* fanout: a linear activation after the ReLU, read by both branches (as ResNet-8's): skipped in
@@ -209,11 +210,9 @@ static tq_model *slots(int batch) {
 
 /* the trainable parameters' gradients after one training step into grads; returns their count */
 static size_t slot_grads(tq_model *m, int qat, float *grads) {
-  if (qat) {
-    tq_quantizer q;
-    CHECK(tq_quantizer_parse(&q, "quantized_bits_featuremap(8,8,1,1,alpha='auto',scale_axis=0)") == TQ_OK);
-    for (int i = 1; i < tq_model_num_layers(m); i++)
-      if (tq_model_layer(m, i)->type == TQ_L_ACTIVATION) CHECK(tq_layer_set_act_quantizer(m, i, &q) == TQ_OK);
+  if (qat) { /* as the benchmark's QAT: every slot, kernel and bias quantized, batch norms folded */
+    CHECK(tq_qconfig_apply_flat(m, 8, "auto") == TQ_OK);
+    CHECK(tq_model_layer(m, 3)->type == TQ_L_BATCHNORM && tq_model_layer(m, 3)->bn_folded_into == 2);
   }
   float x[3 * 12], r[9];
   tq_rng rng;
