@@ -22,6 +22,7 @@ int64_t tq_rt_avg_po2_s64(int64_t s, int32_t cnt, int32_t n) {
     const int64_t lim = l >= 62 ? 0 : (INT64_MAX - cnt) >> l;
     if (s > lim) return INT64_MAX;
     if (s < -lim) return INT64_MIN;
+    if (s == 0) return 0; /* cnt / (2 cnt), and l may be 62 or more: no shift */
     return tq_floor_div(s * ((int64_t)1 << l) + cnt, 2 * (int64_t)cnt);
   }
   return tq_floor_div(2 * s + cnt, 2 * (int64_t)cnt);

@@ -498,6 +498,7 @@ static int64_t avg_po2(int64_t s, int64_t cnt, int n) {
     int64_t lim = l >= 62 ? 0 : (INT64_MAX - cnt) >> l;
     if (s > lim) return INT64_MAX;
     if (s < -lim) return INT64_MIN;
+    if (s == 0) return 0; /* cnt / (2 cnt), and l may be 62 or more: no shift (found by fuzzing) */
     return floor_div(s * ((int64_t)1 << l) + cnt, 2 * cnt);
   }
   return floor_div(2 * s + cnt, 2 * cnt);
