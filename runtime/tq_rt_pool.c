@@ -17,13 +17,13 @@ int64_t tq_rt_avg_po2_s64(int64_t s, int32_t cnt, int32_t n) {
     den = (int64_t)cnt << n; /* even, <= 2^50 */
     return tq_floor_div(s + den / 2, den);
   }
-  if (n < 0) {
-    const int32_t l = -n + 1;
-    const int64_t lim = l >= 62 ? 0 : (INT64_MAX - cnt) >> l;
+  if (n < 0) { /* S * 2^l with l = 1 - n, computed only where it fits: no shift by 62 or more, no
+                * -n of INT32_MIN */
+    const int64_t lim = n <= -61 ? 0 : (INT64_MAX - cnt) >> (1 - n);
     if (s > lim) return INT64_MAX;
     if (s < -lim) return INT64_MIN;
-    if (s == 0) return 0; /* cnt / (2 cnt), and l may be 62 or more: no shift */
-    return tq_floor_div(s * ((int64_t)1 << l) + cnt, 2 * (int64_t)cnt);
+    if (s == 0) return 0; /* cnt / (2 cnt) */
+    return tq_floor_div(s * ((int64_t)1 << (1 - n)) + cnt, 2 * (int64_t)cnt);
   }
   return tq_floor_div(2 * s + cnt, 2 * (int64_t)cnt);
 }

@@ -193,7 +193,25 @@ static void test_dscnn_global(void) {
   CHECK_EQ_INT(bad, 0);
 }
 
+/* tq_rt_avg_po2_s64 over the whole int32 shift range (the pools accept -31..62; host code may pass
+ * anything): against the reference where it is exact, saturated where it must be, and no shift by 63
+ * or more for a zero sum (UBSan in the sanitizer suite; the simulator's copy was found by fuzzing). */
+static void test_avg_po2_shifts(void) {
+  const int64_t sums[] = {0, 1, -1, 5, -7, 1 << 20, -(1 << 20)};
+  const int shifts[] = {-2147483647 - 1, -200, -64, -63, -62, -61, -40, -31, -1, 0, 1, 31, 34, 35, 62, 2147483647};
+  for (size_t i = 0; i < sizeof sums / sizeof *sums; i++)
+    for (size_t j = 0; j < sizeof shifts / sizeof *shifts; j++) {
+      const int64_t s = sums[i];
+      const int n = shifts[j];
+      const int64_t got = tq_rt_avg_po2_s64(s, 3, n), sat = s > 0 ? INT64_MAX : INT64_MIN;
+      if (s == 0 || n > 62) CHECK(got == 0);
+      else if (n >= -31) CHECK((i128)got == ref_avg(s, 3, n)); /* the pools' range: exact */
+      else CHECK(got == sat || (n >= -100 && (i128)got == ref_avg(s, 3, n))); /* exact or saturated */
+    }
+}
+
 int main(void) {
+  test_avg_po2_shifts();
   test_hand();
   test_random();
   test_dscnn_global();

@@ -493,13 +493,13 @@ static int64_t avg_po2(int64_t s, int64_t cnt, int n) {
     int64_t den = cnt << n;
     return floor_div(s + den / 2, den);
   }
-  if (n < 0) {
-    int l = -n + 1;
-    int64_t lim = l >= 62 ? 0 : (INT64_MAX - cnt) >> l;
+  if (n < 0) { /* S * 2^l with l = 1 - n, computed only where it fits: no shift by 62 or more, no
+                * -n of INT_MIN (a zero sum with a shift of -62 was found by fuzzing) */
+    int64_t lim = n <= -61 ? 0 : (INT64_MAX - cnt) >> (1 - n);
     if (s > lim) return INT64_MAX;
     if (s < -lim) return INT64_MIN;
-    if (s == 0) return 0; /* cnt / (2 cnt), and l may be 62 or more: no shift (found by fuzzing) */
-    return floor_div(s * ((int64_t)1 << l) + cnt, 2 * cnt);
+    if (s == 0) return 0; /* cnt / (2 cnt) */
+    return floor_div(s * ((int64_t)1 << (1 - n)) + cnt, 2 * cnt);
   }
   return floor_div(2 * s + cnt, 2 * cnt);
 }
