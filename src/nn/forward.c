@@ -77,7 +77,7 @@ const float *tq_model_forward(tq_model *m, const float *x, int n, int training, 
 static float *din_target(tq_model *m, tq_layer *l, int k, int *accumulate) {
   tq_layer *src = source_of(m, l, k, 1);
   *accumulate = 0;
-  if (!m->grad_needed[src - m->layers]) return NULL; /* see mark_needed_gradients */
+  if (!m->grad_needed[src - m->layers]) return NULL; /* see tq_model_mark_needed_gradients */
   /* the first consumer to get there writes, the others add (its gradient buffer is shared with
    * other layers until then, grad_plan.c). The readers that write src's gradient are those of l's
    * input: src itself, or the top of the chain that passes src's buffer on (in a chain only the
@@ -117,7 +117,7 @@ static void layer_backward(tq_model *m, tq_layer *l, int n) {
  * nobody needs the input's, nor that of a QAT input quantizer on it, whose reader (the first conv
  * or dense layer) then skips its input-gradient product (the FC-AutoEncoder's first dense layer:
  * 512 x 640 x 128 multiply-adds a step). */
-static void mark_needed_gradients(tq_model *m, char *needed) {
+void tq_model_mark_needed_gradients(const tq_model *m, char *needed) {
   for (int j = 0; j < m->nlayers; j++) {
     const tq_layer *l = &m->layers[j];
     needed[j] = tq_layer_trainable_params(l) > 0;
@@ -127,7 +127,7 @@ static void mark_needed_gradients(tq_model *m, char *needed) {
 
 void tq_model_backward(tq_model *m, const float *dout, int n) {
   TQ_ASSERT(m->finalized && n >= 1 && n <= m->max_batch);
-  mark_needed_gradients(m, m->grad_needed);
+  tq_model_mark_needed_gradients(m, m->grad_needed);
   /* A layer nobody reads gets no gradient: zero (the buffers are shared, grad_plan.c). */
   tq_layer *last = &m->layers[m->nlayers - 1];
   memset(m->grad_opened, 0, (size_t)m->nlayers);

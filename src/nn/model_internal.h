@@ -85,6 +85,8 @@ tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add);
 int tq_model_forward_layer(tq_model *m, int i, int n);
 
 /* The profile (profile.c): one pass of layer l over n samples took `seconds`. */
+/* needed[j]: layer j's gradient is needed (it or a layer before it has trainable parameters). */
+void tq_model_mark_needed_gradients(const tq_model *m, char *needed);
 void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, int input_grad, double seconds);
 
 /* Weight transfer (modelfile.c): a layer's parameter count over its six tensors, and the copy of

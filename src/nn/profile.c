@@ -41,13 +41,12 @@ void tq_profile_add(tq_model *m, const tq_layer *l, int n, int backward, int inp
 double tq_model_step_flop(const tq_model *m, int n) {
   char *needed = calloc((size_t)m->nlayers, 1);
   if (!needed) return 0;
+  tq_model_mark_needed_gradients(m, needed);
   double total = 0;
-  for (int j = 0; j < m->nlayers; j++) { /* as forward.c's mark_needed_gradients */
+  for (int j = 1; j < m->nlayers; j++) {
     const tq_layer *l = &m->layers[j];
     int input_grad = 0;
     for (int k = 0; k < l->ninputs; k++) input_grad |= needed[l->inputs[k]];
-    needed[j] = input_grad || tq_layer_trainable_params(l) > 0;
-    if (j == 0) continue;
     double flop = 2.0 * (double)tq_layer_macs(l) * n;
     total += flop + backward_flop(l, flop, input_grad);
   }

@@ -479,31 +479,6 @@ done:
   return st ? tq_fail_prefix(st, "%s: simulated requantization", l->name) : TQ_OK;
 }
 
-static int64_t floor_div(int64_t a, int64_t d) {
-  int64_t q = a / d;
-  if (a % d != 0 && a < 0) q--;
-  return q;
-}
-
-/* floor(S * 2^max(-n,0) / (cnt * 2^max(n,0)) + 1/2) in integers: the runtime's power-of-two
- * average (runtime/tq_rt_pool.c), saturating where it saturates. */
-static int64_t avg_po2(int64_t s, int64_t cnt, int n) {
-  if (n > 0) {
-    if (n >= 35) return 0;
-    int64_t den = cnt << n;
-    return floor_div(s + den / 2, den);
-  }
-  if (n < 0) { /* S * 2^l with l = 1 - n, computed only where it fits: no shift by 62 or more, no
-                * -n of INT_MIN (a zero sum with a shift of -62 was found by fuzzing) */
-    int64_t lim = n <= -61 ? 0 : (INT64_MAX - cnt) >> (1 - n);
-    if (s > lim) return INT64_MAX;
-    if (s < -lim) return INT64_MIN;
-    if (s == 0) return 0; /* cnt / (2 cnt) */
-    return floor_div(s * ((int64_t)1 << (1 - n)) + cnt, 2 * cnt);
-  }
-  return floor_div(2 * s + cnt, 2 * cnt);
-}
-
 static int taps(int o, int stride, int pad, int k, int len, int *i0) {
   int a = o * stride - pad, b = a + k;
   *i0 = a < 0 ? 0 : a;
@@ -550,7 +525,7 @@ static void requant_pool(tq_model *m, tq_layer *l, int n) {
           for (int yy = y0; yy < y0 + ny; yy++)
             for (int xx = x0; xx < x0 + nx; xx++)
               sum += bounded_code(x[(((size_t)b * H + yy) * W + xx) * C + c], inv);
-          acc = po2 ? avg_po2(sum, (int64_t)ny * nx, rq.n) : rq_apply(sum, rq);
+          acc = po2 ? tq_rt_avg_po2_s64(sum, ny * nx, rq.n) : rq_apply(sum, rq); /* the runtime's */
         }
         v[(((size_t)b * OH + oy) * OW + ox) * C + c] =
             deq(tq_rt_clamp_zp(acc, s->out.zero_point, s->lo, s->hi), &s->out);
