@@ -1,6 +1,7 @@
 /* Conv2D and DepthwiseConv2D: TF 'same'/'valid' geometry, hand-computed outputs, the fast im2col+GEMM
  * path against the plain-loop reference, every gradient against central finite differences, and
  * bit-identical results for 1 and 2 threads. */
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -591,6 +592,90 @@ static void test_depthwise_hand(void) {
   CHECK_NEAR(out[3], 2399.0, 1e-3);
 }
 
+/* One multiply-add, as the depthwise row runs compute it: fused on x86 with FMA, else a product and a
+ * sum (this file is compiled without contraction). Elsewhere with FMA (AArch64) the compiler
+ * decides, and the bit test below does not run. */
+static float madd(float acc, float x, float w) {
+#if defined(__FMA__)
+  return fmaf(x, w, acc);
+#else
+  return acc + x * w;
+#endif
+}
+
+/* The depthwise kernels with multiplier 1, 3-wide windows and C a multiple of 8 promise more than
+ * closeness: every output is its bias plus its valid taps, kernel rows then columns, one multiply-add
+ * each, and every din value the sum over its covering outputs, rows then columns ascending. Checked
+ * bit for bit against those sums in float, on narrow rows (one block with both edges cut), wide rows
+ * (blocks of 8, 4, 2, 1), 'valid' windows, odd and even widths at stride 2, and 5-high kernels. */
+static void depthwise_bits_case(const char *name, int n, int h, int w, int c, int kh, int s_, tq_padding pad) {
+  tq_rng r;
+  tq_rng_seed(&r, 99 + (uint64_t)w * 13 + (uint64_t)c);
+  conv_case k;
+  conv_case_init(&k, &r, n, h, w, c, kh, 3, s_, s_, c, pad, 1);
+  const tq_conv_shape *s = &k.s;
+  float *want = tq_alloc_floats(k.n_out), *din = tq_alloc_floats(k.n_in), *dwant = tq_alloc_floats(k.n_in);
+  for (int b = 0; b < n; b++)
+    for (int oy = 0; oy < s->oh; oy++)
+      for (int ox = 0; ox < s->ow; ox++)
+        for (int ch = 0; ch < c; ch++) {
+          float acc = k.b[ch];
+          for (int ky = 0; ky < kh; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+              int iy = oy * s_ - s->pad_top + ky, ix = ox * s_ - s->pad_left + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              acc = madd(acc, k.in[(((size_t)b * h + iy) * w + ix) * c + ch], k.w[((size_t)ky * 3 + kx) * c + ch]);
+            }
+          want[(((size_t)b * s->oh + oy) * s->ow + ox) * c + ch] = acc;
+        }
+  for (int b = 0; b < n; b++)
+    for (int iy = 0; iy < h; iy++)
+      for (int ix = 0; ix < w; ix++)
+        for (int ch = 0; ch < c; ch++) {
+          float acc = 0.0f;
+          for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+              int ky = iy + s->pad_top - oy * s_, kx = ix + s->pad_left - ox * s_;
+              if (ky < 0 || ky >= kh || kx < 0 || kx >= 3) continue;
+              acc = madd(acc, k.dout[(((size_t)b * s->oh + oy) * s->ow + ox) * c + ch],
+                         k.w[((size_t)ky * 3 + kx) * c + ch]);
+            }
+          dwant[(((size_t)b * h + iy) * w + ix) * c + ch] = acc;
+        }
+  tq_depthwise_forward(k.out, k.in, k.w, k.b, s);
+  tq_depthwise_backward(din, NULL, NULL, k.dout, k.in, k.w, s);
+  if (memcmp(k.out, want, k.n_out * sizeof(float)) || memcmp(din, dwant, k.n_in * sizeof(float))) {
+    fprintf(stderr, "depthwise bits %s: forward %s, din %s the ordered sums (max diff %g, %g)\n", name,
+            memcmp(k.out, want, k.n_out * sizeof(float)) ? "differs from" : "matches",
+            memcmp(din, dwant, k.n_in * sizeof(float)) ? "differs from" : "matches", max_abs_diff(k.out, want, k.n_out),
+            max_abs_diff(din, dwant, k.n_in));
+    tq_test_failures++;
+    for (size_t i = 0; i < k.n_in; i++)
+      if (din[i] != dwant[i]) {
+        fprintf(stderr, "  first din mismatch: pixel %zu, channel %zu: %.9g, not %.9g\n", i / c, i % c, din[i], dwant[i]);
+        break;
+      }
+  }
+  tq_free(want), tq_free(din), tq_free(dwant);
+  conv_case_free(&k);
+}
+
+static void test_depthwise_bits(void) {
+#if defined(__ARM_FEATURE_FMA) && !defined(__FMA__)
+  return;
+#endif
+  /* name, n, h, w, c, kh, stride, padding */
+  depthwise_bits_case("DS-CNN 25x5x64", 3, 25, 5, 64, 3, 1, TQ_PAD_SAME);
+  depthwise_bits_case("MobileNet 48x48x8", 1, 6, 48, 8, 3, 1, TQ_PAD_SAME);
+  depthwise_bits_case("one column", 2, 4, 1, 8, 3, 1, TQ_PAD_SAME);
+  depthwise_bits_case("two columns, stride 2", 2, 5, 2, 16, 3, 2, TQ_PAD_SAME);
+  depthwise_bits_case("wide, stride 2 even", 1, 6, 38, 24, 3, 2, TQ_PAD_SAME);
+  depthwise_bits_case("wide, stride 2 odd", 1, 7, 37, 8, 3, 2, TQ_PAD_SAME);
+  depthwise_bits_case("valid", 2, 6, 19, 16, 3, 1, TQ_PAD_VALID);
+  depthwise_bits_case("valid, stride 2", 2, 7, 20, 8, 3, 2, TQ_PAD_VALID);
+  depthwise_bits_case("5x3 kernel", 2, 9, 13, 32, 5, 1, TQ_PAD_SAME);
+}
+
 int main(void) {
   test_shape_init();
   test_conv_hand();
@@ -598,5 +683,6 @@ int main(void) {
   test_conv_cases();
   test_winograd();
   test_forward_stats();
+  test_depthwise_bits();
   TEST_MAIN_END();
 }

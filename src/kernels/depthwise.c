@@ -4,7 +4,9 @@
  * multiply-add over a contiguous channel vector. There is too little arithmetic for a GEMM (9 MACs
  * per output), so what matters is memory traffic and latency: each kernel keeps its sums in
  * registers across all the taps of a pixel (up to 64 channels at a time, as 8 vectors of 8) and
- * touches memory only to read inputs and weights and to write each result once.
+ * touches memory only to read inputs and weights and to write each result once. The common case
+ * (multiplier 1, 3-wide windows, C a multiple of 8) takes row runs: the forward, and din at strides
+ * 1 and 2, as blocks of up to 8 pixels x 8 channels whose source vectors are each loaded once.
  *
  * Parallelism without races or reductions:
  *   forward: each (n, oy) output row is independent;
@@ -16,6 +18,9 @@
  *            number of threads.
  * A multiplier M > 1 (rare: MobileNet and DS-CNN use 1) takes plain scalar loops. */
 #include <string.h>
+#if defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/window.h"
 #include "tinyq/kernels.h"
@@ -34,6 +39,22 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
 #define V8_STORE(p, v) (*(v8f_u *)(p) = (v))
 
 #define DW_INLINE static inline __attribute__((always_inline))
+
+/* acc + x*w, one fused multiply-add where x86 has them. The row runs below promise every value the
+ * same rounding on every path, and gcc's contraction of `acc += x * w` is not a promise (it left one
+ * edge pixel of the stride-1 din as a product and a sum). */
+#if defined(__FMA__)
+#define V8_MADD(acc, x, w) ((v8f)_mm256_fmadd_ps((__m256)(x), (__m256)(w), (__m256)(acc)))
+#else
+#define V8_MADD(acc, x, w) ((acc) + (x) * (w))
+#endif
+/* Keeps a loaded vector in a register: opaque to the optimiser, which cannot then fold its load into
+ * each use again. */
+#if defined(__AVX__)
+#define V8_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define V8_IN_REGISTER(v) ((void)0)
+#endif
 
 /* ---- Sliding blocks: np pixels x 8 channels, multiplier 1, in the interior of a row.
  * Neighbouring pixels read overlapping source vectors (a 3-tap row of np outputs at stride 1 reads
@@ -128,6 +149,159 @@ static inline __attribute__((always_inline)) void fwd_block(float *o, const floa
   for (int j = 0; j < nv; j++) V8_STORE(o + c + 8 * j, acc[j]);
 }
 
+/* ---- Row runs: multiplier 1, 3-wide windows, C a multiple of 8 (every depthwise layer of MobileNet
+ * and DS-CNN). A run of pixels of one row, channel block by channel block, up to DWR_PX pixels at a
+ * time, with all the loops in one function: set up per pixel block, the sliding blocks above spent
+ * more instructions than the 72 multiply-adds of an 8-channel block (MobileNet alpha 0.25 ran at a
+ * fifth of the FMA rate), and DS-CNN's 5-wide rows left them only one-pixel kernels.
+ *
+ * Pixel t of a run reads the nq source columns t*sw - pad + q (q < nq) of each of its rows, with
+ * the tap at w_row + q*wstep:
+ *   forward:        sources are input pixels, nq = 3, the layer's stride and padding;
+ *   stride-1 din:   the forward of dout with the kernel flipped (wstep < 0) and padding 2 - pad;
+ *   stride-2 din:   each column phase of din: pixels 2j - pad read dout columns j-1 and j (taps 2
+ *                   and 0), pixels 2j+1 - pad read column j (tap 1); outputs 2C apart.
+ * A block's first pixel may lack its first source (at column -1) and its last pixel its last (at
+ * column len): the 'same' padding of a 3-wide window, so a narrow row is one block. Each value is
+ * its start (b or 0) plus its valid taps, rows then taps in order, one multiply-add each, whatever
+ * the block: the same bits for any cut of the run (tq_depthwise_forward_stats's groups), and the
+ * same order as din_block's covering outputs. */
+#if defined(__AVX512F__)
+#define DWR_PX 8 /* eight independent multiply-add chains cover the FMA latency; 8 + 17 + 1 registers */
+#else
+#define DWR_PX 4 /* 16 registers: 4 sums + 9 sources + 1 weight */
+#endif
+
+typedef struct {
+  const float *x[DW_SLIDE_ROWS]; /* per row, in summation order: the source row's column 0 */
+  const float *w[DW_SLIDE_ROWS]; /* per row: the tap of source q = 0 (tap q at + q*wstep) */
+  int rows, C;
+  ptrdiff_t wstep;
+  size_t ostep; /* floats between the outputs of neighbouring pixels */
+} dw_run;
+
+/* np (<= DWR_PX) pixels whose first sources are columns ix, ix + sw, ...; channels [c, c+8).
+ * lcut: the first pixel lacks source 0; rcut: the last pixel lacks source nq-1. */
+DW_INLINE void run_block(float *o, const dw_run *r, const float *b, int ix, int c, const int np, const int sw,
+                         const int nq, const int lcut, const int rcut) {
+  const int C = r->C, nx = (np - 1) * sw + nq;
+  v8f acc[DWR_PX];
+  const v8f init = b ? V8_LOAD(b + c) : (v8f){0};
+  for (int p = 0; p < np; p++) acc[p] = init;
+  for (int k = 0; k < r->rows; k++) {
+    const float *x = r->x[k] + (ptrdiff_t)ix * C + c, *w = r->w[k] + c;
+    /* each source vector loaded once, into a register, for every pixel that reads it (opaque to
+     * the optimiser, which would otherwise fold a load into each multiply-add: twice the loads, and
+     * loads are what bound this loop); the address stepped, not 17 offsets i*C held in registers */
+    v8f xs[(DWR_PX - 1) * 2 + 3];
+    const float *xi = x + (ptrdiff_t)lcut * C;
+    for (int i = lcut; i < nx - rcut; i++, xi += C) {
+      __asm__("" : "+r"(xi));
+      xs[i] = V8_LOAD(xi);
+      V8_IN_REGISTER(xs[i]);
+    }
+    for (int q = 0; q < nq; q++) {
+      const v8f wv = V8_LOAD(w + q * r->wstep);
+      for (int p = 0; p < np; p++) {
+        if ((lcut && p == 0 && q == 0) || (rcut && p == np - 1 && q == nq - 1)) continue;
+        acc[p] = V8_MADD(acc[p], xs[p * sw + q], wv);
+      }
+    }
+  }
+  for (int p = 0; p < np; p++) V8_STORE(o + p * r->ostep + c, acc[p]);
+}
+
+/* One pixel whose sources start at column ix, of which [q0, q1) are inside; all channels. */
+static void run_pixel(float *o, const dw_run *r, const float *b, int ix, int q0, int q1) {
+  for (int c = 0; c < r->C; c += 8) {
+    v8f acc = b ? V8_LOAD(b + c) : (v8f){0};
+    for (int k = 0; k < r->rows; k++) {
+      const float *x = r->x[k] + (ptrdiff_t)ix * r->C + c, *w = r->w[k] + c;
+      for (int q = q0; q < q1; q++) acc = V8_MADD(acc, V8_LOAD(x + (ptrdiff_t)q * r->C), V8_LOAD(w + q * r->wstep));
+    }
+    V8_STORE(o + c, acc);
+  }
+}
+
+DW_INLINE void run_edge(float *o, const dw_run *r, const float *b, int t, int sw, int pad, int len, int nq) {
+  int ix = t * sw - pad, q0, q1;
+  tq_tap_range(ix, nq, len, &q0, &q1);
+  run_pixel(o, r, b, ix, q0, q1);
+}
+
+#define DWR_BLOCK(np, l, rc) run_block(o, r, b, ix, c, np, sw, nq, l, rc)
+/* np pixels from o, the first one's sources from column ix, with the cuts given at run time. */
+DW_INLINE void run_blocks(float *o, const dw_run *r, const float *b, int ix, int np, int lcut, int rcut, const int sw,
+                          const int nq) {
+  for (int c = 0; c < r->C; c += 8) {
+#define DWR_CUTS(n)                                                                                               \
+  (lcut ? (rcut ? DWR_BLOCK(n, 1, 1) : DWR_BLOCK(n, 1, 0)) : (rcut ? DWR_BLOCK(n, 0, 1) : DWR_BLOCK(n, 0, 0)))
+    switch (np) {
+#if DWR_PX == 8
+      case 8: DWR_CUTS(8); break;
+#endif
+      case 4: DWR_CUTS(4); break;
+      case 2: DWR_CUTS(2); break;
+      default: DWR_CUTS(1);
+    }
+#undef DWR_CUTS
+  }
+}
+#undef DWR_BLOCK
+
+/* Pixels [t, t_end) of a run over a source row of len columns, written from o (pixel t) on. */
+DW_INLINE void run_row(float *o, const dw_run *r, const float *b, int t, int t_end, int pad, int len, const int sw,
+                       const int nq) {
+  /* in blocks: sources all inside, but the first pixel's source 0 may be at -1 and the last one's
+   * source nq-1 at len (a block never cuts a lone tap: nq = 1 takes the one-pixel kernel there) */
+  const int cut = nq > 1;
+  int lo = pad - cut <= 0 ? 0 : (pad - cut + sw - 1) / sw;
+  int hi = len + cut + pad - nq >= 0 ? (len + cut + pad - nq) / sw + 1 : 0;
+  if (hi < lo) hi = lo;
+  const int left = t_end < lo ? t_end : lo, end = t_end < hi ? t_end : hi;
+  for (; t < left; t++, o += r->ostep) run_edge(o, r, b, t, sw, pad, len, nq);
+  while (t < end) {
+    int np = DWR_PX;
+    while (np > end - t) np /= 2;
+    const int ix = t * sw - pad, last = ix + (np - 1) * sw;
+    run_blocks(o, r, b, ix, np, ix < 0, last + nq > len, sw, nq);
+    t += np, o += np * r->ostep;
+  }
+  for (; t < t_end; t++, o += r->ostep) run_edge(o, r, b, t, sw, pad, len, nq);
+}
+
+static void run_row_any(float *o, const dw_run *r, const float *b, int t, int t_end, int pad, int len, int sw,
+                        int nq) {
+  if (nq == 3 && sw == 1)
+    run_row(o, r, b, t, t_end, pad, len, 1, 3);
+  else if (nq == 3 && sw == 2)
+    run_row(o, r, b, t, t_end, pad, len, 2, 3);
+  else if (nq == 3)
+    run_row(o, r, b, t, t_end, pad, len, sw, 3);
+  else if (nq == 2 && sw == 1)
+    run_row(o, r, b, t, t_end, pad, len, 1, 2);
+  else {
+    TQ_ASSERT(nq == 1 && sw == 1);
+    run_row(o, r, b, t, t_end, pad, len, 1, 1);
+  }
+}
+
+static int run_ok(const tq_conv_shape *s) {
+  return s->oc == s->c && s->c % 8 == 0 && s->kw == 3 && s->kh <= DW_SLIDE_ROWS;
+}
+
+/* The forward's output pixels [ox, ox_end) of row (n, oy). */
+static void fwd_run(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s, int n,
+                    int oy, int ox, int ox_end) {
+  const tq_window wd = tq_window_at(s, oy, 0);
+  dw_run r = {.rows = wd.ky1 - wd.ky0, .C = s->c, .wstep = s->c, .ostep = (size_t)s->c};
+  for (int k = 0; k < r.rows; k++) {
+    r.x[k] = in + tq_nhwc(n, wd.iy0 + wd.ky0 + k, 0, s->h, s->w, s->c);
+    r.w[k] = w + (size_t)(wd.ky0 + k) * 3 * s->c;
+  }
+  run_row_any(out + tq_nhwc(n, oy, ox, s->oh, s->ow, s->c), &r, b, ox, ox_end, s->pad_left, s->w, s->sw, 3);
+}
+
 /* Output channels [c*M, OC) of pixel (n, oy, ox): c is 0, or the channel tail after a sliding block. */
 static void fwd_pixel(float *out, const float *in, const float *w, const float *b, int n, int oy, int ox, int c,
                       const tq_conv_shape *s) {
@@ -191,7 +365,7 @@ void tq_depthwise_forward_stats(float *out, const float *in, const float *w, con
   /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL
    * stats: NULL, or tq_batchnorm_stats of out, filled group by group while the group is in cache */
   TQ_ASSERT(s->oc % s->c == 0);
-  const int rows = s->n * s->oh, slide = slide_ok(s, s->sw);
+  const int rows = s->n * s->oh, slide = slide_ok(s, s->sw), run = run_ok(s);
   const size_t work = (size_t)rows * s->ow * s->oc * s->kh * s->kw;
   /* By the batch norm's groups of output pixels (tq_batchnorm_stats_group_rows, a function of the
    * pixel count only), which may start and end inside a row, with or without statistics: a sliding
@@ -204,7 +378,10 @@ void tq_depthwise_forward_stats(float *out, const float *in, const float *w, con
     const int p1 = gi * gr + gr < M ? gi * gr + gr : M;
     for (int p = gi * gr; p < p1;) {
       int row = p / s->ow, ox = p % s->ow, ox_end = ox + (p1 - p) < s->ow ? ox + (p1 - p) : s->ow;
-      fwd_row(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end, slide);
+      if (run)
+        fwd_run(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end);
+      else
+        fwd_row(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end, slide);
       p += ox_end - ox;
     }
     if (stats) tq_batchnorm_stats_group(stats, out, M, s->oc, gi);
@@ -378,6 +555,37 @@ DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int
   }
 }
 
+/* din of input row (n, iy), stride 1 or a 3-wide stride 2 across (any vertical stride). The rows:
+ * the output rows whose windows cover iy, ascending, each with its kernel row. */
+static void din_run(float *din, const float *dout, const float *w, const tq_conv_shape *s, int n, int iy) {
+  const int C = s->c;
+  int oy0, oy1;
+  covering_outputs(iy, s->pad_top, s->kh, s->sh, s->oh, &oy0, &oy1);
+  dw_run r = {.rows = oy1 - oy0 > 0 ? oy1 - oy0 : 0, .C = C, .wstep = -(ptrdiff_t)C, .ostep = (size_t)C};
+  for (int k = 0; k < r.rows; k++) {
+    const int oy = oy0 + k, ky = iy + s->pad_top - oy * s->sh;
+    r.x[k] = dout + tq_nhwc(n, oy, 0, s->oh, s->ow, C);
+    r.w[k] = w + (size_t)ky * 3 * C + 2 * C; /* flipped: source q reads tap 2 - q */
+  }
+  float *d = din + tq_nhwc(n, iy, 0, s->h, s->w, C);
+  if (s->sw == 1) {
+    run_row_any(d, &r, NULL, 0, s->w, 2 - s->pad_left, s->ow, 1, 3);
+    return;
+  }
+  /* stride 2: pixel ix = 2j + e - pad; e = 0 reads columns j-1, j (taps 2, 0), e = 1 column j (tap 1) */
+  const int pl = s->pad_left;
+  r.ostep = 2 * (size_t)C, r.wstep = -2 * (ptrdiff_t)C;
+  for (int e = 0; e < 2; e++) {
+    const int j0 = (pl - e + 1) / 2, j1 = (s->w - 1 + pl - e) / 2 + 1; /* 0 <= 2j + e - pl < W */
+    if (j1 <= j0) continue;
+    if (e == 1)
+      for (int k = 0; k < r.rows; k++) r.w[k] -= C; /* tap 1 */
+    run_row_any(d + (ptrdiff_t)(2 * j0 + e - pl) * C, &r, NULL, j0, j1, 1 - e, s->ow, 1, 2 - e);
+  }
+}
+
+static int din_run_ok(const tq_conv_shape *s) { return run_ok(s) && (s->sw == 1 || s->sw == 2); }
+
 /* Channels [c, C) of input pixel (n, iy, ix): c is 0, or the channel tail after a sliding block. */
 static void din_pixel(float *din, const float *dout, const float *w, int n, int iy, int ix, int c,
                       const tq_conv_shape *s) {
@@ -469,10 +677,14 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
   const size_t work = (size_t)s->n * s->oh * s->ow * OC * s->kh * s->kw;
 
   if (din) {
-    const int rows = s->n * s->h, slide = slide_ok(s, s->sw);
+    const int rows = s->n * s->h, slide = slide_ok(s, s->sw), run = din_run_ok(s);
 #pragma omp parallel for schedule(dynamic, 8) if (work > DW_PARALLEL_MACS)
     for (int row = 0; row < rows; row++) {
       int n = row / s->h, iy = row % s->h;
+      if (run) {
+        din_run(din, dout, w, s, n, iy);
+        continue;
+      }
       /* pixels sw apart are covered by the same taps of neighbouring outputs: blocks of them */
       for (int phase = 0; phase < s->sw; phase++)
         for (int ix = phase; ix < s->w; ix += s->sw) {
