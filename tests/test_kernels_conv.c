@@ -357,6 +357,11 @@ static void test_conv_cases(void) {
   test_conv_case("direct8 big",            13, 17, 15,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
   /* rows of 24+ outputs: 24-pixel row tiles (3 channels, windows 6 or 3 floats apart) beside pieces */
   test_conv_case("direct8 row tiles s2",    2,  7, 50,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 1);
+  /* direct dw with few tiles (fewer than 32) and at least 4 x 48 pixels: summed in 4 pixel lanes */
+  test_conv_case("dw lanes 1x1 8->16",      4,  8,  9,  8,  1,  1,  1,  1, 16, TQ_PAD_SAME,  0, 0);
+  test_conv_case("dw lanes 3x3 16->32",     2, 11,  9, 16,  3,  3,  1,  1, 32, TQ_PAD_SAME,  0, 0);
+  test_conv_case("dw lanes stem s2 3->8",   2, 24, 19,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
+  test_conv_case("dw lanes, short lanes",   1,  7, 29, 16,  1,  1,  1,  1, 32, TQ_PAD_VALID, 0, 1);
   test_conv_case("direct8 row tiles s1",    2,  4, 30,  3,  3,  3,  1,  1, 24, TQ_PAD_SAME,  0, 0);
   test_conv_case("direct8 row tiles 96",    3, 12, 96,  3,  3,  3,  2,  2,  8, TQ_PAD_SAME,  0, 0);
   /* bigger: several im2col chunks per lane, chunks crossing images, more images than lanes,

@@ -486,7 +486,10 @@ static size_t conv_backward_floats(const tq_conv_shape *s) {
   size_t lane_bufs = (size_t)CONV_LANES * conv_backward_chunk(s) * conv_k(s);
   size_t frame = conv_direct_forward_ok(s) ? conv_padded_floats(s) + conv_k(s) : 0; /* + dw tap offsets */
   size_t partials = (size_t)CONV_LANES * ((conv_direct_ok(s) ? 0 : kw) + s->oc);
-  size_t wino = tq_conv2d_winograd_ok(s) ? tq_conv2d_winograd_dw_floats(s) : 0; /* + Winograd dw lanes */
+  /* + Winograd dw lanes, or direct dw lanes (never both) */
+  size_t wino = tq_conv2d_winograd_ok(s) ? tq_conv2d_winograd_dw_floats(s)
+                : conv_direct_forward_ok(s) ? tq_conv2d_direct_dw_floats(s)
+                                            : 0;
   size_t phase_a = frame + lane_bufs + partials + kw + wino, phase_b = 0;       /* + w^T panels */
   tq_conv_shape t;
   if (conv_transposed_shape(&t, s)) phase_b = kw + conv_forward_floats(&t);
@@ -582,6 +585,7 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
   const int direct_scatter = scatter_din && s->c % DIRECT_OC == 0;
   const int gemm_scatter = scatter_din && !direct_scatter;
   float *wt_panels = partials + (size_t)CONV_LANES * part_len; /* (K/16, OC, 16) */
+  float *dw_lanes = wt_panels + (size_t)K * OC; /* direct dw lanes (conv_backward_floats) */
   const int lanes = s->n < CONV_LANES ? s->n : CONV_LANES;
 
   if (dw && tq_conv2d_winograd_ok(s)) {
@@ -594,9 +598,9 @@ void tq_conv2d_backward(float *din, float *dw, float *db, const float *dout, con
     int hp, wp;
     if (conv_padded_dims(s, &hp, &wp)) {
       pad_input(frame, in, s, hp, wp);
-      tq_conv2d_direct_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s, koff);
+      tq_conv2d_direct_dw(dw, frame, wp * s->c, (size_t)hp * wp * s->c, dout, s, koff, dw_lanes);
     } else {
-      tq_conv2d_direct_dw(dw, in, s->w * s->c, (size_t)s->h * s->w * s->c, dout, s, koff);
+      tq_conv2d_direct_dw(dw, in, s->w * s->c, (size_t)s->h * s->w * s->c, dout, s, koff, dw_lanes);
     }
   }
   if (direct_scatter)

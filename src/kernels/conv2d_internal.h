@@ -63,9 +63,12 @@ typedef float v8_u __attribute__((vector_size(8 * sizeof(float)), aligned(4), ma
 
 /* dw (K,OC) += col^T · dout over the whole batch, by direct tiles (conv2d_wgrad.c), when
  * conv_direct_forward_ok(s): x is the frame the windows read (the input, or its zero-padded copy;
- * row stride `row` floats, image stride img floats), koff scratch for K floats. */
+ * row stride `row` floats, image stride img floats), koff scratch for K floats, lanes scratch for
+ * tq_conv2d_direct_dw_floats(s) floats. */
 void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
-                         const tq_conv_shape *s, float *koff);
+                         const tq_conv_shape *s, float *koff, float *lanes);
+/* The per-lane partial sums tq_conv2d_direct_dw needs in `lanes` (0: it sums in place). */
+size_t tq_conv2d_direct_dw_floats(const tq_conv_shape *s);
 
 /* Winograd F(2x2, 3x3) for the training forward and the stride-1 din (conv2d_winograd.c). */
 int tq_conv2d_winograd_ok(const tq_conv_shape *s);

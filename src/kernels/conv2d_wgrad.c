@@ -138,6 +138,68 @@ static int dw8_tile_rows(int K) { return K > DIRECT8_PX && K % DIRECT8_PX != 0 &
 /* Pixels per dw pass: their input windows and dout rows stay in L1 across the tiles. */
 #define DIRECT_DW_PIXELS 48
 
+/* What every pixel pass of a direct dw shares. */
+typedef struct {
+  const float *x, *koff, *dout;
+  const tq_conv_shape *s;
+  int row, pw, kt, panels, K, OC;
+  size_t img;
+} direct_dw;
+
+/* Tiles [t0, t1) of dw (ldw = OC) += their sums over the pixels [c0, c1), in pixel order, one
+ * L1-sized chunk of pixels at a time. */
+static void dw_pass(float *dw, const direct_dw *d, int t0, int t1, size_t c0, size_t c1) {
+  const tq_conv_shape *s = d->s;
+  const int C = s->c, OC = d->OC;
+  const size_t P = (size_t)s->oh * s->ow;
+  ptrdiff_t pix[DIRECT_DW_PIXELS];
+  size_t n = c0 / P;
+  int oy = (int)(c0 % P / s->ow), ox = (int)(c0 % P % s->ow); /* then advanced incrementally: no divisions */
+  for (; c0 < c1 && t0 < t1; c0 += DIRECT_DW_PIXELS) {
+    int np = c1 - c0 < DIRECT_DW_PIXELS ? (int)(c1 - c0) : DIRECT_DW_PIXELS;
+    for (int i = 0; i < np; i++) {
+      pix[i] = (ptrdiff_t)(n * d->img + (size_t)oy * s->sh * d->row + (size_t)ox * s->sw * C);
+      if (++ox == s->ow) {
+        ox = 0;
+        if (++oy == s->oh) oy = 0, n++;
+      }
+    }
+    for (int t = t0; t < t1; t++) {
+      const int k0 = t / d->panels * d->kt, p = t % d->panels, nk = d->K - k0 < d->kt ? d->K - k0 : d->kt;
+      if (d->pw == 8)
+        direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, d->x, d->koff + k0, nk, d->kt, pix, np,
+                        d->dout + c0 * OC + p * 8, OC);
+      else
+        direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, d->x, d->koff + k0, nk, d->kt, pix, np,
+                         d->dout + c0 * OC + p * DIRECT_OC, OC);
+    }
+  }
+}
+
+static int direct_dw_tiles(const tq_conv_shape *s, int *pw, int *kt) {
+  const int K = (int)conv_k(s);
+  *pw = conv_direct_ok(s) ? DIRECT_OC : 8;
+  *kt = *pw == 8 ? dw8_tile_rows(K) : dw_tile_rows(K);
+  return (K + *kt - 1) / *kt * (s->oc / *pw);
+}
+
+/* Parallel over tiles, each thread streams every pixel for its tiles: with few tiles (MobileNet's
+ * 32->32 pointwise conv has 4 of 16x16, the 8->16 one a single tile) the threads share out little
+ * work, each streams the whole input and dout again for its one or two tiles, and one tile leaves a
+ * thread idle; the 32->32 dw ran at a quarter of the forward's rate. Such a dw splits the pixels into
+ * DW_LANES fixed lanes (a number of the shape, not of the threads), each sums every tile over its
+ * pixels into its own partial, and the partials are added in lane order: the same bits for any
+ * number of threads. */
+#define DW_LANES 4
+#define DW_LANE_TILES 32 /* fewer tiles than this: pixel lanes */
+
+size_t tq_conv2d_direct_dw_floats(const tq_conv_shape *s) {
+  int pw, kt;
+  const size_t M = (size_t)s->n * s->oh * s->ow;
+  if (direct_dw_tiles(s, &pw, &kt) >= DW_LANE_TILES || M < (size_t)DW_LANES * DIRECT_DW_PIXELS) return 0;
+  return (size_t)DW_LANES * conv_k(s) * s->oc;
+}
+
 /* dw (K,OC) += col^T · dout over the whole batch, reading the windows straight from the frame x
  * (the input, or its zero-padded copy; row stride `row` floats, image stride img floats).
  * koff: scratch for K floats, the offset of each kernel tap k = (ky*KW + kx)*C + c in the frame
@@ -146,43 +208,35 @@ static int dw8_tile_rows(int K) { return K > DIRECT8_PX && K % DIRECT8_PX != 0 &
  * batch order, so there are no per-thread partials to reduce and the bits do not depend on the
  * thread count. A group of tiles walks all pixels, one L1-sized chunk at a time. */
 void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const float *dout,
-                         const tq_conv_shape *s, float *koff) {
+                         const tq_conv_shape *s, float *koff, float *lanes) {
   const int C = s->c, OC = s->oc, K = (int)conv_k(s);
-  const int pw = conv_direct_ok(s) ? DIRECT_OC : 8;
-  const int kt = pw == 8 ? dw8_tile_rows(K) : dw_tile_rows(K); /* tile: kt x pw */
-  const int panels = OC / pw, tiles = (K + kt - 1) / kt * panels;
+  int pw, kt;
+  const int tiles = direct_dw_tiles(s, &pw, &kt);
   const size_t M = (size_t)s->n * s->oh * s->ow;
   for (int k = 0; k < K; k++) {
     int tap = k / C;
     koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
   }
+  const direct_dw d = {x, koff, dout, s, row, pw, kt, OC / pw, K, OC, img};
+  if (tq_conv2d_direct_dw_floats(s)) {
+    const size_t kw = (size_t)K * OC;
+#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+    for (int l = 0; l < DW_LANES; l++) {
+      float *part = lanes + (size_t)l * kw;
+      memset(part, 0, kw * sizeof(float));
+      dw_pass(part, &d, 0, tiles, M * l / DW_LANES, M * (l + 1) / DW_LANES);
+    }
+    for (size_t i = 0; i < kw; i++) {
+      float sum = lanes[i];
+      for (int l = 1; l < DW_LANES; l++) sum += lanes[(size_t)l * kw + i];
+      dw[i] += sum;
+    }
+    return;
+  }
   /* Tiles in groups of consecutive tiles, two per thread, taken dynamically: a thread that loses
    * its core on a shared machine does not hold the others up. Each group streams all pixels once. */
   const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
 #pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
-  for (int gi = 0; gi < groups; gi++) {
-    const int t0 = (int)((long long)tiles * gi / groups), t1 = (int)((long long)tiles * (gi + 1) / groups);
-    ptrdiff_t pix[DIRECT_DW_PIXELS];
-    size_t n = 0;
-    int oy = 0, ox = 0; /* the pixel at c0, advanced incrementally: no divisions per pixel */
-    for (size_t c0 = 0; c0 < M && t0 < t1; c0 += DIRECT_DW_PIXELS) {
-      int np = M - c0 < DIRECT_DW_PIXELS ? (int)(M - c0) : DIRECT_DW_PIXELS;
-      for (int i = 0; i < np; i++) {
-        pix[i] = (ptrdiff_t)(n * img + (size_t)oy * s->sh * row + (size_t)ox * s->sw * C);
-        if (++ox == s->ow) {
-          ox = 0;
-          if (++oy == s->oh) oy = 0, n++;
-        }
-      }
-      for (int t = t0; t < t1; t++) {
-        const int k0 = t / panels * kt, p = t % panels, nk = K - k0 < kt ? K - k0 : kt;
-        if (pw == 8)
-          direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, x, koff + k0, nk, kt, pix, np, dout + c0 * OC + p * 8,
-                          OC);
-        else
-          direct_dw_tile_n(dw + (size_t)k0 * OC + p * DIRECT_OC, OC, x, koff + k0, nk, kt, pix, np,
-                           dout + c0 * OC + p * DIRECT_OC, OC);
-      }
-    }
-  }
+  for (int gi = 0; gi < groups; gi++)
+    dw_pass(dw, &d, (int)((long long)tiles * gi / groups), (int)((long long)tiles * (gi + 1) / groups), 0, M);
 }
