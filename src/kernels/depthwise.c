@@ -229,23 +229,31 @@ DW_INLINE void run_edge(float *o, const dw_run *r, const float *b, int t, int sw
   run_pixel(o, r, b, ix, q0, q1);
 }
 
-#define DWR_BLOCK(np, l, rc) run_block(o, r, b, ix, c, np, sw, nq, l, rc)
+/* BLOCK(n, lcut, rcut) for the np (8, 4, 2 or 1) and the cuts in scope, each as a constant. */
+#define DWR_CUTS(BLOCK, n) \
+  (lcut ? (rcut ? BLOCK(n, 1, 1) : BLOCK(n, 1, 0)) : (rcut ? BLOCK(n, 0, 1) : BLOCK(n, 0, 0)))
+#if DWR_PX == 8
+#define DWR_SWITCH(BLOCK) \
+  switch (np) { \
+    case 8: DWR_CUTS(BLOCK, 8); break; \
+    case 4: DWR_CUTS(BLOCK, 4); break; \
+    case 2: DWR_CUTS(BLOCK, 2); break; \
+    default: DWR_CUTS(BLOCK, 1); \
+  }
+#else
+#define DWR_SWITCH(BLOCK) \
+  switch (np) { \
+    case 4: DWR_CUTS(BLOCK, 4); break; \
+    case 2: DWR_CUTS(BLOCK, 2); break; \
+    default: DWR_CUTS(BLOCK, 1); \
+  }
+#endif
+
+#define DWR_BLOCK(n, l, rc) run_block(o, r, b, ix, c, n, sw, nq, l, rc)
 /* np pixels from o, the first one's sources from column ix, with the cuts given at run time. */
 DW_INLINE void run_blocks(float *o, const dw_run *r, const float *b, int ix, int np, int lcut, int rcut, const int sw,
                           const int nq) {
-  for (int c = 0; c < r->C; c += 8) {
-#define DWR_CUTS(n)                                                                                               \
-  (lcut ? (rcut ? DWR_BLOCK(n, 1, 1) : DWR_BLOCK(n, 1, 0)) : (rcut ? DWR_BLOCK(n, 0, 1) : DWR_BLOCK(n, 0, 0)))
-    switch (np) {
-#if DWR_PX == 8
-      case 8: DWR_CUTS(8); break;
-#endif
-      case 4: DWR_CUTS(4); break;
-      case 2: DWR_CUTS(2); break;
-      default: DWR_CUTS(1);
-    }
-#undef DWR_CUTS
-  }
+  for (int c = 0; c < r->C; c += 8) DWR_SWITCH(DWR_BLOCK)
 }
 #undef DWR_BLOCK
 
@@ -637,6 +645,137 @@ static void din_slide(float *din, const float *dout, const float *w, int np, int
   for (int p = 0; (C & 7) && p < np; p++) din_pixel(din, dout, w, n, iy, ix + p * s->sw, C & ~7, s);
 }
 
+/* ---- dw and db of the row-run shapes (run_ok, kernel height 3, strides 1 and 2), by row runs: per
+ * output row, a block of up to DWR_PX output pixels loads its dout vectors once and each input
+ * vector of the three kernel rows once, and adds the nine taps' products into nine sums held in
+ * registers (dw_taps3 loaded dout once per kernel row and each input vector once per tap: the loads
+ * bounded it). Work items are 8-channel blocks x DWG_LANES fixed lanes of images, each summing into
+ * its own partials, added in lane order: MobileNet's 8-channel layer still splits over the threads,
+ * and the bits do not depend on their number. Within an item every sum runs over its images, rows
+ * and columns in order. */
+#define DWG_LANES 4
+
+typedef struct {
+  const float *x[3]; /* the input rows of kernel rows 0..2, or NULL outside the input */
+  const float *g;    /* the dout row */
+  int C;
+} dwg_row;
+
+/* np output pixels whose windows start at input column ix (cuts as run_block's), channels [c, c+8). */
+DW_INLINE void dwg_block(v8f acc[9], v8f *db, const dwg_row *r, int ix, int ox, int c, const int np, const int sw,
+                         const int lcut, const int rcut) {
+  const int C = r->C, nx = (np - 1) * sw + 3;
+  v8f gv[DWR_PX];
+  const float *gp = r->g + (ptrdiff_t)ox * C + c;
+  for (int p = 0; p < np; p++, gp += C) {
+    __asm__("" : "+r"(gp));
+    gv[p] = V8_LOAD(gp);
+    V8_IN_REGISTER(gv[p]);
+    *db += gv[p];
+  }
+  for (int ky = 0; ky < 3; ky++) {
+    if (!r->x[ky]) continue;
+    v8f xs[(DWR_PX - 1) * 2 + 3];
+    const float *xi = r->x[ky] + (ptrdiff_t)(ix + lcut) * C + c;
+    for (int i = lcut; i < nx - rcut; i++, xi += C) {
+      __asm__("" : "+r"(xi));
+      xs[i] = V8_LOAD(xi);
+      V8_IN_REGISTER(xs[i]);
+    }
+    for (int kx = 0; kx < 3; kx++)
+      for (int p = 0; p < np; p++) {
+        if ((lcut && p == 0 && kx == 0) || (rcut && p == np - 1 && kx == 2)) continue;
+        acc[ky * 3 + kx] = V8_MADD(acc[ky * 3 + kx], xs[p * sw + kx], gv[p]);
+      }
+  }
+}
+
+/* One output pixel whose window starts at input column ix with columns [q0, q1) inside. */
+DW_INLINE void dwg_pixel(v8f acc[9], v8f *db, const dwg_row *r, int ix, int ox, int c, int q0, int q1) {
+  const int C = r->C;
+  const v8f gv = V8_LOAD(r->g + (ptrdiff_t)ox * C + c);
+  *db += gv;
+  for (int ky = 0; ky < 3; ky++)
+    for (int kx = q0; r->x[ky] && kx < q1; kx++)
+      acc[ky * 3 + kx] = V8_MADD(acc[ky * 3 + kx], V8_LOAD(r->x[ky] + (ptrdiff_t)(ix + kx) * C + c), gv);
+}
+
+#define DWG_BLOCK(n, l, rc) dwg_block(acc, db, r, ix, ox, c, n, sw, l, rc)
+/* One output row, channels [c, c+8): sums in acc (9 taps) and db. */
+DW_INLINE void dwg_row_sums(v8f acc[9], v8f *db, const dwg_row *r, int c, int ow, int pad, int len, const int sw) {
+  /* as run_row: blocks where only the first pixel's column 0 or the last one's column 2 may be out */
+  int lo = pad - 1 <= 0 ? 0 : (pad - 1 + sw - 1) / sw, hi = len + 1 + pad - 3 >= 0 ? (len + 1 + pad - 3) / sw + 1 : 0;
+  if (hi > ow) hi = ow;
+  if (hi < lo) hi = lo;
+  int ox = 0;
+  for (; ox < lo; ox++) {
+    int ix = ox * sw - pad, q0, q1;
+    tq_tap_range(ix, 3, len, &q0, &q1);
+    dwg_pixel(acc, db, r, ix, ox, c, q0, q1);
+  }
+  while (ox < hi) {
+    int np = DWR_PX;
+    while (np > hi - ox) np /= 2;
+    const int ix = ox * sw - pad, lcut = ix < 0, rcut = ix + (np - 1) * sw + 3 > len;
+    DWR_SWITCH(DWG_BLOCK)
+    ox += np;
+  }
+  for (; ox < ow; ox++) {
+    int ix = ox * sw - pad, q0, q1;
+    tq_tap_range(ix, 3, len, &q0, &q1);
+    dwg_pixel(acc, db, r, ix, ox, c, q0, q1);
+  }
+}
+#undef DWG_BLOCK
+
+/* Images [n0, n1), channels [c, c+8): part (9 taps x C) and dbpart (C) are this item's sums. */
+DW_INLINE void dwg_item(float *part, float *dbpart, const float *dout, const float *in, const tq_conv_shape *s,
+                        int n0, int n1, int c, const int sw) {
+  const int C = s->c;
+  v8f acc[9], db = (v8f){0};
+  for (int t = 0; t < 9; t++) acc[t] = (v8f){0};
+  for (int n = n0; n < n1; n++)
+    for (int oy = 0; oy < s->oh; oy++) {
+      dwg_row r = {.g = dout + tq_nhwc(n, oy, 0, s->oh, s->ow, C), .C = C};
+      for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * s->sh - s->pad_top + ky;
+        r.x[ky] = iy >= 0 && iy < s->h ? in + tq_nhwc(n, iy, 0, s->h, s->w, C) : NULL;
+      }
+      dwg_row_sums(acc, &db, &r, c, s->ow, s->pad_left, s->w, sw);
+    }
+  for (int t = 0; t < 9; t++) V8_STORE(part + (size_t)t * C + c, acc[t]);
+  V8_STORE(dbpart + c, db);
+}
+
+static int dwg_ok(const tq_conv_shape *s) { return run_ok(s) && s->kh == 3 && (s->sw == 1 || s->sw == 2); }
+
+static void dwg(float *dw, float *db, const float *dout, const float *in, const tq_conv_shape *s) {
+  const int C = s->c, blocks = C / 8, lanes = s->n < DWG_LANES ? s->n : DWG_LANES;
+  const size_t per = (size_t)10 * C; /* a lane's partials: 9 taps x C, then db's C */
+  float *parts = tq_alloc_floats(per * lanes);
+  TQ_ASSERT(parts != NULL);
+  const size_t work = (size_t)s->n * s->oh * s->ow * C * 9;
+#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+  for (int it = 0; it < blocks * lanes; it++) {
+    const int l = it / blocks, c = it % blocks * 8, n0 = s->n * l / lanes, n1 = s->n * (l + 1) / lanes;
+    float *part = parts + (size_t)l * per;
+    if (s->sw == 1)
+      dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 1);
+    else
+      dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 2);
+  }
+  for (size_t i = 0; i < per; i++) {
+    float sum = parts[i];
+    for (int l = 1; l < lanes; l++) sum += parts[(size_t)l * per + i];
+    if (i < 9 * (size_t)C) {
+      if (dw) dw[i] += sum;
+    } else if (db) {
+      db[i - 9 * (size_t)C] += sum;
+    }
+  }
+  tq_free(parts);
+}
+
 /* dw and db of a 3-wide window, multiplier 1, C a multiple of 8: dw_taps3 for every width (each dout
  * vector loaded once for the three taps of a kernel row; 32-channel dw_block sweeps loaded it once
  * per tap), with work items of 16 channels x one kernel row, so that MobileNet's 8- to 32-channel
@@ -700,6 +839,10 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
   }
 
   if (!dw && !db) return;
+  if (dw && dwg_ok(s)) {
+    dwg(dw, db, dout, in, s);
+    return;
+  }
   if (dw && M == 1 && s->kw == 3 && C % 8 == 0) {
     dw_rows3(dw, db, dout, in, s);
     return;
