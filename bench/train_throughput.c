@@ -12,6 +12,11 @@
  * all run at that peak, and its ratio to PyTorch's median. A target ratio above it cannot be met by
  * doing the same arithmetic faster, on this machine, against this PyTorch run (Winograd, which
  * ResNet-8's 3x3 convolutions use, does fewer multiplies: there the ceiling is not one).
+ *
+ * Each model's rows are followed by its rounds: per round and mode the tinyq/PyTorch ratio and the
+ * two threads' round trip measured just before each side (tq_thread_round_trip_ns). On a shared
+ * machine whose two vCPUs sometimes share an L3 (~55 ns) and sometimes do not (170 ns and more),
+ * a ratio means something only next to that state.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -47,6 +52,27 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+enum { ROUND_TRIPS = 20000 }; /* 1-10 ms */
+
+/* One line per mode: each round's tinyq samples/s (and ratio to PyTorch's) @ the round trips in
+ * ns measured before each side (tq_thread_round_trip_ns). */
+static void print_rounds(const bench_model *bm, const int *on, int rounds, double a[2][50], double b[2][50],
+                         double rta[2][50], double rtb[2][50]) {
+  for (int qat = 0; qat < 2; qat++) {
+    if (!on[qat]) continue;
+    printf("  %s %s rounds: samples/s (x PyTorch) @ round trip ns before tinyq / before PyTorch:", bm->name,
+           qat ? "qat" : "float");
+    for (int r = 0; r < rounds; r++) {
+      if (b[qat][r] > 0)
+        printf(" %.0f (%.2fx) @%.0f/%.0f", a[qat][r], a[qat][r] / b[qat][r], rta[qat][r], rtb[qat][r]);
+      else
+        printf(" %.0f @%.0f/%.0f", a[qat][r], rta[qat][r], rtb[qat][r]);
+    }
+    printf("\n");
+  }
+  fflush(stdout);
 }
 
 /* A tinyq training step exactly as tq_train takes it (forward, loss, backward, L2, Adam). */
@@ -153,14 +179,19 @@ int main(int argc, char **argv) {
       }
     }
     tq_loss loss = tq_zoo_find(bm->name)->loss;
-    double a[2][50], b[2][50], pair[50];
+    double a[2][50], b[2][50], pair[50], rta[2][50], rtb[2][50];
     for (int r = 0; r < rounds; r++)
       for (int qat = 0; qat < 2; qat++) {
         if (!on[qat]) continue;
+        rta[qat][r] = tq_thread_round_trip_ns(ROUND_TRIPS);
         a[qat][r] = tinyq_samples_per_s(m[qat], bm, loss, seconds, 3);
+        rtb[qat][r] = tq_thread_round_trip_ns(ROUND_TRIPS);
         b[qat][r] = torch ? torch_samples_per_s(bm, qat ? "qat" : "float", seconds, threads) : -1;
         if (qat && on[0]) pair[r] = a[0][r] / a[1][r];
       }
+    double a0[2][50], b0[2][50]; /* the rounds in order, for print_rounds: median() sorts */
+    memcpy(a0, a, sizeof a);
+    memcpy(b0, b, sizeof b);
     for (int qat = 0; qat < 2; qat++) {
       if (!on[qat]) continue;
       double amin = a[qat][0], amax = amin, bmin = b[qat][0], bmax = bmin;
@@ -186,6 +217,7 @@ int main(int argc, char **argv) {
       printf("\n");
       fflush(stdout);
     }
+    print_rounds(bm, on, rounds, a0, b0, rta, rtb);
     for (int qat = 0; profile && qat < 2; qat++) {
       if (!on[qat] || tq_model_profile(m[qat], 1)) continue;
       double rate = tinyq_samples_per_s(m[qat], bm, loss, seconds, 3);

@@ -783,7 +783,20 @@ static void test_bn_relu_dropout(int rows, int c, float relu_max) {
   bn_ctx_free(&b);
 }
 
+/* The round trip between two threads: a positive time with two, none with one or no trips. */
+static void test_round_trip(void) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  CHECK(tq_thread_round_trip_ns(100) == 0.0);
+  omp_set_num_threads(2);
+  CHECK(tq_thread_round_trip_ns(0) == 0.0);
+  const double ns = tq_thread_round_trip_ns(100);
+  CHECK(omp_get_num_procs() < 2 ? ns == 0.0 : ns > 0.0 && ns < 1e9);
+  omp_set_num_threads(threads);
+}
+
 int main(void) {
+  test_round_trip();
   test_bn_stats_groups();
   test_bn_relu_dropout(37, 5, 0.0f);
   test_bn_relu_dropout(12500, 64, 0.0f); /* DS-CNN's: parallel, the 64-channel pass */

@@ -208,5 +208,9 @@ void tq_dropout_backward(float *din, const float *dout, const float *mask, size_
 /* The measured multiply-add peak of this build's vector code on `threads` threads, in GFLOP/s
  * (2 per fused multiply-add), timed for at least `seconds` (src/kernels/fma_peak.c). */
 double tq_fma_peak_gflops(int threads, double seconds);
+/* Mean time in ns for a value to go from one thread to another and back through one cache line,
+ * over `trips` round trips of two threads (0 with fewer than two threads or processors);
+ * src/kernels/round_trip.c. */
+double tq_thread_round_trip_ns(int trips);
 
 #endif
