@@ -220,7 +220,7 @@ void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const f
   const direct_dw d = {x, koff, dout, s, row, pw, kt, OC / pw, K, OC, img};
   if (tq_conv2d_direct_dw_floats(s)) {
     const size_t kw = (size_t)K * OC;
-#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
     for (int l = 0; l < DW_LANES; l++) {
       float *part = lanes + (size_t)l * kw;
       memset(part, 0, kw * sizeof(float));
@@ -233,10 +233,10 @@ void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const f
     }
     return;
   }
-  /* Tiles in groups of consecutive tiles, two per thread, taken dynamically: a thread that loses
-   * its core on a shared machine does not hold the others up. Each group streams all pixels once. */
+  /* Tiles in groups of consecutive tiles, two per thread (static schedules: conv2d.c, direct
+   * forward). Each group streams all pixels once. */
   const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
-#pragma omp parallel for schedule(dynamic, 1) if (M * K * OC > CONV_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
   for (int gi = 0; gi < groups; gi++)
     dw_pass(dw, &d, (int)((long long)tiles * gi / groups), (int)((long long)tiles * (gi + 1) / groups), 0, M);
 }

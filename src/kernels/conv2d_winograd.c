@@ -18,7 +18,6 @@
  * (tq_conv2d_forward_train, and the stride-1 din inside tq_conv2d_backward); inference and the
  * deployment simulation keep the direct sum. Every output is computed by one thread in a fixed
  * order: the same bits for any thread count. */
-#include <omp.h>
 #include <string.h>
 
 #include "kernels/conv2d_internal.h"
@@ -140,14 +139,12 @@ void tq_conv2d_winograd_forward(float *out, const float *x, int row, size_t img,
   const size_t per_img = (size_t)(s->oh / 2) * tw, tiles = (size_t)s->n * per_img;
   const size_t orow = (size_t)s->ow * OC;
   const long blocks = (long)((tiles + WINO_T - 1) / WINO_T);
-  long chunk = blocks / (8L * omp_get_max_threads());
-  chunk = chunk < 1 ? 1 : chunk > 16 ? 16 : chunk;
 #pragma omp parallel if (tiles * 16 * C * OC > CONV_PARALLEL_MACS)
   {
     /* per thread, on the heap: 100+ KB would not fit every platform's thread stacks */
     float *v = tq_alloc_floats((size_t)16 * WINO_T * (C + DIRECT_OC)), *mb = v + (size_t)16 * WINO_T * C;
     TQ_ASSERT(v != NULL);
-#pragma omp for schedule(dynamic, chunk)
+#pragma omp for schedule(static) /* each thread its share of the batch: conv2d.c */
     for (long bi = 0; bi < blocks; bi++) {
       const size_t t0 = (size_t)bi * WINO_T;
       const int nt = tiles - t0 < WINO_T ? (int)(tiles - t0) : WINO_T;
@@ -255,7 +252,7 @@ void tq_conv2d_winograd_dw(float *dw, const float *x, int row, size_t img, const
     float *buf = tq_alloc_floats((size_t)16 * tb * (C + OC)); /* V (16, tb, C), then M' (16, tb, OC) */
     TQ_ASSERT(buf != NULL);
     float *v = buf, *mp = buf + 16 * vstep;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (int l = 0; l < L; l++) {
       float *du = lanes + (size_t)l * plane;
       memset(du, 0, plane * sizeof(float));

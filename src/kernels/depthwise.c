@@ -314,7 +314,7 @@ void tq_depthwise_forward_stats(float *out, const float *in, const float *w, con
    * to the same multiply-adds (fwd_block's stay separate multiplies and adds), so the cuts must not
    * depend on whether statistics are wanted. */
   const int M = rows * s->ow, gr = tq_batchnorm_stats_group_rows(M), ng = (M + gr - 1) / gr;
-#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
   for (int gi = 0; gi < ng; gi++) {
     const int p1 = gi * gr + gr < M ? gi * gr + gr : M;
     for (int p = gi * gr; p < p1;) {
@@ -459,7 +459,7 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
 
   if (din) {
     const int rows = s->n * s->h, slide = slide_ok(s, s->sw), run = din_run_ok(s);
-#pragma omp parallel for schedule(dynamic, 8) if (work > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
     for (int row = 0; row < rows; row++) {
       int n = row / s->h, iy = row % s->h;
       if (run) {

@@ -248,7 +248,7 @@ static void dwg(float *dw, float *db, const float *dout, const float *in, const 
   float *parts = tq_alloc_floats(per * lanes);
   TQ_ASSERT(parts != NULL);
   const size_t work = (size_t)s->n * s->oh * s->ow * C * 9;
-#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
   for (int it = 0; it < blocks * lanes; it++) {
     const int l = it / blocks, c = it % blocks * 8, n0 = s->n * l / lanes, n1 = s->n * (l + 1) / lanes;
     float *part = parts + (size_t)l * per;
@@ -280,7 +280,7 @@ static void dw_rows3(float *dw, float *db, const float *dout, const float *in, c
   const int split = slices == 1 ? s->kh : 1, items = slices * split; /* narrow layers: one item per kernel row */
   const size_t pixels = (size_t)s->n * s->oh * s->ow;
   const size_t work = pixels * C * s->kh * s->kw;
-#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS)
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
   for (int it = 0; it < items; it++) {
     const int c0 = it % slices * width, c1 = c0 + width < C ? c0 + width : C;
     const int ky0 = split == 1 ? 0 : it / slices, ky1 = split == 1 ? s->kh : ky0 + 1;
@@ -314,7 +314,7 @@ void tq_depthwise_wgrad(float *dw, float *db, const float *dout, const float *in
   }
   /* Work items: groups of DW_GROUP input channels (the last one may be narrower). */
   const int groups = (C + DW_GROUP - 1) / DW_GROUP;
-#pragma omp parallel for schedule(dynamic, 1) if (work > DW_PARALLEL_MACS && groups > 1)
+#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS && groups > 1)
   for (int gi = 0; gi < groups; gi++) {
     const int c0 = gi * DW_GROUP, c1 = c0 + DW_GROUP < C ? c0 + DW_GROUP : C;
     for (int n = 0; n < s->n; n++) {
