@@ -6,28 +6,16 @@
 #include <string.h>
 
 #include "tinyq/kernels.h"
+#include "kernel_test_util.h"
 #include "tq_test.h"
 
 /* ---- helpers */
-
-static float *randn(tq_rng *r, size_t n, float scale) {
-  float *p = tq_alloc_floats(n);
-  TQ_ASSERT(p);
-  for (size_t i = 0; i < n; i++) p[i] = scale * tq_rng_normal(r);
-  return p;
-}
 
 static float *copy_of(const float *x, size_t n) {
   float *p = tq_alloc_floats(n);
   TQ_ASSERT(p);
   memcpy(p, x, n * sizeof(float));
   return p;
-}
-
-static double dot(const float *a, const float *b, size_t n) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-  return s;
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n) {
