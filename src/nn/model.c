@@ -1,8 +1,8 @@
 /* Model graph construction: Keras auto-naming, shape inference, parameter allocation, init. */
+#include <omp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <omp.h>
 #include <string.h>
 
 #include "nn/layer_types.h"
@@ -411,12 +411,21 @@ float tq_model_l2_loss(const tq_model *m) {
   return (float)s;
 }
 
+/* One parallel region, each thread its share of every kernel (as tq_optimizer_step: the kernels are too
+ * small to split one by one). */
 void tq_model_l2_grad(tq_model *m) {
-  for (int i = 0; i < m->nlayers; i++) {
-    tq_layer *l = &m->layers[i];
-    if (l->l2 <= 0 || !l->kernel.size) continue;
-    float k = 2.0f * l->l2;
-    for (size_t j = 0; j < l->kernel.size; j++) l->kernel.grad[j] += k * l->kernel.value[j];
+  size_t values = 0;
+  for (int i = 0; i < m->nlayers; i++) values += m->layers[i].l2 > 0 ? m->layers[i].kernel.size : 0;
+#pragma omp parallel if (values > 32768)
+  {
+    const size_t nt = (size_t)omp_get_num_threads(), th = (size_t)omp_get_thread_num();
+    for (int i = 0; i < m->nlayers; i++) {
+      tq_layer *l = &m->layers[i];
+      if (l->l2 <= 0 || !l->kernel.size) continue;
+      const float k = 2.0f * l->l2;
+      const size_t a = l->kernel.size * th / nt, b = l->kernel.size * (th + 1) / nt;
+      for (size_t j = a; j < b; j++) l->kernel.grad[j] += k * l->kernel.value[j];
+    }
   }
 }
 

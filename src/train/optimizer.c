@@ -1,5 +1,6 @@
 /* Adam and SGD with momentum, as Keras implements them. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "tinyq/train.h"
@@ -22,7 +23,7 @@ tq_status tq_optimizer_parse(const char *s, tq_optimizer *out) {
 
 static void adam_update(float *w, const float *g, float *mt, float *vt, size_t n, float lr_t,
                         float b1, float b2, float eps) {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
+#pragma omp simd
   for (size_t i = 0; i < n; i++) {
     mt[i] = b1 * mt[i] + (1.0f - b1) * g[i];
     vt[i] = b2 * vt[i] + (1.0f - b2) * g[i] * g[i];
@@ -32,10 +33,25 @@ static void adam_update(float *w, const float *g, float *mt, float *vt, size_t n
 
 /* Keras SGD: velocity = momentum * velocity - lr * g; w += velocity. */
 static void sgd_update(float *w, const float *g, float *vel, size_t n, float lr, float momentum) {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
+#pragma omp simd
   for (size_t i = 0; i < n; i++) {
     vel[i] = momentum * vel[i] - lr * g[i];
     w[i] += vel[i];
+  }
+}
+
+/* Values [lo, hi) of the trainable tensors ps[0..np) taken end to end. */
+static void update_range(const tq_optimizer *o, tq_param *const *ps, int np, size_t lo, size_t hi, float lr,
+                         float lr_t) {
+  size_t at = 0;
+  for (int i = 0; i < np && at < hi; at += ps[i++]->size) {
+    tq_param *p = ps[i];
+    size_t a = lo > at ? lo - at : 0, b = hi - at < p->size ? hi - at : p->size;
+    if (a >= b) continue;
+    if (o->kind == TQ_OPT_ADAM)
+      adam_update(p->value + a, p->grad + a, p->opt_m + a, p->opt_v + a, b - a, lr_t, o->beta1, o->beta2, o->eps);
+    else
+      sgd_update(p->value + a, p->grad + a, p->opt_m + a, b - a, lr, o->momentum);
   }
 }
 
@@ -43,14 +59,22 @@ void tq_optimizer_step(const tq_optimizer *o, tq_model *m, float lr, long step) 
   /* Keras folds the bias corrections into the step size. */
   double t = (double)step;
   float lr_t = (float)(lr * sqrt(1.0 - pow(o->beta2, t)) / (1.0 - pow(o->beta1, t)));
-  int np = tq_model_num_params(m);
-  for (int i = 0; i < np; i++) {
+  const int total = tq_model_num_params(m);
+  tq_param **ps = tq_alloc(sizeof(tq_param *) * (size_t)(total > 0 ? total : 1));
+  TQ_ASSERT(ps != NULL);
+  int np = 0;
+  size_t values = 0;
+  for (int i = 0; i < total; i++) {
     tq_param *p = tq_model_param(m, i, NULL, NULL);
-    if (!p->trainable) continue;
-    if (o->kind == TQ_OPT_ADAM)
-      adam_update(p->value, p->grad, p->opt_m, p->opt_v, p->size, lr_t, o->beta1, o->beta2,
-                  o->eps);
-    else
-      sgd_update(p->value, p->grad, p->opt_m, p->size, lr, o->momentum);
+    if (p->trainable) ps[np++] = p, values += p->size;
   }
+  /* The tensors end to end, split into one contiguous share per thread: most of a MobileNet's hundred
+   * tensors are too small to split on their own, and one parallel loop per tensor left them to one core
+   * (Adam was 0.5 ms of MobileNetV1's 18 ms step). Value by value: the same results for any split. */
+#pragma omp parallel if (values > 32768)
+  {
+    const size_t nt = (size_t)omp_get_num_threads(), th = (size_t)omp_get_thread_num();
+    update_range(o, ps, np, values * th / nt, values * (th + 1) / nt, lr, lr_t);
+  }
+  tq_free(ps);
 }
