@@ -148,6 +148,33 @@ void tq_batchnorm_normalize_dropout(float *out, const float *in, const float *me
                                     const float *gamma, const float *beta, int rows, int c, float relu_max,
                                     float dropout_rate, uint64_t dropout_key);
 
+/* ---- A batch norm + ReLU applied by the layer that reads its output. In training, a
+ * DepthwiseConv2D whose input is a batch norm fused with its ReLU may take the batch norm's input and
+ * its statistics instead of the ReLU's output, and normalise rows and images as it reads them (forward
+ * and weight gradient), so the normalised tensor is never written to memory and read back. The values
+ * are those of the batch norm's pass (tq_batchnorm_normalize with relu): the same bits. scratch:
+ * tq_depthwise_pre_floats(s) floats for the normalised rows, threads * per thread; a kernel runs on at
+ * most scratch_floats / (its per-thread need) threads. */
+typedef struct {
+  const float *mean, *invstd, *gamma, *beta; /* (C), not NULL */
+  float relu_max;                            /* 0: ReLU; > 0: the cap (ReLU6: 6) */
+  float *scratch;
+  size_t scratch_floats;
+} tq_bn_relu_pre;
+/* out[r*ldo + j] = relu(gamma*((in[r*ldi + c0 + j] - mean)*invstd) + beta) of channel c0 + j, for
+ * rows [0, rows) and j < nc: the normalising pass on a block. */
+void tq_bn_relu_pre_rows(float *out, size_t ldo, const float *in, size_t ldi, int rows, int c0, int nc,
+                         const tq_bn_relu_pre *pre);
+/* Whether the depthwise kernels of shape s take a pre-op, and the floats its scratch needs for
+ * `threads`. */
+int tq_depthwise_pre_ok(const tq_conv_shape *s);
+size_t tq_depthwise_pre_floats(const tq_conv_shape *s, int threads);
+/* tq_depthwise_forward_stats and tq_depthwise_backward of relu(batchnorm(in)) (tq_depthwise_pre_ok). */
+void tq_depthwise_forward_pre(float *out, const float *in, const tq_bn_relu_pre *pre, const float *w,
+                              const float *b, const tq_conv_shape *s, float *stats);
+void tq_depthwise_backward_pre(float *din, float *dw, float *db, const float *dout, const float *in,
+                               const tq_bn_relu_pre *pre, const float *w, const tq_conv_shape *s);
+
 /* ---- Elementwise activations over n values. Backward uses the forward INPUT (in). */
 void tq_relu_forward(float *out, const float *in, size_t n);
 void tq_relu_backward(float *din, const float *dout, const float *in, size_t n);

@@ -203,6 +203,95 @@ BN_INLINE void normalize_rows(float *out, float *xhat, const float *in, const fl
   }
 }
 
+/* One row of c channels of tq_bn_relu_pre_rows: normalize_rows' ReLU expression, value for value. */
+BN_INLINE void pre_row(float *restrict o, const float *restrict x, const float *mean, const float *invstd,
+                       const float *gamma, const float *beta, const int c, const int relu, float cap) {
+#pragma omp simd
+  for (int j = 0; j < c; j++) {
+    float v = gamma[j] * ((x[j] - mean[j]) * invstd[j]) + beta[j];
+    v = v > 0.0f ? v : 0.0f;
+    o[j] = relu == 1 ? v : v < cap ? v : cap;
+  }
+}
+
+/* The same on 8-channel vectors, ng of them, with the channels' statistics held in registers across
+ * the rows (pre_row reloads them for every row: 8- to 32-channel rows spent as long on that as on the
+ * values). The same operations, no contraction in this file: the same bits. The clamps as masks. */
+typedef float pre_v8 __attribute__((vector_size(32)));
+typedef float pre_v8_u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int pre_m8 __attribute__((vector_size(32)));
+#define PRE_LOAD(p) ((pre_v8)(*(const pre_v8_u *)(p)))
+#if defined(__AVX512F__)
+#define PRE_GROUPS 4 /* 16 of the 32 vector registers for the statistics */
+#else
+#define PRE_GROUPS 2
+#endif
+
+BN_INLINE void pre_vectors(float *out, size_t ldo, const float *in, size_t ldi, int rows, const float *mean,
+                           const float *invstd, const float *gamma, const float *beta, const int ng, const int relu,
+                           float cap) {
+  pre_v8 m[PRE_GROUPS], is[PRE_GROUPS], g[PRE_GROUPS], b[PRE_GROUPS];
+  const pre_v8 zero = {0}, cv = zero + cap;
+  for (int k = 0; k < ng; k++)
+    m[k] = PRE_LOAD(mean + 8 * k), is[k] = PRE_LOAD(invstd + 8 * k), g[k] = PRE_LOAD(gamma + 8 * k),
+    b[k] = PRE_LOAD(beta + 8 * k);
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < ng; k++) {
+      pre_v8 v = g[k] * ((PRE_LOAD(in + (size_t)r * ldi + 8 * k) - m[k]) * is[k]) + b[k];
+      v = (pre_v8)((pre_m8)(v > zero) & (pre_m8)v);
+      if (relu == 2) v = (pre_v8)(((pre_m8)(v < cv) & (pre_m8)v) | (~(pre_m8)(v < cv) & (pre_m8)cv));
+      *(pre_v8_u *)(out + (size_t)r * ldo + 8 * k) = v;
+    }
+}
+
+void tq_bn_relu_pre_rows(float *out, size_t ldo, const float *in, size_t ldi, int rows, int c0, int nc,
+                         const tq_bn_relu_pre *pre) {
+  const float *mean = pre->mean + c0, *invstd = pre->invstd + c0, *gamma = pre->gamma + c0, *beta = pre->beta + c0;
+  const float cap = pre->relu_max;
+  in += c0;
+  if (nc % 8 == 0) {
+    for (int c = 0; c < nc; c += 8 * PRE_GROUPS) {
+      const int ng = (nc - c) / 8 < PRE_GROUPS ? (nc - c) / 8 : PRE_GROUPS;
+#define PRE_VEC(n, relu) \
+  pre_vectors(out + c, ldo, in + c, ldi, rows, mean + c, invstd + c, gamma + c, beta + c, n, relu, cap)
+#if PRE_GROUPS == 4
+#define PRE_NG(relu)                                                                                          \
+  switch (ng) {                                                                                               \
+    case 1: PRE_VEC(1, relu); break;                                                                          \
+    case 2: PRE_VEC(2, relu); break;                                                                          \
+    case 3: PRE_VEC(3, relu); break;                                                                          \
+    default: PRE_VEC(4, relu);                                                                                \
+  }
+#else
+#define PRE_NG(relu)                                                                                          \
+  switch (ng) {                                                                                               \
+    case 1: PRE_VEC(1, relu); break;                                                                          \
+    default: PRE_VEC(2, relu);                                                                                \
+  }
+#endif
+      if (cap > 0.0f) {
+        PRE_NG(2)
+      } else {
+        PRE_NG(1)
+      }
+#undef PRE_NG
+#undef PRE_VEC
+    }
+    return;
+  }
+#define PRE_ROWS(cc, relu)                                                                                    \
+  for (int r = 0; r < rows; r++) pre_row(out + (size_t)r * ldo, in + (size_t)r * ldi, mean, invstd, gamma, beta, cc, relu, cap)
+#define PRE(cc)                                                                                               \
+  if (cap > 0.0f) {                                                                                           \
+    PRE_ROWS(cc, 2);                                                                                          \
+  } else {                                                                                                    \
+    PRE_ROWS(cc, 1);                                                                                          \
+  }
+  BN_CASES(PRE, nc)
+#undef PRE
+#undef PRE_ROWS
+}
+
 static void bn_normalize(float *out, float *xhat, const float *in, const float *mean, const float *invstd,
                          const float *gamma, const float *beta, int rows, int c, int relu, float relu_max,
                          bn_drop d) {
@@ -276,7 +365,7 @@ static void bn_forward_train(float *out, float *xhat, float *mean_out, float *in
     g[j] = gamma ? gamma[j] : 1.0f;
     bt[j] = beta ? beta[j] : 0.0f;
   }
-  bn_normalize(out, xhat, in, mean, invstd, g, bt, rows, c, relu, relu_max, d);
+  if (out) bn_normalize(out, xhat, in, mean, invstd, g, bt, rows, c, relu, relu_max, d);
   bn_ws_release(&wsb);
 }
 
@@ -300,7 +389,8 @@ void tq_batchnorm_relu_forward_train_stats(float *out, float *mean, float *invst
                                            float *moving_var, const float *in, const float *stats,
                                            const float *gamma, const float *beta, int rows, int c, float momentum,
                                            float eps, float relu_max, float dropout_rate, uint64_t dropout_key) {
-  /* out: (rows,C) = relu(batchnorm(in)), or dropout(relu(...)) with dropout_rate > 0
+  /* out: (rows,C) = relu(batchnorm(in)), or dropout(relu(...)) with dropout_rate > 0; NULL: only the
+   * statistics, for a reader that normalises as it reads (tq_bn_relu_pre)
    * mean, invstd: (C) for the backward pass  moving_mean, moving_var: (C) updated
    * stats: tq_batchnorm_stats of in, or NULL  gamma, beta: (C) or NULL  relu_max: 0 or the ReLU6 cap */
   bn_forward_train(out, NULL, mean, invstd, moving_mean, moving_var, in, stats, gamma, beta, rows, c, momentum,

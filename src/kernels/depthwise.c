@@ -296,37 +296,89 @@ static void fwd_row(float *out, const float *in, const float *w, const float *b,
   }
 }
 
-void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
-                          const tq_conv_shape *s) {
-  tq_depthwise_forward_stats(out, in, w, b, s, NULL);
+/* The input rows a pre-op has normalised into a thread's scratch (tq_bn_relu_pre): of image n, rows
+ * [lo, hi), at their places in an image of its own. */
+typedef struct {
+  int n, lo, hi;
+} dw_pre_rows;
+
+/* Makes input rows [y0, y1) of image n normalised in xs, normalising only the rows not yet there: the
+ * rows go to xs just before the kernel reads them, and stay in L1 in between. */
+static void pre_rows_ensure(float *xs, const float *in, const tq_bn_relu_pre *pre, const tq_conv_shape *s,
+                            dw_pre_rows *have, int n, int y0, int y1, int c0, int nc) {
+  const size_t row = (size_t)s->w * nc, ld = (size_t)s->c;
+  if (y0 < 0) y0 = 0;
+  if (y1 > s->h) y1 = s->h;
+  if (have->n != n || y0 < have->lo || y0 > have->hi) *have = (dw_pre_rows){n, y0, y0};
+  if (y1 <= have->hi) return;
+  tq_bn_relu_pre_rows(xs + have->hi * row, (size_t)nc, in + tq_nhwc(n, have->hi, 0, s->h, s->w, s->c), ld,
+                      (y1 - have->hi) * s->w, c0, nc, pre);
+  have->hi = y1;
 }
 
-void tq_depthwise_forward_stats(float *out, const float *in, const float *w, const float *b,
-                                const tq_conv_shape *s, float *stats) {
+/* Output pixels [p0, p1) of the flattened (n, oy, ox). pre: the input rows the windows read normalised
+ * into xs first (have: what xs holds), and read from there as an image of its own. */
+static void fwd_pixels(float *out, const float *in, const float *w, const float *b, const tq_conv_shape *s, int p0,
+                       int p1, int run, int slide, const tq_bn_relu_pre *pre, float *xs, dw_pre_rows *have) {
+  const size_t img_out = (size_t)s->oh * s->ow * s->oc;
+  for (int p = p0; p < p1;) {
+    int row = p / s->ow, ox = p % s->ow, ox_end = ox + (p1 - p) < s->ow ? ox + (p1 - p) : s->ow;
+    int n = row / s->oh, oy = row % s->oh;
+    const float *x = in;
+    float *o = out;
+    if (pre) {
+      const int y0 = oy * s->sh - s->pad_top;
+      pre_rows_ensure(xs, in, pre, s, have, n, y0, y0 + s->kh, 0, s->c);
+      x = xs, o = out + n * img_out, n = 0;
+    }
+    if (run)
+      fwd_run(o, x, w, b, s, n, oy, ox, ox_end);
+    else
+      fwd_row(o, x, w, b, s, n, oy, ox, ox_end, slide);
+    p += ox_end - ox;
+  }
+}
+
+static void dw_forward(float *out, const float *in, const tq_bn_relu_pre *pre, const float *w, const float *b,
+                       const tq_conv_shape *s, float *stats) {
   /* out: (N,OH,OW,C*M)  in: (N,H,W,C)  w: (KH,KW,C,M) = (KH,KW,OC)  b: (OC) or NULL
    * stats: NULL, or tq_batchnorm_stats of out, filled group by group while the group is in cache */
   TQ_ASSERT(s->oc % s->c == 0);
   const int rows = s->n * s->oh, slide = slide_ok(s, s->sw), run = run_ok(s);
-  const size_t work = (size_t)rows * s->ow * s->oc * s->kh * s->kw;
+  const size_t work = (size_t)rows * s->ow * s->oc * s->kh * s->kw, img_in = (size_t)s->h * s->w * s->c;
   /* By the batch norm's groups of output pixels (tq_batchnorm_stats_group_rows, a function of the
    * pixel count only), which may start and end inside a row, with or without statistics: a sliding
    * block cut short at a group's end takes the one-pixel kernels, which gcc does not always compile
    * to the same multiply-adds (fwd_block's stay separate multiplies and adds), so the cuts must not
    * depend on whether statistics are wanted. */
   const int M = rows * s->ow, gr = tq_batchnorm_stats_group_rows(M), ng = (M + gr - 1) / gr;
-#pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
-  for (int gi = 0; gi < ng; gi++) {
-    const int p1 = gi * gr + gr < M ? gi * gr + gr : M;
-    for (int p = gi * gr; p < p1;) {
-      int row = p / s->ow, ox = p % s->ow, ox_end = ox + (p1 - p) < s->ow ? ox + (p1 - p) : s->ow;
-      if (run)
-        fwd_run(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end);
-      else
-        fwd_row(out, in, w, b, s, row / s->oh, row % s->oh, ox, ox_end, slide);
-      p += ox_end - ox;
+  const int nt = pre ? tq_pre_threads(pre, img_in) : omp_get_max_threads();
+#pragma omp parallel num_threads(nt) if (work > DW_PARALLEL_MACS)
+  {
+    dw_pre_rows have = {-1, 0, 0};
+    float *xs = pre ? pre->scratch + (size_t)omp_get_thread_num() * img_in : NULL;
+#pragma omp for schedule(static)
+    for (int gi = 0; gi < ng; gi++) {
+      fwd_pixels(out, in, w, b, s, gi * gr, gi * gr + gr < M ? gi * gr + gr : M, run, slide, pre, xs, &have);
+      if (stats) tq_batchnorm_stats_group(stats, out, M, s->oc, gi);
     }
-    if (stats) tq_batchnorm_stats_group(stats, out, M, s->oc, gi);
   }
+}
+
+void tq_depthwise_forward(float *out, const float *in, const float *w, const float *b,
+                          const tq_conv_shape *s) {
+  dw_forward(out, in, NULL, w, b, s, NULL);
+}
+
+void tq_depthwise_forward_stats(float *out, const float *in, const float *w, const float *b,
+                                const tq_conv_shape *s, float *stats) {
+  dw_forward(out, in, NULL, w, b, s, stats);
+}
+
+void tq_depthwise_forward_pre(float *out, const float *in, const tq_bn_relu_pre *pre, const float *w,
+                              const float *b, const tq_conv_shape *s, float *stats) {
+  TQ_ASSERT(tq_depthwise_pre_ok(s));
+  dw_forward(out, in, pre, w, b, s, stats);
 }
 
 /* The outputs [o0, o1) along one axis whose window covers input i: those whose tap
@@ -450,8 +502,8 @@ static void din_slide(float *din, const float *dout, const float *w, int np, int
   for (int p = 0; (C & 7) && p < np; p++) din_pixel(din, dout, w, n, iy, ix + p * s->sw, C & ~7, s);
 }
 
-void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                           const float *w, const tq_conv_shape *s) {
+static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const tq_bn_relu_pre *pre, const float *w, const tq_conv_shape *s) {
   /* din: (N,H,W,C) overwritten  dw: (KH,KW,OC) +=  db: (OC) +=  dout: (N,OH,OW,OC) */
   const int C = s->c, OC = s->oc, M = s->oc / s->c;
   TQ_ASSERT(OC == C * M);
@@ -480,5 +532,16 @@ void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, 
     }
   }
 
-  if (dw || db) tq_depthwise_wgrad(dw, db, dout, in, s);
+  if (dw || db) tq_depthwise_wgrad(dw, db, dout, in, pre, s);
+}
+
+void tq_depthwise_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                           const float *w, const tq_conv_shape *s) {
+  dw_backward(din, dw, db, dout, in, NULL, w, s);
+}
+
+void tq_depthwise_backward_pre(float *din, float *dw, float *db, const float *dout, const float *in,
+                               const tq_bn_relu_pre *pre, const float *w, const tq_conv_shape *s) {
+  TQ_ASSERT(tq_depthwise_pre_ok(s));
+  dw_backward(din, dw, db, dout, in, pre, w, s);
 }

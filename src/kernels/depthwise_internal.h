@@ -7,6 +7,7 @@
 #ifndef TINYQ_KERNELS_DEPTHWISE_INTERNAL_H
 #define TINYQ_KERNELS_DEPTHWISE_INTERNAL_H
 
+#include <omp.h>
 #include <string.h>
 #if defined(__FMA__)
 #include <immintrin.h>
@@ -77,7 +78,18 @@ static inline int run_ok(const tq_conv_shape *s) {
   return s->oc == s->c && s->c % 8 == 0 && s->kw == 3 && s->kh <= DW_SLIDE_ROWS;
 }
 
+/* The threads a kernel with a pre-op (tq_bn_relu_pre) runs on, each with `per` floats of its scratch:
+ * as many as OpenMP gives, no more than the scratch has room for (the model sized it for the thread
+ * count it had when it was finalised). */
+static inline int tq_pre_threads(const tq_bn_relu_pre *pre, size_t per) {
+  const int t = omp_get_max_threads();
+  const size_t room = pre->scratch_floats / per;
+  TQ_ASSERT(room >= 1);
+  return room < (size_t)t ? (int)room : t;
+}
+
 /* dw (KH,KW,OC) += and db (OC) += of tq_depthwise_backward (either may be NULL). */
-void tq_depthwise_wgrad(float *dw, float *db, const float *dout, const float *in, const tq_conv_shape *s);
+void tq_depthwise_wgrad(float *dw, float *db, const float *dout, const float *in, const tq_bn_relu_pre *pre,
+                        const tq_conv_shape *s);
 
 #endif

@@ -149,7 +149,7 @@ DW_INLINE void dw_taps3(float *dw, const float *dout, const float *in, const int
 #define DWG_LANES 4
 
 typedef struct {
-  const float *x[3]; /* the input rows of kernel rows 0..2, or NULL outside the input */
+  const float *x[3]; /* the input rows of kernel rows 0..2 at the item's channels, or NULL outside the input */
   const float *g;    /* the dout row */
   int C;
 } dwg_row;
@@ -169,7 +169,7 @@ DW_INLINE void dwg_block(v8f acc[9], v8f *db, const dwg_row *r, int ix, int ox, 
   for (int ky = 0; ky < 3; ky++) {
     if (!r->x[ky]) continue;
     v8f xs[(DWR_PX - 1) * 2 + 3];
-    const float *xi = r->x[ky] + (ptrdiff_t)(ix + lcut) * C + c;
+    const float *xi = r->x[ky] + (ptrdiff_t)(ix + lcut) * C;
     for (int i = lcut; i < nx - rcut; i++, xi += C) {
       __asm__("" : "+r"(xi));
       xs[i] = V8_LOAD(xi);
@@ -190,7 +190,7 @@ DW_INLINE void dwg_pixel(v8f acc[9], v8f *db, const dwg_row *r, int ix, int ox, 
   *db += gv;
   for (int ky = 0; ky < 3; ky++)
     for (int kx = q0; r->x[ky] && kx < q1; kx++)
-      acc[ky * 3 + kx] = V8_MADD(acc[ky * 3 + kx], V8_LOAD(r->x[ky] + (ptrdiff_t)(ix + kx) * C + c), gv);
+      acc[ky * 3 + kx] = V8_MADD(acc[ky * 3 + kx], V8_LOAD(r->x[ky] + (ptrdiff_t)(ix + kx) * C), gv);
 }
 
 #define DWG_BLOCK(n, l, rc) dwg_block(acc, db, r, ix, ox, c, n, sw, l, rc)
@@ -221,41 +221,87 @@ DW_INLINE void dwg_row_sums(v8f acc[9], v8f *db, const dwg_row *r, int c, int ow
 }
 #undef DWG_BLOCK
 
+/* Adds image n's sums at channels [c, c+8) to acc (9 taps) and db; img: the image's input (or its
+ * normalised copy) at channel c. */
+DW_INLINE void dwg_image(v8f acc[9], v8f *db, const float *dout, const float *img, const tq_conv_shape *s, int n,
+                         int c, const int sw) {
+  const int C = s->c;
+  const size_t xrow = (size_t)s->w * C;
+  for (int oy = 0; oy < s->oh; oy++) {
+    dwg_row r = {.g = dout + tq_nhwc(n, oy, 0, s->oh, s->ow, C), .C = C};
+    for (int ky = 0; ky < 3; ky++) {
+      const int iy = oy * s->sh - s->pad_top + ky;
+      r.x[ky] = iy >= 0 && iy < s->h ? img + iy * xrow : NULL;
+    }
+    dwg_row_sums(acc, db, &r, c, s->ow, s->pad_left, s->w, sw);
+  }
+}
+
 /* Images [n0, n1), channels [c, c+8): part (9 taps x C) and dbpart (C) are this item's sums. */
 DW_INLINE void dwg_item(float *part, float *dbpart, const float *dout, const float *in, const tq_conv_shape *s,
                         int n0, int n1, int c, const int sw) {
-  const int C = s->c;
   v8f acc[9], db = (v8f){0};
   for (int t = 0; t < 9; t++) acc[t] = (v8f){0};
-  for (int n = n0; n < n1; n++)
-    for (int oy = 0; oy < s->oh; oy++) {
-      dwg_row r = {.g = dout + tq_nhwc(n, oy, 0, s->oh, s->ow, C), .C = C};
-      for (int ky = 0; ky < 3; ky++) {
-        const int iy = oy * s->sh - s->pad_top + ky;
-        r.x[ky] = iy >= 0 && iy < s->h ? in + tq_nhwc(n, iy, 0, s->h, s->w, C) : NULL;
-      }
-      dwg_row_sums(acc, &db, &r, c, s->ow, s->pad_left, s->w, sw);
-    }
-  for (int t = 0; t < 9; t++) V8_STORE(part + (size_t)t * C + c, acc[t]);
+  for (int n = n0; n < n1; n++) dwg_image(acc, &db, dout, in + tq_nhwc(n, 0, 0, s->h, s->w, s->c) + c, s, n, c, sw);
+  for (int t = 0; t < 9; t++) V8_STORE(part + (size_t)t * s->c + c, acc[t]);
   V8_STORE(dbpart + c, db);
+}
+
+/* The same sums for a whole lane of images [n0, n1) of relu(batchnorm(in)) (tq_bn_relu_pre): each image
+ * normalised once into xs, then every channel block's sums over it, carried from image to image in
+ * part and dbpart (zeroed first): the same additions in the same order as dwg_item's. */
+static void dwg_lane_pre(float *part, float *dbpart, const float *dout, const float *in, const tq_conv_shape *s,
+                         int n0, int n1, const tq_bn_relu_pre *pre, float *xs) {
+  const int C = s->c;
+  memset(part, 0, (size_t)9 * C * sizeof(float));
+  memset(dbpart, 0, (size_t)C * sizeof(float));
+  for (int n = n0; n < n1; n++) {
+    tq_bn_relu_pre_rows(xs, (size_t)C, in + tq_nhwc(n, 0, 0, s->h, s->w, C), (size_t)C, s->h * s->w, 0, C, pre);
+    for (int c = 0; c < C; c += 8) {
+      v8f acc[9], db = V8_LOAD(dbpart + c);
+      for (int t = 0; t < 9; t++) acc[t] = V8_LOAD(part + (size_t)t * C + c);
+      if (s->sw == 1)
+        dwg_image(acc, &db, dout, xs + c, s, n, c, 1);
+      else
+        dwg_image(acc, &db, dout, xs + c, s, n, c, 2);
+      for (int t = 0; t < 9; t++) V8_STORE(part + (size_t)t * C + c, acc[t]);
+      V8_STORE(dbpart + c, db);
+    }
+  }
 }
 
 static int dwg_ok(const tq_conv_shape *s) { return run_ok(s) && s->kh == 3 && (s->sw == 1 || s->sw == 2); }
 
-static void dwg(float *dw, float *db, const float *dout, const float *in, const tq_conv_shape *s) {
+int tq_depthwise_pre_ok(const tq_conv_shape *s) { return dwg_ok(s); }
+
+size_t tq_depthwise_pre_floats(const tq_conv_shape *s, int threads) {
+  /* per thread: an image (the forward's rows, the weight gradient's images) */
+  return (size_t)threads * s->h * s->w * s->c;
+}
+
+static void dwg(float *dw, float *db, const float *dout, const float *in, const tq_bn_relu_pre *pre,
+                const tq_conv_shape *s) {
   const int C = s->c, blocks = C / 8, lanes = s->n < DWG_LANES ? s->n : DWG_LANES;
   const size_t per = (size_t)10 * C; /* a lane's partials: 9 taps x C, then db's C */
   float *parts = tq_alloc_floats(per * lanes);
   TQ_ASSERT(parts != NULL);
-  const size_t work = (size_t)s->n * s->oh * s->ow * C * 9;
+  const size_t work = (size_t)s->n * s->oh * s->ow * C * 9, img = (size_t)s->h * s->w * C;
+  if (pre) {
+    const int nt = tq_pre_threads(pre, img);
+#pragma omp parallel for schedule(static) num_threads(nt) if (work > DW_PARALLEL_MACS)
+    for (int l = 0; l < lanes; l++)
+      dwg_lane_pre(parts + (size_t)l * per, parts + (size_t)l * per + 9 * (size_t)C, dout, in, s, s->n * l / lanes,
+                   s->n * (l + 1) / lanes, pre, pre->scratch + (size_t)omp_get_thread_num() * img);
+  } else {
 #pragma omp parallel for schedule(static) if (work > DW_PARALLEL_MACS)
-  for (int it = 0; it < blocks * lanes; it++) {
-    const int l = it / blocks, c = it % blocks * 8, n0 = s->n * l / lanes, n1 = s->n * (l + 1) / lanes;
-    float *part = parts + (size_t)l * per;
-    if (s->sw == 1)
-      dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 1);
-    else
-      dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 2);
+    for (int it = 0; it < blocks * lanes; it++) {
+      const int l = it / blocks, c = it % blocks * 8, n0 = s->n * l / lanes, n1 = s->n * (l + 1) / lanes;
+      float *part = parts + (size_t)l * per;
+      if (s->sw == 1)
+        dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 1);
+      else
+        dwg_item(part, part + 9 * (size_t)C, dout, in, s, n0, n1, c, 2);
+    }
   }
   for (size_t i = 0; i < per; i++) {
     float sum = parts[i];
@@ -301,13 +347,15 @@ static void dw_rows3(float *dw, float *db, const float *dout, const float *in, c
   }
 }
 
-void tq_depthwise_wgrad(float *dw, float *db, const float *dout, const float *in, const tq_conv_shape *s) {
+void tq_depthwise_wgrad(float *dw, float *db, const float *dout, const float *in, const tq_bn_relu_pre *pre,
+                        const tq_conv_shape *s) {
   const int C = s->c, OC = s->oc, M = s->oc / s->c;
   const size_t work = (size_t)s->n * s->oh * s->ow * OC * s->kh * s->kw;
   if (dw && dwg_ok(s)) {
-    dwg(dw, db, dout, in, s);
+    dwg(dw, db, dout, in, pre, s);
     return;
   }
+  TQ_ASSERT(!pre || !dw); /* db alone does not read the input */
   if (dw && M == 1 && s->kw == 3 && C % 8 == 0) {
     dw_rows3(dw, db, dout, in, s);
     return;

@@ -25,6 +25,10 @@ typedef struct {
   int training;       /* forward: batch statistics, dropout, stochastic rounding */
   tq_rng *rng;
   float *din[2];      /* backward: where the gradient of each input goes (NULL: nobody needs it) */
+  /* training: x is the input of a batch norm + ReLU this layer applies as it reads
+   * (tq_bn_pre_reader), with pre's statistics; else has_pre is 0 */
+  int has_pre;
+  tq_bn_relu_pre pre;
 } tq_layer_pass;
 
 /* Buffers beyond a layer's output and gradient, in floats, for `batch` samples. */

@@ -94,7 +94,9 @@ static tq_status batchnorm_forward(tq_model *m, tq_layer *l, const tq_layer_pass
   else if (relu) {
     tq_layer *drop = tq_relu_fused_dropout(m, relu);
     if (drop) drop->dropout_key = tq_rng_u64(p->rng); /* the draw tq_dropout_forward would make */
-    tq_batchnorm_relu_forward_train_stats(drop ? drop->out : relu->out, l->aux, l->aux2, l->moving_mean.value,
+    /* a reader that normalises as it reads (tq_bn_pre_reader) takes the statistics only */
+    float *out = drop ? drop->out : tq_bn_pre_reader(m, l) ? NULL : relu->out;
+    tq_batchnorm_relu_forward_train_stats(out, l->aux, l->aux2, l->moving_mean.value,
                                           l->moving_var.value, p->x, stats, l->gamma.value, l->beta.value, rows,
                                           l->in_shape.c, l->bn_momentum, l->bn_eps, relu->relu_max,
                                           drop ? drop->dropout_rate : 0.0f, drop ? drop->dropout_key : 0);

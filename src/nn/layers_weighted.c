@@ -1,6 +1,7 @@
 /* Layer types with a kernel and a bias: Conv2D, DepthwiseConv2D, Dense (rows of the layer-type
  * table). Float, their own weights; QAT, the weights folded with a batch norm and quantized. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "nn/layer_types.h"
@@ -258,15 +259,28 @@ static tq_status depthwise_alloc(tq_layer *l, tq_init init, tq_rng *rng) {
   return alloc_weights(l, 4, d, rf * l->in_shape.c, rf * l->multiplier, init, rng);
 }
 
+/* Room for a batch norm + ReLU pre-op (forward.c, tq_bn_pre_reader), for the threads there are now. */
+static void depthwise_buffers(const tq_layer *l, size_t batch, tq_layer_buffers *b) {
+  tq_conv_shape g = l->geom;
+  g.n = (int)batch;
+  b->scratch = tq_depthwise_pre_ok(&g) ? tq_depthwise_pre_floats(&g, omp_get_max_threads()) : 0;
+}
+
 static void depthwise_forward(tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w,
                               const float *b) {
-  tq_depthwise_forward_stats(l->out, p->x, w, b, &p->g, tq_bn_stats_sink(m, l, p->training));
+  if (p->has_pre)
+    tq_depthwise_forward_pre(l->out, p->x, &p->pre, w, b, &p->g, tq_bn_stats_sink(m, l, 1));
+  else
+    tq_depthwise_forward_stats(l->out, p->x, w, b, &p->g, tq_bn_stats_sink(m, l, p->training));
 }
 
 static void depthwise_backward(const tq_model *m, tq_layer *l, const tq_layer_pass *p, const float *w, float *dw,
                                float *db) {
   (void)m;
-  tq_depthwise_backward(p->din[0], dw, db, l->dout, p->x, w, &p->g);
+  if (p->has_pre)
+    tq_depthwise_backward_pre(p->din[0], dw, db, l->dout, p->x, &p->pre, w, &p->g);
+  else
+    tq_depthwise_backward(p->din[0], dw, db, l->dout, p->x, w, &p->g);
 }
 
 static void depthwise_save(const tq_layer *l, cJSON *o) {
@@ -282,8 +296,8 @@ static const char *depthwise_load(tq_layer *l, const cJSON *o) {
 const tq_layer_traits tq_layer_depthwise = {
     .keras_class = "DepthwiseConv2D", .stem = "depthwise_conv2d", .ninputs = 1, .has_kernel = 1,
     .rank = TQ_RANK_MAP, .lower = TQ_LOWER_WEIGHTED, .infer = depthwise_infer, .count = depthwise_count,
-    .alloc_params = depthwise_alloc, .forward = weighted_forward, .backward = weighted_backward,
-    .save = depthwise_save, .load = depthwise_load};
+    .alloc_params = depthwise_alloc, .buffers = depthwise_buffers, .forward = weighted_forward,
+    .backward = weighted_backward, .save = depthwise_save, .load = depthwise_load};
 
 /* ---- Dense: kernel (cin, units) on a flat input */
 

@@ -30,6 +30,8 @@ struct tq_model {
   char *grad_needed;     /* per layer: whether its gradient is needed at all (forward.c); shares
                           * grad_opened's allocation */
   tq_layer_profile *profile; /* per layer, while tq_model_profile is on (else NULL) */
+  int bn_pre_off;            /* 1: batch norms write their ReLU's output even where the reader could
+                                normalise as it reads (tq_bn_pre_reader): for tests and measurements */
 };
 
 /* Building (model.c): appends a layer of `type` reading `in` (and `in2` if >= 0), named with
@@ -78,6 +80,9 @@ tq_layer *tq_relu_fused_dropout(tq_model *m, const tq_layer *relu);
  * that output (layers_act.c, qat_bn.c); NULL when no batch norm will take them. Marks them given:
  * the caller must fill them in this forward. */
 float *tq_bn_stats_sink(tq_model *m, const tq_layer *l, int training);
+/* In training, the layer that applies a batch norm fused with its ReLU as it reads the ReLU's
+ * output (forward.c), or NULL. */
+tq_layer *tq_bn_pre_reader(tq_model *m, const tq_layer *bn);
 /* The ReLU an Add runs fused with in training (layers_act.c), or NULL. */
 tq_layer *tq_add_fused_relu(tq_model *m, const tq_layer *add);
 
