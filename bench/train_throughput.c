@@ -16,7 +16,8 @@
  * Each model's rows are followed by its rounds: per round and mode the tinyq/PyTorch ratio and the
  * two threads' round trip measured just before each side (tq_thread_round_trip_ns). On a shared
  * machine whose two vCPUs sometimes share an L3 (~55 ns) and sometimes do not (170 ns and more),
- * a ratio means something only next to that state.
+ * a ratio means something only next to that state; the line ends with the median ratio of the rounds
+ * run wholly in each state.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -56,8 +57,27 @@ static double median(double *v, int n) {
 
 enum { ROUND_TRIPS = 20000 }; /* 1-10 ms */
 
+/* A round trip below this: the two threads' cores share an L3 (50-65 ns on the README's machine;
+ * 300-520 ns when they do not, up to 2 us when a vCPU was descheduled). */
+#define SHARED_L3_NS 150.0
+
+/* The median tinyq/PyTorch ratio of the rounds whose two sides both ran in one state (shared L3 or
+ * not): a round whose state changed between its sides compares two machines. */
+static void print_state_ratios(const double *a, const double *b, const double *rta, const double *rtb, int rounds) {
+  for (int shared = 1; shared >= 0; shared--) {
+    double ratio[50];
+    int n = 0;
+    for (int r = 0; r < rounds; r++)
+      if (b[r] > 0 && (rta[r] < SHARED_L3_NS) == shared && (rtb[r] < SHARED_L3_NS) == shared)
+        ratio[n++] = a[r] / b[r];
+    if (n)
+      printf("%s %s L3: %.2fx (%d round%s)", shared ? ";" : ",", shared ? "shared" : "not shared",
+             median(ratio, n), n, n > 1 ? "s" : "");
+  }
+}
+
 /* One line per mode: each round's tinyq samples/s (and ratio to PyTorch's) @ the round trips in
- * ns measured before each side (tq_thread_round_trip_ns). */
+ * ns measured before each side (tq_thread_round_trip_ns), then the median ratio per state. */
 static void print_rounds(const bench_model *bm, const int *on, int rounds, double a[2][50], double b[2][50],
                          double rta[2][50], double rtb[2][50]) {
   for (int qat = 0; qat < 2; qat++) {
@@ -70,6 +90,7 @@ static void print_rounds(const bench_model *bm, const int *on, int rounds, doubl
       else
         printf(" %.0f @%.0f/%.0f", a[qat][r], rta[qat][r], rtb[qat][r]);
     }
+    print_state_ratios(a[qat], b[qat], rta[qat], rtb[qat], rounds);
     printf("\n");
   }
   fflush(stdout);

@@ -280,7 +280,8 @@ void tq_bn_relu_pre_rows(float *out, size_t ldo, const float *in, size_t ldi, in
     return;
   }
 #define PRE_ROWS(cc, relu)                                                                                    \
-  for (int r = 0; r < rows; r++) pre_row(out + (size_t)r * ldo, in + (size_t)r * ldi, mean, invstd, gamma, beta, cc, relu, cap)
+  for (int r = 0; r < rows; r++)                                                                              \
+  pre_row(out + (size_t)r * ldo, in + (size_t)r * ldi, mean, invstd, gamma, beta, cc, relu, cap)
 #define PRE(cc)                                                                                               \
   if (cap > 0.0f) {                                                                                           \
     PRE_ROWS(cc, 2);                                                                                          \
