@@ -669,6 +669,32 @@ static void test_depthwise_bits(void) {
   depthwise_bits_case("5x3 kernel", 2, 9, 13, 32, 5, 1, TQ_PAD_SAME);
 }
 
+/* A pointwise conv's din on 1, 2 and 5 threads (each thread its own transposed kernel up to four,
+ * then one shared): the same bits, and the reference's values. */
+static void test_pointwise_din_threads(void) {
+  tq_rng r;
+  tq_rng_seed(&r, 77);
+  tq_conv_shape s;
+  CHECK(tq_conv_shape_init(&s, 3, 9, 7, 32, 1, 1, 1, 1, 48, TQ_PAD_SAME) == TQ_OK);
+  const size_t ni = (size_t)3 * 9 * 7 * 32, no = (size_t)3 * 9 * 7 * 48;
+  float *w = randn(&r, 32 * 48, 0.2f), *dout = randn(&r, no, 1.0f), *in = randn(&r, ni, 1.0f);
+  float *scratch = tq_alloc_floats(tq_conv2d_scratch_floats(&s)), *din[3], *ref = tq_alloc_floats(ni);
+  const int threads = omp_get_max_threads(), counts[3] = {1, 2, 5};
+  for (int k = 0; k < 3; k++) {
+    omp_set_num_threads(counts[k]);
+    din[k] = tq_alloc_floats(ni);
+    tq_conv2d_backward(din[k], NULL, NULL, dout, in, w, &s, scratch);
+  }
+  omp_set_num_threads(threads);
+  tq_conv2d_backward_ref(ref, NULL, NULL, dout, in, w, &s);
+  CHECK(memcmp(din[0], din[1], ni * sizeof(float)) == 0 && memcmp(din[0], din[2], ni * sizeof(float)) == 0);
+  double worst = 0;
+  for (size_t i = 0; i < ni; i++) worst = fmax(worst, fabs(din[0][i] - ref[i]));
+  CHECK(worst < 1e-4);
+  for (int k = 0; k < 3; k++) tq_free(din[k]);
+  tq_free(w), tq_free(dout), tq_free(in), tq_free(scratch), tq_free(ref);
+}
+
 int main(void) {
   test_shape_init();
   test_conv_hand();
@@ -677,5 +703,6 @@ int main(void) {
   test_winograd();
   test_forward_stats();
   test_depthwise_bits();
+  test_pointwise_din_threads();
   TEST_MAIN_END();
 }
