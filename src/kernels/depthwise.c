@@ -305,14 +305,14 @@ typedef struct {
 /* Makes input rows [y0, y1) of image n normalised in xs, normalising only the rows not yet there: the
  * rows go to xs just before the kernel reads them, and stay in L1 in between. */
 static void pre_rows_ensure(float *xs, const float *in, const tq_bn_relu_pre *pre, const tq_conv_shape *s,
-                            dw_pre_rows *have, int n, int y0, int y1, int c0, int nc) {
-  const size_t row = (size_t)s->w * nc, ld = (size_t)s->c;
+                            dw_pre_rows *have, int n, int y0, int y1) {
+  const size_t row = (size_t)s->w * s->c;
   if (y0 < 0) y0 = 0;
   if (y1 > s->h) y1 = s->h;
   if (have->n != n || y0 < have->lo || y0 > have->hi) *have = (dw_pre_rows){n, y0, y0};
   if (y1 <= have->hi) return;
-  tq_bn_relu_pre_rows(xs + have->hi * row, (size_t)nc, in + tq_nhwc(n, have->hi, 0, s->h, s->w, s->c), ld,
-                      (y1 - have->hi) * s->w, c0, nc, pre);
+  tq_bn_relu_pre_rows(xs + have->hi * row, (size_t)s->c, in + tq_nhwc(n, have->hi, 0, s->h, s->w, s->c),
+                      (size_t)s->c, (y1 - have->hi) * s->w, 0, s->c, pre);
   have->hi = y1;
 }
 
@@ -328,7 +328,7 @@ static void fwd_pixels(float *out, const float *in, const float *w, const float 
     float *o = out;
     if (pre) {
       const int y0 = oy * s->sh - s->pad_top;
-      pre_rows_ensure(xs, in, pre, s, have, n, y0, y0 + s->kh, 0, s->c);
+      pre_rows_ensure(xs, in, pre, s, have, n, y0, y0 + s->kh);
       x = xs, o = out + n * img_out, n = 0;
     }
     if (run)
