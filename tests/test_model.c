@@ -121,17 +121,34 @@ static tq_model *chain(int batch) {
 /* in_place: one buffer per layer, except that a batch norm computes its input's gradient in place
  * over its ReLU's (grad_plan.c, in_place_top): conv, BN and ReLU share. Otherwise neighbours never
  * share: a step reads its own gradient while it writes its input's. */
+static int gradient_buffer(const tq_model *m, const float *dout) {
+  for (int b = 0; b < m->ngrad_bufs; b++) {
+    uintptr_t lo = (uintptr_t)m->grad_bufs[b], p = (uintptr_t)dout;
+    if (p >= lo && p < lo + m->grad_buf_floats[b] * sizeof(float)) return b;
+  }
+  return -1;
+}
+
+/* Every gradient lies in its buffer, centred to a cache line (grad_plan.c: two threads each keep
+ * their half of every occupant); returns how many buffers the layers use. */
 static int distinct_gradients(tq_model *m, int in_place) {
   int n = tq_model_num_layers(m), distinct = 0;
   for (int i = 0; i < n; i++) {
+    const tq_layer *l = tq_model_layer(m, i);
+    const int b = gradient_buffer(m, l->dout);
+    const size_t need = (size_t)tq_model_max_batch(m) * tq_shape_size(l->out_shape);
+    CHECK(b >= 0 && need <= m->grad_buf_floats[b]);
+    const size_t below = (size_t)(l->dout - m->grad_bufs[b]), above = m->grad_buf_floats[b] - below - need;
+    CHECK(below % 16 == 0 && below <= above + 2 && above <= below + 33);
     int seen = 0;
-    for (int j = 0; j < i; j++) seen |= tq_model_layer(m, j)->dout == tq_model_layer(m, i)->dout;
+    for (int j = 0; j < i; j++) seen |= gradient_buffer(m, tq_model_layer(m, j)->dout) == b;
     distinct += !seen;
   }
   for (int i = 2; i < n; i++) {
     const tq_layer *l = tq_model_layer(m, i), *prev = tq_model_layer(m, i - 1);
     int chained = in_place && (l->type == TQ_L_BATCHNORM || (l->type == TQ_L_RELU && prev->type == TQ_L_BATCHNORM));
     CHECK((l->dout == prev->dout) == chained);
+    CHECK((gradient_buffer(m, l->dout) == gradient_buffer(m, prev->dout)) == chained);
   }
   return distinct;
 }
@@ -169,6 +186,11 @@ static void check_gradient_buffers(void) {
   omp_set_num_threads(2);
   m = chain(16);
   CHECK(distinct_gradients(m, 1) == 9); /* the input, six conv-BN-ReLU chains, flatten, dense */
+  tq_model_free(m);
+  /* batch 1280: one buffer per layer would be 19.7 MB, over TQ_GRAD_SHARE_BYTES: shared, centred */
+  m = chain(1280);
+  CHECK(tq_model_gradient_floats(m, 0) * sizeof(float) > TQ_GRAD_SHARE_BYTES);
+  CHECK(distinct_gradients(m, 0) <= 4);
   tq_model_free(m);
   /* batch 256: outputs 256 x (8x8x4 + 18 x 8x8x8 + 512 + 3) floats = 10.2 MB, the batch norms'
    * saved state 3.1 MB, parameters a few KB; gradients one per layer (but the in-place chains) 3.9

@@ -237,12 +237,12 @@ tq_status tq_model_finalize(tq_model *m, int max_batch, tq_init init, uint64_t s
   act *= (double)max_batch * sizeof(float);
   act += (fixed + scratch_most) * sizeof(float);
   prm *= 4.0 * sizeof(float); /* value, gradient, two optimizer moments */
-  /* The layers' gradients: shared buffers on one thread, or when one per layer would not fit
-   * (grad_plan.c says why not always). */
+  /* The layers' gradients: shared buffers on one thread, when one per layer would be more than the
+   * caches hold, or would not fit (grad_plan.c says why not always). */
   const double budget = (double)tq_mem_limit() - (double)tq_mem_in_use();
   int share = omp_get_max_threads() == 1;
   double grads = (double)tq_model_gradient_floats(m, share) * sizeof(float);
-  if (!share && act + grads + prm > budget) {
+  if (!share && (grads > TQ_GRAD_SHARE_BYTES || act + grads + prm > budget)) {
     share = 1;
     grads = (double)tq_model_gradient_floats(m, 1) * sizeof(float);
   }

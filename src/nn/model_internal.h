@@ -5,6 +5,9 @@
 #include "tinyq/model.h"
 
 #define TQ_MAX_LAYERS 1024
+/* One gradient buffer per layer above this many bytes: shared buffers instead (grad_plan.c). The
+ * L3 a core of the README's machines reaches is 16-32 MB, and the step's activations compete for it. */
+#define TQ_GRAD_SHARE_BYTES (16.0 * 1024 * 1024)
 
 struct tq_model {
   char arch[64];
@@ -25,6 +28,7 @@ struct tq_model {
                             folded-BN statistics (forward only) */
   size_t din_tmp_floats;
   float **grad_bufs;     /* the layers' gradients (dout) point into these (grad_plan.c) */
+  size_t *grad_buf_floats; /* their sizes */
   int ngrad_bufs;
   char *grad_opened;     /* per layer: its gradient has been written in this backward pass */
   char *grad_needed;     /* per layer: whether its gradient is needed at all (forward.c); shares
