@@ -131,25 +131,29 @@ void tq_batchnorm_stats(float *stats, const float *in, int rows, int c) {
   for (int gi = 0; gi < ng; gi++) tq_batchnorm_stats_group(stats, in, rows, c, gi);
 }
 
-void tq_batchnorm_moments_from_stats(double *mean, double *var, const float *stats, int rows, int c) {
+/* Groups outer, channels inner: each channel's sums still run over the groups in order (the same
+ * bits), and the channels' double divisions go through the vector unit. Channel by channel, the
+ * scalar divisions of MobileNetV1's 27 batch norms took 0.2-0.3 ms of every training step on one
+ * thread while the other waited. */
+void tq_batchnorm_moments_from_stats(double *restrict mean, double *restrict var, const float *restrict stats, int rows,
+                                     int c) {
   const int g = tq_batchnorm_stats_group_rows(rows), ng = bn_groups(rows);
-  for (int j = 0; j < c; j++) {
-    double m = 0.0, q = 0.0;
-    for (int gi = 0; gi < ng; gi++) {
-      const float *s = stats + (size_t)3 * gi * c;
-      int n = gi + 1 < ng ? g : rows - gi * g;
-      m += n * ((double)s[2 * c + j] + (double)s[j] / n); /* n * the group's mean */
-    }
-    m /= rows;
-    for (int gi = 0; gi < ng; gi++) {
-      const float *s = stats + (size_t)3 * gi * c;
-      int n = gi + 1 < ng ? g : rows - gi * g;
-      double a = s[j], m2 = (double)s[c + j] - a * a / n, d = (double)s[2 * c + j] + a / n - m;
-      q += (m2 > 0.0 ? m2 : 0.0) + n * d * d;
-    }
-    mean[j] = m;
-    var[j] = q / rows;
+  for (int j = 0; j < c; j++) mean[j] = 0.0, var[j] = 0.0;
+  for (int gi = 0; gi < ng; gi++) {
+    const float *s = stats + (size_t)3 * gi * c;
+    const int n = gi + 1 < ng ? g : rows - gi * g;
+    for (int j = 0; j < c; j++) mean[j] += n * ((double)s[2 * c + j] + (double)s[j] / n); /* n * the group's mean */
   }
+  for (int j = 0; j < c; j++) mean[j] /= rows;
+  for (int gi = 0; gi < ng; gi++) {
+    const float *s = stats + (size_t)3 * gi * c;
+    const int n = gi + 1 < ng ? g : rows - gi * g;
+    for (int j = 0; j < c; j++) {
+      double a = s[j], m2 = (double)s[c + j] - a * a / n, d = (double)s[2 * c + j] + a / n - mean[j];
+      var[j] += (m2 > 0.0 ? m2 : 0.0) + n * d * d;
+    }
+  }
+  for (int j = 0; j < c; j++) var[j] /= rows;
 }
 
 void tq_batchnorm_moments(double *mean, double *var, const float *in, int rows, int c) {
