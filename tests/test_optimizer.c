@@ -1,7 +1,7 @@
-/* Optimizers and the L2 gradient: Adam and SGD with momentum against Keras' update rules written
- * out value by value, over a model whose hundred-odd thousand values are split among the threads
- * as one range across tensors of every size (tq_optimizer_step): the same bits on 1 and 2 threads,
- * and the same as the plain rules. */
+/* Optimizers, the L2 gradient and zeroing the gradients: Adam and SGD with momentum against Keras'
+ * update rules written out value by value, over a model of tensors of every size, each split among
+ * the threads (tq_optimizer_step): the same bits on 1, 2 and 3 threads, and the same as the plain
+ * rules. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -88,7 +88,7 @@ static void test_optimizer(const char *name) {
     draw_gradients(two, (uint64_t)step);
     omp_set_num_threads(1);
     tq_optimizer_step(&o, one, 1e-2f, step);
-    omp_set_num_threads(2);
+    omp_set_num_threads(step == 2 ? 3 : 2);
     tq_optimizer_step(&o, two, 1e-2f, step);
     for (int i = 0; i < np; i++) {
       tq_param *p = tq_model_param(one, i, NULL, NULL);
@@ -148,7 +148,33 @@ static void test_l2_gradient(void) {
   tq_model_free(m);
 }
 
+/* Every gradient, frozen statistics aside, zero after tq_model_zero_grad on 1, 2 and 3 threads (a
+ * thread's share of each tensor: one left out would keep its -1s); the values untouched. */
+static void test_zero_grad(void) {
+  tq_model *m = model_of_many_tensors();
+  for (int threads = 1; threads <= 3; threads++) {
+    omp_set_num_threads(threads);
+    size_t zero = 0, all = 0, values_kept = 0, values = 0;
+    for (int i = 0; i < tq_model_num_params(m); i++) {
+      tq_param *p = tq_model_param(m, i, NULL, NULL);
+      for (size_t j = 0; p->grad && j < p->size; j++) p->grad[j] = -1.0f;
+    }
+    tq_model_zero_grad(m);
+    for (int i = 0; i < tq_model_num_params(m); i++) {
+      tq_param *p = tq_model_param(m, i, NULL, NULL);
+      for (size_t j = 0; j < p->size; j++) {
+        if (p->grad) all++, zero += p->grad[j] == 0.0f && !signbit(p->grad[j]);
+        values++, values_kept += p->value[j] != -1.0f;
+      }
+    }
+    CHECK(all > 60000 && zero == all);
+    CHECK(values_kept == values);
+  }
+  tq_model_free(m);
+}
+
 int main(void) {
+  test_zero_grad();
   test_optimizer("adam");
   test_optimizer("sgd");
   test_l2_gradient();

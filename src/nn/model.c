@@ -429,10 +429,19 @@ void tq_model_l2_grad(tq_model *m) {
   }
 }
 
+/* As tq_model_l2_grad and tq_optimizer_step: each thread zeroes its share of every gradient. */
 void tq_model_zero_grad(tq_model *m) {
+  size_t values = 0;
   for (int i = 0; i < m->nlayers; i++)
-    for (int k = 0; k < 6; k++) {
-      tq_param *p = layer_param(&m->layers[i], k, NULL);
-      if (p->grad) memset(p->grad, 0, p->size * sizeof(float));
-    }
+    for (int k = 0; k < 6; k++) values += layer_param(&m->layers[i], k, NULL)->size;
+#pragma omp parallel if (values > 32768)
+  {
+    const size_t nt = (size_t)omp_get_num_threads(), th = (size_t)omp_get_thread_num();
+    for (int i = 0; i < m->nlayers; i++)
+      for (int k = 0; k < 6; k++) {
+        tq_param *p = layer_param(&m->layers[i], k, NULL);
+        const size_t a = p->size * th / nt, b = p->size * (th + 1) / nt;
+        if (p->grad && a < b) memset(p->grad + a, 0, (b - a) * sizeof(float));
+      }
+  }
 }
