@@ -117,7 +117,7 @@ static void test_bn_backward(int rows, int c) {
 }
 
 /* The fused batch norm + ReLU (ReLU6) against the two kernels one after the other, both ways, and
- * the same bits on 1 and 2 threads. */
+ * the same bits on 1, 2 and 3 threads. */
 static void test_bn_relu_fused(int rows, int c, float relu_max) {
   tq_rng r;
   tq_rng_seed(&r, 7 + (uint64_t)rows * 3 + (uint64_t)c);
@@ -161,16 +161,20 @@ static void test_bn_relu_fused(int rows, int c, float relu_max) {
   for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(din[i] - din_ref[i]));
   for (int j = 0; j < c; j++) worst = fmax(worst, fabs(g[2][j] - g[0][j]) + fabs(g[3][j] - g[1][j]));
   CHECK(worst < 1e-4);
-  /* the same bits on 2 threads, both ways */
+  /* the same bits on 2 and 3 threads, both ways, dgamma and dbeta too */
   memcpy(ref, out, n * sizeof(float));
   memcpy(din_ref, din, n * sizeof(float));
-  omp_set_num_threads(2);
-  tq_batchnorm_relu_forward_train(out, mean, invstd, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f,
-                                  relu_max);
-  tq_batchnorm_relu_backward(din, NULL, NULL, b.dout, b.in, mean, b.gamma, b.beta, invstd, rows, c, relu_max);
+  for (int t = 2; t <= 3; t++) {
+    omp_set_num_threads(t);
+    for (int j = 0; j < c; j++) g[0][j] = 1.0f, g[1][j] = -1.0f; /* as g[2], g[3] started */
+    tq_batchnorm_relu_forward_train(out, mean, invstd, mm, mv, b.in, b.gamma, b.beta, rows, c, 0.99f, 1e-3f,
+                                    relu_max);
+    tq_batchnorm_relu_backward(din, g[0], g[1], b.dout, b.in, mean, b.gamma, b.beta, invstd, rows, c, relu_max);
+    CHECK(memcmp(out, ref, n * sizeof(float)) == 0);
+    CHECK(memcmp(din, din_ref, n * sizeof(float)) == 0);
+    CHECK(memcmp(g[0], g[2], c * sizeof(float)) == 0 && memcmp(g[1], g[3], c * sizeof(float)) == 0);
+  }
   omp_set_num_threads(threads);
-  CHECK(memcmp(out, ref, n * sizeof(float)) == 0);
-  CHECK(memcmp(din, din_ref, n * sizeof(float)) == 0);
   for (int i = 0; i < 4; i++) tq_free(g[i]);
   tq_free(ref), tq_free(out), tq_free(mean), tq_free(invstd), tq_free(mm), tq_free(mv);
   tq_free(drelu), tq_free(din_ref), tq_free(din);
