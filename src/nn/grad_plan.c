@@ -99,7 +99,8 @@ static live_range range_of(const tq_model *m, int j) {
   return r;
 }
 
-/* One buffer per layer (share 0), except for chains whose gradients are taken in place:
+/* Chains whose gradients are taken in place, planned as one gradient (with one buffer per layer and
+ * with shared buffers alike):
  *   - a batch norm over its input's (or over that of the ReLU, and dropout, that may run fused with
  *     it, layers_act.c): the layer before it, read by it alone, the batch norm, and such a ReLU and
  *     dropout get the top one's buffer. The batch norm's backward then overwrites the gradient it
@@ -147,67 +148,80 @@ static int by_opening(const void *a, const void *b) {
   return y->layer - x->layer;
 }
 
-/* Buffer of each layer's gradient (buf_of) and each buffer's floats (size); returns the buffer
- * count. share 0: one buffer per layer. */
-static int assign(const tq_model *m, int share, int *buf_of, size_t *size, planned *order, int *free_below) {
-  const int n = m->nlayers;
-  int nbuf = 0;
-  for (int j = 0; j < n; j++) order[j] = (planned){range_of(m, j), j};
-  qsort(order, (size_t)n, sizeof *order, by_opening);
-  for (int i = 0; i < n; i++) {
-    const planned *p = &order[i];
-    size_t need = (size_t)m->max_batch * tq_shape_size(m->layers[p->layer].out_shape);
-    /* a buffer whose occupants are all done before this gradient opens: the smallest that holds
-     * it, else the largest (which grows) */
-    int pick = -1;
-    for (int b = 0; share && b < nbuf; b++) {
-      if (free_below[b] <= p->r.hi) continue;
-      if (pick < 0) {
-        pick = b;
-        continue;
-      }
-      int fits = size[b] >= need, pick_fits = size[pick] >= need;
-      if (fits != pick_fits ? fits : fits ? size[b] < size[pick] : size[b] > size[pick]) pick = b;
-    }
-    if (pick < 0) size[pick = nbuf++] = 0;
-    if (size[pick] < need) size[pick] = need;
-    free_below[pick] = p->r.lo;
-    buf_of[p->layer] = pick;
+/* The chain (in_place_top, taken transitively: a chain's top may be the bottom of the next chain up)
+ * each layer's gradient belongs to, named by its highest layer; and, for that layer, the floats the
+ * chain needs (its gradients are of one shape: a layer, its batch norm, ReLU, dropout, linear slot). */
+static void chain_units(const tq_model *m, int *unit, size_t *need) {
+  for (int j = m->nlayers - 1; j >= 0; j--) {
+    unit[j] = j;
+    need[j] = (size_t)m->max_batch * tq_shape_size(m->layers[j].out_shape);
+    const int top = in_place_top(m, j);
+    for (int k = j; top > j && k <= top; k++) unit[k] = unit[top];
   }
-  return nbuf;
+  for (int j = 0; j < m->nlayers; j++)
+    if (need[j] > need[unit[j]]) need[unit[j]] = need[j];
 }
 
 typedef struct {
   planned *order;
-  int *buf_of, *free_below;
-  size_t *size;
+  int *buf_of, *free_below, *unit;
+  size_t *size, *need;
 } plan_ws;
 
 static int ws_init(plan_ws *w, int n) {
   w->order = calloc((size_t)n, sizeof *w->order);
   w->buf_of = calloc((size_t)n, sizeof *w->buf_of);
   w->free_below = calloc((size_t)n, sizeof *w->free_below);
+  w->unit = calloc((size_t)n, sizeof *w->unit);
   w->size = calloc((size_t)n, sizeof *w->size);
-  return w->order && w->buf_of && w->free_below && w->size;
+  w->need = calloc((size_t)n, sizeof *w->need);
+  return w->order && w->buf_of && w->free_below && w->unit && w->size && w->need;
 }
 
-static void ws_free(plan_ws *w) { free(w->order), free(w->buf_of), free(w->free_below), free(w->size); }
+static void ws_free(plan_ws *w) {
+  free(w->order), free(w->buf_of), free(w->free_below), free(w->unit), free(w->size), free(w->need);
+}
 
-/* assign, then, with one buffer per layer, the in-place chains (in_place_top) onto their tops'
- * buffers; returns the buffer count (some may be left unused, size 0). */
+/* Each layer's buffer (buf_of) and each buffer's floats (size), a chain at a time, its gradients
+ * alive from the first to open to the last to close; returns the buffer count. share 0: one buffer
+ * per chain. */
 static int plan(const tq_model *m, int share, plan_ws *w) {
-  int nbuf = assign(m, share, w->buf_of, w->size, w->order, w->free_below);
-  /* from the last layer down: a chain's top may be the bottom of the next chain up, whose buffer it
-   * takes first */
-  for (int j = m->nlayers - 1; !share && j >= 0; j--) {
-    int top = in_place_top(m, j);
-    for (int k = j; k < top; k++) {
-      if (w->buf_of[k] == w->buf_of[top]) continue; /* in a chain taken from above already */
-      w->size[w->buf_of[k]] = 0;                     /* its own buffer goes unused */
-      w->buf_of[k] = w->buf_of[top];
+  const int n = m->nlayers;
+  int nbuf = 0, nunits = 0;
+  chain_units(m, w->unit, w->need);
+  for (int j = 0; j < n; j++)
+    if (w->unit[j] == j) w->order[nunits++] = (planned){range_of(m, j), j};
+  for (int i = 0; i < nunits; i++) /* the chain's members below its top */
+    for (int k = 0; k < w->order[i].layer; k++) {
+      if (w->unit[k] != w->order[i].layer) continue;
+      const live_range r = range_of(m, k);
+      live_range *u = &w->order[i].r;
+      u->lo = r.lo < u->lo ? r.lo : u->lo;
+      u->hi = r.hi > u->hi ? r.hi : u->hi;
     }
+  qsort(w->order, (size_t)nunits, sizeof *w->order, by_opening);
+  for (int i = 0; i < nunits; i++) {
+    const planned *p = &w->order[i];
+    const size_t need = w->need[p->layer];
+    /* a buffer whose occupants are all done before this chain opens: the smallest that holds it, else
+     * the largest (which grows) */
+    int pick = -1;
+    for (int b = 0; share && b < nbuf; b++) {
+      if (w->free_below[b] <= p->r.hi) continue;
+      if (pick < 0) {
+        pick = b;
+        continue;
+      }
+      int fits = w->size[b] >= need, pick_fits = w->size[pick] >= need;
+      if (fits != pick_fits ? fits : fits ? w->size[b] < w->size[pick] : w->size[b] > w->size[pick]) pick = b;
+    }
+    if (pick < 0) w->size[pick = nbuf++] = 0;
+    if (w->size[pick] < need) w->size[pick] = need;
+    w->free_below[pick] = p->r.lo;
+    w->buf_of[p->layer] = pick;
   }
-  for (int j = 0; j < m->nlayers; j++) /* every gradient fits its buffer */
+  for (int j = 0; j < n; j++) w->buf_of[j] = w->buf_of[w->unit[j]];
+  for (int j = 0; j < n; j++) /* every gradient fits its buffer */
     TQ_ASSERT(w->size[w->buf_of[j]] >= (size_t)m->max_batch * tq_shape_size(m->layers[j].out_shape));
   return nbuf;
 }
