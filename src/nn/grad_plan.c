@@ -28,17 +28,15 @@
  * core for one layer, are written by the other for the next: each moves between the cores' caches
  * (two threads trained DS-CNN 20 % slower with buffers shared that way than with one per layer, and
  * MobileNetV1 18 % slower when its two vCPUs did not share an L3). Centred, the boundary is the
- * buffer's middle for every occupant and each line stays with the core that wrote it: measured on a
- * 2-vCPU AMD EPYC (Zen 4, AVX-512), in one process against one buffer per layer, MobileNetV1 float
- * 1.05x when the vCPUs share an L3 and 1.00x when not, DS-CNN 1.07x, ResNet-8 1.00x, the
- * FC-AutoEncoder (4.7 MB of gradients, which the caches hold anyway) 0.98x. With more threads only
- * the middle boundary stays put. So tq_model_finalize shares when one buffer per layer would be more
- * than TQ_GRAD_SHARE_BYTES, on one thread (a search's ranks), and when one buffer per layer would
- * not fit the memory limit; else each layer keeps its own.
- *
- * Every backward kernel overwrites its din in full before it is read (the contract of the kernels'
- * din arguments), so sharing changes no value. A layer's dout holds its gradient during its own
- * backward step; after the backward pass it may hold another layer's. */
+ * buffer's middle for every occupant and each line stays with the core that wrote it. Measured on a
+ * 2-vCPU AMD EPYC (Zen 4, AVX-512) against one buffer per layer, in one process, alternating blocks
+ * of steps, each variant's model built first in turn (the first built ran up to 2 % faster):
+ * MobileNetV1 float 1.04-1.15x when the vCPUs share an L3, 0.98-0.99x when they do not; DS-CNN
+ * 1.05x and ResNet-8 1.01x when not; the FC-AutoEncoder, whose 4.7 MB of gradients the caches hold
+ * anyway, about 0.97x. With more threads only the middle boundary stays put. So tq_model_finalize
+ * shares when one buffer per layer would be more than TQ_GRAD_SHARE_BYTES, on one thread (a
+ * search's ranks), and when one buffer per layer would not fit the memory limit; else each layer
+ * keeps its own. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
