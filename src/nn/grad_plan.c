@@ -36,7 +36,11 @@
  * anyway, about 0.97x. With more threads only the middle boundary stays put. So tq_model_finalize
  * shares when one buffer per layer would be more than TQ_GRAD_SHARE_BYTES, on one thread (a
  * search's ranks), and when one buffer per layer would not fit the memory limit; else each layer
- * keeps its own. */
+ * keeps its own.
+ *
+ * Every backward kernel overwrites its din in full before it is read (the contract of the kernels'
+ * din arguments), so sharing changes no value. A layer's dout holds its gradient during its own
+ * backward step; after the backward pass it may hold another layer's. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -147,8 +151,8 @@ static int by_opening(const void *a, const void *b) {
 }
 
 /* The chain (in_place_top, taken transitively: a chain's top may be the bottom of the next chain up)
- * each layer's gradient belongs to, named by its highest layer; and, for that layer, the floats the
- * chain needs (its gradients are of one shape: a layer, its batch norm, ReLU, dropout, linear slot). */
+ * each layer's gradient belongs to, named by its highest layer; and each layer's floats (a chain's
+ * gradients are of one shape: a layer, its batch norm, ReLU, dropout, linear slot). */
 static void chain_units(const tq_model *m, int *unit, size_t *need) {
   for (int j = m->nlayers - 1; j >= 0; j--) {
     unit[j] = j;
@@ -156,8 +160,8 @@ static void chain_units(const tq_model *m, int *unit, size_t *need) {
     const int top = in_place_top(m, j);
     for (int k = j; top > j && k <= top; k++) unit[k] = unit[top];
   }
-  for (int j = 0; j < m->nlayers; j++)
-    if (need[j] > need[unit[j]]) need[unit[j]] = need[j];
+  for (int j = 0; j < m->nlayers; j++) /* one shape: taken in place, at one place in the buffer */
+    TQ_ASSERT(need[j] == need[unit[j]]);
 }
 
 typedef struct {
