@@ -184,6 +184,34 @@ static void direct_tile(float *out, int ldo, const float *const *src, int kh, in
   tile_store(out, (size_t)ldo, acc);
 }
 
+/* direct_tile for two adjacent 16-column panels at once (32 columns: wp and wp + 16), when a row of
+ * the tile is one vector (AVX-512): 24 sums in registers, and each broadcast of an input value feeds
+ * two multiply-adds instead of one. A core that issues two vector multiply-adds but only two vector
+ * loads per cycle (Intel's AVX-512 cores) is otherwise held to the loads: 13 loads per 12
+ * multiply-adds, here 14 per 24. Every sum runs over the same taps in the same order as direct_tile's:
+ * the same bits. */
+#define DIRECT_PAIR (NV == 1)
+static void direct_tile2(float *out, int ldo, const float *const *src, int kh, int kw, int row, int C,
+                         const float *wp, int ldw, const float *bias) {
+  vf acc[DIRECT_PX][2];
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < 2; v++) acc[i][v] = bias ? VLOAD(bias + v * DIRECT_OC) : VSPLAT(0.0f);
+  for (int ky = 0; ky < kh; ky++) {
+    const float *x[DIRECT_PX];
+    for (int i = 0; i < DIRECT_PX; i++) x[i] = src[i] + ky * row;
+    for (int j = 0; j < kw * C; j++, wp += ldw) {
+      const vf r0 = VLOAD(wp), r1 = VLOAD(wp + DIRECT_OC);
+      for (int i = 0; i < DIRECT_PX; i++) {
+        const vf xi = VSPLAT(x[i][j]);
+        acc[i][0] += xi * r0;
+        acc[i][1] += xi * r1;
+      }
+    }
+  }
+  for (int i = 0; i < DIRECT_PX; i++)
+    for (int v = 0; v < 2; v++) VSTORE(out + (size_t)i * ldo + v * DIRECT_OC, acc[i][v]);
+}
+
 /* direct_tile for np <= DIRECT_PX pixels: a short tile (only the last one of a batch) repeats
  * its first pixel and keeps the first np rows. */
 static void direct_tile_n(float *out, int ldo, const float *const *src, int np, int kh, int kw, int row,
@@ -287,7 +315,12 @@ static void direct_block(const direct_fwd *d, long bi) {
       if (++oy == s->oh) oy = 0, n++;
     }
   }
-  for (int p = 0; p < OC / pw; p++)
+  int p = 0;
+  if (DIRECT_PAIR && pw == DIRECT_OC && np == DIRECT_PX)
+    for (; p + 1 < OC / pw; p += 2)
+      direct_tile2(d->out + p0 * OC + p * DIRECT_OC, OC, src, s->kh, s->kw, d->row, C, d->w + p * DIRECT_OC, OC,
+                   d->b ? d->b + p * DIRECT_OC : NULL);
+  for (; p < OC / pw; p++)
     if (pw == 8)
       direct8_tiles(d->out + p0 * OC + p * 8, OC, src, np, s->kh, s->kw, d->row, C, d->panels + (size_t)p * K * 8,
                     d->b ? d->b + p * 8 : NULL);

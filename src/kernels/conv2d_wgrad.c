@@ -57,6 +57,29 @@ TILE_INLINE void dw_tile_c(float *dw, int ldw, const float *xb, const ptrdiff_t 
     for (int v = 0; v < NV; v++) VSTORE(dw + (size_t)j * ldw + v * VW, acc[j][v]);
 }
 
+/* dw_tile_c for 8 consecutive taps x two adjacent 16-column panels (32 columns), when a tile row
+ * is one vector (AVX-512): each broadcast feeds two multiply-adds, 10 loads per 16 multiply-adds
+ * where dw_tile_c's 16-tap tile needs 17 (see conv2d.c's direct_tile2). The same sums in the same
+ * (pixel) order: the same bits. */
+#define DW_PAIR_ROWS 8
+static void dw_tile_c2(float *dw, int ldw, const float *xb, const ptrdiff_t *pix, int np, const float *g,
+                       int ldg) {
+  vf acc[DW_PAIR_ROWS][2];
+  for (int j = 0; j < DW_PAIR_ROWS; j++)
+    for (int v = 0; v < 2; v++) acc[j][v] = VLOAD(dw + (size_t)j * ldw + v * DIRECT_OC);
+  for (int p = 0; p < np; p++, g += ldg) {
+    const vf r0 = VLOAD(g), r1 = VLOAD(g + DIRECT_OC);
+    const float *xp = xb + pix[p];
+    for (int j = 0; j < DW_PAIR_ROWS; j++) {
+      const vf xj = VSPLAT(xp[j]);
+      acc[j][0] += xj * r0;
+      acc[j][1] += xj * r1;
+    }
+  }
+  for (int j = 0; j < DW_PAIR_ROWS; j++)
+    for (int v = 0; v < 2; v++) VSTORE(dw + (size_t)j * ldw + v * DIRECT_OC, acc[j][v]);
+}
+
 static void direct_dw_tile(float *dw, int ldw, const float *x, const float *koff, const ptrdiff_t *pix, int np,
                            const float *g, int ldg, int rows) {
   if (koff[rows - 1] - koff[0] == (float)(rows - 1)) { /* offsets rise strictly: all steps are 1 */
@@ -144,6 +167,7 @@ typedef struct {
   const tq_conv_shape *s;
   int row, pw, kt, panels, K, OC;
   size_t img;
+  int pair; /* tiles of DW_PAIR_ROWS taps x 32 columns (dw_tile_c2); kt and panels then count those */
 } direct_dw;
 
 /* Tiles [t0, t1) of dw (ldw = OC) += their sums over the pixels [c0, c1), in pixel order, one
@@ -166,7 +190,10 @@ static void dw_pass(float *dw, const direct_dw *d, int t0, int t1, size_t c0, si
     }
     for (int t = t0; t < t1; t++) {
       const int k0 = t / d->panels * d->kt, p = t % d->panels, nk = d->K - k0 < d->kt ? d->K - k0 : d->kt;
-      if (d->pw == 8)
+      if (d->pair)
+        dw_tile_c2(dw + (size_t)k0 * OC + p * 2 * DIRECT_OC, OC, d->x + (ptrdiff_t)d->koff[k0], pix, np,
+                   d->dout + c0 * OC + p * 2 * DIRECT_OC, OC);
+      else if (d->pw == 8)
         direct8_dw_tile(dw + (size_t)k0 * OC + p * 8, OC, d->x, d->koff + k0, nk, d->kt, pix, np,
                         d->dout + c0 * OC + p * 8, OC);
       else
@@ -217,14 +244,19 @@ void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const f
     int tap = k / C;
     koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
   }
-  const direct_dw d = {x, koff, dout, s, row, pw, kt, OC / pw, K, OC, img};
+  /* Paired tiles (dw_tile_c2) when every 8 taps are consecutive channels of one kernel tap: as many
+   * tiles as 16 x 16 ones, so the split below (lanes or tile groups) is the same. */
+  const int pair = NV == 1 && pw == DIRECT_OC && OC % (2 * DIRECT_OC) == 0 && C % DW_PAIR_ROWS == 0;
+  const direct_dw d = {x, koff, dout, s, row, pw, pair ? DW_PAIR_ROWS : kt, OC / (pair ? 2 * pw : pw), K, OC, img,
+                       pair};
+  const int ntiles = pair ? K / DW_PAIR_ROWS * (OC / (2 * pw)) : tiles;
   if (tq_conv2d_direct_dw_floats(s)) {
     const size_t kw = (size_t)K * OC;
 #pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
     for (int l = 0; l < DW_LANES; l++) {
       float *part = lanes + (size_t)l * kw;
       memset(part, 0, kw * sizeof(float));
-      dw_pass(part, &d, 0, tiles, M * l / DW_LANES, M * (l + 1) / DW_LANES);
+      dw_pass(part, &d, 0, ntiles, M * l / DW_LANES, M * (l + 1) / DW_LANES);
     }
     for (size_t i = 0; i < kw; i++) {
       float sum = lanes[i];
@@ -238,5 +270,5 @@ void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const f
   const int groups = omp_get_max_threads() > 1 ? 2 * omp_get_max_threads() : 1;
 #pragma omp parallel for schedule(static) if (M * K * OC > CONV_PARALLEL_MACS)
   for (int gi = 0; gi < groups; gi++)
-    dw_pass(dw, &d, (int)((long long)tiles * gi / groups), (int)((long long)tiles * (gi + 1) / groups), 0, M);
+    dw_pass(dw, &d, (int)((long long)ntiles * gi / groups), (int)((long long)ntiles * (gi + 1) / groups), 0, M);
 }
