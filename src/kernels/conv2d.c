@@ -103,10 +103,12 @@ static int conv_transposed_shape(tq_conv_shape *t, const tq_conv_shape *s) {
 /* The forward also takes the direct path with 8-column panels when OC is a multiple of 8 only and
  * the input has few channels (MobileNet alpha 0.25's first conv: 8 filters over 3 channels, K = 27,
  * 2.4x faster than im2col + OpenBLAS, for which the product is too skinny): tiles of DIRECT8_PX
- * pixels x 8 output channels, one 8-float vector per pixel. With more channels (the stride-1 din of
- * a pointwise conv with 8 inputs) the GEMM stays ahead. */
+ * pixels x 8 output channels, one 8-float vector per pixel. So does a pointwise product over at most
+ * 16 channels: the stride-1 din of MobileNet alpha 0.25's 8 -> 16 pointwise conv (48x48, batch 32,
+ * 2 threads, Intel Xeon with AVX-512: 0.58 -> 0.24 ms; the x86-64-v3 build 0.59 -> 0.26), where
+ * OpenBLAS spends more on packing the 16 x 8 panel than on multiplying. */
 static int conv_direct_forward_ok(const tq_conv_shape *s) {
-  return conv_direct_ok(s) || (s->oc % 8 == 0 && s->c < 8);
+  return conv_direct_ok(s) || (s->oc % 8 == 0 && (s->c < 8 || (conv_is_pointwise(s) && s->c <= 16)));
 }
 
 /* A tile of DIRECT_PX rows x 16 columns held in registers, and the one operation
