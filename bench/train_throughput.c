@@ -57,8 +57,10 @@ static double median(double *v, int n) {
 
 enum { ROUND_TRIPS = 20000 }; /* 1-10 ms */
 
-/* A round trip below this: the two threads' cores share an L3 (50-65 ns on the README's machine;
- * 300-520 ns when they do not, up to 2 us when a vCPU was descheduled). */
+/* A round trip below this: the two threads' cores share an L3 (50-65 ns on the README's AMD EPYC;
+ * 300-520 ns when they do not, up to 2 us when a vCPU was descheduled). A one-socket Intel Xeon
+ * answers in 100-190 ns whatever the placement (one L3 on a mesh): there the split below only
+ * sorts the rounds by that number, so it prints the threshold with the states. */
 #define SHARED_L3_NS 150.0
 
 /* The median tinyq/PyTorch ratio of the rounds whose two sides both ran in one state (shared L3 or
@@ -71,8 +73,9 @@ static void print_state_ratios(const double *a, const double *b, const double *r
       if (b[r] > 0 && (rta[r] < SHARED_L3_NS) == shared && (rtb[r] < SHARED_L3_NS) == shared)
         ratio[n++] = a[r] / b[r];
     if (n)
-      printf("%s %s L3: %.2fx (%d round%s)", shared ? ";" : ",", shared ? "shared" : "not shared",
-             median(ratio, n), n, n > 1 ? "s" : "");
+      printf("%s %s L3 (round trip %s %.0f ns): %.2fx (%d round%s)", shared ? ";" : ",",
+             shared ? "shared" : "not shared", shared ? "<" : ">=", SHARED_L3_NS, median(ratio, n), n,
+             n > 1 ? "s" : "");
   }
 }
 
