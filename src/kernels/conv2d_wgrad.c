@@ -244,8 +244,10 @@ void tq_conv2d_direct_dw(float *dw, const float *x, int row, size_t img, const f
     int tap = k / C;
     koff[k] = (float)((tap / s->kw) * row + (tap % s->kw) * C + k % C);
   }
-  /* Paired tiles (dw_tile_c2) when every 8 taps are consecutive channels of one kernel tap: as many
-   * tiles as 16 x 16 ones, so the split below (lanes or tile groups) is the same. */
+  /* Paired tiles (dw_tile_c2) when every 8 taps are consecutive channels of one kernel tap. Whether
+   * the sums go by pixel lanes is still decided on the unpaired tiles (tq_conv2d_direct_dw_floats),
+   * and the tile groups below only share out work, each tile summed by one thread over all pixels
+   * in order: the same sums either way. */
   const int pair = NV == 1 && pw == DIRECT_OC && OC % (2 * DIRECT_OC) == 0 && C % DW_PAIR_ROWS == 0;
   const direct_dw d = {x, koff, dout, s, row, pw, pair ? DW_PAIR_ROWS : kt, OC / (pair ? 2 * pw : pw), K, OC, img,
                        pair};

@@ -137,36 +137,44 @@ typedef struct {
   size_t ostep; /* floats between the outputs of neighbouring pixels */
 } dw_run;
 
-/* np (<= DWR_PX) pixels whose first sources are columns ix, ix + sw, ...; channels [c, c+8).
- * lcut: the first pixel lacks source 0; rcut: the last pixel lacks source nq-1. */
-DW_INLINE void run_block(float *o, const dw_run *r, const float *b, int ix, int c, const int np, const int sw,
-                         const int nq, const int lcut, const int rcut) {
-  const int C = r->C, nx = (np - 1) * sw + nq;
-  v8f acc[DWR_PX];
-  const v8f init = b ? V8_LOAD(b + c) : (v8f){0};
-  for (int p = 0; p < np; p++) acc[p] = init;
-  for (int k = 0; k < r->rows; k++) {
-    const float *x = r->x[k] + (ptrdiff_t)ix * C + c, *w = r->w[k] + c;
-    /* each source vector loaded once, into a register, for every pixel that reads it (opaque to
-     * the optimiser, which would otherwise fold a load into each multiply-add: twice the loads, and
-     * loads are what bound this loop); the address stepped, not 17 offsets i*C held in registers */
-    v8f xs[(DWR_PX - 1) * 2 + 3];
-    const float *xi = x + (ptrdiff_t)lcut * C;
-    for (int i = lcut; i < nx - rcut; i++, xi += C) {
-      __asm__("" : "+r"(xi));
-      xs[i] = V8_LOAD(xi);
-      V8_IN_REGISTER(xs[i]);
-    }
-    for (int q = 0; q < nq; q++) {
-      const v8f wv = V8_LOAD(w + q * r->wstep);
-      for (int p = 0; p < np; p++) {
-        if ((lcut && p == 0 && q == 0) || (rcut && p == np - 1 && q == nq - 1)) continue;
-        acc[p] = V8_MADD(acc[p], xs[p * sw + q], wv);
-      }
-    }
+/* np (<= DWR_PX) pixels whose first sources are columns ix, ix + sw, ...; channels [c, c+W) for a
+ * vector of W floats (VT: v8f, or v16f where DW_V16).
+ * lcut: the first pixel lacks source 0; rcut: the last pixel lacks source nq-1.
+ * Each source vector is loaded once, into a register, for every pixel that reads it (opaque to the
+ * optimiser, which would otherwise fold a load into each multiply-add: twice the loads, and loads are
+ * what bound this loop); the address is stepped, not 17 offsets i*C held in registers. One body for
+ * both widths, so that they cannot drift apart: a v16f lane does what a v8f lane does. */
+#define DW_RUN_BLOCK(NAME, VT, LOAD, STORE, MADD, PIN)                                                       \
+  DW_INLINE void NAME(float *o, const dw_run *r, const float *b, int ix, int c, const int np, const int sw,  \
+                      const int nq, const int lcut, const int rcut) {                                       \
+    const int C = r->C, nx = (np - 1) * sw + nq;                                                           \
+    VT acc[DWR_PX];                                                                                        \
+    const VT init = b ? LOAD(b + c) : (VT){0};                                                             \
+    for (int p = 0; p < np; p++) acc[p] = init;                                                            \
+    for (int k = 0; k < r->rows; k++) {                                                                    \
+      const float *x = r->x[k] + (ptrdiff_t)ix * C + c, *w = r->w[k] + c;                                  \
+      VT xs[(DWR_PX - 1) * 2 + 3];                                                                         \
+      const float *xi = x + (ptrdiff_t)lcut * C;                                                           \
+      for (int i = lcut; i < nx - rcut; i++, xi += C) {                                                    \
+        __asm__("" : "+r"(xi));                                                                            \
+        xs[i] = LOAD(xi);                                                                                  \
+        PIN(xs[i]);                                                                                        \
+      }                                                                                                    \
+      for (int q = 0; q < nq; q++) {                                                                       \
+        const VT wv = LOAD(w + q * r->wstep);                                                              \
+        for (int p = 0; p < np; p++) {                                                                     \
+          if ((lcut && p == 0 && q == 0) || (rcut && p == np - 1 && q == nq - 1)) continue;                \
+          acc[p] = MADD(acc[p], xs[p * sw + q], wv);                                                       \
+        }                                                                                                  \
+      }                                                                                                    \
+    }                                                                                                      \
+    for (int p = 0; p < np; p++) STORE(o + p * r->ostep + c, acc[p]);                                      \
   }
-  for (int p = 0; p < np; p++) V8_STORE(o + p * r->ostep + c, acc[p]);
-}
+DW_RUN_BLOCK(run_block, v8f, V8_LOAD, V8_STORE, V8_MADD, V8_IN_REGISTER)
+#if DW_V16
+DW_RUN_BLOCK(run_block16, v16f, V16_LOAD, V16_STORE, V16_MADD, V16_IN_REGISTER)
+#endif
+#undef DW_RUN_BLOCK
 
 /* One pixel whose sources start at column ix, of which [q0, q1) are inside; all channels. */
 static void run_pixel(float *o, const dw_run *r, const float *b, int ix, int q0, int q1) {
@@ -187,12 +195,19 @@ DW_INLINE void run_edge(float *o, const dw_run *r, const float *b, int t, int sw
 }
 
 #define DWR_BLOCK(n, l, rc) run_block(o, r, b, ix, c, n, sw, nq, l, rc)
+#define DWR_BLOCK16(n, l, rc) run_block16(o, r, b, ix, c, n, sw, nq, l, rc)
 /* np pixels from o, the first one's sources from column ix, with the cuts given at run time. */
 DW_INLINE void run_blocks(float *o, const dw_run *r, const float *b, int ix, int np, int lcut, int rcut, const int sw,
                           const int nq) {
-  for (int c = 0; c < r->C; c += 8) DWR_SWITCH(DWR_BLOCK)
+  int c = 0;
+#if DW_V16
+  if (r->C % 16 == 0)
+    for (; c < r->C; c += 16) DWR_SWITCH(DWR_BLOCK16)
+#endif
+  for (; c < r->C; c += 8) DWR_SWITCH(DWR_BLOCK)
 }
 #undef DWR_BLOCK
+#undef DWR_BLOCK16
 
 /* Pixels [t, t_end) of a run over a source row of len columns, written from o (pixel t) on. */
 DW_INLINE void run_row(float *o, const dw_run *r, const float *b, int t, int t_end, int pad, int len, const int sw,

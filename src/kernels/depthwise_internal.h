@@ -44,6 +44,20 @@ typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias)); /* 
 #define V8_IN_REGISTER(v) ((void)0)
 #endif
 
+/* 16-float vectors for layers whose channels are a multiple of 16, where the machine has them: the
+ * same multiply-adds lane for lane as two 8-float vectors (the same bits), in half the instructions. */
+#if defined(__AVX512F__)
+#define DW_V16 1
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define V16_LOAD(p) ((v16f)(*(const v16f_u *)(p)))
+#define V16_STORE(p, v) (*(v16f_u *)(p) = (v))
+#define V16_MADD(acc, x, w) ((v16f)_mm512_fmadd_ps((__m512)(x), (__m512)(w), (__m512)(acc)))
+#define V16_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define DW_V16 0
+#endif
+
 #define DW_SLIDE_ROWS 8 /* windows taller than this take the one-pixel kernels */
 
 /* Row runs (depthwise.c): blocks of up to DWR_PX pixels x 8 channels. */
